@@ -1,0 +1,118 @@
+// Package mono talks to Mono's API (https://api.withmono.com) and defines the
+// data types of Mono's accounts and of its Connect widget's events. It never
+// imports the UI.
+package mono
+
+import (
+	"strings"
+	"time"
+)
+
+// DataStatus is Mono's data_status for an account. Compare with Is (Mono's
+// casing is not guaranteed).
+type DataStatus string
+
+const (
+	StatusAvailable   DataStatus = "AVAILABLE"
+	StatusPartial     DataStatus = "PARTIAL"
+	StatusUnavailable DataStatus = "UNAVAILABLE"
+	StatusFailed      DataStatus = "FAILED"
+	StatusProcessing  DataStatus = "PROCESSING"
+)
+
+// Is reports whether s equals want, ignoring case and surrounding space.
+func (s DataStatus) Is(want DataStatus) bool {
+	return strings.EqualFold(strings.TrimSpace(string(s)), string(want))
+}
+
+// Normal returns the upper-case canonical form of s.
+func (s DataStatus) Normal() DataStatus {
+	return DataStatus(strings.ToUpper(strings.TrimSpace(string(s))))
+}
+
+// Auth methods a customer linked with.
+const (
+	AuthInternetBanking = "internet_banking"
+	AuthMobileBanking   = "mobile_banking"
+)
+
+// SyncReauthRequired is the sync code / meta.sync_status Mono uses when the
+// bank needs the customer to re-authorise.
+const SyncReauthRequired = "REAUTHORISATION_REQUIRED"
+
+// Institution is the bank an account is held at.
+type Institution struct {
+	ID       string `json:"id,omitempty"`
+	Name     string `json:"name"`
+	BankCode string `json:"bank_code,omitempty"`
+	Type     string `json:"type,omitempty"`
+}
+
+// Customer is the business's customer who linked the account.
+type Customer struct {
+	ID    string `json:"id,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+}
+
+// Account is one linked account, merged from the list and detail endpoints.
+// Every string in it has been through CleanText by the client.
+type Account struct {
+	ID            string      `json:"id"`
+	Name          string      `json:"name"`
+	AccountNumber string      `json:"account_number"`
+	Currency      string      `json:"currency,omitempty"`
+	Balance       int64       `json:"balance"` // minor units (kobo)
+	Type          string      `json:"type,omitempty"`
+	BVN           string      `json:"bvn,omitempty"` // last 4 digits only
+	AuthMethod    string      `json:"auth_method,omitempty"`
+	DataStatus    DataStatus  `json:"data_status"`
+	Institution   Institution `json:"institution"`
+	Customer      Customer    `json:"customer"`
+
+	// Evidence for why an account may need reauth. Mono documents these only
+	// on webhooks and sync replies; the client fills them when a reply carries
+	// them (meta.sync_status, meta.sync_message, meta.last_synced_at) and
+	// leaves them empty otherwise.
+	SyncStatus    string    `json:"sync_status,omitempty"`
+	SyncMessage   string    `json:"sync_message,omitempty"`
+	LastSyncedAt  time.Time `json:"last_synced_at,omitzero"`
+	RetrievedData []string  `json:"retrieved_data,omitempty"`
+}
+
+// NeedsReauth reports whether the account carries Mono's reauth signal.
+func (a Account) NeedsReauth() bool {
+	return strings.EqualFold(strings.TrimSpace(a.SyncStatus), SyncReauthRequired)
+}
+
+// MaskedNumber renders the account number as ••••1234.
+func (a Account) MaskedNumber() string {
+	n := a.AccountNumber
+	if len(n) > 4 {
+		n = n[len(n)-4:]
+	}
+	return "••••" + n
+}
+
+// TokenLifetime is how long a reauth token lives after Mono mints it.
+const TokenLifetime = 10 * time.Minute
+
+// Token is a minted reauth token. Value is a secret: never log or print it;
+// use Fingerprint.
+type Token struct {
+	AccountID string
+	Value     string
+	MintedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Expired reports whether the token has expired at now.
+func (t Token) Expired(now time.Time) bool { return !now.Before(t.ExpiresAt) }
+
+// Remaining is the time left at now (never negative).
+func (t Token) Remaining(now time.Time) time.Duration {
+	if d := t.ExpiresAt.Sub(now); d > 0 {
+		return d
+	}
+	return 0
+}
