@@ -296,4 +296,3 @@ func inOrder(s, q string) bool {
 	}
 	return true
 }
-
