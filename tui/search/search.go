@@ -112,9 +112,10 @@ type Result struct {
 }
 
 // Searcher answers queries and remembers recent answers so the next
-// keystroke can start from them. It is not safe for concurrent use; the
-// screen owns one and runs one query at a time.
+// keystroke can start from them. It is safe for concurrent use: queries run
+// one at a time (a screen fires one per keystroke from tea.Cmds).
 type Searcher struct {
+	mu     sync.Mutex
 	recent []Result // most recent last; small, so a linear scan is fine
 	limit  int
 }
@@ -134,6 +135,8 @@ func Normalize(q string) string {
 
 // Search answers q over snap. An empty query matches everything in order.
 func (se *Searcher) Search(snap Snapshot, q string) Result {
+	se.mu.Lock()
+	defer se.mu.Unlock()
 	q = Normalize(q)
 	n := snap.Len()
 	if q == "" {

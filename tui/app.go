@@ -1,0 +1,449 @@
+// Package tui is reauth's terminal UI: one root Bubble Tea model that routes
+// to two screens (search, session) and owns everything global — size,
+// styles, keys, help, the clock tick. All I/O runs in tea.Cmds written as
+// model methods; Update only changes state.
+package tui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/reauth/reauth/mono"
+)
+
+type screenID int
+
+const (
+	screenSearch screenID = iota
+	screenSession
+)
+
+// Model is the root model.
+type Model struct {
+	deps   Deps
+	ctx    context.Context // ends when the program quits; every Cmd honours it
+	keys   KeyMap
+	styles Styles
+	help   help.Model
+
+	width, height int
+	screen        screenID
+	showHelp      bool
+	search        searchScreen
+	session       *sessionScreen // nil until an account is chosen
+	spinner       spinner.Model
+	now           time.Time // last clock reading, for countdowns in View
+}
+
+// New builds the root model. ctx should be cancelled when the program ends
+// so background loaders and pages stop; New never starts anything itself.
+func New(ctx context.Context, deps Deps) Model {
+	if deps.VerifyEvery <= 0 {
+		deps.VerifyEvery = 3 * time.Second
+	}
+	if deps.VerifyFor <= 0 {
+		deps.VerifyFor = 90 * time.Second
+	}
+	m := Model{
+		deps:    deps,
+		ctx:     ctx,
+		keys:    DefaultKeyMap(),
+		styles:  NewStyles(true),
+		help:    help.New(),
+		width:   80,
+		height:  24,
+		search:  newSearchScreen(),
+		spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		now:     deps.now(),
+	}
+	m.applyStyles(true)
+	m.syncKeys()
+	return m
+}
+
+// clockMsg drives countdowns and "last event Ns ago".
+type clockMsg time.Time
+
+func (m Model) tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return clockMsg(t) })
+}
+
+// Init asks the terminal for its background, starts the account load and
+// the clock.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(tea.RequestBackgroundColor, m.loadAccounts(0), m.tick(), m.spinner.Tick, m.search.input.Focus())
+}
+
+func (m *Model) applyStyles(dark bool) {
+	m.styles = NewStyles(dark)
+	m.help.Styles = help.DefaultStyles(dark)
+	m.help.Styles.ShortKey = m.styles.HelpKey
+	m.help.Styles.FullKey = m.styles.HelpKey
+	ts := m.search.input.Styles()
+	ts.Focused.Prompt = m.styles.KeyHint
+	ts.Blurred.Prompt = m.styles.Faint
+	m.search.input.SetStyles(ts)
+	m.spinner.Style = m.styles.Accent
+}
+
+// Update routes a message. It never blocks and never does I/O.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(m.innerWidth())
+		m.search.input.SetWidth(max(10, m.innerWidth()-4))
+		m.search.scrollTo(m.listRows())
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.applyStyles(msg.IsDark())
+		return m, nil
+	case clockMsg:
+		m.now = m.deps.now()
+		var cmd tea.Cmd
+		if m.session != nil {
+			cmd = m.session.onClock(&m, m.now)
+		}
+		m.syncKeys()
+		return m, tea.Batch(cmd, m.tick())
+	case spinner.TickMsg:
+		var cmd tea.Cmd
+		m.spinner, cmd = m.spinner.Update(msg)
+		return m, cmd
+	case pageArrived:
+		return m.onPageArrived(msg)
+	case searchResultMsg:
+		if msg.gen == m.search.queryGen { // a stale result never overwrites a newer one
+			m.search.applyResult(msg.result, m.needsReauth)
+			m.search.scrollTo(m.listRows())
+			if cmd := m.jumpToPastedID(); cmd != nil {
+				return m, cmd
+			}
+		}
+		m.syncKeys()
+		return m, nil
+	case tea.PasteMsg:
+		if m.screen == screenSearch && m.search.input.Focused() {
+			var cmd tea.Cmd
+			m.search.input, cmd = m.search.input.Update(msg)
+			return m, tea.Batch(cmd, m.search.runSearch())
+		}
+		return m, nil
+	case tea.KeyPressMsg:
+		return m.onKey(msg)
+	}
+	if m.session != nil {
+		if cmd, ok := m.session.update(&m, msg); ok {
+			m.syncKeys()
+			return m, cmd
+		}
+	}
+	return m, nil
+}
+
+func (m Model) onPageArrived(msg pageArrived) (tea.Model, tea.Cmd) {
+	if msg.gen != m.search.loadGen {
+		return m, nil // a load abandoned by a retry
+	}
+	switch inner := msg.msg.(type) {
+	case accountsPageMsg:
+		p := inner.page
+		m.search.accounts = append(m.search.accounts, p.Accounts...)
+		m.search.index.Add(p.Accounts)
+		m.search.loaded = len(m.search.accounts)
+		m.search.total = max(p.Total, m.search.loaded)
+		m.search.pageCount++
+		return m, tea.Batch(nextPage(msg.gen, msg.stream), m.search.runSearch())
+	case accountsDoneMsg:
+		m.search.loading = false
+		m.search.loadErr = inner.err
+		if m.search.total < m.search.loaded || inner.err == nil {
+			m.search.total = m.search.loaded
+		}
+		m.syncKeys()
+		return m, nil
+	}
+	return m, nil
+}
+
+// jumpToPastedID opens the account when the query is exactly a known id.
+func (m *Model) jumpToPastedID() tea.Cmd {
+	q := m.search.input.Value()
+	if m.screen != screenSearch || !looksLikeID(q) {
+		return nil
+	}
+	i, ok := m.search.index.Lookup(q)
+	if !ok {
+		return nil
+	}
+	return m.openAccount(m.search.accounts[i])
+}
+
+func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit), key.Matches(msg, k.QuitKey):
+		return m.quit()
+	case m.showHelp:
+		// Any key closes the full help.
+		m.showHelp = false
+		m.syncKeys()
+		return m, nil
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		m.syncKeys()
+		return m, nil
+	}
+	var cmd tea.Cmd
+	if m.screen == screenSession && m.session != nil {
+		cmd = m.session.onKey(&m, msg)
+	} else {
+		cmd = m.searchKey(msg)
+	}
+	m.syncKeys()
+	return m, cmd
+}
+
+func (m Model) quit() (tea.Model, tea.Cmd) {
+	if m.session != nil {
+		m.session.close()
+	}
+	return m, tea.Quit
+}
+
+func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
+	k, s := m.keys, &m.search
+	rows := m.listRows()
+	switch {
+	case key.Matches(msg, k.Open):
+		if a, ok := s.selected(); ok {
+			return m.openAccount(a)
+		}
+		return nil
+	case key.Matches(msg, k.NeedsReauth):
+		s.needsOnly = !s.needsOnly
+		s.refilter(m.needsReauth)
+		s.cursor, s.offset = 0, 0
+		return nil
+	case key.Matches(msg, k.Retry):
+		if s.loadErr != nil && !s.loading {
+			s.loadErr, s.loading = nil, true
+			s.accounts, s.index, s.loaded, s.pageCount = nil, freshIndex(), 0, 0
+			s.searcher = freshSearcher()
+			s.loadGen++
+			return m.loadAccounts(s.loadGen)
+		}
+		return nil
+	case key.Matches(msg, k.Back):
+		if s.input.Focused() {
+			s.input.Blur()
+		} else if s.input.Value() != "" {
+			s.input.SetValue("")
+			return s.runSearch()
+		}
+		return nil
+	case key.Matches(msg, k.Search):
+		return s.input.Focus()
+	case msg.String() == "up" || msg.String() == "down" || (!s.input.Focused() && key.Matches(msg, k.Up, k.Down)):
+		if key.Matches(msg, k.Up) {
+			s.move(-1, rows)
+		} else {
+			s.move(1, rows)
+		}
+		return nil
+	case key.Matches(msg, k.PageUp):
+		s.move(-rows, rows)
+		return nil
+	case key.Matches(msg, k.PageDown):
+		s.move(rows, rows)
+		return nil
+	case !s.input.Focused() && key.Matches(msg, k.Top):
+		s.move(-len(s.visible), rows)
+		return nil
+	case !s.input.Focused() && key.Matches(msg, k.Bottom):
+		s.move(len(s.visible), rows)
+		return nil
+	}
+	if s.input.Focused() {
+		before := s.input.Value()
+		var cmd tea.Cmd
+		s.input, cmd = s.input.Update(msg)
+		if s.input.Value() != before {
+			return tea.Batch(cmd, s.runSearch())
+		}
+		return cmd
+	}
+	return nil
+}
+
+// openAccount switches to the session screen for a.
+func (m *Model) openAccount(a mono.Account) tea.Cmd {
+	if m.session != nil {
+		m.session.close()
+	}
+	m.session = newSessionScreen(m, a)
+	m.screen = screenSession
+	m.search.input.Blur()
+	return m.session.start(m)
+}
+
+// backToSearch leaves the session screen; its page (if any) is closed.
+func (m *Model) backToSearch() tea.Cmd {
+	if m.session != nil {
+		m.session.close()
+		m.session = nil
+	}
+	m.screen = screenSearch
+	return m.search.input.Focus()
+}
+
+// needsReauth folds webhook marks into what the API said.
+func (m Model) needsReauth(a mono.Account) bool { return a.NeedsReauth() || m.marked(a.ID) }
+
+func (m Model) marked(id string) bool {
+	return m.deps.NeedsReauth != nil && m.deps.NeedsReauth(id)
+}
+
+// syncKeys enables exactly the bindings that do something now.
+func (m *Model) syncKeys() {
+	for _, b := range m.keys.all() {
+		b.SetEnabled(false)
+	}
+	k := &m.keys
+	k.Quit.SetEnabled(true)
+	k.Help.SetEnabled(!m.showHelp)
+	if m.showHelp {
+		return
+	}
+	switch {
+	case m.screen == screenSession && m.session != nil:
+		m.session.enableKeys(m, k)
+	default:
+		s := &m.search
+		typing := s.input.Focused()
+		k.QuitKey.SetEnabled(!typing)
+		k.Search.SetEnabled(!typing)
+		k.Back.SetEnabled(typing || s.input.Value() != "")
+		hasRows := len(s.visible) > 0
+		for _, b := range []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Open} {
+			b.SetEnabled(hasRows)
+		}
+		k.Top.SetEnabled(hasRows && !typing)
+		k.Bottom.SetEnabled(hasRows && !typing)
+		k.NeedsReauth.SetEnabled(true)
+		k.Retry.SetEnabled(s.loadErr != nil && !s.loading)
+		if typing {
+			// j/k type letters while the search box has focus.
+			k.Up.SetHelp("↑", "up")
+			k.Down.SetHelp("↓", "down")
+		} else {
+			k.Up.SetHelp("↑/k", "up")
+			k.Down.SetHelp("↓/j", "down")
+		}
+	}
+}
+
+func (m Model) innerWidth() int { return max(20, m.width-2) }
+
+// listRows is how many account rows fit on the search screen.
+func (m Model) listRows() int { return max(1, m.height-2-2-1) }
+
+// View renders the whole screen: header, body, footer.
+func (m Model) View() tea.View {
+	w, h := m.innerWidth(), max(5, m.height)
+	header := m.headerView(w)
+	footer := m.footerView(w)
+	bodyH := max(1, h-lipgloss.Height(header)-lipgloss.Height(footer))
+	var body string
+	switch {
+	case m.showHelp:
+		body = m.styles.Section.Render("Keys") + "\n\n" + m.help.FullHelpView(m.keys.FullHelp()) +
+			"\n\n" + m.styles.Faint.Render("Press any key to close.")
+	case m.screen == screenSession && m.session != nil:
+		body = m.session.view(&m, w, bodyH)
+	default:
+		body = m.searchView(w, bodyH)
+	}
+	body = fitHeight(body, w, bodyH)
+	content := m.styles.App.Render(lipgloss.JoinVertical(lipgloss.Left, header, body, footer))
+	v := tea.NewView(content)
+	v.AltScreen = true
+	v.WindowTitle = "reauth"
+	if m.screen == screenSearch && m.search.input.Focused() && !m.showHelp {
+		if c := m.search.input.Cursor(); c != nil {
+			c.Position.X += m.styles.App.GetPaddingLeft()
+			c.Position.Y += lipgloss.Height(header)
+			v.Cursor = c
+		}
+	}
+	return v
+}
+
+func (m Model) headerView(w int) string {
+	st := m.styles
+	left := st.Title.Render("reauth")
+	if m.deps.Sandbox {
+		left += " " + st.Sandbox.Render("SANDBOX")
+	}
+	if m.screen == screenSession && m.session != nil {
+		left += st.Faint.Render("  ›  ") + st.Value.Render(m.session.account.Name)
+	} else {
+		left += st.Faint.Render("  ›  ") + st.Value.Render("accounts")
+	}
+	right := ""
+	if m.deps.Agent != "" {
+		right = st.Faint.Render(m.deps.Agent)
+	}
+	gap := w - ansi.StringWidth(left) - ansi.StringWidth(right)
+	if gap < 1 {
+		right, gap = "", max(0, w-ansi.StringWidth(left))
+	}
+	line := ansi.Truncate(left+strings.Repeat(" ", gap)+right, w, "…")
+	return line + "\n" + st.Faint.Render(strings.Repeat("─", w))
+}
+
+func (m Model) footerView(w int) string {
+	return ansi.Truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w, "…")
+}
+
+// fitHeight pads or cuts s to exactly h lines of at most w cells, so a long
+// body can never push the footer off an 80×24 screen.
+func fitHeight(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// plainError turns an error into one sentence for the agent.
+func plainError(err error) string {
+	if err == nil {
+		return ""
+	}
+	var me *mono.Error
+	if errors.As(err, &me) {
+		return me.Hint()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Mono did not answer in time. Try again."
+	}
+	return mono.CleanText(err.Error())
+}

@@ -1,0 +1,97 @@
+package tui
+
+import (
+	"context"
+	"iter"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+)
+
+// MonoAPI is the part of the Mono client the TUI uses (*mono.Client in the
+// app; fakes in tests).
+type MonoAPI interface {
+	Accounts(ctx context.Context) iter.Seq2[mono.AccountPage, error]
+	Account(ctx context.Context, id string) (mono.Account, error)
+	Reauthorise(ctx context.Context, id string) (mono.Token, error)
+}
+
+// PageRequest asks for a widget page for one account and token.
+type PageRequest struct {
+	Account  mono.Account
+	Token    mono.Token
+	Scenario string // sandbox only: which scripted customer the page plays
+}
+
+// Page is one served widget page and its event stream.
+type Page interface {
+	URL() string
+	PairingCode() string
+	// Events delivers the page's widget events in order. It is buffered on
+	// the server side, so reading it from a tea.Cmd never blocks the HTTP
+	// handler that received them.
+	Events() <-chan mono.WidgetEvent
+	Done() <-chan struct{}
+	Close()
+}
+
+// Pages starts widget pages (mono/connect's server in the app).
+type Pages interface {
+	Open(ctx context.Context, req PageRequest) (Page, error)
+}
+
+// Recorder receives audit records; the app writes them to the audit log.
+// Implementations must be safe for concurrent use and must never block for
+// long: they are called from tea.Cmds.
+type Recorder interface {
+	Record(r AuditEntry)
+}
+
+// AuditEntry is what the TUI reports; the wiring turns it into an audit
+// record with the agent's identity.
+type AuditEntry struct {
+	Session string
+	Account string
+	Action  string
+	Reason  string
+	TokenFP string
+	Expires time.Time
+	PageURL string
+	Event   string
+	Outcome string
+	Detail  string
+}
+
+// Deps is everything the TUI needs from outside. Nil fields get safe
+// defaults (no browser, no audit, the real clock).
+type Deps struct {
+	Mono  MonoAPI
+	Pages Pages
+	// OpenBrowser opens a URL on the agent's machine. Nil means never launch
+	// a browser (SSH sessions, --no-browser).
+	OpenBrowser func(url string) error
+	Audit       Recorder
+	Now         func() time.Time
+	// Agent names who is at the keyboard, shown in the header.
+	Agent string
+	// Sandbox shows the SANDBOX badge and lets pages play scripted customers.
+	Sandbox bool
+	// ScenarioFor names the sandbox scenario of an account ("" if none).
+	ScenarioFor func(accountID string) string
+	// NeedsReauth reports webhook marks (mono.events.reauthorisation_required)
+	// that are newer than what the API says.
+	NeedsReauth func(accountID string) bool
+	// PageNote is shown under the page link, e.g. when under `reauth serve`
+	// no public URL was configured.
+	PageNote string
+	// VerifyEvery and VerifyFor bound the post-success account re-reads.
+	VerifyEvery time.Duration
+	VerifyFor   time.Duration
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,82 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every key the app understands. The root model enables only the
+// bindings that work in the current screen and phase (see syncKeys), so the
+// footer and the full help never advertise a key that does nothing.
+type KeyMap struct {
+	Quit        key.Binding
+	QuitKey     key.Binding // plain q, off while typing
+	Help        key.Binding
+	Back        key.Binding
+	Search      key.Binding
+	Up          key.Binding
+	Down        key.Binding
+	PageUp      key.Binding
+	PageDown    key.Binding
+	Top         key.Binding
+	Bottom      key.Binding
+	Open        key.Binding
+	NeedsReauth key.Binding
+	Reason      key.Binding
+	Mint        key.Binding
+	Reveal      key.Binding
+	CopyToken   key.Binding
+	OpenPage    key.Binding
+	CopyLink    key.Binding
+	Retry       key.Binding
+	Yes         key.Binding
+	No          key.Binding
+}
+
+// DefaultKeyMap follows k9s / gh-dash habits.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Quit:        key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+		QuitKey:     key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Back:        key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Search:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		Up:          key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:        key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:      key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
+		PageDown:    key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
+		Top:         key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "top")),
+		Bottom:      key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "bottom/follow")),
+		Open:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+		NeedsReauth: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "needs reauth only")),
+		Reason:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "change reason")),
+		Mint:        key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "mint token")),
+		Reveal:      key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "reveal token")),
+		CopyToken:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy token")),
+		OpenPage:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open page")),
+		CopyLink:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy link")),
+		Retry:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry")),
+		Yes:         key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y", "yes")),
+		No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
+	}
+}
+
+// all lists every binding, for switching them all off before enabling some.
+func (k *KeyMap) all() []*key.Binding {
+	return []*key.Binding{&k.Quit, &k.QuitKey, &k.Help, &k.Back, &k.Search, &k.Up, &k.Down,
+		&k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.NeedsReauth, &k.Reason, &k.Mint,
+		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.Retry, &k.Yes, &k.No}
+}
+
+// ShortHelp is the footer: the keys for what the agent most likely does next.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Yes, k.No, k.Mint, k.OpenPage, k.CopyLink, k.Open, k.Search, k.NeedsReauth,
+		k.Reason, k.Reveal, k.Retry, k.Back, k.QuitKey, k.Help}
+}
+
+// FullHelp is the `?` screen, grouped in columns.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Search, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Open, k.NeedsReauth, k.Reason, k.Mint, k.Reveal, k.CopyToken},
+		{k.OpenPage, k.CopyLink, k.Retry, k.Yes, k.No},
+		{k.Back, k.Help, k.QuitKey, k.Quit},
+	}
+}

@@ -1,0 +1,771 @@
+package tui
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state"
+)
+
+// dialog is a yes/no question the agent must answer before going on.
+type dialog int
+
+const (
+	noDialog dialog = iota
+	confirmReplaceToken
+	confirmLeaveLivePage
+)
+
+// sessionScreen is one account's reauth: reason, token, page, live status.
+// Every change of phase goes through state.Session.Apply.
+type sessionScreen struct {
+	id       string // audit correlation id for this attempt
+	sess     state.Session
+	account  mono.Account
+	status   statusPane
+	page     Page // the served page, nil until PageServed
+	reveal   bool
+	dialog   dialog
+	picking  bool // choosing a reason override
+	pickIdx  int
+	notice   string // one-line feedback ("Link copied"), cleared by the next key
+	noticeOK bool
+	verifyAt time.Time // when verification began, bounds the re-reads
+}
+
+// Messages of the session screen. Each result carries the state machine's
+// generation at request time, so a late answer for an abandoned attempt is
+// refused by Apply instead of overwriting the current one.
+type (
+	accountDetailMsg struct {
+		gen     uint64
+		account mono.Account
+		err     error
+	}
+	mintResultMsg struct {
+		gen   uint64
+		token mono.Token
+		err   error
+	}
+	pageResultMsg struct {
+		gen  uint64
+		page Page
+		err  error
+	}
+	widgetMsg struct {
+		gen  uint64
+		page Page
+		ev   mono.WidgetEvent
+	}
+	pageEndedMsg struct {
+		gen  uint64
+		page Page
+	}
+	verifyResultMsg struct {
+		gen     uint64
+		account mono.Account
+		err     error
+	}
+	browserResultMsg struct{ err error }
+)
+
+func newSessionScreen(m *Model, a mono.Account) *sessionScreen {
+	s := &sessionScreen{id: newSessionID(), account: a, status: newStatusPane()}
+	s.apply(m, state.Event{Kind: state.AccountChosen, Account: a})
+	return s
+}
+
+func newSessionID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// start fetches the account's details (the list may lack the evidence) and
+// records the start in the audit.
+func (s *sessionScreen) start(m *Model) tea.Cmd {
+	r := s.sess.Reason()
+	return tea.Batch(
+		m.fetchDetail(s.sess.Generation(), s.account.ID),
+		m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "session_started"}),
+		m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "reason_shown", Reason: r.Kind.String(),
+			Detail: strings.Join(r.Evidence, "; ")}),
+	)
+}
+
+// apply runs one event through the machine. A refused event leaves the
+// session as it was; it is logged as a notice only when the agent caused it.
+func (s *sessionScreen) apply(m *Model, ev state.Event) error {
+	next, err := s.sess.Apply(ev, m.deps.now())
+	if err != nil {
+		return err
+	}
+	s.sess = next
+	return nil
+}
+
+func (s *sessionScreen) close() {
+	if s.page != nil {
+		s.page.Close()
+		s.page = nil
+	}
+}
+
+func (m Model) fetchDetail(gen uint64, id string) tea.Cmd {
+	ctx, api := m.ctx, m.deps.Mono
+	return func() tea.Msg {
+		a, err := api.Account(ctx, id)
+		return accountDetailMsg{gen: gen, account: a, err: err}
+	}
+}
+
+func (m Model) mint(gen uint64, id string) tea.Cmd {
+	ctx, api := m.ctx, m.deps.Mono
+	return func() tea.Msg {
+		t, err := api.Reauthorise(ctx, id)
+		return mintResultMsg{gen: gen, token: t, err: err}
+	}
+}
+
+func (m Model) openPage(gen uint64, req PageRequest) tea.Cmd {
+	ctx, pages := m.ctx, m.deps.Pages
+	return func() tea.Msg {
+		if pages == nil {
+			return pageResultMsg{gen: gen, err: errors.New("no page server is configured")}
+		}
+		p, err := pages.Open(ctx, req)
+		return pageResultMsg{gen: gen, page: p, err: err}
+	}
+}
+
+// waitEvent reads the next event of a page. Events arrive through the page
+// server's buffer, so this never holds up the browser's HTTP request.
+func (m Model) waitEvent(gen uint64, p Page) tea.Cmd {
+	ctx := m.ctx
+	return func() tea.Msg {
+		select {
+		case ev, ok := <-p.Events():
+			if !ok {
+				return pageEndedMsg{gen: gen, page: p}
+			}
+			return widgetMsg{gen: gen, page: p, ev: ev}
+		case <-p.Done():
+			// Drain what was queued before the end so no outcome is lost.
+			select {
+			case ev, ok := <-p.Events():
+				if ok {
+					return widgetMsg{gen: gen, page: p, ev: ev}
+				}
+			default:
+			}
+			return pageEndedMsg{gen: gen, page: p}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (m Model) launchBrowser(url string) tea.Cmd {
+	open := m.deps.OpenBrowser
+	if open == nil {
+		return nil
+	}
+	return func() tea.Msg { return browserResultMsg{err: open(url)} }
+}
+
+func (m Model) verifyLater(gen uint64, id string, after time.Duration) tea.Cmd {
+	ctx, api := m.ctx, m.deps.Mono
+	return func() tea.Msg {
+		t := time.NewTimer(after)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil
+		}
+		a, err := api.Account(ctx, id)
+		return verifyResultMsg{gen: gen, account: a, err: err}
+	}
+}
+
+// record writes an audit entry off the UI goroutine (it fsyncs).
+func (m Model) record(e AuditEntry) tea.Cmd {
+	rec := m.deps.Audit
+	if rec == nil {
+		return nil
+	}
+	return func() tea.Msg { rec.Record(e); return nil }
+}
+
+// update handles the session's own messages; ok is false for others.
+func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case accountDetailMsg:
+		if msg.err != nil || msg.gen != s.sess.Generation() || s.sess.Phase() != state.Explaining {
+			return nil, true // the list's data stays; details are a refinement
+		}
+		s.account = msg.account
+		// Re-choose with the fuller account so the reason sees its evidence.
+		fresh := state.New()
+		if next, err := fresh.Apply(state.Event{Kind: state.AccountChosen, Account: msg.account}, m.deps.now()); err == nil {
+			s.sess = next
+		}
+		return nil, true
+	case mintResultMsg:
+		return s.onMint(m, msg), true
+	case pageResultMsg:
+		return s.onPage(m, msg), true
+	case widgetMsg:
+		return s.onWidget(m, msg), true
+	case pageEndedMsg:
+		if msg.page != s.page {
+			return nil, true
+		}
+		before := s.sess.Phase()
+		if s.apply(m, state.Event{Kind: state.PageGone, Generation: msg.gen}) == nil && !before.HasOutcome() {
+			s.status.add(statusLine{at: m.deps.now(), tone: "warning", text: "Page gone (no heartbeat)"})
+		}
+		return s.afterChange(m, before), true
+	case verifyResultMsg:
+		return s.onVerify(m, msg), true
+	case browserResultMsg:
+		if msg.err != nil {
+			s.setNotice("Could not open a browser here; open the link above yourself.", false)
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+func (s *sessionScreen) onMint(m *Model, msg mintResultMsg) tea.Cmd {
+	before := s.sess.Phase()
+	if msg.err != nil {
+		if s.apply(m, state.Event{Kind: state.MintFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))}) != nil {
+			return nil
+		}
+		return m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "token_mint_failed", Detail: plainError(msg.err)})
+	}
+	if s.apply(m, state.Event{Kind: state.MintSucceeded, Generation: msg.gen, Token: msg.token}) != nil {
+		return nil // stale: a newer request or Back superseded it
+	}
+	s.reveal = false
+	s.status = newStatusPane()
+	s.status.add(statusLine{at: msg.token.MintedAt, tone: "info", text: "Token minted " + msg.token.Fingerprint() +
+		", expires " + msg.token.ExpiresAt.Local().Format("15:04:05")})
+	return tea.Batch(s.afterChange(m, before), m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "token_minted",
+		TokenFP: msg.token.Fingerprint(), Expires: msg.token.ExpiresAt, Reason: s.sess.Reason().Kind.String()}))
+}
+
+func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
+	if msg.err != nil {
+		if s.apply(m, state.Event{Kind: state.PageFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))}) == nil {
+			s.status.add(statusLine{at: m.deps.now(), tone: "error", text: "Could not start the page: " + plainError(msg.err)})
+		}
+		return nil
+	}
+	if err := s.apply(m, state.Event{Kind: state.PageServed, Generation: msg.gen, PageURL: msg.page.URL(), Pairing: msg.page.PairingCode()}); err != nil {
+		msg.page.Close() // a page nobody is waiting for any more
+		return nil
+	}
+	if s.page != nil && s.page != msg.page {
+		s.page.Close()
+	}
+	s.page = msg.page
+	s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Page ready, pairing code " + msg.page.PairingCode()})
+	return tea.Batch(m.waitEvent(msg.gen, msg.page), m.launchBrowser(msg.page.URL()),
+		m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "page_opened", PageURL: stripFragment(msg.page.URL())}))
+}
+
+func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
+	if msg.page != s.page {
+		return nil // an old page still talking: ignore it
+	}
+	before := s.sess.Phase()
+	ev := msg.ev
+	if err := s.apply(m, state.Event{Kind: state.Widget, Generation: msg.gen, Widget: ev}); err != nil {
+		return m.waitEvent(msg.gen, msg.page)
+	}
+	var cmds []tea.Cmd
+	if ev.Callback != mono.CallbackHeartbeat {
+		at := ev.At
+		if at.IsZero() {
+			at = m.deps.now()
+		}
+		sentence := state.Describe(ev)
+		s.status.add(statusLine{at: at, tone: state.Kind(ev).String(), text: sentence})
+		cmds = append(cmds, m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "widget_event", Event: sentence}))
+	}
+	cmds = append(cmds, s.afterChange(m, before), m.waitEvent(msg.gen, msg.page))
+	return tea.Batch(cmds...)
+}
+
+// afterChange reacts to a phase change: outcome lines, audit, verification.
+func (s *sessionScreen) afterChange(m *Model, before state.Phase) tea.Cmd {
+	now := m.deps.now()
+	after := s.sess.Phase()
+	if after == before {
+		return nil
+	}
+	var cmds []tea.Cmd
+	if after.HasOutcome() && !before.HasOutcome() {
+		o := s.sess.Outcome()
+		cmds = append(cmds, m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "outcome",
+			Outcome: o.Kind.String(), Detail: o.Headline}))
+		if after == state.Expired && s.page != nil {
+			s.page.Close() // an expired token's page can do nothing more
+		}
+	}
+	if after == state.Succeeded {
+		if s.apply(m, state.Event{Kind: state.VerifyStarted, Generation: s.sess.Generation()}) == nil {
+			s.verifyAt = now
+			s.status.add(statusLine{at: now, tone: "info", text: "Checking the account's data at Mono…"})
+			cmds = append(cmds, m.verifyLater(s.sess.Generation(), s.account.ID, 0))
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
+	now := m.deps.now()
+	gaveUp := now.Sub(s.verifyAt) >= m.deps.VerifyFor
+	ev := state.Event{Kind: state.VerifyResult, Generation: msg.gen, Account: msg.account, Err: msg.err, GaveUp: gaveUp}
+	if msg.err != nil {
+		ev.Account = mono.Account{}
+	}
+	if s.apply(m, ev) != nil {
+		return nil
+	}
+	switch s.sess.Phase() {
+	case state.Verifying:
+		return m.verifyLater(msg.gen, s.account.ID, m.deps.VerifyEvery)
+	case state.Verified, state.StillSyncing:
+		v := s.sess.Verification()
+		tone := "success"
+		if s.sess.Phase() == state.StillSyncing {
+			tone = "warning"
+		}
+		s.status.add(statusLine{at: now, tone: tone, text: v.Headline})
+		return m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "verification",
+			Outcome: s.sess.Phase().String(), Detail: v.Headline})
+	}
+	return nil
+}
+
+// onClock advances countdowns; the machine expires the token itself.
+func (s *sessionScreen) onClock(m *Model, now time.Time) tea.Cmd {
+	before := s.sess.Phase()
+	if s.apply(m, state.Event{Kind: state.Tick}) != nil {
+		return nil
+	}
+	if s.sess.Phase() == state.Expired && before != state.Expired {
+		s.status.add(statusLine{at: now, tone: "warning", text: "Token expired"})
+	}
+	return s.afterChange(m, before)
+}
+
+func (s *sessionScreen) setNotice(text string, ok bool) { s.notice, s.noticeOK = text, ok }
+
+func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	s.notice = ""
+	if s.dialog != noDialog {
+		switch {
+		case key.Matches(msg, k.Yes):
+			d := s.dialog
+			s.dialog = noDialog
+			if d == confirmReplaceToken {
+				return s.requestMint(m, true)
+			}
+			return m.backToSearch()
+		case key.Matches(msg, k.No):
+			s.dialog = noDialog
+		}
+		return nil
+	}
+	if s.picking {
+		kinds := state.AllReasonKinds()
+		switch {
+		case key.Matches(msg, k.Up):
+			s.pickIdx = (s.pickIdx + len(kinds) - 1) % len(kinds)
+		case key.Matches(msg, k.Down):
+			s.pickIdx = (s.pickIdx + 1) % len(kinds)
+		case key.Matches(msg, k.Open):
+			s.picking = false
+			if s.apply(m, state.Event{Kind: state.ReasonOverridden, Reason: kinds[s.pickIdx]}) == nil {
+				return m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "reason_overridden", Reason: kinds[s.pickIdx].String()})
+			}
+		case key.Matches(msg, k.Back):
+			s.picking = false
+		}
+		return nil
+	}
+	h := m.statusRows()
+	switch {
+	case key.Matches(msg, k.Back):
+		switch {
+		case s.sess.Can(state.Back):
+			_ = s.apply(m, state.Event{Kind: state.Back})
+			if s.sess.Phase() == state.ChoosingAccount {
+				return m.backToSearch()
+			}
+			if s.page != nil && s.sess.PageURL() == "" {
+				s.page.Close()
+				s.page = nil
+			}
+		case s.sess.Phase() == state.WidgetLive:
+			s.dialog = confirmLeaveLivePage
+		default:
+			return m.backToSearch()
+		}
+	case key.Matches(msg, k.Mint):
+		if s.sess.MintNeedsReplace(m.deps.now()) {
+			s.dialog = confirmReplaceToken
+			return nil
+		}
+		return s.requestMint(m, false)
+	case key.Matches(msg, k.OpenPage):
+		if s.sess.Phase() == state.TokenReady {
+			if s.apply(m, state.Event{Kind: state.PageRequested}) == nil {
+				scen := ""
+				if m.deps.ScenarioFor != nil {
+					scen = m.deps.ScenarioFor(s.account.ID)
+				}
+				return m.openPage(s.sess.Generation(), PageRequest{Account: s.account, Token: s.sess.Token(), Scenario: scen})
+			}
+		} else if s.page != nil {
+			return m.launchBrowser(s.page.URL())
+		}
+	case key.Matches(msg, k.CopyLink):
+		if u := s.sess.PageURL(); u != "" {
+			s.setNotice("Link copied to your clipboard (OSC 52).", true)
+			return tea.SetClipboard(u)
+		}
+	case key.Matches(msg, k.Reveal):
+		s.reveal = !s.reveal
+	case key.Matches(msg, k.CopyToken):
+		if t := s.sess.Token(); t.Value != "" {
+			s.setNotice("Token copied to your clipboard (OSC 52).", true)
+			return tea.SetClipboard(t.Value)
+		}
+	case key.Matches(msg, k.Reason):
+		s.picking = true
+		cur := s.sess.Reason().Kind
+		for i, kind := range state.AllReasonKinds() {
+			if kind == cur {
+				s.pickIdx = i
+			}
+		}
+	case key.Matches(msg, k.Up):
+		s.status.scroll(-1, h)
+	case key.Matches(msg, k.Down):
+		s.status.scroll(1, h)
+	case key.Matches(msg, k.PageUp):
+		s.status.scroll(-h, h)
+	case key.Matches(msg, k.PageDown):
+		s.status.scroll(h, h)
+	case key.Matches(msg, k.Top):
+		s.status.toTop()
+	case key.Matches(msg, k.Bottom):
+		s.status.toBottom()
+	}
+	return nil
+}
+
+func (s *sessionScreen) requestMint(m *Model, replace bool) tea.Cmd {
+	if s.page != nil {
+		// A new token makes the old page useless; close it so it can't report.
+		s.page.Close()
+		s.page = nil
+	}
+	if err := s.apply(m, state.Event{Kind: state.MintRequested, Replace: replace}); err != nil {
+		s.setNotice("Can't mint now: "+s.sess.Phase().String(), false)
+		return nil
+	}
+	return m.mint(s.sess.Generation(), s.account.ID)
+}
+
+// enableKeys turns on the session keys the current phase accepts.
+func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
+	k.QuitKey.SetEnabled(true)
+	if s.dialog != noDialog {
+		k.Yes.SetEnabled(true)
+		k.No.SetEnabled(true)
+		k.QuitKey.SetEnabled(false)
+		return
+	}
+	if s.picking {
+		k.Up.SetEnabled(true)
+		k.Down.SetEnabled(true)
+		k.Open.SetEnabled(true)
+		k.Open.SetHelp("enter", "choose")
+		k.Back.SetEnabled(true)
+		return
+	}
+	k.Open.SetHelp("enter", "open")
+	ph := s.sess.Phase()
+	k.Back.SetEnabled(true)
+	k.Mint.SetEnabled(s.sess.Can(state.MintRequested) && ph != state.Minting)
+	if ph.HasOutcome() || ph == state.Expired {
+		k.Mint.SetHelp("t", "mint new token")
+	} else {
+		k.Mint.SetHelp("t", "mint token")
+	}
+	k.Reason.SetEnabled(s.sess.Can(state.ReasonOverridden))
+	hasToken := s.sess.Token().Value != "" && !s.sess.Token().Expired(m.deps.now())
+	k.Reveal.SetEnabled(hasToken)
+	k.CopyToken.SetEnabled(hasToken)
+	k.OpenPage.SetEnabled(ph == state.TokenReady || (s.page != nil && m.deps.OpenBrowser != nil && !ph.HasOutcome()))
+	k.CopyLink.SetEnabled(s.sess.PageURL() != "")
+	hasLines := len(s.status.lines) > m.statusRows()
+	for _, b := range []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom} {
+		b.SetEnabled(hasLines)
+	}
+}
+
+// statusRows is the status pane's height on this screen size (see view).
+func (m Model) statusRows() int { return max(3, m.height-16) }
+
+func stripFragment(u string) string {
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// view renders the session screen in width×height cells.
+func (s *sessionScreen) view(m *Model, width, height int) string {
+	st := m.styles
+	now := m.deps.now()
+	a := s.account
+	ph := s.sess.Phase()
+	var top []string
+
+	// Account: who and where.
+	label := statusLabel(a, m.marked(a.ID))
+	line1 := st.Value.Bold(true).Render(a.Name) + st.Faint.Render(" · ") + st.Value.Render(a.Institution.Name) +
+		st.Faint.Render(" · ") + st.Value.Render(a.MaskedNumber()) + "  " + st.Badge[label].Render(label)
+	details := []string{}
+	if a.Customer.Email != "" {
+		details = append(details, a.Customer.Email)
+	}
+	if a.AuthMethod != "" {
+		details = append(details, strings.ReplaceAll(a.AuthMethod, "_", " "))
+	}
+	details = append(details, "id "+a.ID)
+	top = append(top, line1, st.Faint.Render(strings.Join(details, " · ")), "")
+
+	// Reason: full before the page opens, one line after (room for events).
+	r := s.sess.Reason()
+	why := st.Label.Render("Why  ") + st.Warning.Render(r.Kind.String())
+	if r.Overridden {
+		why += st.Faint.Render(" (set by agent)")
+	}
+	top = append(top, why)
+	compact := ph >= state.PageOpening && ph != state.Explaining
+	if !compact {
+		if len(r.Evidence) > 0 {
+			top = append(top, st.Label.Render("From ")+st.Faint.Render(strings.Join(r.Evidence, "; ")))
+		}
+		say := strings.Join(r.Script, " ")
+		wrapped := lipgloss.NewStyle().Width(max(20, width-5)).Render(say)
+		for i, l := range strings.Split(wrapped, "\n") {
+			p := "     "
+			if i == 0 {
+				p = st.Label.Render("Say  ")
+			}
+			top = append(top, p+st.Value.Italic(true).Render(l))
+		}
+	}
+	top = append(top, "")
+
+	// Token.
+	top = append(top, s.tokenLine(m, now))
+	// Page.
+	top = append(top, s.pageLines(m, now, width)...)
+
+	// Status pane header.
+	header := st.Section.Render("Status") + st.Faint.Render("  "+phaseWords(ph))
+	if s.sess.PageURL() != "" {
+		if s.sess.PageConnected() {
+			header += st.Success.Render("  ● page connected")
+		} else {
+			header += st.Faint.Render("  ○ waiting for the page")
+		}
+		if t := s.sess.LastEventAt(); !t.IsZero() {
+			header += st.Faint.Render(fmt.Sprintf("  last event %s ago", ago(now.Sub(t))))
+		}
+	}
+	top = append(top, ansi.Truncate(header, width, "…"))
+
+	bottom := s.bottomLines(m, width)
+	paneH := max(1, height-len(top)-len(bottom))
+	pane := s.status.view(st, width, paneH)
+	if len(s.status.lines) == 0 {
+		pane[0] = st.Faint.Render(emptyStatusHint(ph))
+	}
+	all := append(append(top, pane...), bottom...)
+	return joinLines(all)
+}
+
+func emptyStatusHint(ph state.Phase) string {
+	switch ph {
+	case state.Explaining:
+		return "Read the reason to the customer, then press t to mint a reauth token."
+	case state.Minting:
+		return "Asking Mono for a reauth token…"
+	case state.TokenReady:
+		return "Press o to open the page with Mono's widget for the customer."
+	}
+	return "Waiting for events…"
+}
+
+func (s *sessionScreen) tokenLine(m *Model, now time.Time) string {
+	st := m.styles
+	t := s.sess.Token()
+	ph := s.sess.Phase()
+	switch {
+	case ph == state.Minting:
+		return st.Label.Render("Token ") + m.spinner.View() + st.Faint.Render(" minting…")
+	case s.sess.MintError() != "" && t.Value == "":
+		return st.Label.Render("Token ") + st.Error.Render(s.sess.MintError())
+	case t.Value == "":
+		return st.Label.Render("Token ") + st.Faint.Render("none yet")
+	}
+	shown := t.Masked()
+	if s.reveal {
+		shown = t.Value
+	}
+	expires := t.ExpiresAt.Local().Format("15:04:05")
+	if t.Expired(now) || ph == state.Expired {
+		return st.Label.Render("Token ") + st.Faint.Render(shown) + "  " + st.Error.Render("EXPIRED") +
+			st.Faint.Render(" at "+expires+" — press t for a new one")
+	}
+	left := t.Remaining(now)
+	countdown := fmt.Sprintf("%02d:%02d left", int(left.Minutes()), int(left.Seconds())%60)
+	cs := st.Success
+	if left < 2*time.Minute {
+		cs = st.Warning
+	}
+	return st.Label.Render("Token ") + st.Value.Render(shown) + st.Faint.Render("  expires "+expires+"  ") + cs.Render(countdown)
+}
+
+func (s *sessionScreen) pageLines(m *Model, now time.Time, width int) []string {
+	st := m.styles
+	u := s.sess.PageURL()
+	ph := s.sess.Phase()
+	switch {
+	case ph == state.PageOpening:
+		return []string{st.Label.Render("Page  ") + m.spinner.View() + st.Faint.Render(" starting…")}
+	case s.sess.PageError() != "" && u == "":
+		return []string{st.Label.Render("Page  ") + st.Error.Render(s.sess.PageError())}
+	case u == "":
+		return []string{st.Label.Render("Page  ") + st.Faint.Render("not opened")}
+	}
+	// OSC 8 makes the URL clickable; the visible text is the URL itself so
+	// terminals without hyperlinks still show it in full.
+	link := ansi.SetHyperlink(u) + st.Link.Render(u) + ansi.ResetHyperlink()
+	lines := []string{st.Label.Render("Page  ") + link,
+		st.Label.Render("Code  ") + st.Accent.Bold(true).Render(s.sess.PairingCode()) +
+			st.Faint.Render("  — the customer's page shows the same code")}
+	if m.deps.PageNote != "" {
+		lines = append(lines, st.Warning.Render(ansi.Truncate(m.deps.PageNote, width, "…")))
+	}
+	return lines
+}
+
+func (s *sessionScreen) bottomLines(m *Model, width int) []string {
+	st := m.styles
+	var out []string
+	switch {
+	case s.dialog == confirmReplaceToken:
+		left := s.sess.Token().Remaining(m.deps.now())
+		out = append(out, st.Dialog.Render(fmt.Sprintf("A token is still live (%s left). Mint a new one? The old page stops working.  y / n", ago(left))))
+	case s.dialog == confirmLeaveLivePage:
+		out = append(out, st.Dialog.Render("The customer's widget is still live. Leave this reauth?  y / n"))
+	case s.picking:
+		out = append(out, st.Section.Render("Why does this account need reauth?"))
+		for i, kind := range state.AllReasonKinds() {
+			p := "  "
+			if i == s.pickIdx {
+				p = st.Cursor.Render("▌ ")
+			}
+			out = append(out, p+kind.String())
+		}
+	default:
+		if o := s.sess.Outcome(); o.Kind != 0 && s.sess.Phase().HasOutcome() {
+			name := strings.ToUpper(o.Kind.String())
+			banner := st.Banner[name].Render(name) + " " + st.Value.Bold(true).Render(o.Headline)
+			out = append(out, ansi.Truncate(banner, width, "…"))
+			next := o.NextStep
+			if v := s.sess.Verification(); v.Headline != "" {
+				next = v.Headline
+			}
+			if next != "" {
+				out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(next), width, "…"))
+			}
+		}
+	}
+	if s.notice != "" {
+		style := st.Warning
+		if s.noticeOK {
+			style = st.Success
+		}
+		out = append(out, ansi.Truncate(style.Render(s.notice), width, "…"))
+	}
+	return out
+}
+
+func phaseWords(p state.Phase) string {
+	switch p {
+	case state.Explaining:
+		return "reason shown"
+	case state.Minting:
+		return "minting token"
+	case state.TokenReady:
+		return "token ready"
+	case state.PageOpening:
+		return "starting page"
+	case state.PageOpened:
+		return "page opened, waiting for the customer"
+	case state.WidgetLive:
+		return "widget live"
+	case state.Succeeded:
+		return "succeeded"
+	case state.Failed:
+		return "failed"
+	case state.Abandoned:
+		return "abandoned"
+	case state.Expired:
+		return "token expired"
+	case state.Verifying:
+		return "re-authorised, checking the account"
+	case state.Verified:
+		return "re-authorised, data available"
+	case state.StillSyncing:
+		return "re-authorised, bank data still syncing"
+	}
+	return p.String()
+}
+
+// ago renders a duration for people: 4s, 2m05s.
+func ago(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+

@@ -1,0 +1,74 @@
+package tui
+
+import (
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+)
+
+// statusLine is one event in the status pane, already in plain words.
+type statusLine struct {
+	at   time.Time
+	tone string // a key of Styles.Tone
+	text string // sanitised: from CleanText and state.Describe
+}
+
+// statusPane is the live event log. Rendering touches only the lines on
+// screen, so ten thousand events cost the same per frame as ten.
+type statusPane struct {
+	lines  []statusLine
+	top    int  // first line shown when not following
+	follow bool // stick to the newest line
+}
+
+func newStatusPane() statusPane { return statusPane{follow: true} }
+
+func (p *statusPane) add(l statusLine) { p.lines = append(p.lines, l) }
+
+func (p *statusPane) start(height int) int {
+	last := max(0, len(p.lines)-height)
+	if p.follow {
+		return last
+	}
+	return min(max(p.top, 0), last)
+}
+
+// scroll moves the view by delta lines; reaching the end resumes following.
+func (p *statusPane) scroll(delta, height int) {
+	p.top = p.start(height) + delta
+	last := max(0, len(p.lines)-height)
+	p.top = min(max(p.top, 0), last)
+	p.follow = p.top >= last
+}
+
+func (p *statusPane) toTop()    { p.top, p.follow = 0, false }
+func (p *statusPane) toBottom() { p.follow = true }
+
+// view draws exactly height lines (padding with blanks) of at most width cells.
+func (p *statusPane) view(st Styles, width, height int) []string {
+	out := make([]string, 0, height)
+	start := p.start(height)
+	end := min(len(p.lines), start+height)
+	scrolled := !p.follow && end < len(p.lines)
+	for i := start; i < end; i++ {
+		l := p.lines[i]
+		icon := st.ToneIcon[l.tone]
+		stamp := l.at.Format("15:04:05")
+		text := ansi.Truncate(l.text, max(1, width-len(stamp)-3), "…")
+		out = append(out, st.Faint.Render(stamp)+" "+st.Tone[l.tone].Render(icon+" "+text))
+	}
+	if scrolled && len(out) > 0 {
+		more := len(p.lines) - end
+		out[len(out)-1] = st.Faint.Render(ansi.Truncate("↓ "+itoa(more)+" newer — G to follow", width, "…"))
+	}
+	for len(out) < height {
+		out = append(out, "")
+	}
+	return out
+}
+
+func itoa(n int) string { return commas(n) }
+
+// joinLines is strings.Join for rendered rows.
+func joinLines(lines []string) string { return strings.Join(lines, "\n") }
