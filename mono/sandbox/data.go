@@ -1,0 +1,340 @@
+package sandbox
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+)
+
+// bank is one institution the generator links accounts at.
+type bank struct {
+	inst       mono.Institution
+	mobileOnly bool // app-only banks: customers link with mobile_banking
+	weight     int  // relative share of customers
+}
+
+// banks are real Nigerian institutions with their CBN/NIBSS bank codes.
+// Institution ids are fixed so they are stable across runs.
+var banks = []bank{
+	{mono.Institution{ID: "5f2d08be60b92e2888287702", Name: "GTBank", BankCode: "058", Type: "PERSONAL_BANKING"}, false, 14},
+	{mono.Institution{ID: "5f2d08bf60b92e2888287703", Name: "Access Bank", BankCode: "044", Type: "PERSONAL_BANKING"}, false, 13},
+	{mono.Institution{ID: "5f2d08c060b92e2888287704", Name: "Zenith Bank", BankCode: "057", Type: "PERSONAL_BANKING"}, false, 12},
+	{mono.Institution{ID: "5f2d08c160b92e2888287705", Name: "First Bank of Nigeria", BankCode: "011", Type: "PERSONAL_BANKING"}, false, 11},
+	{mono.Institution{ID: "5f2d08c260b92e2888287706", Name: "United Bank for Africa", BankCode: "033", Type: "PERSONAL_BANKING"}, false, 10},
+	{mono.Institution{ID: "5f2d08c360b92e2888287707", Name: "Fidelity Bank", BankCode: "070", Type: "PERSONAL_BANKING"}, false, 5},
+	{mono.Institution{ID: "5f2d08c460b92e2888287708", Name: "Stanbic IBTC Bank", BankCode: "221", Type: "PERSONAL_BANKING"}, false, 5},
+	{mono.Institution{ID: "5f2d08c560b92e2888287709", Name: "Sterling Bank", BankCode: "232", Type: "PERSONAL_BANKING"}, false, 4},
+	{mono.Institution{ID: "5f2d08c660b92e288828770a", Name: "Union Bank of Nigeria", BankCode: "032", Type: "PERSONAL_BANKING"}, false, 3},
+	{mono.Institution{ID: "5f2d08c760b92e288828770b", Name: "Wema Bank", BankCode: "035", Type: "PERSONAL_BANKING"}, false, 3},
+	{mono.Institution{ID: "5f2d08c860b92e288828770c", Name: "First City Monument Bank", BankCode: "214", Type: "PERSONAL_BANKING"}, false, 3},
+	{mono.Institution{ID: "5f2d08c960b92e288828770d", Name: "Ecobank Nigeria", BankCode: "050", Type: "PERSONAL_BANKING"}, false, 3},
+	{mono.Institution{ID: "5f2d08ca60b92e288828770e", Name: "Polaris Bank", BankCode: "076", Type: "PERSONAL_BANKING"}, false, 2},
+	{mono.Institution{ID: "5f2d08cb60b92e288828770f", Name: "Kuda Bank", BankCode: "50211", Type: "PERSONAL_BANKING"}, true, 6},
+	{mono.Institution{ID: "5f2d08cc60b92e2888287710", Name: "OPay", BankCode: "999992", Type: "PERSONAL_BANKING"}, true, 6},
+	{mono.Institution{ID: "5f2d08cd60b92e2888287711", Name: "Moniepoint MFB", BankCode: "50515", Type: "PERSONAL_BANKING"}, true, 5},
+}
+
+// bankByCode finds a bank for the scenario table.
+func bankByCode(code string) mono.Institution {
+	for _, b := range banks {
+		if b.inst.BankCode == code {
+			return b.inst
+		}
+	}
+	panic("sandbox: no bank with code " + code)
+}
+
+// Name parts. Scenario holders' names (scenarios.go) use parts that appear
+// nowhere here, so typing part of one finds that account alone.
+var firstNames = []string{
+	"Adebayo", "Adaobi", "Adamu", "Aisha", "Amaka", "Aminu", "Ayodele", "Ayomide", "Babatunde", "Binta",
+	"Bisola", "Blessing", "Bukola", "Chiamaka", "Chidinma", "Chinedu", "Chioma", "Damilola", "Daniel", "Ebere",
+	"Ebuka", "Efe", "Efosa", "Ekaette", "Emeka", "Esther", "Fatima", "Folasade", "Gbenga", "Godwin",
+	"Grace", "Hadiza", "Hauwa", "Ifeanyi", "Ifeoma", "Ikenna", "Ime", "Kehinde", "Kelechi", "Kunle",
+	"Mariam", "Musa", "Nkechi", "Nnamdi", "Nneka", "Obinna", "Oghenekaro", "Olamide", "Oluwaseun", "Onyinye",
+	"Osaze", "Precious", "Sade", "Samuel", "Sani", "Segun", "Taiwo", "Temitope", "Titilayo", "Tobiloba",
+	"Uchenna", "Uduak", "Usman", "Victor", "Yakubu", "Yetunde", "Zainab", "Abdullahi", "Eseoghene", "Tamuno",
+}
+
+var lastNames = []string{
+	"Abubakar", "Adeleke", "Adewale", "Adeyemi", "Afolabi", "Agbaje", "Ajayi", "Akinola", "Anyanwu", "Balogun",
+	"Bassey", "Bello", "Chukwu", "Danjuma", "Edet", "Ekpo", "Ekwueme", "Etim", "Eze", "Ezeani",
+	"Garba", "Ibekwe", "Igwe", "Ilori", "Ladipo", "Lawal", "Mohammed", "Nwachukwu", "Nwosu", "Obi",
+	"Ogundipe", "Ogunleye", "Ojo", "Okafor", "Okeke", "Okon", "Okoro", "Oladipo", "Olawale", "Onyekachi",
+	"Ovie", "Oyelaran", "Salami", "Suleiman", "Uche", "Umeh", "Yusuf", "Ibrahim", "Okparaeke", "Effiong",
+}
+
+var emailDomains = []string{"gmail.com", "gmail.com", "gmail.com", "yahoo.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "ymail.com"}
+
+// Lower-case forms, computed once so Generate does not allocate them per account.
+var (
+	firstLower = lowerAll(firstNames)
+	lastLower  = lowerAll(lastNames)
+)
+
+func lowerAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+// reauthMessages are the sync_message evidence strings on accounts that need
+// reauth. They vary the way real banks' wording does; "" means Mono gave no
+// message at all. Repeats weight the common cases.
+var reauthMessages = []string{
+	"Bank requires OTP verification to continue syncing.",
+	"Bank requires OTP verification to continue syncing.",
+	"Multi-factor authentication (MFA) required by the bank.",
+	"The bank sent a one-time password to the customer's phone.",
+	"Customer enabled two-factor authentication (2FA) on their bank account.",
+	"Customer turned on 2FA for internet banking.",
+	"Bank asks for additional verification before data can be retrieved.",
+	"Bank asked a security question.",
+	"Bank presented a CAPTCHA challenge.",
+	"account access has expired",
+	"Account access has expired; the customer must log in again.",
+	"Login failed: the customer may have changed their bank password.",
+	"",
+	"",
+}
+
+var (
+	retrievedFull    = []string{"identity", "balance", "transactions", "statement"}
+	retrievedPartial = []string{"balance"}
+)
+
+// genEpoch anchors the generated last_synced_at times; the Server shifts them
+// so they sit just before its clock's "now".
+var genEpoch = time.Date(2026, time.January, 5, 9, 0, 0, 0, time.UTC)
+
+var allStatuses = []mono.DataStatus{mono.StatusAvailable, mono.StatusPartial, mono.StatusProcessing, mono.StatusUnavailable, mono.StatusFailed}
+
+// Generate makes n deterministic accounts from seed: the scenario accounts
+// (Scenarios) first, then ordinary ones. The same seed and n always give the
+// same accounts, and a smaller n gives a prefix of a larger one. Holder and
+// customer are the same person. About 15% of ordinary accounts need reauth.
+//
+// It is built for benchmarks of 10^5 to 10^6 accounts: all text fields of an
+// account share one allocation and institutions and messages are shared.
+func Generate(seed int64, n int) []mono.Account {
+	if n <= 0 {
+		return nil
+	}
+	out := make([]mono.Account, n)
+	i := 0
+	for ; i < n && i < len(scenarioTable); i++ {
+		out[i] = scenarioTable[i].account()
+	}
+	g := newGenerator(seed)
+	for j := 0; i < n; i, j = i+1, j+1 {
+		g.fill(&out[i], j)
+	}
+	return out
+}
+
+type generator struct {
+	rng           *rand.Rand
+	buf           []byte
+	bankCum       []int
+	bankWeightSum int
+}
+
+func newGenerator(seed int64) *generator {
+	g := &generator{
+		rng: rand.New(rand.NewPCG(uint64(seed), 0x6d6f6e6f2d736278)), // "mono-sbx"
+		buf: make([]byte, 0, 160),
+	}
+	for _, b := range banks {
+		g.bankWeightSum += b.weight
+		g.bankCum = append(g.bankCum, g.bankWeightSum)
+	}
+	return g
+}
+
+func (g *generator) pickBank() int {
+	r := g.rng.IntN(g.bankWeightSum)
+	for k, c := range g.bankCum {
+		if r < c {
+			return k
+		}
+	}
+	return len(g.bankCum) - 1
+}
+
+// fill writes ordinary account j (0-based, after the scenarios) into a.
+func (g *generator) fill(a *mono.Account, j int) {
+	r := g.rng
+	bi := g.pickBank()
+	// The first few ordinary accounts cover every auth method and data
+	// status, so even a tiny n exercises them all.
+	switch j {
+	case 0:
+		bi = 0 // GTBank, internet banking
+	case 1:
+		bi = 13 // Kuda, mobile banking
+	}
+	b := &banks[bi]
+
+	first, last := r.IntN(len(firstNames)), r.IntN(len(lastNames))
+
+	// One byte buffer per account, turned into a single string and sliced:
+	// one allocation for all of its text.
+	buf := g.buf[:0]
+	buf = appendObjectID(buf, uint32(0x60000000+j*97), r.Uint64()&^(1<<39), uint32(j))
+	buf = appendObjectID(buf, uint32(0x60000000+j*97), r.Uint64()|(1<<39), uint32(j))
+	buf = appendNUBAN(buf, b.inst.BankCode, r.Uint64())
+	buf = appendDigits(buf, uint64(r.IntN(10000)), 4)
+	nameStart := len(buf)
+	buf = append(buf, firstNames[first]...)
+	buf = append(buf, ' ')
+	buf = append(buf, lastNames[last]...)
+	emailStart := len(buf)
+	switch r.IntN(3) {
+	case 0:
+		buf = append(buf, firstLower[first]...)
+		buf = append(buf, '.')
+		buf = append(buf, lastLower[last]...)
+	case 1:
+		buf = append(buf, firstLower[first]...)
+		buf = append(buf, lastLower[last]...)
+		buf = appendDigits(buf, uint64(r.IntN(100)), 2)
+	default:
+		buf = append(buf, firstLower[first][0], '.')
+		buf = append(buf, lastLower[last]...)
+		buf = appendDigits(buf, uint64(j%1000), 3)
+	}
+	buf = append(buf, '@')
+	buf = append(buf, emailDomains[r.IntN(len(emailDomains))]...)
+	g.buf = buf
+	text := string(buf)
+
+	a.ID = text[0:24]
+	a.Customer.ID = text[24:48]
+	a.AccountNumber = text[48:58]
+	a.BVN = text[58:62]
+	a.Name = text[nameStart:emailStart]
+	a.Customer.Name = a.Name
+	a.Customer.Email = text[emailStart:]
+	a.Currency = "NGN"
+	a.Institution = b.inst
+	a.Balance = balanceKobo(r.Float64())
+	a.Type = "SAVINGS_ACCOUNT"
+	if r.IntN(10) < 3 {
+		a.Type = "CURRENT_ACCOUNT"
+	}
+
+	switch {
+	case b.mobileOnly:
+		a.AuthMethod = mono.AuthMobileBanking
+	case j == 0 || r.IntN(100) < 55:
+		a.AuthMethod = mono.AuthInternetBanking
+	default:
+		a.AuthMethod = mono.AuthMobileBanking
+	}
+
+	needsReauth := r.IntN(100) < 15
+	if needsReauth {
+		a.DataStatus = pickStatus(r.IntN(100), 20, 15, 0, 25) // the rest FAILED
+		a.SyncStatus = mono.SyncReauthRequired
+		a.SyncMessage = reauthMessages[r.IntN(len(reauthMessages))]
+		a.LastSyncedAt = genEpoch.Add(-time.Duration(2*24*60+r.IntN(28*24*60)) * time.Minute)
+	} else {
+		a.DataStatus = pickStatus(r.IntN(100), 72, 10, 6, 7) // the rest FAILED
+		a.LastSyncedAt = genEpoch.Add(-time.Duration(5+r.IntN(48*60)) * time.Minute)
+	}
+	if j >= 2 && j < 2+len(allStatuses) {
+		a.DataStatus = allStatuses[j-2]
+	}
+	switch a.DataStatus {
+	case mono.StatusAvailable:
+		a.RetrievedData = retrievedFull[:len(retrievedFull):len(retrievedFull)]
+	case mono.StatusPartial:
+		a.RetrievedData = retrievedPartial[:1:1]
+	default:
+		a.RetrievedData = nil
+	}
+}
+
+// pickStatus maps a percentile to a data status given the shares of
+// AVAILABLE, PARTIAL, PROCESSING and UNAVAILABLE; FAILED takes the rest.
+func pickStatus(p, avail, partial, processing, unavailable int) mono.DataStatus {
+	switch {
+	case p < avail:
+		return mono.StatusAvailable
+	case p < avail+partial:
+		return mono.StatusPartial
+	case p < avail+partial+processing:
+		return mono.StatusProcessing
+	case p < avail+partial+processing+unavailable:
+		return mono.StatusUnavailable
+	}
+	return mono.StatusFailed
+}
+
+// balanceKobo spreads balances log-uniformly from ₦20 to ₦20m, in kobo.
+func balanceKobo(u float64) int64 {
+	const lo, hi = 20.0, 20_000_000.0
+	naira := math.Exp(math.Log(lo) + u*(math.Log(hi)-math.Log(lo)))
+	return int64(naira * 100)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendObjectID appends a 24-hex id shaped like a MongoDB ObjectId: a
+// 4-byte time, 5 bytes of "machine" and a 3-byte counter.
+func appendObjectID(buf []byte, ts uint32, machine uint64, counter uint32) []byte {
+	var raw [12]byte
+	raw[0], raw[1], raw[2], raw[3] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+	raw[4], raw[5], raw[6], raw[7], raw[8] = byte(machine>>32), byte(machine>>24), byte(machine>>16), byte(machine>>8), byte(machine)
+	raw[9], raw[10], raw[11] = byte(counter>>16), byte(counter>>8), byte(counter)
+	for _, c := range raw {
+		buf = append(buf, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return buf
+}
+
+// appendNUBAN appends a 10-digit NUBAN-style number: a 9-digit serial and
+// the CBN check digit computed over the bank code (its last three digits for
+// the longer microfinance and fintech codes).
+func appendNUBAN(buf []byte, bankCode string, r uint64) []byte {
+	code := bankCode
+	if len(code) > 3 {
+		code = code[len(code)-3:]
+	}
+	var serial [9]byte
+	for k := range serial {
+		serial[k] = byte(r % 10)
+		r /= 10
+	}
+	if serial[0] == 0 {
+		serial[0] = 1 + byte(r%9) // real NUBANs rarely start with 0
+	}
+	weights := [12]int{3, 7, 3, 3, 7, 3, 3, 7, 3, 3, 7, 3}
+	sum := 0
+	for k := 0; k < 3; k++ {
+		sum += int(code[k]-'0') * weights[k]
+	}
+	for k, d := range serial {
+		sum += int(d) * weights[3+k]
+	}
+	check := (10 - sum%10) % 10
+	for _, d := range serial {
+		buf = append(buf, '0'+d)
+	}
+	return append(buf, '0'+byte(check))
+}
+
+// appendDigits appends v as exactly width decimal digits, zero-padded.
+func appendDigits(buf []byte, v uint64, width int) []byte {
+	var tmp [20]byte
+	for k := width - 1; k >= 0; k-- {
+		tmp[k] = '0' + byte(v%10)
+		v /= 10
+	}
+	return append(buf, tmp[:width]...)
+}

@@ -1,0 +1,301 @@
+// Package sandbox is a fake Mono API served over real HTTP on loopback. It
+// answers the endpoints reauth uses with Mono's JSON shapes, checks the
+// secret key like Mono, mints reauth tokens that really expire (on an
+// injectable clock), holds deterministic seeded accounts including the named
+// scenario accounts, and can be told to misbehave (slow, 429/5xx, garbage,
+// truncated, reset, hang) for tests. The same mono.Client talks to it as to
+// Mono itself.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"io"
+	stdlog "log"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"charm.land/log/v2"
+
+	"github.com/reauth/reauth/mono"
+)
+
+// Keys the sandbox accepts. They are deliberately short so nothing mistakes
+// them for real keys.
+const (
+	SecretKey = "test_sk_sandbox"
+	PublicKey = "test_pk_sandbox"
+)
+
+// DefaultAddr is where Start listens when given "".
+const DefaultAddr = "127.0.0.1:0"
+
+// Options configure a Server. Zero values take the defaults noted.
+type Options struct {
+	Seed     int64 // data seed; the same seed gives the same accounts
+	Accounts int   // number of accounts including the scenarios; default 520
+	PageSize int   // accounts per list page; default 20
+	// Now is the clock for token expiry, confirmation and timestamps;
+	// default time.Now.
+	Now func() time.Time
+	// ConfirmDelay is how long an account reads PROCESSING after a completed
+	// reauth before it reads AVAILABLE; default 20s, negative means none.
+	ConfirmDelay time.Duration
+	Logger       *log.Logger // may be nil
+}
+
+// Errors from CompleteReauth.
+var (
+	ErrUnknownToken  = errors.New("sandbox: unknown reauth token")
+	ErrTokenExpired  = errors.New("sandbox: reauth token has expired")
+	ErrTokenUsed     = errors.New("sandbox: reauth token was already used")
+	ErrTokenReplaced = errors.New("sandbox: a newer reauth token was minted for this account")
+)
+
+// Server is the fake Mono. Its methods are safe for concurrent use.
+type Server struct {
+	opts     Options
+	now      func() time.Time
+	handler  http.Handler
+	mux      *http.ServeMux
+	accounts []mono.Account // base data; changes live in overlays
+	index    map[string]int // lower-case id -> position
+
+	mu        sync.Mutex
+	overlays  map[int]*overlay
+	tokens    map[string]*tokenRecord
+	current   map[string]string // account id -> its live token
+	lastSync  map[string]time.Time
+	faults    []*activeFault
+	log       []string
+	closed    bool
+	inflight  sync.WaitGroup
+	done      chan struct{}
+	srv       *http.Server
+	listener  net.Listener
+	serveDone chan struct{}
+}
+
+// overlay is what changed on an account since it was generated.
+type overlay struct {
+	confirmFrom time.Time // when a reauth completed; zero if none since
+	// What the account read when MarkNeedsReauth was called.
+	frozenStatus    mono.DataStatus
+	frozenRetrieved []string
+	frozenSyncedAt  time.Time
+	syncStatus      string
+	syncMessage     string
+}
+
+type tokenRecord struct {
+	accountID string
+	expires   time.Time
+	used      bool
+	replaced  bool
+}
+
+// maxLog bounds RequestLog so a long-running `reauth sandbox` does not grow.
+const maxLog = 10_000
+
+// New builds a Server with its data. It does not listen until Start; its
+// Handler can also be mounted elsewhere (httptest).
+func New(opts Options) *Server {
+	if opts.Accounts <= 0 {
+		opts.Accounts = 520
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 20
+	}
+	opts.PageSize = min(opts.PageSize, 1000)
+	if opts.ConfirmDelay == 0 {
+		opts.ConfirmDelay = 20 * time.Second
+	}
+	if opts.ConfirmDelay < 0 {
+		opts.ConfirmDelay = 0
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{
+		opts:     opts,
+		now:      now,
+		accounts: Generate(opts.Seed, opts.Accounts),
+		overlays: map[int]*overlay{},
+		tokens:   map[string]*tokenRecord{},
+		current:  map[string]string{},
+		lastSync: map[string]time.Time{},
+		done:     make(chan struct{}),
+	}
+	// Generated sync times are relative to a fixed epoch; move them to just
+	// before this server's "now" so "last synced 3 days ago" reads true.
+	shift := now().Sub(genEpoch).Truncate(time.Second)
+	s.index = make(map[string]int, len(s.accounts))
+	for i := range s.accounts {
+		s.accounts[i].LastSyncedAt = s.accounts[i].LastSyncedAt.Add(shift)
+		s.index[strings.ToLower(s.accounts[i].ID)] = i
+	}
+	s.mux = s.routes()
+	s.handler = http.HandlerFunc(s.serve)
+	return s
+}
+
+// Handler is the sandbox's HTTP handler (what Start serves).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on addr (DefaultAddr if "") and serves in the background.
+func (s *Server) Start(addr string) error {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("sandbox: server is closed")
+	}
+	if s.listener != nil {
+		return errors.New("sandbox: already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	errLog := stdlog.New(io.Discard, "", 0)
+	if s.opts.Logger != nil {
+		errLog = s.opts.Logger.StandardLog(log.StandardLogOptions{ForceLevel: log.DebugLevel})
+	}
+	s.listener = ln
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	s.serveDone = make(chan struct{})
+	go func(srv *http.Server, done chan struct{}) {
+		defer close(done)
+		_ = srv.Serve(ln) // returns http.ErrServerClosed on Close
+	}(s.srv, s.serveDone)
+	return nil
+}
+
+// URL is the base URL to give mono.Config.BaseURL, "" before Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener == nil {
+		return ""
+	}
+	return "http://" + s.listener.Addr().String()
+}
+
+// Close stops serving and returns once every handler has returned. Requests
+// held by Hang or Slow faults are released at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	srv, serveDone := s.srv, s.serveDone
+	s.mu.Unlock()
+
+	close(s.done)
+	var err error
+	if srv != nil {
+		err = srv.Close()
+		<-serveDone
+	}
+	s.inflight.Wait()
+	return err
+}
+
+// RequestLog lists "METHOD /path?query" for each request received, oldest
+// first (the last 10,000). Headers, and so the key, are never recorded.
+func (s *Server) RequestLog() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.log...)
+}
+
+// serve wraps every request: bookkeeping, faults, then the key check and
+// the routes.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		w.Header().Set("Connection", "close")
+		http.Error(w, "sandbox closed", http.StatusServiceUnavailable)
+		return
+	}
+	// Add happens under mu and only while open, so it never races Close's Wait.
+	s.inflight.Add(1)
+	if len(s.log) >= maxLog {
+		s.log = append(s.log[:0], s.log[len(s.log)-maxLog/2:]...)
+	}
+	s.log = append(s.log, r.Method+" "+r.URL.RequestURI())
+	fault := s.takeFaultLocked(r.URL.Path)
+	s.mu.Unlock()
+	defer s.inflight.Done()
+
+	if s.opts.Logger != nil {
+		s.opts.Logger.Debug("sandbox: request", "method", r.Method, "path", r.URL.Path)
+	}
+	if fault != nil && s.applyFault(w, r, fault) {
+		return
+	}
+	s.serveAPI(w, r)
+}
+
+// serveAPI checks the key and routes. The hosted link page is for a
+// customer's browser, so it needs no key.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/hosted/") {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	if !keyOK(r.Header.Get("mono-sec-key")) {
+		writeFailed(w, http.StatusUnauthorized, "Invalid secret key provided", s.now())
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func keyOK(got string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(SecretKey)) == 1
+}
+
+// wait blocks for d, or until the client gives up or the server closes;
+// it reports whether the full delay passed.
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-s.done:
+	}
+	return false
+}
+
+// newToken makes 20 random alphanumerics, like Mono's tokens.
+func newToken() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, 20)
+	var buf [32]byte
+	for len(out) < 20 {
+		_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails (Go >= 1.24)
+		for _, b := range buf {
+			// Reject the top of the byte range so every character is equally likely.
+			if b < 248 && len(out) < 20 {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+	}
+	return string(out)
+}
