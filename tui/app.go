@@ -42,6 +42,9 @@ type Model struct {
 	session       *sessionScreen // nil until an account is chosen
 	spinner       spinner.Model
 	now           time.Time // last clock reading, for countdowns in View
+	// noTimers turns off the clock and spinner ticks, so tests drive time
+	// themselves with clockMsg.
+	noTimers bool
 }
 
 // New builds the root model. ctx should be cancelled when the program ends
@@ -74,6 +77,9 @@ func New(ctx context.Context, deps Deps) Model {
 type clockMsg time.Time
 
 func (m Model) tick() tea.Cmd {
+	if m.noTimers {
+		return nil
+	}
 	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return clockMsg(t) })
 }
 
@@ -116,6 +122,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.syncKeys()
 		return m, tea.Batch(cmd, m.tick())
 	case spinner.TickMsg:
+		if m.noTimers {
+			return m, nil
+		}
 		var cmd tea.Cmd
 		m.spinner, cmd = m.spinner.Update(msg)
 		return m, cmd

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state/audit"
 )
 
 // MonoAPI is the part of the Mono client the TUI uses (*mono.Client in the
@@ -40,26 +41,11 @@ type Pages interface {
 	Open(ctx context.Context, req PageRequest) (Page, error)
 }
 
-// Recorder receives audit records; the app writes them to the audit log.
-// Implementations must be safe for concurrent use and must never block for
-// long: they are called from tea.Cmds.
+// Recorder receives audit records; the wiring stamps them with the agent's
+// identity and appends them to the audit log. Implementations must be safe
+// for concurrent use: they are called from tea.Cmds.
 type Recorder interface {
-	Record(r AuditEntry)
-}
-
-// AuditEntry is what the TUI reports; the wiring turns it into an audit
-// record with the agent's identity.
-type AuditEntry struct {
-	Session string
-	Account string
-	Action  string
-	Reason  string
-	TokenFP string
-	Expires time.Time
-	PageURL string
-	Event   string
-	Outcome string
-	Detail  string
+	Record(r audit.Record)
 }
 
 // Deps is everything the TUI needs from outside. Nil fields get safe

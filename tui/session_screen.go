@@ -15,6 +15,7 @@ import (
 
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/state"
+	"github.com/reauth/reauth/state/audit"
 )
 
 // dialog is a yes/no question the agent must answer before going on.
@@ -97,8 +98,8 @@ func (s *sessionScreen) start(m *Model) tea.Cmd {
 	r := s.sess.Reason()
 	return tea.Batch(
 		m.fetchDetail(s.sess.Generation(), s.account.ID),
-		m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "session_started"}),
-		m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "reason_shown", Reason: r.Kind.String(),
+		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionSessionStarted}),
+		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionReasonShown, Reason: r.Kind.String(),
 			Detail: strings.Join(r.Evidence, "; ")}),
 	)
 }
@@ -199,7 +200,7 @@ func (m Model) verifyLater(gen uint64, id string, after time.Duration) tea.Cmd {
 }
 
 // record writes an audit entry off the UI goroutine (it fsyncs).
-func (m Model) record(e AuditEntry) tea.Cmd {
+func (m Model) record(e audit.Record) tea.Cmd {
 	rec := m.deps.Audit
 	if rec == nil {
 		return nil
@@ -253,7 +254,7 @@ func (s *sessionScreen) onMint(m *Model, msg mintResultMsg) tea.Cmd {
 		if s.apply(m, state.Event{Kind: state.MintFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))}) != nil {
 			return nil
 		}
-		return m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "token_mint_failed", Detail: plainError(msg.err)})
+		return m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionTokenMintFailed, Detail: plainError(msg.err)})
 	}
 	if s.apply(m, state.Event{Kind: state.MintSucceeded, Generation: msg.gen, Token: msg.token}) != nil {
 		return nil // stale: a newer request or Back superseded it
@@ -262,8 +263,8 @@ func (s *sessionScreen) onMint(m *Model, msg mintResultMsg) tea.Cmd {
 	s.status = newStatusPane()
 	s.status.add(statusLine{at: msg.token.MintedAt, tone: "info", text: "Token minted " + msg.token.Fingerprint() +
 		", expires " + msg.token.ExpiresAt.Local().Format("15:04:05")})
-	return tea.Batch(s.afterChange(m, before), m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "token_minted",
-		TokenFP: msg.token.Fingerprint(), Expires: msg.token.ExpiresAt, Reason: s.sess.Reason().Kind.String()}))
+	return tea.Batch(s.afterChange(m, before), m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionTokenMinted,
+		TokenFingerprint: msg.token.Fingerprint(), TokenExpiresAt: msg.token.ExpiresAt, Reason: s.sess.Reason().Kind.String()}))
 }
 
 func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
@@ -283,7 +284,7 @@ func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
 	s.page = msg.page
 	s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Page ready, pairing code " + msg.page.PairingCode()})
 	return tea.Batch(m.waitEvent(msg.gen, msg.page), m.launchBrowser(msg.page.URL()),
-		m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "page_opened", PageURL: stripFragment(msg.page.URL())}))
+		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionPageOpened, PageURL: stripFragment(msg.page.URL())}))
 }
 
 func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
@@ -303,7 +304,7 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 		}
 		sentence := state.Describe(ev)
 		s.status.add(statusLine{at: at, tone: state.Kind(ev).String(), text: sentence})
-		cmds = append(cmds, m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "widget_event", Event: sentence}))
+		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionWidgetEvent, Event: sentence}))
 	}
 	cmds = append(cmds, s.afterChange(m, before), m.waitEvent(msg.gen, msg.page))
 	return tea.Batch(cmds...)
@@ -319,7 +320,7 @@ func (s *sessionScreen) afterChange(m *Model, before state.Phase) tea.Cmd {
 	var cmds []tea.Cmd
 	if after.HasOutcome() && !before.HasOutcome() {
 		o := s.sess.Outcome()
-		cmds = append(cmds, m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "outcome",
+		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionOutcome,
 			Outcome: o.Kind.String(), Detail: o.Headline}))
 		if after == state.Expired && s.page != nil {
 			s.page.Close() // an expired token's page can do nothing more
@@ -355,7 +356,7 @@ func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
 			tone = "warning"
 		}
 		s.status.add(statusLine{at: now, tone: tone, text: v.Headline})
-		return m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "verification",
+		return m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionVerification,
 			Outcome: s.sess.Phase().String(), Detail: v.Headline})
 	}
 	return nil
@@ -402,7 +403,7 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Open):
 			s.picking = false
 			if s.apply(m, state.Event{Kind: state.ReasonOverridden, Reason: kinds[s.pickIdx]}) == nil {
-				return m.record(AuditEntry{Session: s.id, Account: s.account.ID, Action: "reason_overridden", Reason: kinds[s.pickIdx].String()})
+				return m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionReasonOverridden, Reason: kinds[s.pickIdx].String()})
 			}
 		case key.Matches(msg, k.Back):
 			s.picking = false
@@ -689,9 +690,11 @@ func (s *sessionScreen) bottomLines(m *Model, width int) []string {
 	switch {
 	case s.dialog == confirmReplaceToken:
 		left := s.sess.Token().Remaining(m.deps.now())
-		out = append(out, st.Dialog.Render(fmt.Sprintf("A token is still live (%s left). Mint a new one? The old page stops working.  y / n", ago(left))))
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(fmt.Sprintf(
+			"A token is still live (%s left). Mint a new one? The old page stops working.  y / n", ago(left))), "\n")...)
 	case s.dialog == confirmLeaveLivePage:
-		out = append(out, st.Dialog.Render("The customer's widget is still live. Leave this reauth?  y / n"))
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(
+			"The customer's widget is still live. Leave this reauth?  y / n"), "\n")...)
 	case s.picking:
 		out = append(out, st.Section.Render("Why does this account need reauth?"))
 		for i, kind := range state.AllReasonKinds() {
@@ -768,4 +771,3 @@ func ago(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
-

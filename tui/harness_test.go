@@ -1,0 +1,265 @@
+package tui
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/state/audit"
+)
+
+func TestMain(m *testing.M) {
+	// Views print local times; pin the zone so goldens match on any machine.
+	time.Local = time.UTC
+	m.Run()
+}
+
+// clock is a settable time source shared by the sandbox, the client and the TUI.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// fakePage is a page whose events the test pushes.
+type fakePage struct {
+	url, code string
+	events    chan mono.WidgetEvent
+	done      chan struct{}
+	once      sync.Once
+	closed    bool
+	mu        sync.Mutex
+}
+
+func newFakePage(n int) *fakePage {
+	return &fakePage{url: "http://127.0.0.1:4242/s/abc#secret", code: "K7-Q2",
+		events: make(chan mono.WidgetEvent, 64), done: make(chan struct{})}
+}
+
+func (p *fakePage) URL() string                     { return p.url }
+func (p *fakePage) PairingCode() string             { return p.code }
+func (p *fakePage) Events() <-chan mono.WidgetEvent { return p.events }
+func (p *fakePage) Done() <-chan struct{}           { return p.done }
+func (p *fakePage) Close() {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		close(p.done)
+	})
+}
+
+type fakePages struct {
+	mu     sync.Mutex
+	opened []*fakePage
+	reqs   []PageRequest
+	err    error
+}
+
+func (f *fakePages) Open(ctx context.Context, req PageRequest) (Page, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	p := newFakePage(len(f.opened))
+	f.opened = append(f.opened, p)
+	f.reqs = append(f.reqs, req)
+	return p, nil
+}
+
+func (f *fakePages) last() *fakePage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.opened) == 0 {
+		return nil
+	}
+	return f.opened[len(f.opened)-1]
+}
+
+type memAudit struct {
+	mu   sync.Mutex
+	recs []audit.Record
+}
+
+func (a *memAudit) Record(r audit.Record) {
+	a.mu.Lock()
+	a.recs = append(a.recs, r)
+	a.mu.Unlock()
+}
+
+func (a *memAudit) actions() []audit.Action {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []audit.Action
+	for _, r := range a.recs {
+		out = append(out, r.Action)
+	}
+	return out
+}
+
+// harness drives a Model the way a Program would: Update on the test's
+// goroutine, Cmds on their own goroutines, their messages fed back in.
+type harness struct {
+	t      *testing.T
+	m      Model
+	msgs   chan tea.Msg
+	clock  *clock
+	sb     *sandbox.Server
+	pages  *fakePages
+	audit  *memAudit
+	cancel context.CancelFunc
+	quit   bool
+}
+
+type harnessOpts struct {
+	accounts int
+	width    int
+	height   int
+	dark     bool
+	pageErr  error
+	fault    *sandbox.Fault
+}
+
+func newHarness(t *testing.T, o harnessOpts) *harness {
+	t.Helper()
+	if o.accounts == 0 {
+		o.accounts = 60
+	}
+	if o.width == 0 {
+		o.width, o.height = 80, 24
+	}
+	c := newClock()
+	sb := sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, Now: c.Now, ConfirmDelay: 30 * time.Second})
+	if err := sb.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	if o.fault != nil {
+		sb.SetFault(*o.fault)
+	}
+	client, err := mono.NewClient(mono.Config{BaseURL: sb.URL(), SecretKey: sandbox.SecretKey, Now: c.Now,
+		Retry: mono.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pages := &fakePages{err: o.pageErr}
+	au := &memAudit{}
+	deps := Deps{Mono: client, Pages: pages, Audit: au, Now: c.Now, Agent: "ada@support", Sandbox: true,
+		ScenarioFor: func(id string) string { return string(sandbox.ScenarioFor(id)) },
+		VerifyEvery: time.Millisecond, VerifyFor: 40 * time.Second}
+	m := New(ctx, deps)
+	m.noTimers = true
+	h := &harness{t: t, m: m, msgs: make(chan tea.Msg, 256), clock: c, sb: sb, pages: pages, audit: au, cancel: cancel}
+	t.Cleanup(func() {
+		cancel()
+		_ = sb.Close()
+	})
+	h.send(tea.WindowSizeMsg{Width: o.width, Height: o.height})
+	h.m.applyStyles(o.dark)
+	h.exec(h.m.Init())
+	return h
+}
+
+func (h *harness) exec(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go func() {
+		msg := cmd()
+		switch msg := msg.(type) {
+		case nil:
+		case tea.BatchMsg:
+			for _, c := range msg {
+				h.exec(c)
+			}
+		default:
+			select {
+			case h.msgs <- msg:
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}()
+}
+
+func (h *harness) send(msg tea.Msg) {
+	h.t.Helper()
+	if _, ok := msg.(tea.QuitMsg); ok {
+		h.quit = true
+		return
+	}
+	next, cmd := h.m.Update(msg)
+	h.m = next.(Model)
+	h.exec(cmd)
+}
+
+// until feeds Cmd results into Update until cond holds, or fails the test
+// after a deadline (never a fixed sleep).
+func (h *harness) until(what string, cond func(m Model) bool) {
+	h.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond(h.m) {
+		select {
+		case msg := <-h.msgs:
+			h.send(msg)
+		case <-deadline:
+			h.t.Fatalf("timed out waiting for %s; view:\n%s", what, h.m.View().Content)
+		}
+	}
+}
+
+func (h *harness) key(keys ...string) {
+	h.t.Helper()
+	for _, k := range keys {
+		h.send(keyMsg(k))
+	}
+}
+
+func (h *harness) typeText(s string) {
+	h.t.Helper()
+	for _, r := range s {
+		h.send(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+}
+
+func keyMsg(k string) tea.KeyPressMsg {
+	switch k {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "up":
+		return tea.KeyPressMsg{Code: tea.KeyUp}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	case "ctrl+c":
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	}
+	r := []rune(k)[0]
+	return tea.KeyPressMsg{Code: r, Text: k}
+}
+
+func (h *harness) tick(d time.Duration) {
+	h.clock.Advance(d)
+	h.send(clockMsg(h.clock.Now()))
+}
