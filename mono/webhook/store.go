@@ -1,0 +1,241 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// DefaultSeen is how many recent event ids the Store remembers for dedupe.
+// Mono retries a delivery for hours, not for ten thousand events.
+const DefaultSeen = 10_000
+
+// Mark says an account needs reauth: since when and which event said so.
+type Mark struct {
+	Since   time.Time `json:"since"`
+	Source  string    `json:"source"` // e.g. mono.events.reauthorisation_required
+	EventID string    `json:"event_id,omitempty"`
+}
+
+// Store is the small persisted state behind the webhook receiver: accounts
+// marked as needing reauth, and recently seen event ids. Every change is
+// written as a whole JSON file via temp file + fsync + rename, so a crash
+// leaves either the old or the new state, never a torn one. Safe for
+// concurrent use; a single process should own a store file.
+type Store struct {
+	mu        sync.Mutex
+	path      string // "" keeps the store in memory only
+	maxSeen   int
+	marks     map[string]Mark
+	seenOrder []string // oldest first
+	seen      map[string]struct{}
+}
+
+type storeFile struct {
+	Version     int             `json:"version"`
+	NeedsReauth map[string]Mark `json:"needs_reauth"`
+	SeenEvents  []string        `json:"seen_events"`
+}
+
+func newStore(path string) *Store {
+	return &Store{path: path, maxSeen: DefaultSeen, marks: map[string]Mark{}, seen: map[string]struct{}{}}
+}
+
+// DefaultStorePath is $XDG_STATE_HOME/reauth/webhooks.json, or
+// ~/.local/state/reauth/webhooks.json.
+func DefaultStorePath() (string, error) {
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "reauth", "webhooks.json"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("webhook: no default store path: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "reauth", "webhooks.json"), nil
+}
+
+// OpenStore loads the store at path, or starts an empty one if the file does
+// not exist yet (its directory is created 0700). A file that does not parse is
+// an error rather than silently dropping every mark.
+func OpenStore(path string) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("webhook: store path is empty")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	s := newStore(path)
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	var f storeFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("webhook: store %s is damaged: %w", path, err)
+	}
+	maps.Copy(s.marks, f.NeedsReauth)
+	if n := len(f.SeenEvents); n > s.maxSeen {
+		f.SeenEvents = f.SeenEvents[n-s.maxSeen:]
+	}
+	for _, id := range f.SeenEvents {
+		s.seen[id] = struct{}{}
+	}
+	s.seenOrder = f.SeenEvents
+	return s, nil
+}
+
+// Apply records ev: it returns false (and changes nothing) when ev.ID was
+// already seen. Otherwise it marks or clears the account as the event says,
+// remembers ev.ID, and persists before returning true. If persisting fails
+// nothing changes in memory either, so Mono's retry is processed afresh.
+func (s *Store) Apply(ev Event) (fresh bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.seen[ev.ID]; ev.ID != "" && dup {
+		return false, nil
+	}
+	if ev.AccountID == "" && (ev.NeedsReauth() || ev.Kind == Reauthorized) {
+		return false, fmt.Errorf("webhook: %s event without an account id", ev.Kind)
+	}
+	marks, changed := s.marks, false
+	switch {
+	case ev.NeedsReauth():
+		if _, already := marks[ev.AccountID]; !already {
+			marks, changed = maps.Clone(marks), true
+			marks[ev.AccountID] = Mark{Since: ev.Received, Source: ev.Kind.String(), EventID: ev.ID}
+		}
+	case ev.Kind == Reauthorized:
+		if _, marked := marks[ev.AccountID]; marked {
+			marks, changed = maps.Clone(marks), true
+			delete(marks, ev.AccountID)
+		}
+	}
+	order, evicted := s.seenOrder, []string(nil)
+	if ev.ID != "" {
+		// Clip forces a fresh array, so a failed commit leaves s.seenOrder intact.
+		order, changed = append(slices.Clip(order), ev.ID), true
+		if over := len(order) - s.maxSeen; over > 0 {
+			evicted, order = order[:over], order[over:]
+		}
+	}
+	if !changed {
+		return true, nil
+	}
+	if err := s.commit(marks, order); err != nil {
+		return false, err
+	}
+	if ev.ID != "" {
+		s.seen[ev.ID] = struct{}{}
+		for _, old := range evicted {
+			delete(s.seen, old)
+		}
+	}
+	return true, nil
+}
+
+// Mark flags accountID as needing reauth from another source (e.g. a sync
+// that answered REAUTHORISATION_REQUIRED). An existing mark is kept.
+func (s *Store) Mark(accountID, source string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.marks[accountID]; ok {
+		return nil
+	}
+	marks := maps.Clone(s.marks)
+	marks[accountID] = Mark{Since: at, Source: source}
+	return s.commit(marks, s.seenOrder)
+}
+
+// Clear removes accountID's mark, e.g. once a session confirmed the account
+// is healthy again without an account_reauthorized webhook.
+func (s *Store) Clear(accountID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.marks[accountID]; !ok {
+		return nil
+	}
+	marks := maps.Clone(s.marks)
+	delete(marks, accountID)
+	return s.commit(marks, s.seenOrder)
+}
+
+// NeedsReauth reports whether accountID is marked.
+func (s *Store) NeedsReauth(accountID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.marks[accountID]
+	return ok
+}
+
+// Marked returns a copy of every mark, by account id.
+func (s *Store) Marked() map[string]Mark {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.marks)
+}
+
+// Seen reports whether eventID has been recorded (among the last DefaultSeen).
+func (s *Store) Seen(eventID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.seen[eventID]
+	return ok
+}
+
+// commit persists the new state, then installs it. Called with s.mu held.
+func (s *Store) commit(marks map[string]Mark, order []string) error {
+	if s.path != "" {
+		data, err := json.Marshal(storeFile{Version: 1, NeedsReauth: marks, SeenEvents: order})
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		if err := writeFileAtomic(s.path, data); err != nil {
+			return fmt.Errorf("webhook: save store: %w", err)
+		}
+	}
+	s.marks, s.seenOrder = marks, order
+	return nil
+}
+
+// writeFileAtomic replaces path with data so that a crash at any point leaves
+// either the old file or the new one: write a temp file in the same directory,
+// fsync it, rename over path, then fsync the directory so the rename itself
+// is durable.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // best effort: not every platform can fsync a directory
+		d.Close()
+	}
+	return nil
+}
