@@ -199,12 +199,15 @@ func (l *Log) Append(r Record) error {
 		r.Time = l.now()
 	}
 	for _, fv := range r.fields() {
-		if l.holdsSecret(*fv.value) {
-			return fmt.Errorf("%w (field %s)", ErrSecret, fv.name)
-		}
 		// Escape sequences are dropped here too, so `cat` or `tail -f` on
 		// the file cannot drive a terminal with text that came from a browser.
-		*fv.value = mono.CleanText(*fv.value)
+		// Both forms are scanned: cleaning could join a secret that escape
+		// codes had split.
+		cleaned := mono.CleanText(*fv.value)
+		if l.holdsSecret(*fv.value) || l.holdsSecret(cleaned) {
+			return fmt.Errorf("%w (field %s)", ErrSecret, fv.name)
+		}
+		*fv.value = cleaned
 	}
 	line, err := json.Marshal(r)
 	if err != nil {

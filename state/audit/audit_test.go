@@ -142,6 +142,7 @@ func TestSecretsAreRefused(t *testing.T) {
 		{Action: ActionOutcome, Outcome: "LIVE_SK_ABCDEF123"},
 		{Action: ActionTokenMinted, TokenFingerprint: token}, // raw token in the fingerprint field
 		{Action: ActionPageOpened, PageURL: "http://127.0.0.1:4000/" + pageSecret},
+		{Action: ActionWidgetEvent, Event: token[:10] + "\x1b[0m" + token[10:]}, // joined again by cleaning
 	}
 	for i, r := range cases {
 		err := l.Append(r)
