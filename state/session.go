@@ -1,0 +1,799 @@
+// Package state is the reauth session machine: one value, [Session], that an
+// agent's attempt to re-authorise one account moves through, one [Event] at a
+// time, by [Session.Apply]. It is pure: no I/O, no clock (the caller passes
+// now), no goroutines, no UI. The UI, `reauth link` and the tests all drive the
+// same machine, so a phase means the same thing everywhere.
+//
+//	ChoosingAccount ──AccountChosen──▶ Explaining ──MintRequested──▶ Minting
+//	      ▲                │  ▲                                  │  MintFailed ─▶ Explaining
+//	      └──────Back──────┘  └──────────Back (token dropped)────┤
+//	                                                             ▼ MintSucceeded
+//	                 ┌─PageFailed── PageOpening ◀──PageRequested── TokenReady
+//	                 ▼                  │ PageServed                ▲
+//	             TokenReady             ▼                           │ Back (page dropped)
+//	                                PageOpened ─────────────────────┘
+//	                                    │ PageConnected / LOADED / OPENED / heartbeat
+//	                                    ▼
+//	                                WidgetLive ── ERROR, progress, EXIT: stays
+//	                                    │
+//	        SUCCESS ─▶ Succeeded ─VerifyStarted─▶ Verifying ─▶ Verified | StillSyncing
+//	        close / PageGone after an ERROR ─▶ Failed
+//	        close / PageGone otherwise      ─▶ Abandoned
+//	        token reaches ExpiresAt         ─▶ Expired   (from TokenReady … WidgetLive)
+//
+//	Failed, Abandoned, Expired ──MintRequested──▶ Minting (a fresh attempt)
+//	any phase ──Reset──▶ ChoosingAccount;  Tick is accepted everywhere.
+//
+// Rules worth knowing:
+//
+//   - Illegal events return a [*TransitionError] (errors.Is ErrIllegal) and the
+//     session exactly as it was. [Session.Can] tells the UI which event kinds
+//     the current phase accepts, so keys can be enabled per phase.
+//   - Generation: every request that starts async work (MintRequested,
+//     PageRequested) or abandons it (Back, Reset) bumps [Session.Generation].
+//     Every event that answers such work (mint, page, widget and verify
+//     results) carries the Generation read right after the request was
+//     applied; one from an older generation is rejected as stale (errors.Is
+//     ErrStale, and ErrIllegal), so a slow mint or an old page can never
+//     overwrite a newer attempt.
+//   - Token expiry is judged against the now passed to Apply, before and after
+//     every event: at or after ExpiresAt, a session with a token and no outcome
+//     (TokenReady, PageOpening, PageOpened, WidgetLive) becomes Expired. The
+//     caller sends Tick about once a second so the countdown reaches zero even
+//     when nothing else happens. An event that is illegal after that expiry is
+//     refused with the session unchanged; the next Tick expires it.
+//   - Minting while a live token exists (TokenReady … WidgetLive) needs
+//     Event.Replace: the UI asks the agent first. After Failed, Abandoned or
+//     Expired the token is spent (a token is never reused), so minting needs no
+//     confirmation and starts a fresh attempt, clearing the old outcome.
+//   - Outcomes never change once set, except by Reset or a new mint. Page and
+//     widget events that arrive after an outcome (onClose after SUCCESS,
+//     heartbeats, the tab's unload) are expected, so they are not errors: the
+//     session only counts them in [Session.Ignored] and keeps the page's
+//     connected flag and last-seen time current.
+//   - A widget ERROR keeps the session live (a wrong OTP can be retried) and is
+//     remembered until the customer makes progress again; closing the widget or
+//     the page while that error is pending is Failed, otherwise Abandoned.
+//   - Back: Explaining → ChoosingAccount; Minting → Explaining (the late mint
+//     result is stale); TokenReady → Explaining (the unused token is dropped;
+//     it simply expires at Mono); PageOpening/PageOpened → TokenReady (the page
+//     is dropped, the token kept, since no customer used it). Once the widget
+//     is live, or after an outcome, Back is illegal: the agent waits for an
+//     outcome or uses Reset.
+//
+// The token's value is a secret: it is only ever held, never formatted; every
+// String method here prints its fingerprint at most.
+package state
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+)
+
+// Phase is where a session is in the reauth flow.
+type Phase int
+
+const (
+	ChoosingAccount Phase = iota // searching; no account yet
+	Explaining                   // account chosen, reason shown
+	Minting                      // token request in flight
+	TokenReady                   // live token, no page yet
+	PageOpening                  // page server starting / URL being issued
+	PageOpened                   // page served, waiting for the browser
+	WidgetLive                   // page connected, widget events arriving
+	Succeeded                    // outcome: the widget reported success
+	Failed                       // outcome: the widget or page failed
+	Abandoned                    // outcome: the customer left before finishing
+	Expired                      // outcome: the token expired first
+	Verifying                    // after success: re-reading the account
+	Verified                     // terminal: the account's data is available again
+	StillSyncing                 // terminal: re-authorised, data still syncing after the bound
+)
+
+var phaseNames = [...]string{
+	ChoosingAccount: "choosing account",
+	Explaining:      "explaining",
+	Minting:         "minting token",
+	TokenReady:      "token ready",
+	PageOpening:     "opening page",
+	PageOpened:      "page opened",
+	WidgetLive:      "widget live",
+	Succeeded:       "succeeded",
+	Failed:          "failed",
+	Abandoned:       "abandoned",
+	Expired:         "expired",
+	Verifying:       "verifying",
+	Verified:        "verified",
+	StillSyncing:    "still syncing",
+}
+
+func (p Phase) String() string {
+	if p >= 0 && int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("Phase(%d)", int(p))
+}
+
+// tokenLive reports whether a phase holds an unspent token with no outcome:
+// the phases that expire, and that need Replace to mint again.
+func (p Phase) tokenLive() bool {
+	return p == TokenReady || p == PageOpening || p == PageOpened || p == WidgetLive
+}
+
+// HasOutcome reports whether the phase comes after an outcome was set.
+func (p Phase) HasOutcome() bool {
+	switch p {
+	case Succeeded, Failed, Abandoned, Expired, Verifying, Verified, StillSyncing:
+		return true
+	}
+	return false
+}
+
+// EventKind says what happened. The zero value is not a valid kind, so a
+// forgotten Kind is refused rather than read as AccountChosen.
+type EventKind int
+
+const (
+	AccountChosen    EventKind = iota + 1 // Event.Account
+	ReasonOverridden                      // Event.Reason
+	MintRequested                         // Event.Replace when a live token exists
+	MintSucceeded                         // Event.Token, Event.Generation
+	MintFailed                            // Event.Err, Event.Generation
+	PageRequested                         // the agent asked for the page
+	PageServed                            // Event.PageURL, Event.PairingCode, Event.Generation
+	PageFailed                            // Event.Err, Event.Generation
+	PageConnected                         // the page's first contact; Event.Generation
+	Widget                                // Event.Widget, Event.Generation
+	PageGone                              // heartbeat lost or unload; Event.Generation
+	Tick                                  // the clock; only the now passed to Apply matters
+	VerifyStarted                         // the UI began re-reading the account
+	VerifyResult                          // Event.Account (or Event.Err), Event.GaveUp, Event.Generation
+	Back                                  // the agent's esc
+	Reset                                 // start over
+)
+
+var eventNames = [...]string{
+	AccountChosen:    "account chosen",
+	ReasonOverridden: "reason overridden",
+	MintRequested:    "mint requested",
+	MintSucceeded:    "mint succeeded",
+	MintFailed:       "mint failed",
+	PageRequested:    "page requested",
+	PageServed:       "page served",
+	PageFailed:       "page failed",
+	PageConnected:    "page connected",
+	Widget:           "widget event",
+	PageGone:         "page gone",
+	Tick:             "tick",
+	VerifyStarted:    "verify started",
+	VerifyResult:     "verify result",
+	Back:             "back",
+	Reset:            "reset",
+}
+
+func (k EventKind) String() string {
+	if k > 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// answersRequest reports whether an event kind is the result of async work
+// and so must carry the session's current Generation.
+func (k EventKind) answersRequest() bool {
+	switch k {
+	case MintSucceeded, MintFailed, PageServed, PageFailed, PageConnected, Widget, PageGone, VerifyResult:
+		return true
+	}
+	return false
+}
+
+// fromPage reports whether an event kind comes from the page or its server;
+// these are ignored, not refused, once an outcome is set.
+func (k EventKind) fromPage() bool {
+	switch k {
+	case PageServed, PageFailed, PageConnected, Widget, PageGone:
+		return true
+	}
+	return false
+}
+
+// Event is one input to the machine. Only the fields listed for its Kind are
+// read. It may hold a token and a widget success code, so its String never
+// prints fields.
+type Event struct {
+	Kind       EventKind
+	Generation uint64           // results: the Generation read after the request
+	Account    mono.Account     // AccountChosen; VerifyResult (the re-read account)
+	Reason     ReasonKind       // ReasonOverridden
+	Replace    bool             // MintRequested: the agent confirmed replacing a live token
+	Token      mono.Token       // MintSucceeded
+	Err        error            // MintFailed, PageFailed; VerifyResult when the re-read failed
+	PageURL    string           // PageServed
+	Pairing    string           // PageServed: the short code shown in the TUI and the page
+	Widget     mono.WidgetEvent // Widget
+	GaveUp     bool             // VerifyResult: the caller stops re-reading after this one
+}
+
+// String shows the kind and generation only: the event may carry secrets.
+func (e Event) String() string {
+	return fmt.Sprintf("Event{%s gen=%d}", e.Kind, e.Generation)
+}
+
+// GoString keeps %#v as safe as %v.
+func (e Event) GoString() string { return e.String() }
+
+// ErrIllegal matches every refused event; ErrStale matches the ones refused
+// because they belong to an older generation.
+var (
+	ErrIllegal = errors.New("illegal transition")
+	ErrStale   = errors.New("stale event")
+)
+
+// TransitionError says which event a phase refused, and why when the phase
+// alone does not explain it.
+type TransitionError struct {
+	Phase Phase
+	Event EventKind
+	Why   string // optional detail, never a secret
+	Stale bool   // the event carried an older Generation
+}
+
+func (e *TransitionError) Error() string {
+	msg := "state: cannot apply " + e.Event.String() + " while " + e.Phase.String()
+	if e.Why != "" {
+		msg += ": " + e.Why
+	}
+	return msg
+}
+
+// Is makes errors.Is(err, ErrIllegal) true for every TransitionError, and
+// errors.Is(err, ErrStale) true for stale ones.
+func (e *TransitionError) Is(target error) bool {
+	return target == ErrIllegal || (e.Stale && target == ErrStale)
+}
+
+// OutcomeKind is how an attempt ended. The zero value means no outcome yet.
+type OutcomeKind int
+
+const (
+	OutcomeNone OutcomeKind = iota
+	OutcomeSucceeded
+	OutcomeFailed
+	OutcomeAbandoned
+	OutcomeExpired
+)
+
+var outcomeNames = [...]string{
+	OutcomeNone:      "NONE",
+	OutcomeSucceeded: "SUCCEEDED",
+	OutcomeFailed:    "FAILED",
+	OutcomeAbandoned: "ABANDONED",
+	OutcomeExpired:   "EXPIRED",
+}
+
+// String is the banner word: SUCCEEDED, FAILED, ABANDONED, EXPIRED.
+func (k OutcomeKind) String() string {
+	if k >= 0 && int(k) < len(outcomeNames) {
+		return outcomeNames[k]
+	}
+	return fmt.Sprintf("OutcomeKind(%d)", int(k))
+}
+
+// Outcome is the result of an attempt in plain words for the agent.
+type Outcome struct {
+	Kind     OutcomeKind
+	Headline string // what happened, one sentence
+	Detail   string // supporting fact, may be empty
+	NextStep string // what the agent should do now, starting lower-case
+}
+
+// String is "Headline Next: next step", the one line a banner or
+// `reauth link` prints.
+func (o Outcome) String() string {
+	if o.NextStep == "" {
+		return o.Headline
+	}
+	return o.Headline + " Next: " + o.NextStep
+}
+
+// WidgetError is the last ERROR the widget reported.
+type WidgetError struct {
+	Type    string // e.g. INVALID_OTP, BANK_ERROR
+	Message string
+}
+
+// Verification is what re-reading the account after success found.
+type Verification struct {
+	Status   mono.DataStatus // data_status of the latest read
+	Account  mono.Account    // the latest read
+	Checks   int             // results received, failed reads included
+	LastErr  string          // the latest failed read, if any
+	Headline string          // set once Verified or StillSyncing
+	NextStep string
+}
+
+// Session is one reauth attempt. It is a value: Apply returns a new one and
+// never changes the receiver, so the UI can keep the previous value freely.
+// Its fields are read through the accessors below.
+type Session struct {
+	phase        Phase
+	generation   uint64
+	account      mono.Account
+	reason       Reason
+	token        mono.Token
+	mintErr      string
+	pageURL      string
+	pairing      string
+	pageErr      string
+	connected    bool
+	lastEventAt  time.Time
+	lastError    WidgetError
+	errorPending bool // an ERROR not yet followed by progress
+	exitPage     string
+	outcome      Outcome
+	verification Verification
+	ignored      int
+	lateSuccess  bool
+}
+
+// New is a session waiting for the agent to choose an account.
+func New() Session { return Session{phase: ChoosingAccount} }
+
+func (s Session) Phase() Phase { return s.phase }
+
+// Generation is the counter results must carry; see the package doc.
+func (s Session) Generation() uint64 { return s.generation }
+
+// Account is the chosen account (zero before AccountChosen).
+func (s Session) Account() mono.Account { return s.account }
+
+// Reason is why the account needs reauth, derived or overridden.
+func (s Session) Reason() Reason { return s.reason.clone() }
+
+// Token is the current token (zero when none). Its Value is a secret.
+func (s Session) Token() mono.Token { return s.token }
+
+// MintError is why the last mint failed ("" if it did not).
+func (s Session) MintError() string { return s.mintErr }
+
+// PageURL and PairingCode identify the served page ("" until PageServed).
+func (s Session) PageURL() string     { return s.pageURL }
+func (s Session) PairingCode() string { return s.pairing }
+
+// PageError is why the page could not be served ("" if it was).
+func (s Session) PageError() string { return s.pageErr }
+
+// PageConnected reports whether the page has been heard from and not lost.
+func (s Session) PageConnected() bool { return s.connected }
+
+// LastEventAt is when the page last sent anything (zero before that), in the
+// caller's clock.
+func (s Session) LastEventAt() time.Time { return s.lastEventAt }
+
+// LastError is the last widget ERROR (zero if none).
+func (s Session) LastError() WidgetError { return s.lastError }
+
+// ExitPage is the widget page the customer left from (EXIT's pageName).
+func (s Session) ExitPage() string { return s.exitPage }
+
+// Outcome is how the attempt ended; Kind is OutcomeNone until it has.
+func (s Session) Outcome() Outcome { return s.outcome }
+
+// Verification is what re-reading the account found so far.
+func (s Session) Verification() Verification { return s.verification }
+
+// Ignored counts page and widget events that arrived after the outcome.
+func (s Session) Ignored() int { return s.ignored }
+
+// LateSuccess reports that the widget reported success after the token had
+// already expired: the agent should re-read the account before minting again.
+func (s Session) LateSuccess() bool { return s.lateSuccess }
+
+// MintNeedsReplace reports whether minting now would replace a live token,
+// so the UI must ask first and send MintRequested with Replace.
+func (s Session) MintNeedsReplace(now time.Time) bool {
+	return s.phase.tokenLive() && !s.token.Expired(now)
+}
+
+// String is for logs: no token value, no page secret.
+func (s Session) String() string {
+	return fmt.Sprintf("Session{%s gen=%d account=%q token=%s outcome=%s}",
+		s.phase, s.generation, s.account.ID, s.token.Fingerprint(), s.outcome.Kind)
+}
+
+// GoString keeps %#v from printing the token's value through reflection.
+func (s Session) GoString() string { return s.String() }
+
+// allowed lists, per phase, the event kinds Apply accepts (besides Tick and
+// Reset, which every phase accepts). Page-side kinds after an outcome are
+// accepted and ignored.
+var allowed = map[Phase][]EventKind{
+	ChoosingAccount: {AccountChosen},
+	Explaining:      {ReasonOverridden, MintRequested, Back},
+	Minting:         {ReasonOverridden, MintSucceeded, MintFailed, Back},
+	TokenReady:      {ReasonOverridden, MintRequested, PageRequested, Back},
+	PageOpening:     {ReasonOverridden, MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone, Back},
+	PageOpened:      {ReasonOverridden, MintRequested, PageConnected, Widget, PageGone, Back},
+	WidgetLive:      {ReasonOverridden, MintRequested, PageServed, PageConnected, Widget, PageGone},
+	Succeeded:       {VerifyStarted, PageServed, PageFailed, PageConnected, Widget, PageGone},
+	Failed:          {MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone},
+	Abandoned:       {MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone},
+	Expired:         {MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone},
+	Verifying:       {VerifyResult, PageServed, PageFailed, PageConnected, Widget, PageGone},
+	Verified:        {PageServed, PageFailed, PageConnected, Widget, PageGone},
+	StillSyncing:    {PageServed, PageFailed, PageConnected, Widget, PageGone},
+}
+
+// Can reports whether the current phase accepts events of this kind. Apply
+// may still refuse one for its data: a stale Generation, a missing Replace,
+// a token or re-read for another account.
+func (s Session) Can(kind EventKind) bool {
+	if kind == Tick || kind == Reset {
+		return true
+	}
+	for _, k := range allowed[s.phase] {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply returns the session after ev happened at now. On error it returns s
+// unchanged.
+func (s Session) Apply(ev Event, now time.Time) (Session, error) {
+	if ev.Kind == Reset {
+		return Session{phase: ChoosingAccount, generation: s.generation + 1}, nil
+	}
+	cur := s.expire(now)
+	if !cur.Can(ev.Kind) {
+		return s, &TransitionError{Phase: cur.phase, Event: ev.Kind}
+	}
+	if ev.Kind.answersRequest() && ev.Generation != cur.generation {
+		return s, &TransitionError{Phase: cur.phase, Event: ev.Kind, Stale: true,
+			Why: fmt.Sprintf("generation %d, current %d", ev.Generation, cur.generation)}
+	}
+	next, why := cur.step(ev, now)
+	if why != "" {
+		return s, &TransitionError{Phase: cur.phase, Event: ev.Kind, Why: why}
+	}
+	return next.expire(now), nil
+}
+
+// step applies an event the phase accepts. A non-empty why refuses it.
+func (s Session) step(ev Event, now time.Time) (Session, string) {
+	if s.phase.HasOutcome() && ev.Kind.fromPage() {
+		return s.late(ev, now), ""
+	}
+	switch ev.Kind {
+	case Tick:
+		return s, ""
+	case AccountChosen:
+		if ev.Account.ID == "" {
+			return s, "the account has no id"
+		}
+		s.account = ev.Account
+		s.reason = ReasonFor(ev.Account)
+		s.phase = Explaining
+	case ReasonOverridden:
+		if !ev.Reason.valid() {
+			return s, "unknown reason kind"
+		}
+		s.reason = ReasonWithKind(s.account, ev.Reason)
+	case MintRequested:
+		if s.MintNeedsReplace(now) && !ev.Replace {
+			return s, "a live token exists; confirm with Replace"
+		}
+		s = s.freshAttempt()
+		s.phase = Minting
+	case MintSucceeded:
+		if ev.Token.Value == "" {
+			return s, "the minted token is empty"
+		}
+		if ev.Token.AccountID != "" && ev.Token.AccountID != s.account.ID {
+			return s, "the token is for another account"
+		}
+		s.token = ev.Token
+		s.phase = TokenReady
+	case MintFailed:
+		s.mintErr = errText(ev.Err, "the token could not be minted")
+		s.phase = Explaining
+	case PageRequested:
+		s.generation++
+		s.pageErr = ""
+		s.phase = PageOpening
+	case PageServed:
+		s.pageURL, s.pairing = ev.PageURL, ev.Pairing
+		if s.phase == PageOpening {
+			s.phase = PageOpened
+		}
+	case PageFailed:
+		s.pageErr = errText(ev.Err, "the page could not be served")
+		s.phase = TokenReady
+	case PageConnected:
+		s.connected, s.lastEventAt = true, now
+		s.phase = WidgetLive
+	case Widget:
+		s = s.widget(ev.Widget, now)
+	case PageGone:
+		s.lastEventAt = now
+		s = s.gone()
+	case VerifyStarted:
+		s.verification = Verification{}
+		s.phase = Verifying
+	case VerifyResult:
+		return s.verify(ev)
+	case Back:
+		return s.back(), ""
+	}
+	return s, ""
+}
+
+// freshAttempt clears everything that belonged to the previous token.
+func (s Session) freshAttempt() Session {
+	return Session{
+		phase:      s.phase,
+		generation: s.generation + 1,
+		account:    s.account,
+		reason:     s.reason,
+	}
+}
+
+func (s Session) back() Session {
+	switch s.phase {
+	case Explaining:
+		return Session{phase: ChoosingAccount, generation: s.generation + 1}
+	case Minting, TokenReady:
+		s = s.freshAttempt()
+		s.phase = Explaining
+	case PageOpening, PageOpened:
+		s.generation++
+		s.pageURL, s.pairing, s.pageErr = "", "", ""
+		s.connected, s.lastEventAt = false, time.Time{}
+		s.phase = TokenReady
+	}
+	return s
+}
+
+// expire moves a session whose live token has reached its expiry to Expired.
+func (s Session) expire(now time.Time) Session {
+	if !s.phase.tokenLive() || !s.token.Expired(now) {
+		return s
+	}
+	s.phase = Expired
+	s.outcome = Outcome{
+		Kind:     OutcomeExpired,
+		Headline: "Token expired before the customer finished.",
+		Detail:   "It expired at " + s.token.ExpiresAt.Format("15:04:05") + ".",
+		NextStep: "press t to mint a new token.",
+	}
+	if s.exitPage != "" {
+		s.outcome.Detail += " The customer was last on the " + pageLabel(s.exitPage) + "."
+	}
+	return s
+}
+
+// late records a page-side event that arrived after the outcome.
+func (s Session) late(ev Event, now time.Time) Session {
+	s.ignored++
+	switch ev.Kind {
+	case PageConnected:
+		s.connected, s.lastEventAt = true, now
+	case PageGone:
+		s.connected, s.lastEventAt = false, now
+	case Widget:
+		s.lastEventAt = now
+		s.connected = ev.Widget.Callback != mono.CallbackUnload
+		if s.phase == Expired && isSuccess(ev.Widget) {
+			s.lateSuccess = true
+		}
+	}
+	return s
+}
+
+func isSuccess(we mono.WidgetEvent) bool {
+	return we.Callback == mono.CallbackSuccess ||
+		(we.Callback == mono.CallbackEvent && eventName(we) == mono.EventSuccess)
+}
+
+// eventName normalises an onEvent name; Mono sends upper case, but nothing
+// here should depend on it.
+func eventName(we mono.WidgetEvent) string {
+	return strings.ToUpper(strings.TrimSpace(we.Name))
+}
+
+// widget applies one relayed widget callback while no outcome is set.
+func (s Session) widget(we mono.WidgetEvent, now time.Time) Session {
+	s.lastEventAt = now
+	s.connected = true
+	s.phase = WidgetLive
+	if isSuccess(we) {
+		return s.succeed()
+	}
+	switch we.Callback {
+	case mono.CallbackClose:
+		return s.closed()
+	case mono.CallbackUnload:
+		s.connected = false
+		return s.gone()
+	case mono.CallbackPageError:
+		return s.pageFailed(we)
+	case mono.CallbackEvent:
+		switch eventName(we) {
+		case mono.EventError:
+			s.lastError = WidgetError{Type: mono.CleanText(we.Data.ErrorType), Message: mono.CleanText(we.Data.ErrorMessage)}
+			s.errorPending = true
+		case mono.EventExit:
+			s.exitPage = mono.CleanText(we.Data.PageName)
+		case mono.EventInstitutionSelected, mono.EventAuthMethodSwitched, mono.EventSubmitCredentials,
+			mono.EventSubmitMFA, mono.EventAccountSelected, mono.EventAccountLinked:
+			// The customer carried on after an error, so a later close is
+			// them giving up, not the error ending the attempt.
+			s.errorPending = false
+		}
+	}
+	return s
+}
+
+func (s Session) succeed() Session {
+	s.phase = Succeeded
+	detail := "The customer finished re-authorising the account."
+	if bank := strings.TrimSpace(s.account.Institution.Name); bank != "" {
+		detail = "The customer finished re-authorising their " + bank + " account."
+	}
+	s.outcome = Outcome{
+		Kind:     OutcomeSucceeded,
+		Headline: "Re-authorised. Checking the account's data…",
+		Detail:   detail,
+		NextStep: "tell the customer they are done; wait while the account is re-read.",
+	}
+	return s
+}
+
+// closed is onClose without success.
+func (s Session) closed() Session {
+	if s.errorPending {
+		return s.failWithError("The customer closed the widget after the error.")
+	}
+	s.phase = Abandoned
+	s.outcome = Outcome{Kind: OutcomeAbandoned}
+	switch {
+	case s.exitPage == "":
+		s.outcome.Headline = "Customer closed the widget before finishing."
+		s.outcome.NextStep = "ask what stopped them; mint a new token and try again if they want to."
+	case isMFAPage(s.exitPage):
+		s.outcome.Headline = "Customer closed the widget on the " + pageLabel(s.exitPage) + "."
+		s.outcome.NextStep = "ask if they received the OTP, mint a new token if needed."
+	default:
+		s.outcome.Headline = "Customer closed the widget on the " + pageLabel(s.exitPage) + "."
+		s.outcome.NextStep = "ask what stopped them; mint a new token and try again if they want to."
+	}
+	return s
+}
+
+// gone is the page closing or going silent before an outcome.
+func (s Session) gone() Session {
+	s.connected = false
+	if s.errorPending {
+		return s.failWithError("The page was closed after the error.")
+	}
+	s.phase = Abandoned
+	s.outcome = Outcome{
+		Kind:     OutcomeAbandoned,
+		Headline: "The page was closed before finishing.",
+		NextStep: "ask the customer whether they meant to close it; mint a new token and open the page again if needed.",
+	}
+	if s.exitPage != "" {
+		s.outcome.Detail = "The customer was last on the " + pageLabel(s.exitPage) + "."
+	}
+	return s
+}
+
+func (s Session) failWithError(detail string) Session {
+	s.phase = Failed
+	headline := errorSentence(s.lastError.Type, s.lastError.Message)
+	s.outcome = Outcome{
+		Kind:     OutcomeFailed,
+		Headline: withStop(headline),
+		Detail:   detail,
+		NextStep: "ask the customer to try again later, or mint a new token and retry.",
+	}
+	if userFixable(s.lastError.Type) {
+		s.outcome.NextStep = "ask the customer to check what they entered, then mint a new token and retry."
+	}
+	return s
+}
+
+func (s Session) pageFailed(we mono.WidgetEvent) Session {
+	s.phase = Failed
+	s.outcome = Outcome{
+		Kind:     OutcomeFailed,
+		Headline: withStop(pageErrorSentence(we)),
+		Detail:   "The page could not run the widget.",
+		NextStep: "mint a new token and open the page again; tell the team if it keeps happening.",
+	}
+	return s
+}
+
+func (s Session) verify(ev Event) (Session, string) {
+	if ev.Err == nil && ev.Account.ID != s.account.ID {
+		return s, "the re-read is for another account"
+	}
+	v := s.verification
+	v.Checks++
+	if ev.Err != nil {
+		v.LastErr = errText(ev.Err, "the account could not be re-read")
+	} else {
+		v.Account, v.Status, v.LastErr = ev.Account, ev.Account.DataStatus.Normal(), ""
+	}
+	s.verification = v
+	switch {
+	case ev.Err == nil && (v.Status.Is(mono.StatusAvailable) || v.Status.Is(mono.StatusPartial)):
+		s.phase = Verified
+		s.verification.Headline = "The account's data is available again (" + string(v.Status) + ")."
+		s.verification.NextStep = "tell the customer everything is working; nothing else to do."
+		if v.Status.Is(mono.StatusPartial) {
+			s.verification.NextStep = "nothing else to do; the rest of the data may follow."
+		}
+	case ev.GaveUp:
+		s.phase = StillSyncing
+		status := string(v.Status)
+		if status == "" {
+			status = "not read"
+		}
+		s.verification.Headline = "Re-authorised, but the account's data is still syncing (" + status + ")."
+		s.verification.NextStep = "tell the customer it can take a few minutes; check the account again later."
+	}
+	return s, ""
+}
+
+// isMFAPage reports whether the widget page a customer left is the MFA step.
+func isMFAPage(page string) bool {
+	p := strings.ToUpper(page)
+	return strings.Contains(p, "MFA") || strings.Contains(p, "OTP")
+}
+
+// userFixable reports whether an error type means the customer typed
+// something wrong, as opposed to the bank or Mono failing.
+func userFixable(errorType string) bool {
+	t := strings.ToUpper(errorType)
+	for _, hint := range []string{"OTP", "MFA", "CREDENTIAL", "PASSWORD", "INVALID"} {
+		if strings.Contains(t, hint) {
+			return true
+		}
+	}
+	return false
+}
+
+// pageLabel turns a pageName into "MFA page"; names already ending in "page"
+// are kept as they are.
+func pageLabel(page string) string {
+	if strings.HasSuffix(strings.ToLower(page), "page") {
+		return page
+	}
+	return page + " page"
+}
+
+func withStop(s string) string {
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
+		return s
+	}
+	return s + "."
+}
+
+// errText renders an error for the agent, cleaned because it may quote a
+// reply from the API or the browser.
+func errText(err error, fallback string) string {
+	if err == nil {
+		return fallback
+	}
+	if msg := strings.TrimSpace(mono.CleanText(err.Error())); msg != "" {
+		return msg
+	}
+	return fallback
+}
