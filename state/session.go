@@ -144,7 +144,7 @@ const (
 	MintSucceeded                         // Event.Token, Event.Generation
 	MintFailed                            // Event.Err, Event.Generation
 	PageRequested                         // the agent asked for the page
-	PageServed                            // Event.PageURL, Event.PairingCode, Event.Generation
+	PageServed                            // Event.PageURL, Event.Pairing, Event.Generation
 	PageFailed                            // Event.Err, Event.Generation
 	PageConnected                         // the page's first contact; Event.Generation
 	Widget                                // Event.Widget, Event.Generation
