@@ -215,10 +215,10 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		if msg.err != nil || msg.gen != s.sess.Generation() || s.sess.Phase() != state.Explaining {
 			return nil, true // the list's data stays; details are a refinement
 		}
-		s.account = msg.account
+		s.account = mergeAccount(s.account, msg.account)
 		// Re-choose with the fuller account so the reason sees its evidence.
 		fresh := state.New()
-		if next, err := fresh.Apply(state.Event{Kind: state.AccountChosen, Account: msg.account}, m.deps.now()); err == nil {
+		if next, err := fresh.Apply(state.Event{Kind: state.AccountChosen, Account: s.account}, m.deps.now()); err == nil {
 			s.sess = next
 		}
 		return nil, true
@@ -246,6 +246,30 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		return nil, true
 	}
 	return nil, false
+}
+
+// mergeAccount lays a detail read over the list's copy: Mono's detail reply
+// lacks the customer's name and email that the list carries.
+func mergeAccount(list, detail mono.Account) mono.Account {
+	if detail.Customer.Name == "" {
+		detail.Customer.Name = list.Customer.Name
+	}
+	if detail.Customer.Email == "" {
+		detail.Customer.Email = list.Customer.Email
+	}
+	if detail.Customer.ID == "" {
+		detail.Customer.ID = list.Customer.ID
+	}
+	if detail.Institution.ID == "" {
+		detail.Institution.ID = list.Institution.ID
+	}
+	if detail.SyncStatus == "" && detail.SyncMessage == "" {
+		detail.SyncStatus, detail.SyncMessage = list.SyncStatus, list.SyncMessage
+	}
+	if detail.LastSyncedAt.IsZero() {
+		detail.LastSyncedAt = list.LastSyncedAt
+	}
+	return detail
 }
 
 func (s *sessionScreen) onMint(m *Model, msg mintResultMsg) tea.Cmd {

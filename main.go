@@ -1,0 +1,721 @@
+// Command reauth helps support agents walk a customer through re-authorising
+// a bank account linked through Mono. This file is flags, subcommands and
+// wiring only; the work lives in mono/, state/ and tui/.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/log/v2"
+	"github.com/pkg/browser"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/connect"
+	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/mono/webhook"
+	"github.com/reauth/reauth/state/audit"
+	"github.com/reauth/reauth/tui"
+)
+
+// Exit codes: 0 done, 1 the operation failed, 2 usage or configuration.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const envHelp = `Environment:
+  MONO_SECRET_KEY        Mono secret key (live mode). Never pass it as a flag.
+  MONO_SECRET_KEY_FILE   file holding the secret key, instead of MONO_SECRET_KEY
+  MONO_PUBLIC_KEY        Mono public key for the widget (live mode)
+  MONO_API_URL           API base URL (default https://api.withmono.com)
+  MONO_WEBHOOK_SECRET    shared secret Mono sends in mono-webhook-secret
+  REAUTH_AUDIT_LOG       audit log path (default $XDG_STATE_HOME/reauth/audit.jsonl)
+  REAUTH_LOG_FILE        log file path (default $XDG_STATE_HOME/reauth/reauth.log)
+  NO_COLOR               disable colours
+Without MONO_SECRET_KEY (or with --sandbox) reauth runs on its embedded sandbox.`
+
+const usage = `reauth — re-authorise a customer's Mono-linked bank account.
+
+Usage:
+  reauth [flags]                         the full-screen app
+  reauth accounts [QUERY] [--needs-reauth] [--json]
+  reauth token ACCOUNT_ID [--json]       mint a reauth token
+  reauth link ACCOUNT_ID [--no-browser] [--json] [--timeout D]
+  reauth serve [flags]                   the app over SSH for a team
+  reauth sandbox [--addr 127.0.0.1:8089] the fake Mono API alone
+  reauth audit [--account ID] [--since D] [--json]
+  reauth webhooks [--webhook-addr ADDR]  receive Mono's webhooks
+  reauth version
+
+Run 'reauth COMMAND --help' for a command's flags.
+
+`
+
+func main() {
+	// Set once, before any goroutine can open a browser.
+	browser.Stdout, browser.Stderr = io.Discard, io.Discard
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError is a bad command line: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "":
+		err = runTUI(ctx, args, stdout, stderr)
+	case "accounts":
+		err = runAccounts(ctx, args, stdout, stderr)
+	case "token":
+		err = runToken(ctx, args, stdout, stderr)
+	case "link":
+		err = runLink(ctx, args, stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args, stdout, stderr)
+	case "sandbox":
+		err = runSandbox(ctx, args, stdout, stderr)
+	case "audit":
+		err = runAudit(ctx, args, stdout, stderr)
+	case "webhooks":
+		err = runWebhooks(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "reauth", buildVersion())
+	case "help":
+		fmt.Fprint(stdout, usage+envHelp+"\n")
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q (try reauth --help)", cmd)}
+	}
+	return exitCode(err, stderr)
+}
+
+// exitCode prints err as one line and picks the exit status.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	var fe failedError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &fe):
+		if fe.msg != "" {
+			fmt.Fprintln(stderr, "reauth:", fe.msg)
+		}
+		return exitFailed
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "reauth:", ue.msg)
+		return exitUsage
+	default:
+		fmt.Fprintln(stderr, "reauth:", oneLine(err))
+		return exitFailed
+	}
+}
+
+// failedError is an operation that ran and failed (exit 1) with its message
+// already chosen.
+type failedError struct{ msg string }
+
+func (e failedError) Error() string { return e.msg }
+
+func oneLine(err error) string {
+	if me := (*mono.Error)(nil); errors.As(err, &me) {
+		return me.Hint()
+	}
+	return strings.Join(strings.Fields(mono.CleanText(err.Error())), " ")
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+// ---- configuration shared by commands ----
+
+// common holds the flags most commands share.
+type common struct {
+	sandbox     bool
+	debug       bool
+	logFile     string
+	auditPath   string
+	widgetAddr  string
+	publicURL   string
+	noBrowser   bool
+	connectJS   string
+	contract    string
+	autoplay    bool
+	apiTimeout  time.Duration
+	sandboxSeed int64
+}
+
+func (c *common) register(fs *flag.FlagSet, page bool) {
+	fs.BoolVar(&c.sandbox, "sandbox", false, "use the embedded sandbox even when MONO_SECRET_KEY is set")
+	fs.BoolVar(&c.debug, "debug", false, "log at debug level")
+	fs.StringVar(&c.logFile, "log-file", os.Getenv("REAUTH_LOG_FILE"), "log file (default $XDG_STATE_HOME/reauth/reauth.log)")
+	fs.StringVar(&c.auditPath, "audit-log", os.Getenv("REAUTH_AUDIT_LOG"), "audit log path (default $XDG_STATE_HOME/reauth/audit.jsonl)")
+	fs.DurationVar(&c.apiTimeout, "api-timeout", mono.DefaultTimeout, "timeout of one Mono API call")
+	fs.Int64Var(&c.sandboxSeed, "sandbox-seed", 1, "sandbox data seed")
+	if page {
+		fs.StringVar(&c.widgetAddr, "widget-addr", "127.0.0.1:0", "address of the local widget page server")
+		fs.StringVar(&c.publicURL, "public-url", "", "base URL of the page server as the customer's browser reaches it")
+		fs.BoolVar(&c.noBrowser, "no-browser", false, "never open a browser; just show the link")
+		fs.StringVar(&c.connectJS, "connect-js-url", "", "Connect widget script URL (live default: Mono's CDN)")
+		fs.StringVar(&c.contract, "widget-contract", "token", "token (connect.js <= 2.0) or account (connect.js >= 2.1)")
+		fs.BoolVar(&c.autoplay, "autoplay", false, "sandbox: a scripted customer completes the widget by itself")
+	}
+}
+
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\n"+envHelp)
+	}
+	return fs
+}
+
+// parse parses flags, allowing them before and after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// env is what a command runs against: a Mono client (live or sandbox), the
+// logger, and the sandbox when there is one.
+type env struct {
+	logger  *log.Logger
+	client  *mono.Client
+	sandbox *sandbox.Server
+	public  string // Mono public key for the widget
+	apiURL  string
+	closers []func()
+}
+
+func (e *env) Close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// secretKey reads the key from the environment only (never a flag).
+func secretKey() (string, error) {
+	if k := strings.TrimSpace(os.Getenv("MONO_SECRET_KEY")); k != "" {
+		return k, nil
+	}
+	if p := os.Getenv("MONO_SECRET_KEY_FILE"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", usageError{"cannot read MONO_SECRET_KEY_FILE: " + errors.Unwrap(err).Error()}
+		}
+		if k := strings.TrimSpace(string(b)); k != "" {
+			return k, nil
+		}
+		return "", usageError{"MONO_SECRET_KEY_FILE is empty"}
+	}
+	return "", nil
+}
+
+func stateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "reauth")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "reauth")
+	}
+	return filepath.Join(os.TempDir(), "reauth")
+}
+
+// openLogger logs to a file, never to the terminal the TUI draws on.
+func openLogger(c common) (*log.Logger, func(), error) {
+	path := c.logFile
+	if path == "" {
+		path = filepath.Join(stateDir(), "reauth.log")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, nil, usageError{"cannot create the log directory: " + err.Error()}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, usageError{"cannot open the log file: " + err.Error()}
+	}
+	l := log.NewWithOptions(f, log.Options{ReportTimestamp: true, Level: log.InfoLevel})
+	if c.debug {
+		l.SetLevel(log.DebugLevel)
+	}
+	return l, func() { _ = f.Close() }, nil
+}
+
+// setup builds the Mono client: live when MONO_SECRET_KEY is set (and
+// --sandbox is not), otherwise against an in-process sandbox on loopback,
+// reached through the same client code.
+func setup(c common) (*env, error) {
+	logger, closeLog, err := openLogger(c)
+	if err != nil {
+		return nil, err
+	}
+	e := &env{logger: logger, closers: []func(){closeLog}}
+	key, err := secretKey()
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	base := os.Getenv("MONO_API_URL")
+	if c.sandbox || key == "" {
+		sb := sandbox.New(sandbox.Options{Seed: c.sandboxSeed, Logger: logger.WithPrefix("sandbox")})
+		if err := sb.Start(""); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("starting the sandbox: %w", err)
+		}
+		e.sandbox = sb
+		e.closers = append(e.closers, func() { _ = sb.Close() })
+		key, base, e.public = sandbox.SecretKey, sb.URL(), sandbox.PublicKey
+	} else {
+		e.public = strings.TrimSpace(os.Getenv("MONO_PUBLIC_KEY"))
+	}
+	e.apiURL = base
+	client, err := mono.NewClient(mono.Config{BaseURL: base, SecretKey: key, Logger: logger.WithPrefix("mono"),
+		HTTPClient: httpClient(c.apiTimeout)})
+	if err != nil {
+		e.Close()
+		return nil, usageError{"Mono client: " + oneLine(err)}
+	}
+	e.client = client
+	logger.Info("reauth starting", "version", buildVersion(), "sandbox", e.sandbox != nil, "api", base)
+	return e, nil
+}
+
+// ---- subcommands ----
+
+func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("accounts", "reauth accounts [QUERY] [--needs-reauth] [--json]", stderr)
+	c.register(fs, false)
+	needs := fs.Bool("needs-reauth", false, "only accounts that need reauth")
+	jsonOut := fs.Bool("json", false, "JSON array output")
+	limit := fs.Int("limit", 0, "print at most this many (0: all)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	var all []mono.Account
+	for page, err := range e.client.Accounts(ctx) {
+		if err != nil {
+			return err
+		}
+		all = append(all, page.Accounts...)
+	}
+	found := tui.FindAccounts(all, strings.Join(pos, " "), *needs)
+	if *limit > 0 && len(found) > *limit {
+		found = found[:*limit]
+	}
+	if *jsonOut {
+		if found == nil {
+			found = []mono.Account{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(found)
+	}
+	for _, a := range found {
+		status := string(a.DataStatus.Normal())
+		if a.NeedsReauth() {
+			status = "NEEDS REAUTH"
+		}
+		fmt.Fprintf(stdout, "%s  %-28s %-18s %s  %s\n", a.ID, trunc(a.Name, 28), trunc(a.Institution.Name, 18), a.MaskedNumber(), status)
+	}
+	if len(found) == 0 {
+		return failedError{"no account matches"}
+	}
+	return nil
+}
+
+func trunc(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("token", "reauth token ACCOUNT_ID [--json]", stderr)
+	c.register(fs, false)
+	jsonOut := fs.Bool("json", false, `print {"account_id","token","expires_at"}`)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"token needs exactly one ACCOUNT_ID"}
+	}
+	if !mono.IsAccountID(pos[0]) {
+		return usageError{fmt.Sprintf("%q is not a Mono account id (24 hex characters)", mono.CleanText(pos[0]))}
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	tok, err := e.client.Reauthorise(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	e.logger.Info("token minted", "account", tok.AccountID, "token", tok.Fingerprint(), "expires", tok.ExpiresAt)
+	if *jsonOut {
+		return json.NewEncoder(stdout).Encode(struct {
+			AccountID string `json:"account_id"`
+			Token     string `json:"token"`
+			ExpiresAt string `json:"expires_at"`
+		}{tok.AccountID, tok.Value, tok.ExpiresAt.UTC().Format(time.RFC3339)})
+	}
+	// The token goes to stdout only because the agent asked for it.
+	fmt.Fprintf(stdout, "%s\nexpires %s (in %s)\n", tok.Value, tok.ExpiresAt.Local().Format("15:04:05"), mono.TokenLifetime)
+	return nil
+}
+
+func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sandbox", "reauth sandbox [--addr 127.0.0.1:8089]", stderr)
+	addr := fs.String("addr", "127.0.0.1:8089", "listen address")
+	seed := fs.Int64("seed", 1, "data seed")
+	n := fs.Int("accounts", 520, "number of accounts")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	sb := sandbox.New(sandbox.Options{Seed: *seed, Accounts: *n})
+	if err := sb.Start(*addr); err != nil {
+		return failedError{"cannot listen on " + *addr + ": " + oneLine(err)}
+	}
+	defer sb.Close()
+	fmt.Fprintf(stdout, "Sandbox Mono API on %s\n  MONO_API_URL=%s MONO_SECRET_KEY=%s MONO_PUBLIC_KEY=%s\nScenario accounts:\n",
+		sb.URL(), sb.URL(), sandbox.SecretKey, sandbox.PublicKey)
+	for _, s := range sandbox.Scenarios() {
+		fmt.Fprintf(stdout, "  %s  %-22s %s\n", s.ID, s.Name, s.Description)
+	}
+	fmt.Fprintln(stdout, "Ctrl+C stops it.")
+	<-ctx.Done()
+	return nil
+}
+
+func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("reauth", "reauth [flags]", stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage+"Flags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\n"+envHelp)
+	}
+	c.register(fs, true)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	rt, err := newRuntime(ctx, c, e)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	deps := rt.deps(audit.Agent{User: osUser(), Via: "local"})
+	if !c.noBrowser {
+		deps.OpenBrowser = openBrowser
+	}
+	p := tea.NewProgram(tui.New(ctx, deps), tea.WithContext(ctx), tea.WithOutput(stdout))
+	_, err = p.Run()
+	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// ---- the app's runtime: page server, audit, webhook marks ----
+
+// runtime is what every TUI program shares: locally one, under `reauth
+// serve` one for all SSH connections (each connection still gets its own
+// program and its own page sessions).
+type runtime struct {
+	env   *env
+	pages *connect.Server
+	audit *audit.Log
+	marks *webhook.Store
+}
+
+func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
+	rt := &runtime{env: e}
+	contract, err := connect.ParseContract(c.contract)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	cfg := connect.Config{Addr: c.widgetAddr, PublicURL: c.publicURL, Contract: contract, Autoplay: c.autoplay,
+		ConnectJSURL: c.connectJS, PublicKey: e.public, Logger: e.logger.WithPrefix("page")}
+	if e.sandbox != nil {
+		sb := e.sandbox
+		cfg.Mode = connect.ModeSandbox
+		cfg.SandboxComplete = func(_ context.Context, token string) error {
+			_, err := sb.CompleteReauth(token)
+			return err
+		}
+	} else {
+		cfg.Mode = connect.ModeLive
+		if e.public == "" {
+			return nil, usageError{"MONO_PUBLIC_KEY is required in live mode (the widget needs it)"}
+		}
+	}
+	srv, err := connect.NewServer(cfg)
+	if err != nil {
+		return nil, usageError{oneLine(err)}
+	}
+	if err := srv.Start(); err != nil {
+		return nil, failedError{"cannot start the widget page server on " + c.widgetAddr + ": " + oneLine(err)}
+	}
+	rt.pages = srv
+	path := c.auditPath
+	if path == "" {
+		if path, err = audit.DefaultPath(); err != nil {
+			rt.Close()
+			return nil, usageError{"no audit log location: " + err.Error()}
+		}
+	}
+	if rt.audit, err = audit.Open(path); err != nil {
+		rt.Close()
+		return nil, failedError{"cannot open the audit log: " + oneLine(err)}
+	}
+	if rt.marks, _, err = openMarks(common{auditPath: path}); err != nil {
+		e.logger.Warn("webhook marks unavailable", "err", err)
+		rt.marks = nil
+	}
+	return rt, nil
+}
+
+func (rt *runtime) Close() {
+	if rt.pages != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_ = rt.pages.Close(ctx)
+		cancel()
+	}
+	if rt.audit != nil {
+		_ = rt.audit.Close()
+	}
+}
+
+// auditRecorder stamps each record with the agent and appends it; a failed
+// append is logged, never shown as a crash.
+type auditRecorder struct {
+	log    *audit.Log
+	agent  audit.Agent
+	logger *log.Logger
+}
+
+func (a auditRecorder) Record(r audit.Record) {
+	r.Agent = a.agent
+	if err := a.log.Append(r); err != nil {
+		a.logger.Error("audit append failed", "action", r.Action, "err", err)
+	}
+}
+
+func (rt *runtime) deps(agent audit.Agent) tui.Deps {
+	d := tui.Deps{
+		Mono:    rt.env.client,
+		Pages:   tui.ConnectPages{Server: rt.pages},
+		Audit:   auditRecorder{log: rt.audit, agent: agent, logger: rt.env.logger},
+		Agent:   agent.User,
+		Sandbox: rt.env.sandbox != nil,
+	}
+	if rt.env.sandbox != nil {
+		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }
+	}
+	if rt.marks != nil {
+		d.NeedsReauth = rt.marks.NeedsReauth
+	}
+	return d
+}
+
+// ---- audit and webhooks ----
+
+func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("audit", "reauth audit [--account ID] [--since D] [--json]", stderr)
+	account := fs.String("account", "", "only this account id")
+	since := fs.Duration("since", 0, "only records newer than this (e.g. 24h)")
+	jsonOut := fs.Bool("json", false, "JSON lines output")
+	path := fs.String("audit-log", os.Getenv("REAUTH_AUDIT_LOG"), "audit log path")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		p, err := audit.DefaultPath()
+		if err != nil {
+			return usageError{"no audit log location: " + err.Error()}
+		}
+		*path = p
+	}
+	f := audit.Filter{Account: *account}
+	if *since > 0 {
+		f.Since = time.Now().Add(-*since)
+	}
+	recs, warnings, err := audit.ReadFile(*path, f)
+	if errors.Is(err, os.ErrNotExist) {
+		return failedError{"no audit log at " + *path + " yet"}
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "reauth: audit:", w)
+	}
+	return audit.Print(stdout, recs, *jsonOut)
+}
+
+func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("webhooks", "reauth webhooks [--webhook-addr 127.0.0.1:8090]", stderr)
+	c.register(fs, false)
+	addr := fs.String("webhook-addr", "127.0.0.1:8090", "listen address for Mono's webhooks")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	secret := os.Getenv("MONO_WEBHOOK_SECRET")
+	if secret == "" {
+		return usageError{"MONO_WEBHOOK_SECRET is required: Mono sends it in the mono-webhook-secret header"}
+	}
+	logger, closeLog, err := openLogger(c)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	store, storePath, err := openMarks(c)
+	if err != nil {
+		return err
+	}
+	srv, err := serveWebhooks(ctx, *addr, secret, store, logger, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Receiving Mono webhooks on http://%s/ (marks kept in %s). Ctrl+C stops.\n", srv.Addr, storePath)
+	<-ctx.Done()
+	return shutdownHTTP(srv)
+}
+
+// openMarks opens the webhook store that sits beside the audit log.
+func openMarks(c common) (*webhook.Store, string, error) {
+	path := c.auditPath
+	if path == "" {
+		p, err := audit.DefaultPath()
+		if err != nil {
+			return nil, "", usageError{"no state location: " + err.Error()}
+		}
+		path = p
+	}
+	path = filepath.Join(filepath.Dir(path), "webhooks.json")
+	st, err := webhook.OpenStore(path)
+	if err != nil {
+		return nil, "", failedError{"cannot open the webhook store: " + oneLine(err)}
+	}
+	return st, path, nil
+}
+
+// serveWebhooks starts the webhook receiver; onEvent (may be nil) sees each
+// accepted event.
+func serveWebhooks(ctx context.Context, addr, secret string, store *webhook.Store, logger *log.Logger, onEvent func(webhook.Event)) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, failedError{"cannot listen for webhooks on " + addr + ": " + oneLine(err)}
+	}
+	h := webhook.NewHandler(webhook.Config{Secret: secret, Store: store, Logger: logger.WithPrefix("webhook"), OnEvent: onEvent})
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+func shutdownHTTP(srv *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+// ---- small helpers ----
+
+func httpClient(timeout time.Duration) *http.Client {
+	if timeout <= 0 {
+		timeout = mono.DefaultTimeout
+	}
+	return &http.Client{Timeout: timeout}
+}
+
+// openBrowser opens url with the system's launcher. The launcher's output
+// is discarded (see main): xdg-open's chatter would corrupt the TUI's screen.
+func openBrowser(url string) error { return browser.OpenURL(url) }
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return failedError{"reauth serve is not available in this build yet"}
+}
+
+func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return failedError{"reauth link is not available in this build yet"}
+}
