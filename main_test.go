@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/vt"
+	"github.com/creack/pty"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/sandbox"
+)
+
+// binPath is the reauth binary built once for these tests: they run it the
+// way an agent or a script does.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "reauth-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "reauth")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building reauth: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runBin runs reauth with a clean environment: no inherited Mono keys, state
+// under a temp dir.
+func runBin(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	state := t.TempDir()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append([]string{"HOME=" + state, "XDG_STATE_HOME=" + state, "PATH=" + os.Getenv("PATH")}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func TestAccountsJSONOnSandbox(t *testing.T) {
+	r := runBin(t, nil, "accounts", "ada", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var accts []mono.Account
+	if err := json.Unmarshal([]byte(r.stdout), &accts); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(accts) == 0 || accts[0].ID != "5ca1ab1e0000000000000002" && !strings.Contains(strings.ToLower(accts[0].Name), "ada") {
+		t.Fatalf("first match %+v", accts[0])
+	}
+	for _, a := range accts {
+		hay := strings.ToLower(a.Name + a.Customer.Name + a.Customer.Email + a.AccountNumber + a.Institution.Name + a.ID)
+		if !strings.Contains(hay, "a") || !strings.Contains(hay, "d") {
+			t.Fatalf("%s does not match ada", a.Name)
+		}
+	}
+}
+
+func TestAccountsNeedsReauthAndNoMatch(t *testing.T) {
+	r := runBin(t, nil, "accounts", "--needs-reauth")
+	if r.code != 0 || !strings.Contains(r.stdout, "NEEDS REAUTH") {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if !strings.HasSuffix(l, "NEEDS REAUTH") {
+			t.Fatalf("line without the reauth flag: %q", l)
+		}
+	}
+	r = runBin(t, nil, "accounts", "zzzzqqqqxxxx")
+	if r.code != 1 || !strings.Contains(r.stderr, "no account matches") {
+		t.Fatalf("no match: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// The token command against any Mono-shaped server performs exactly one
+// POST /accounts/ID/reauthorise with the key header.
+func TestTokenAgainstMonoShapedServer(t *testing.T) {
+	sb := sandbox.New(sandbox.Options{Seed: 3})
+	if err := sb.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	id := "5ca1ab1e0000000000000001"
+	r := runBin(t, []string{"MONO_API_URL=" + sb.URL(), "MONO_SECRET_KEY=" + sandbox.SecretKey}, "token", id, "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var got struct {
+		AccountID string `json:"account_id"`
+		Token     string `json:"token"`
+		ExpiresAt string `json:"expires_at"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := time.Parse(time.RFC3339, got.ExpiresAt)
+	if err != nil || got.AccountID != id || len(got.Token) < 10 {
+		t.Fatalf("reply %+v (%v)", got, err)
+	}
+	if d := time.Until(exp); d < 9*time.Minute || d > 10*time.Minute+5*time.Second {
+		t.Fatalf("expiry %s is not ~10 minutes away", d)
+	}
+	if acct, ok := sb.TokenValid(got.Token); !ok || acct != id {
+		t.Fatal("the printed token is not the one the server minted")
+	}
+	if log := sb.RequestLog(); !slices.Equal(log, []string{"POST /accounts/" + id + "/reauthorise"}) {
+		t.Fatalf("requests %q", log)
+	}
+	if strings.Contains(r.stderr, sandbox.SecretKey) {
+		t.Fatal("secret key printed")
+	}
+}
+
+func TestTokenErrors(t *testing.T) {
+	sb := sandbox.New(sandbox.Options{Seed: 3})
+	if err := sb.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	api := "MONO_API_URL=" + sb.URL()
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		want string
+	}{
+		{"wrong key", []string{api, "MONO_SECRET_KEY=test_sk_wrong"}, []string{"token", "5ca1ab1e0000000000000001"}, 1, "401"},
+		{"unknown id", []string{api, "MONO_SECRET_KEY=" + sandbox.SecretKey}, []string{"token", "0123456789abcdef01234567"}, 1, "404"},
+		{"cannot reauth", []string{api, "MONO_SECRET_KEY=" + sandbox.SecretKey}, []string{"token", "5ca1ab1e0000000000000005"}, 1, "cannot be re-authorised"},
+		{"not an id", nil, []string{"token", "abc"}, 2, "not a Mono account id"},
+		{"no id", nil, []string{"token"}, 2, "exactly one ACCOUNT_ID"},
+		{"bad flag", nil, []string{"accounts", "--frobnicate"}, 2, "frobnicate"},
+		{"unknown command", nil, []string{"dance"}, 2, "unknown command"},
+		{"key file missing", []string{"MONO_SECRET_KEY_FILE=/nonexistent/key"}, []string{"accounts"}, 2, "MONO_SECRET_KEY_FILE"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runBin(t, c.env, c.args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("exit %d stderr %q; want %d and %q", r.code, r.stderr, c.code, c.want)
+			}
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n > 0 && c.code != 2 {
+				t.Fatalf("error is not one line: %q", r.stderr)
+			}
+			if strings.Contains(r.stderr+r.stdout, "test_sk_wrong") {
+				t.Fatal("a secret key was printed")
+			}
+		})
+	}
+}
+
+func TestHelpListsEnvironment(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"accounts", "--help"}, {"token", "-h"}, {"link", "--help"}} {
+		r := runBin(t, nil, args...)
+		if r.code != 0 || !strings.Contains(r.stderr+r.stdout, "MONO_SECRET_KEY") || !strings.Contains(r.stderr+r.stdout, "MONO_API_URL") {
+			t.Fatalf("%v: exit %d, no environment listed:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := runBin(t, nil, "version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "reauth ") {
+		t.Fatalf("version: %q", r.stdout)
+	}
+}
+
+// ---- the real binary in a pseudo-terminal ----
+
+// screen runs the binary in a pty and keeps an emulated screen of it.
+type screen struct {
+	t   *testing.T
+	mu  sync.Mutex
+	emu *vt.Emulator
+	pty *os.File
+	cmd *exec.Cmd
+}
+
+func startScreen(t *testing.T, w, h int, env []string, args ...string) *screen {
+	t.Helper()
+	state := t.TempDir()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append([]string{"HOME=" + state, "XDG_STATE_HOME=" + state, "PATH=" + os.Getenv("PATH"), "TERM=xterm-256color"}, env...)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: uint16(w), Rows: uint16(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &screen{t: t, emu: vt.NewEmulator(w, h), pty: f, cmd: cmd}
+	go func() { // program output → emulator
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				s.mu.Lock()
+				_, _ = s.emu.Write(buf[:n])
+				s.mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // the emulator's answers to queries → program input
+		_, _ = io.Copy(f, s.emu)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		_ = f.Close()
+		// The emulator is not closed: its Close races with the answer
+		// pump's Read. The pump stays parked on an idle pipe until the test
+		// binary exits.
+	})
+	return s
+}
+
+func (s *screen) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emu.String()
+}
+
+func (s *screen) waitFor(what string, ok func(string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		txt := s.text()
+		if ok(txt) {
+			return txt
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for %s; screen:\n%s", what, txt)
+		}
+		<-tick.C
+	}
+}
+
+func (s *screen) waitText(sub string) string {
+	s.t.Helper()
+	return s.waitFor(sub, func(txt string) bool { return strings.Contains(txt, sub) })
+}
+
+func (s *screen) send(keys string) {
+	s.t.Helper()
+	if _, err := s.pty.Write([]byte(keys)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func TestTUIInPseudoTerminal(t *testing.T) {
+	s := startScreen(t, 80, 24, nil, "--no-browser")
+	s.waitText("SANDBOX")
+	s.waitText("loaded 520 / 520")
+	s.send("okonkwo")
+	s.waitFor("the filtered list", func(txt string) bool {
+		return strings.Contains(txt, "Adaeze Okonkwo") && !strings.Contains(txt, "Folake")
+	})
+	s.send("\r")
+	s.waitText("MFA required by the bank")
+	s.send("t")
+	txt := s.waitText("left")
+	var tokenLine string
+	for _, l := range strings.Split(txt, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "Token ") {
+			tokenLine = l
+		}
+	}
+	if !strings.Contains(tokenLine, "••••") || !strings.Contains(tokenLine, "09:5") && !strings.Contains(tokenLine, "10:00") {
+		t.Fatalf("token line %q: want a masked token and a countdown", tokenLine)
+	}
+	s.send("q")
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("quit with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("q did not quit")
+	}
+}
