@@ -1,0 +1,255 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"charm.land/log/v2"
+)
+
+// Mode says which Connect script the page loads.
+type Mode string
+
+const (
+	// ModeLive loads Mono's real connect.js (ConnectJSURL, Mono's CDN by default).
+	ModeLive Mode = "live"
+	// ModeSandbox loads our stand-in connect.js and simulated widget, served
+	// by this server.
+	ModeSandbox Mode = "sandbox"
+)
+
+// Contract is what the page hands to connect.reauthorise().
+type Contract string
+
+const (
+	// ContractToken: connect.js <= 2.0 takes the reauth token.
+	ContractToken Contract = "token"
+	// ContractAccount: connect.js >= 2.1 takes the account id, and the page
+	// adds scope "reauth" to the Connect options.
+	ContractAccount Contract = "account"
+)
+
+// ParseContract reads a --widget-contract value ("" means token).
+func ParseContract(s string) (Contract, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", string(ContractToken):
+		return ContractToken, nil
+	case string(ContractAccount):
+		return ContractAccount, nil
+	}
+	return "", &ConfigError{Field: "contract", Problem: fmt.Sprintf("%q is not token or account", s)}
+}
+
+// DefaultConnectJSURL is Mono's CDN script for plain HTML pages. Mono does
+// not pin the version it serves there, hence Config.ConnectJSURL.
+const DefaultConnectJSURL = "https://connect.withmono.com/connect.js"
+
+// MonoFrameOrigin is where connect.js points its iframe; the page's CSP
+// allows frames from here only (plus our own origin in sandbox mode).
+const MonoFrameOrigin = "https://connect.mono.co"
+
+// Defaults.
+const (
+	DefaultAddr              = "127.0.0.1:0"
+	DefaultHeartbeatInterval = 5 * time.Second
+	// DefaultHeartbeatTimeout is long on purpose: Chromium throttles timers
+	// in a tab hidden for 5 minutes to about one wake-up a minute, and a
+	// customer who switches to their banking app must not be reported as
+	// "page gone". A closed tab is reported at once by its unload beacon;
+	// the timeout only catches crashes and lost networks.
+	DefaultHeartbeatTimeout  = 90 * time.Second
+	DefaultAutoplayStepDelay = 700 * time.Millisecond
+	// DefaultSandboxOpenDelay matches real connect.js, which shows the
+	// iframe (and makes OPENED) 2 s after open().
+	DefaultSandboxOpenDelay = 2 * time.Second
+	// DefaultSandboxPublicKey is the key the sandbox page passes to the
+	// stand-in when Config.PublicKey is empty.
+	DefaultSandboxPublicKey = "test_pk_reauth_sandbox"
+)
+
+// Config configures a Server. The zero value of every field but Mode (and
+// PublicKey in live mode) has a sensible default.
+type Config struct {
+	// Addr to listen on. Default 127.0.0.1:0 (loopback, free port).
+	Addr string
+	// PublicURL is the base URL people open when the page must be reached
+	// from elsewhere (e.g. through a tunnel under `reauth serve`). Session
+	// URLs are PublicURL + "/s/<id>#<secret>"; a proxy in front must map
+	// that path to the same path here. Empty: http://<listen address>.
+	PublicURL string
+	// Mode picks Mono's connect.js or the sandbox stand-in. Required.
+	Mode Mode
+	// PublicKey is the Mono public key given to `new Connect({key})`.
+	// Required in live mode; sandbox mode defaults to DefaultSandboxPublicKey.
+	PublicKey string
+	// ConnectJSURL overrides the Connect script. Live default:
+	// DefaultConnectJSURL. Sandbox default: our stand-in at /sandbox/connect.js.
+	// Must be https (http only for loopback hosts).
+	ConnectJSURL string
+	// Contract: what reauthorise() receives. Default ContractToken.
+	Contract Contract
+	// Autoplay (sandbox): a scripted customer plays the simulated widget.
+	Autoplay bool
+	// AutoplayStepDelay is the pause between the scripted customer's steps.
+	AutoplayStepDelay time.Duration
+	// SandboxOpenDelay is how long the stand-in waits after open() before
+	// it shows the widget and makes OPENED (real connect.js: 2 s).
+	SandboxOpenDelay time.Duration
+	// SandboxComplete is called (sandbox mode) when the simulated widget
+	// reaches success, so the fake Mono marks the account re-authorised. An
+	// error makes the widget show an ERROR instead. Nil: always succeeds.
+	SandboxComplete func(ctx context.Context, token string) error
+	// Logger receives operational logs (never secrets). Nil: discarded.
+	Logger *log.Logger
+	// Now is the wall clock used for token expiry and for events without a
+	// usable timestamp. Durations (heartbeat watchdog, rate limit, ordering
+	// window) use the monotonic clock. Default time.Now.
+	Now func() time.Time
+	// HeartbeatInterval is how often the page posts a heartbeat.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout: once a page has been heard from, silence this long
+	// makes the session emit a synthetic "page gone" event (see PageGone).
+	HeartbeatTimeout time.Duration
+}
+
+// ConfigError is a problem with the configuration (the command line maps it
+// to exit status 2).
+type ConfigError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return "widget page: " + e.Field + ": " + e.Problem }
+
+// IsConfigError reports whether err comes from a bad Config or bad
+// SessionParams rather than from running.
+func IsConfigError(err error) bool {
+	var ce *ConfigError
+	return errors.As(err, &ce)
+}
+
+// settings is a validated Config with defaults filled in.
+type settings struct {
+	Config
+	publicBase    *url.URL // nil until Start when PublicURL is empty
+	scriptOrigin  string   // CSP source for the Connect script ("'self'" for ours)
+	ownConnectJS  bool     // the script is our stand-in
+	connectJSPath string   // path of the stand-in on our server
+	tune          tuning
+}
+
+const standInPath = "/sandbox/connect.js"
+
+func (c Config) validate() (*settings, error) {
+	s := &settings{Config: c, tune: defaultTuning()}
+	if s.Addr == "" {
+		s.Addr = DefaultAddr
+	}
+	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
+		return nil, &ConfigError{"addr", fmt.Sprintf("%q is not host:port", s.Addr)}
+	}
+	switch s.Mode {
+	case ModeLive, ModeSandbox:
+	case "":
+		return nil, &ConfigError{"mode", "missing (live or sandbox)"}
+	default:
+		return nil, &ConfigError{"mode", fmt.Sprintf("%q is not live or sandbox", string(s.Mode))}
+	}
+	if s.Contract == "" {
+		s.Contract = ContractToken
+	}
+	if s.Contract != ContractToken && s.Contract != ContractAccount {
+		return nil, &ConfigError{"contract", fmt.Sprintf("%q is not token or account", string(s.Contract))}
+	}
+	s.PublicKey = strings.TrimSpace(s.PublicKey)
+	if s.PublicKey == "" {
+		if s.Mode == ModeLive {
+			return nil, &ConfigError{"public key", "missing (set MONO_PUBLIC_KEY)"}
+		}
+		s.PublicKey = DefaultSandboxPublicKey
+	}
+	if s.PublicURL != "" {
+		u, err := url.Parse(strings.TrimRight(s.PublicURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, &ConfigError{"public url", fmt.Sprintf("%q is not an absolute http(s) URL without query or fragment", s.PublicURL)}
+		}
+		s.publicBase = u
+	}
+	switch {
+	case s.ConnectJSURL != "":
+		u, err := url.Parse(s.ConnectJSURL)
+		if err != nil || u.Host == "" {
+			return nil, &ConfigError{"connect.js url", fmt.Sprintf("%q is not an absolute URL", s.ConnectJSURL)}
+		}
+		// The page runs whatever this URL serves with the reauth token in
+		// reach, so plain http is only tolerated where nobody can tamper
+		// with it: the loopback interface.
+		if u.Scheme != "https" && (u.Scheme != "http" || !isLoopbackHost(u.Hostname())) {
+			return nil, &ConfigError{"connect.js url", "must be https (http only on loopback)"}
+		}
+		s.scriptOrigin = u.Scheme + "://" + u.Host
+	case s.Mode == ModeLive:
+		s.ConnectJSURL = DefaultConnectJSURL
+		s.scriptOrigin = "https://connect.withmono.com"
+	default:
+		s.ownConnectJS = true
+		s.connectJSPath = standInPath
+		s.scriptOrigin = "'self'"
+	}
+	if s.AutoplayStepDelay <= 0 {
+		s.AutoplayStepDelay = DefaultAutoplayStepDelay
+	}
+	if s.SandboxOpenDelay <= 0 {
+		s.SandboxOpenDelay = DefaultSandboxOpenDelay
+	}
+	if s.HeartbeatInterval <= 0 {
+		s.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if s.HeartbeatTimeout <= 0 {
+		s.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if s.HeartbeatTimeout < 2*s.HeartbeatInterval {
+		return nil, &ConfigError{"heartbeat timeout", "must be at least twice the heartbeat interval"}
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = log.New(io.Discard)
+	}
+	return s, nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// pageCSP is the Content-Security-Policy of the session page and its API.
+// style-src needs 'unsafe-inline': connect.js injects a <style> element and
+// sets style attributes on its container and iframe. Scripts stay strict.
+func (s *settings) pageCSP() string {
+	frames := MonoFrameOrigin
+	if s.Mode == ModeSandbox {
+		frames = "'self' " + MonoFrameOrigin
+	}
+	script := "'self'"
+	if s.scriptOrigin != "'self'" {
+		script += " " + s.scriptOrigin
+	}
+	return "default-src 'none'; script-src " + script +
+		"; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-src " + frames +
+		"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+// widgetCSP is for the simulated widget, which is framed by our own page.
+const widgetCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"

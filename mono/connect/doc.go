@@ -1,0 +1,29 @@
+// Package connect serves the local web page that hosts Mono's Connect widget
+// for one reauth session, and carries the widget's events back to Go.
+//
+// A Server (NewServer, Start, Close) listens on loopback by default. Each
+// reauth attempt is a Session (Server.NewSession) with an unguessable id and
+// secret; its URL is <base>/s/<id>#<secret>. The secret sits in the URL
+// fragment, so it never reaches a server log or a Referer header, and the
+// page removes it from the address bar before it loads the Connect script
+// (connect.js sends window.location.href to Mono as `referrer`).
+//
+// The page fetches its configuration (the only response carrying the token)
+// with the secret, loads the Connect script, builds `new Connect({...})`,
+// calls reauthorise() and open(), and posts every callback to
+// POST /s/<id>/events. The server validates, cleans, dedupes and orders the
+// posts and hands them to Session.Events. In sandbox mode the server also
+// serves a stand-in connect.js and a simulated widget that post Mono's real
+// raw message types.
+//
+// See README.md in this directory for the page contract: endpoints,
+// message shapes, security checks and the delivery guarantees.
+//
+// Consuming a session: range over Events() until it is closed (or select on
+// Done()). The channel is buffered and fed by a per-session goroutine, so a
+// slow reader never blocks the HTTP handlers; when the reader falls behind,
+// heartbeats and repeats of non-outcome events are dropped and counted in
+// Dropped(). Outcome events (success, close, unload, page_error, and the
+// ERROR, EXIT and SUCCESS events) are never dropped while the session is
+// open. Events made by the server itself have Seq 0 (see PageGone).
+package connect

@@ -1,0 +1,178 @@
+package connect
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+)
+
+// sandboxOutcome is the (cached) answer of the fake Mono to "the simulated
+// customer finished": the widget turns it into success or an ERROR.
+type sandboxOutcome struct {
+	OK           bool   `json:"ok"`
+	Code         string `json:"code,omitempty"` // the onSuccess code: a secret
+	ErrorType    string `json:"errorType,omitempty"`
+	ErrorMessage string `json:"errorMessage,omitempty"`
+}
+
+func (s *Server) handleStandIn(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	_, _ = w.Write(s.standIn)
+}
+
+func (s *Server) handleWidgetPage(w http.ResponseWriter, r *http.Request) {
+	s.serveAsset(w, "assets/sandbox/widget.html", "text/html; charset=utf-8")
+}
+
+func (s *Server) handleWidgetAsset(w http.ResponseWriter, r *http.Request) {
+	switch r.PathValue("file") {
+	case "widget.js":
+		s.serveAsset(w, "assets/sandbox/widget.js", "text/javascript; charset=utf-8")
+	case "widget.css":
+		s.serveAsset(w, "assets/sandbox/widget.css", "text/css; charset=utf-8")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// planRequest: what the simulated widget received in its URL, as Mono's
+// widget would (the reauth token, or the account id in data.account).
+type planRequest struct {
+	Reauth string `json:"reauth"`
+}
+
+type planInstitution struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// plan tells the simulated widget how to behave for this session.
+type plan struct {
+	Scenario      string            `json:"scenario"`
+	Autoplay      bool              `json:"autoplay"`
+	StepDelayMs   int64             `json:"stepDelayMs"`
+	Institution   planInstitution   `json:"institution"`
+	AuthMethod    string            `json:"authMethod"`
+	Holder        string            `json:"holder"`
+	AccountNumber string            `json:"accountNumber"`
+	Banks         []planInstitution `json:"banks"`
+	// Invalid is set when the widget was not given this session's token or
+	// account: like Mono, it shows an error instead of the flow.
+	Invalid *sandboxOutcome `json:"invalid,omitempty"`
+}
+
+var sandboxBanks = []planInstitution{
+	{"5f2d08be60b92e2888287702", "GTBank"},
+	{"5f2d08c060b92e2888287703", "Access Bank"},
+	{"5f2d08c160b92e2888287704", "Zenith Bank"},
+	{"5f2d08bf60b92e2888287705", "First Bank"},
+	{"5f2d08c260b92e2888287706", "UBA"},
+	{"5f2d08c360b92e2888287707", "Kuda Bank"},
+}
+
+func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
+	sess := s.authorize(w, r)
+	if sess == nil {
+		return
+	}
+	var req planRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, MaxPostBytes)).Decode(&req); err != nil {
+		s.refuse(w, r, http.StatusBadRequest, "bad plan request")
+		return
+	}
+	a := sess.params.Account
+	inst := planInstitution{ID: a.Institution.ID, Name: mono.CleanText(a.Institution.Name)}
+	if inst.Name == "" {
+		inst.Name = "GTBank"
+	}
+	if inst.ID == "" {
+		sum := sha256.Sum256([]byte(inst.Name))
+		inst.ID = hex.EncodeToString(sum[:12])
+	}
+	banks := []planInstitution{inst}
+	for _, b := range sandboxBanks {
+		if !strings.EqualFold(b.Name, inst.Name) {
+			banks = append(banks, b)
+		}
+	}
+	auth := a.AuthMethod
+	if auth != mono.AuthMobileBanking {
+		auth = mono.AuthInternetBanking
+	}
+	scenario := sess.params.Scenario
+	if scenario == "" {
+		scenario = ScenarioSucceeds
+	}
+	p := plan{
+		Scenario:      scenario,
+		Autoplay:      s.set.Autoplay,
+		StepDelayMs:   s.set.AutoplayStepDelay.Milliseconds(),
+		Institution:   inst,
+		AuthMethod:    auth,
+		Holder:        mono.CleanText(a.Name),
+		AccountNumber: a.MaskedNumber(),
+		Banks:         banks,
+	}
+	want := sess.params.Token.Value
+	if s.set.Contract == ContractAccount {
+		want = a.ID
+	}
+	if want == "" || subtle.ConstantTimeCompare([]byte(req.Reauth), []byte(want)) != 1 {
+		p.Invalid = &sandboxOutcome{ErrorType: "INVALID_REAUTH", ErrorMessage: "This re-authorisation link is not valid."}
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// handleComplete runs SandboxComplete once per session and caches the
+// answer, so a double click or a retried fetch cannot re-authorise twice.
+func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {
+	sess := s.authorize(w, r)
+	if sess == nil {
+		return
+	}
+	sess.completeMu.Lock()
+	defer sess.completeMu.Unlock()
+	sess.mu.Lock()
+	cached := sess.sandbox
+	sess.mu.Unlock()
+	if cached == nil {
+		out := s.completeSandbox(r.Context(), sess)
+		cached = &out
+		sess.mu.Lock()
+		sess.sandbox = cached
+		sess.mu.Unlock()
+	}
+	writeJSON(w, http.StatusOK, cached)
+}
+
+func (s *Server) completeSandbox(ctx context.Context, sess *Session) sandboxOutcome {
+	tok := sess.params.Token
+	if tok.Value != "" && tok.Expired(s.set.Now()) {
+		return sandboxOutcome{ErrorType: "TOKEN_EXPIRED", ErrorMessage: "This re-authorisation link has expired. Ask for a new one."}
+	}
+	if s.set.SandboxComplete != nil {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := s.set.SandboxComplete(ctx, tok.Value); err != nil {
+			msg := err.Error()
+			if tok.Value != "" {
+				msg = strings.ReplaceAll(msg, tok.Value, tok.Masked())
+			}
+			s.set.Logger.Warn("sandbox reauth refused", "session", sess.id, "token", tok.Fingerprint(), "err", mono.CleanText(msg))
+			return sandboxOutcome{ErrorType: "REAUTH_FAILED", ErrorMessage: clean(&msg, maxLongText)}
+		}
+	}
+	code, err := randomString(12)
+	if err != nil {
+		return sandboxOutcome{ErrorType: "INTERNAL_ERROR", ErrorMessage: "Something went wrong. Please try again."}
+	}
+	return sandboxOutcome{OK: true, Code: "code_" + code}
+}

@@ -1,0 +1,467 @@
+package connect
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Server serves the session pages, their event ingest and (in sandbox mode)
+// the stand-in Connect script and simulated widget.
+type Server struct {
+	set *settings
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	ln        net.Listener
+	httpSrv   *http.Server
+	base      string          // public base URL, no trailing slash
+	origin    string          // the page's origin, the only one allowed to post
+	hosts     map[string]bool // Host headers we answer (DNS rebinding guard)
+	sessions  map[string]*Session
+	byAccount map[string]*Session
+	tombs     map[string]string // ended session id -> why
+	tombOrder []string
+	serveDone chan struct{}
+
+	baseCtx context.Context
+	cancel  context.CancelFunc
+	pageCSP string
+	standIn []byte
+}
+
+// NewServer validates cfg. Call Start to listen.
+func NewServer(cfg Config) (*Server, error) {
+	set, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		set:       set,
+		sessions:  map[string]*Session{},
+		byAccount: map[string]*Session{},
+		tombs:     map[string]string{},
+		pageCSP:   set.pageCSP(),
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	if set.Mode == ModeSandbox {
+		js, err := assets.ReadFile("assets/sandbox/connect.js")
+		if err != nil {
+			return nil, err
+		}
+		cfgJSON, _ := json.Marshal(map[string]any{
+			"contract":    string(set.Contract),
+			"openDelayMs": set.SandboxOpenDelay.Milliseconds(),
+		})
+		s.standIn = []byte(strings.Replace(string(js), "/*STANDIN_CONFIG*/{}", string(cfgJSON), 1))
+	}
+	return s, nil
+}
+
+// Start listens on Config.Addr and serves in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("widget page: server is closed")
+	}
+	if s.started {
+		return errors.New("widget page: server already started")
+	}
+	ln, err := net.Listen("tcp", s.set.Addr)
+	if err != nil {
+		return fmt.Errorf("widget page: listen on %s: %w", s.set.Addr, err)
+	}
+	s.ln = ln
+	listenHost := ln.Addr().String()
+	if host, port, err := net.SplitHostPort(listenHost); err == nil && (host == "0.0.0.0" || host == "::") {
+		// Listening everywhere: the loopback address is the one that works
+		// on this machine. Others must come through PublicURL.
+		listenHost = net.JoinHostPort("127.0.0.1", port)
+	}
+	s.hosts = map[string]bool{listenHost: true}
+	if s.set.publicBase != nil {
+		s.base = strings.TrimRight(s.set.publicBase.String(), "/")
+		s.origin = s.set.publicBase.Scheme + "://" + s.set.publicBase.Host
+		s.hosts[s.set.publicBase.Host] = true
+	} else {
+		s.base = "http://" + listenHost
+		s.origin = s.base
+	}
+	s.httpSrv = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
+		ErrorLog:          nil,
+	}
+	s.serveDone = make(chan struct{})
+	s.started = true
+	go func() {
+		defer close(s.serveDone)
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.set.Logger.Error("widget page server stopped", "err", err)
+		}
+	}()
+	s.set.Logger.Info("widget page server listening", "addr", ln.Addr().String(), "mode", string(s.set.Mode))
+	return nil
+}
+
+// URL is the public base URL ("" before Start).
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.base
+}
+
+// Close stops the server, ends every session and waits for their
+// goroutines. Safe to call more than once.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	all := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		all = append(all, sess)
+	}
+	started := s.started
+	s.mu.Unlock()
+
+	s.cancel() // stops SandboxComplete calls in flight
+	for _, sess := range all {
+		s.endSession(sess, "server closed")
+	}
+	if !started {
+		return nil
+	}
+	err := s.httpSrv.Shutdown(ctx)
+	if err != nil {
+		_ = s.httpSrv.Close()
+	}
+	<-s.serveDone
+	return err
+}
+
+// NewSession opens a page for one reauth attempt. A session already open for
+// the same account is ended first: its page's posts get 410 Gone.
+func (s *Server) NewSession(p SessionParams) (*Session, error) {
+	if strings.TrimSpace(p.Account.ID) == "" {
+		return nil, &ConfigError{"account", "missing id"}
+	}
+	if p.Token.Value != "" {
+		if p.Token.Expired(s.set.Now()) {
+			return nil, &ConfigError{"token", "expired at " + p.Token.ExpiresAt.UTC().Format(time.RFC3339) + "; mint a new one"}
+		}
+		if p.Token.AccountID != "" && p.Token.AccountID != p.Account.ID {
+			return nil, &ConfigError{"token", "minted for another account"}
+		}
+	}
+	s.mu.Lock()
+	if !s.started || s.closed {
+		s.mu.Unlock()
+		return nil, errors.New("widget page: server is not running")
+	}
+	var pairing string
+	for range 16 {
+		code, err := newPairingCode()
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		if !s.pairingInUseLocked(code) {
+			pairing = code
+			break
+		}
+	}
+	sess, err := newSession(s, p, s.base, pairing)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	prev := s.byAccount[p.Account.ID]
+	s.sessions[sess.id] = sess
+	s.byAccount[p.Account.ID] = sess
+	sess.start()
+	s.mu.Unlock()
+
+	if prev != nil {
+		s.endSession(prev, "replaced by a newer session")
+	}
+	s.set.Logger.Info("widget session opened", "session", sess.id, "account", p.Account.ID,
+		"token", p.Token.Fingerprint(), "scenario", p.Scenario)
+	return sess, nil
+}
+
+func (s *Server) pairingInUseLocked(code string) bool {
+	for _, sess := range s.sessions {
+		if sess.pairing == code {
+			return true
+		}
+	}
+	return false
+}
+
+// endSession removes sess, leaving a tombstone so its page learns it is gone.
+func (s *Server) endSession(sess *Session, why string) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+		if s.byAccount[sess.params.Account.ID] == sess {
+			delete(s.byAccount, sess.params.Account.ID)
+		}
+		s.tombs[sess.id] = why
+		s.tombOrder = append(s.tombOrder, sess.id)
+		if len(s.tombOrder) > s.set.tune.maxTombs {
+			delete(s.tombs, s.tombOrder[0])
+			s.tombOrder = s.tombOrder[1:]
+		}
+		s.set.Logger.Info("widget session ended", "session", sess.id, "why", why)
+	}
+	s.mu.Unlock()
+	sess.end(why)
+}
+
+// lookup finds an open session, or says why not (404 / 410).
+func (s *Server) lookup(id string) (*Session, int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sess, ok := s.sessions[id]; ok {
+		return sess, 0, ""
+	}
+	if why, ok := s.tombs[id]; ok {
+		return nil, http.StatusGone, "this link is no longer active (" + why + "); ask for a new one"
+	}
+	return nil, http.StatusNotFound, "no such page"
+}
+
+// SecretHeader carries the page secret on the page's requests (the unload
+// beacon, which cannot set headers, puts it in its text/plain body).
+const SecretHeader = "X-Reauth-Secret"
+
+func (s *Session) secretOK(got string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.secret)) == 1
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /s/{id}", s.handlePage)
+	mux.HandleFunc("GET /s/{id}/config", s.handleConfig)
+	mux.HandleFunc("POST /s/{id}/events", s.handleEvents)
+	mux.HandleFunc("GET /assets/{file}", s.handleAsset)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	if s.set.Mode == ModeSandbox {
+		mux.HandleFunc("GET "+standInPath, s.handleStandIn)
+		mux.HandleFunc("GET /sandbox/widget", s.handleWidgetPage)
+		mux.HandleFunc("GET /sandbox/{file}", s.handleWidgetAsset)
+		mux.HandleFunc("POST /s/{id}/sandbox/plan", s.handlePlan)
+		mux.HandleFunc("POST /s/{id}/sandbox/complete", s.handleComplete)
+	}
+	return s.guard(mux)
+}
+
+// guard sets the security headers on every response and refuses Hosts that
+// are not ours (a DNS-rebinding page must not reach this server).
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		csp := s.pageCSP
+		if strings.HasPrefix(r.URL.Path, "/sandbox/") {
+			csp = widgetCSP
+		}
+		h.Set("Content-Security-Policy", csp)
+		// strict-origin, not no-referrer: under no-referrer Chromium sends
+		// "Origin: null" on same-origin POSTs and beacons, and the ingest
+		// needs the real Origin. It also gives Mono's frame our origin
+		// (never a path) as its Referer. connect.js passes the full page
+		// URL itself (?referrer=), which is why the page strips the secret
+		// from its address before loading it.
+		h.Set("Referrer-Policy", "strict-origin")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		if !strings.HasPrefix(r.URL.Path, "/sandbox/") {
+			h.Set("X-Frame-Options", "DENY")
+		}
+		if !s.hosts[r.Host] {
+			http.Error(w, "unknown host", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
+	if _, status, why := s.lookup(r.PathValue("id")); status != 0 {
+		http.Error(w, why, status)
+		return
+	}
+	s.serveAsset(w, "assets/page.html", "text/html; charset=utf-8")
+}
+
+func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
+	switch r.PathValue("file") {
+	case "page.js":
+		s.serveAsset(w, "assets/page.js", "text/javascript; charset=utf-8")
+	case "page.css":
+		s.serveAsset(w, "assets/page.css", "text/css; charset=utf-8")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) serveAsset(w http.ResponseWriter, name, ctype string) {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		http.Error(w, "missing asset", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	_, _ = w.Write(b)
+}
+
+// authorize checks what every secret-bearing request must carry: a known,
+// open session, the right secret in SecretHeader, and — for POSTs — our own
+// Origin. It writes the refusal itself.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) *Session {
+	sess, status, why := s.lookup(r.PathValue("id"))
+	if status != 0 {
+		s.refuse(w, r, status, why)
+		return nil
+	}
+	if r.Method == http.MethodPost {
+		if !s.originOK(r) {
+			s.refuse(w, r, http.StatusForbidden, "foreign or missing Origin")
+			return nil
+		}
+	} else if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		s.refuse(w, r, http.StatusForbidden, "cross-site request")
+		return nil
+	}
+	if !sess.secretOK(r.Header.Get(SecretHeader)) {
+		s.refuse(w, r, http.StatusUnauthorized, "missing or wrong page secret")
+		return nil
+	}
+	return sess
+}
+
+func (s *Server) originOK(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	return o != "" && o == s.origin
+}
+
+// refuse answers with a short plain body and logs why (never the body of
+// the request, which may hold a secret).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, why string) {
+	s.set.Logger.Debug("widget page refused a request", "path", redactPath(r.URL.Path), "status", status, "why", why)
+	http.Error(w, why, status)
+}
+
+// redactPath keeps the shape of a path for logs without the session id.
+func redactPath(p string) string {
+	parts := strings.Split(p, "/")
+	if len(parts) > 2 && parts[1] == "s" {
+		parts[2] = "…"
+	}
+	return strings.Join(parts, "/")
+}
+
+// pageConfig is what /s/<id>/config returns to the page that proved it
+// holds the secret. It is the only response that carries the token.
+type pageConfig struct {
+	Mode        string        `json:"mode"`
+	PairingCode string        `json:"pairingCode"`
+	Account     pageAccount   `json:"account"`
+	Connect     connectConfig `json:"connect"`
+	HeartbeatMs int64         `json:"heartbeatMs"`
+	SeqStart    int64         `json:"seqStart"`
+	ExpiresAt   string        `json:"expiresAt,omitempty"`
+}
+
+type pageAccount struct {
+	Holder string `json:"holder"`
+	Bank   string `json:"bank"`
+	Number string `json:"number"`
+}
+
+type connectConfig struct {
+	ScriptURL string `json:"scriptURL"`
+	Key       string `json:"key"`
+	Contract  string `json:"contract"`
+	// Reauth is the argument to reauthorise(): the token or the account id.
+	Reauth    string `json:"reauth"`
+	Scope     string `json:"scope,omitempty"`
+	Reference string `json:"reference"`
+}
+
+func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
+	sess := s.authorize(w, r)
+	if sess == nil {
+		return
+	}
+	seqStart, status, why := sess.openPage()
+	if status != http.StatusOK {
+		s.refuse(w, r, status, why)
+		return
+	}
+	a := sess.params.Account
+	cfg := pageConfig{
+		Mode:        string(s.set.Mode),
+		PairingCode: sess.pairing,
+		Account: pageAccount{
+			Holder: mono.CleanText(a.Name),
+			Bank:   mono.CleanText(a.Institution.Name),
+			Number: a.MaskedNumber(),
+		},
+		Connect: connectConfig{
+			ScriptURL: s.set.ConnectJSURL,
+			Key:       s.set.PublicKey,
+			Contract:  string(s.set.Contract),
+			Reference: sess.reference,
+		},
+		HeartbeatMs: s.set.HeartbeatInterval.Milliseconds(),
+		SeqStart:    seqStart,
+	}
+	if s.set.ownConnectJS {
+		cfg.Connect.ScriptURL = s.base + s.set.connectJSPath
+	}
+	switch s.set.Contract {
+	case ContractAccount:
+		cfg.Connect.Reauth = a.ID
+		cfg.Connect.Scope = "reauth"
+	default:
+		cfg.Connect.Reauth = sess.params.Token.Value
+	}
+	if !sess.params.Token.ExpiresAt.IsZero() {
+		cfg.ExpiresAt = sess.params.Token.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	writeJSON(w, http.StatusOK, cfg)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// pageURLPath is the path of a session page, for tests and tooling.
+func pageURLPath(id string) string { return "/s/" + url.PathEscape(id) }

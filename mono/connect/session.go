@@ -1,0 +1,539 @@
+package connect
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+)
+
+// SessionParams describe one reauth attempt.
+type SessionParams struct {
+	// Account to re-authorise (shown masked on the page).
+	Account mono.Account
+	// Token minted for the account. Required by ContractToken (an empty
+	// token is allowed so the page can show the SDK's own error); unused by
+	// ContractAccount. An expired token is refused.
+	Token mono.Token
+	// Scenario drives the sandbox widget (see the sandbox scenario names);
+	// ignored in live mode.
+	Scenario string
+	// Reference is passed to Connect and comes back in every event's data.
+	// Empty: a random one.
+	Reference string
+}
+
+// Sandbox scenarios the simulated widget understands ("" means succeeds).
+// They match the fake Mono's scenario account names.
+const (
+	ScenarioSucceeds            = "succeeds"
+	ScenarioWrongOTPThenSuccess = "wrong_otp_then_success"
+	ScenarioBankError           = "bank_error"
+	ScenarioClosesOnMFA         = "closes_on_mfa"
+	ScenarioCannotReauth        = "cannot_reauth"
+	ScenarioTokenExpires        = "token_expires"
+)
+
+// PageGone is the Name of the synthetic unload event the server makes when a
+// page that was heard from goes silent for HeartbeatTimeout. Server-made
+// events have Seq 0; the page's own unload has an empty Name.
+const PageGone = "PAGE_GONE"
+
+// tuning of the delivery path. Per server so tests can shrink or widen it;
+// nothing else changes it after NewServer.
+type tuning struct {
+	eventBuffer  int           // Events() channel capacity
+	chatterQueue int           // droppable events allowed to wait behind a full channel
+	holdMax      int           // out-of-order posts held while waiting for a gap
+	holdWindow   time.Duration // how long a gap in the seqs is waited for
+	maxSeqAhead  int64         // a seq this far past the next expected one is refused
+	rateBurst    float64       // token bucket per session: burst...
+	rateRefill   float64       // ...and tokens per second
+	maxTombs     int           // ended session ids remembered for 410 Gone
+	firstSeenCap int           // distinct (callback, name) pairs whose first event is kept
+}
+
+func defaultTuning() tuning {
+	return tuning{
+		eventBuffer:  64,
+		chatterQueue: 16,
+		holdMax:      32,
+		holdWindow:   1500 * time.Millisecond,
+		maxSeqAhead:  4096,
+		rateBurst:    60,
+		rateRefill:   30,
+		maxTombs:     1024,
+		firstSeenCap: 64,
+	}
+}
+
+// queued is an accepted event waiting for the pump; chat marks it droppable
+// (decided when it was queued).
+type queued struct {
+	ev   mono.WidgetEvent
+	chat bool
+}
+
+// Session is one page for one reauth attempt. Its methods are safe for
+// concurrent use.
+type Session struct {
+	srv       *Server
+	id        string
+	secret    string // never log: it authorises posts for this session
+	pairing   string
+	url       string
+	params    SessionParams
+	reference string
+
+	events  chan mono.WidgetEvent
+	done    chan struct{}
+	notify  chan struct{}
+	stopped chan struct{}
+	endOnce sync.Once
+	dropped atomic.Int64
+
+	completeMu sync.Mutex // serialises sandbox completion
+
+	mu         sync.Mutex
+	ended      string // why the session ended; "" while open
+	nextSeq    int64  // next seq delivered in order
+	highSeq    int64  // highest seq accepted
+	held       map[int64]mono.WidgetEvent
+	heldSince  time.Time
+	skipped    map[int64]struct{} // seqs jumped over when a gap timed out
+	queue      []queued           // accepted, in order, waiting for the pump
+	queuedChat int                // droppable events in queue
+	firstSeen  map[string]bool
+	contact    bool      // the page has fetched its config or posted
+	lastMono   time.Time // monotonic time of last contact (watchdog)
+	lastWall   time.Time // wall time of last contact (LastSeen)
+	gone       bool      // "page gone" reported since the last contact
+	pageOpen   bool      // a page holds the config and has not unloaded
+	tokens     float64
+	tokensAt   time.Time
+	sandbox    *sandboxOutcome
+}
+
+// ID is the session id (in the page path; not a secret on its own).
+func (s *Session) ID() string { return s.id }
+
+// URL is the page address including the secret fragment. Show it to the
+// agent; never log it.
+func (s *Session) URL() string { return s.url }
+
+// PairingCode is the short code shown both in the TUI and on the page.
+func (s *Session) PairingCode() string { return s.pairing }
+
+// Account is the account this session re-authorises.
+func (s *Session) Account() mono.Account { return s.params.Account }
+
+// Reference is the reference passed to Connect.
+func (s *Session) Reference() string { return s.reference }
+
+// Events delivers the page's events in seq order. It is closed after the
+// session ends (Done) and what was pending has been handed over.
+func (s *Session) Events() <-chan mono.WidgetEvent { return s.events }
+
+// Done is closed when the session ends: Close, a newer session for the same
+// account, or the server closing.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Dropped counts droppable events (heartbeats, repeats of non-outcome
+// events) discarded because the consumer of Events was behind.
+func (s *Session) Dropped() int64 { return s.dropped.Load() }
+
+// LastSeen is when the page was last heard from (zero before it loads).
+func (s *Session) LastSeen() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastWall
+}
+
+// Close ends the session: its page's posts get 410 Gone from now on.
+func (s *Session) Close() { s.srv.endSession(s, "closed") }
+
+func newSession(srv *Server, p SessionParams, base string, pairing string) (*Session, error) {
+	id, err := randomString(16)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	ref := strings.TrimSpace(p.Reference)
+	if ref == "" {
+		r, err := randomString(9)
+		if err != nil {
+			return nil, err
+		}
+		ref = "reauth_" + r
+	}
+	s := &Session{
+		srv:       srv,
+		id:        id,
+		secret:    secret,
+		pairing:   pairing,
+		url:       base + "/s/" + id + "#" + secret,
+		params:    p,
+		reference: ref,
+		events:    make(chan mono.WidgetEvent, srv.set.tune.eventBuffer),
+		done:      make(chan struct{}),
+		notify:    make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
+		nextSeq:   1,
+		held:      map[int64]mono.WidgetEvent{},
+		skipped:   map[int64]struct{}{},
+		firstSeen: map[string]bool{},
+		tokens:    srv.set.tune.rateBurst,
+		tokensAt:  time.Now(),
+	}
+	return s, nil
+}
+
+// randomString is n bytes from crypto/rand, base64url without padding.
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("widget page: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// pairingAlphabet leaves out look-alikes (0/O, 1/I/L, 2/Z, 5/S, 8/B).
+const pairingAlphabet = "ACDEFGHJKMNPQRTUVWXY34679"
+
+func newPairingCode() (string, error) {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("widget page: random: %w", err)
+	}
+	// 256 % 25 = 6, a bias too small to matter for a code people compare
+	// by eye; it is not a secret.
+	c := make([]byte, 0, 5)
+	for i, v := range b {
+		if i == 2 {
+			c = append(c, '-')
+		}
+		c = append(c, pairingAlphabet[int(v)%len(pairingAlphabet)])
+	}
+	return string(c), nil
+}
+
+// isOutcome: events that decide or explain how the attempt ended. They are
+// never dropped.
+func isOutcome(ev mono.WidgetEvent) bool {
+	switch ev.Callback {
+	case mono.CallbackSuccess, mono.CallbackClose, mono.CallbackUnload, mono.CallbackPageError:
+		return true
+	case mono.CallbackEvent:
+		switch ev.Name {
+		case mono.EventError, mono.EventExit, mono.EventSuccess:
+			return true
+		}
+	}
+	return false
+}
+
+// start runs the session's pump until the session ends.
+func (s *Session) start() { go s.run() }
+
+// run moves accepted events from the queue to the Events channel, and fires
+// the heartbeat watchdog and the out-of-order hold timeout. It is the only
+// sender on (and the closer of) s.events, so HTTP handlers never block on a
+// slow consumer: they only append to s.queue under s.mu.
+func (s *Session) run() {
+	defer close(s.stopped)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		now := time.Now()
+		s.checkTimersLocked(now)
+		var next mono.WidgetEvent
+		have := len(s.queue) > 0
+		if have {
+			q := s.queue[0]
+			s.queue[0] = queued{}
+			s.queue = s.queue[1:]
+			next = q.ev
+			if q.chat {
+				s.queuedChat--
+			}
+		}
+		wake := s.nextWakeLocked(now)
+		s.mu.Unlock()
+
+		if have {
+			select {
+			case s.events <- next:
+				continue
+			case <-s.done:
+				s.finish(&next)
+				return
+			}
+		}
+		timer.Stop()
+		if wake > 0 {
+			timer.Reset(wake)
+		}
+		select {
+		case <-s.notify:
+		case <-timer.C:
+		case <-s.done:
+			s.finish(nil)
+			return
+		}
+	}
+}
+
+// finish hands over what fits in the channel's buffer, then closes it. The
+// session has ended, so nobody is obliged to read any more.
+func (s *Session) finish(inFlight *mono.WidgetEvent) {
+	s.mu.Lock()
+	pending := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	if inFlight != nil {
+		pending = append([]queued{{ev: *inFlight}}, pending...)
+	}
+	for _, q := range pending {
+		select {
+		case s.events <- q.ev:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+	close(s.events)
+}
+
+func (s *Session) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// checkTimersLocked emits "page gone" after HeartbeatTimeout of silence and
+// gives up on a gap in the seqs after the hold window.
+func (s *Session) checkTimersLocked(now time.Time) {
+	if s.contact && !s.gone && now.Sub(s.lastMono) >= s.srv.set.HeartbeatTimeout {
+		s.gone = true
+		s.pageOpen = false
+		s.enqueueLocked(mono.WidgetEvent{
+			Seq:      0,
+			Callback: mono.CallbackUnload,
+			Name:     PageGone,
+			At:       s.srv.set.Now(),
+		})
+		s.srv.set.Logger.Warn("widget page went silent", "session", s.id, "after", s.srv.set.HeartbeatTimeout)
+	}
+	if len(s.held) > 0 && now.Sub(s.heldSince) >= s.srv.set.tune.holdWindow {
+		s.skipGapLocked(now)
+	}
+}
+
+func (s *Session) nextWakeLocked(now time.Time) time.Duration {
+	var wake time.Duration
+	consider := func(at time.Time) {
+		d := at.Sub(now)
+		if d <= 0 {
+			d = time.Millisecond
+		}
+		if wake == 0 || d < wake {
+			wake = d
+		}
+	}
+	if s.contact && !s.gone {
+		consider(s.lastMono.Add(s.srv.set.HeartbeatTimeout))
+	}
+	if len(s.held) > 0 {
+		consider(s.heldSince.Add(s.srv.set.tune.holdWindow))
+	}
+	return wake
+}
+
+// droppable: chatter the consumer can live without when it falls behind.
+// The first event of each (callback, name) is kept so a status pane never
+// misses a step it has not seen yet.
+func (s *Session) droppable(ev mono.WidgetEvent) bool {
+	if isOutcome(ev) {
+		return false
+	}
+	if ev.Callback == mono.CallbackHeartbeat {
+		return true
+	}
+	// Past the cap, every pair counts as seen: a page inventing names
+	// cannot grow the undroppable set without bound.
+	return s.firstSeen[string(ev.Callback)+":"+ev.Name] || len(s.firstSeen) >= s.srv.set.tune.firstSeenCap
+}
+
+// enqueueLocked hands an in-order event to the pump, unless it is chatter
+// and the consumer is behind.
+func (s *Session) enqueueLocked(ev mono.WidgetEvent) {
+	chat := s.droppable(ev)
+	if chat {
+		if len(s.events) == cap(s.events) || s.queuedChat >= s.srv.set.tune.chatterQueue {
+			s.dropped.Add(1)
+			return
+		}
+		s.queuedChat++
+	} else if !isOutcome(ev) {
+		s.firstSeen[string(ev.Callback)+":"+ev.Name] = true
+	}
+	s.queue = append(s.queue, queued{ev: ev, chat: chat})
+	s.wake()
+}
+
+func (s *Session) drainHeldLocked() {
+	for {
+		ev, ok := s.held[s.nextSeq]
+		if !ok {
+			return
+		}
+		delete(s.held, s.nextSeq)
+		s.enqueueLocked(ev)
+		s.nextSeq++
+	}
+}
+
+// skipGapLocked stops waiting for missing seqs: it jumps to the lowest held
+// one and remembers the seqs jumped over, so an outcome event among them
+// that turns up late is still delivered (out of order) rather than lost.
+func (s *Session) skipGapLocked(now time.Time) {
+	lowest := int64(-1)
+	for seq := range s.held {
+		if lowest < 0 || seq < lowest {
+			lowest = seq
+		}
+	}
+	if lowest < 0 {
+		return
+	}
+	for seq := s.nextSeq; seq < lowest && len(s.skipped) < 4*s.srv.set.tune.holdMax; seq++ {
+		s.skipped[seq] = struct{}{}
+	}
+	s.nextSeq = lowest
+	s.drainHeldLocked()
+	if len(s.held) > 0 {
+		s.heldSince = now
+	}
+}
+
+// accept files a validated post. It returns an HTTP status and a short
+// reason for refusals; on refusal nothing about the session changes (bar
+// the rate limiter's own count).
+func (s *Session) accept(ev mono.WidgetEvent) (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended != "" {
+		return 410, "this page's session has ended"
+	}
+	if ev.Seq > s.nextSeq+s.srv.set.tune.maxSeqAhead {
+		return 400, "seq too far ahead"
+	}
+	now := time.Now()
+	if !s.takeTokenLocked(now) {
+		return 429, "too many events"
+	}
+	s.touchLocked(now)
+	if ev.Seq > s.highSeq {
+		s.highSeq = ev.Seq
+	}
+	if ev.Callback == mono.CallbackUnload {
+		s.pageOpen = false
+	}
+	switch {
+	case ev.Seq < s.nextSeq:
+		// Usually a retry of a post whose reply was lost. A seq that a gap
+		// timeout skipped is new though: keep it if it matters.
+		if _, skipped := s.skipped[ev.Seq]; skipped {
+			delete(s.skipped, ev.Seq)
+			if isOutcome(ev) {
+				s.enqueueLocked(ev)
+			} else {
+				s.dropped.Add(1)
+			}
+		}
+	case ev.Seq == s.nextSeq:
+		s.enqueueLocked(ev)
+		s.nextSeq++
+		s.drainHeldLocked()
+	default:
+		if _, dup := s.held[ev.Seq]; dup {
+			break
+		}
+		if len(s.held) == 0 {
+			s.heldSince = now
+		}
+		s.held[ev.Seq] = ev
+		if len(s.held) > s.srv.set.tune.holdMax {
+			s.skipGapLocked(now)
+		}
+		s.wake() // re-arm the pump's hold timer
+	}
+	return 204, ""
+}
+
+func (s *Session) touchLocked(now time.Time) {
+	s.contact = true
+	s.lastMono = now
+	s.lastWall = s.srv.set.Now()
+	s.gone = false
+}
+
+// takeTokenLocked is a per-session token bucket: a flooding page is refused
+// with 429 without costing any other session anything.
+func (s *Session) takeTokenLocked(now time.Time) bool {
+	s.tokens += now.Sub(s.tokensAt).Seconds() * s.srv.set.tune.rateRefill
+	if s.tokens > s.srv.set.tune.rateBurst {
+		s.tokens = s.srv.set.tune.rateBurst
+	}
+	s.tokensAt = now
+	if s.tokens < 1 {
+		return false
+	}
+	s.tokens--
+	return true
+}
+
+// openPage is called when a page fetches its config. Only one page at a
+// time holds a session (a second tab would interleave its seqs with the
+// first's); once the first has unloaded or gone silent, a page opened
+// again from the same link continues the seq numbering.
+func (s *Session) openPage() (seqStart int64, status int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended != "" {
+		return 0, 410, "this page's session has ended"
+	}
+	if s.pageOpen && !s.gone {
+		return 0, 409, "this link is already open in another tab"
+	}
+	if len(s.held) > 0 {
+		s.skipGapLocked(time.Now())
+	}
+	if s.highSeq >= s.nextSeq {
+		s.nextSeq = s.highSeq + 1
+	}
+	s.pageOpen = true
+	s.touchLocked(time.Now())
+	s.wake() // arm the watchdog
+	return s.nextSeq, 200, ""
+}
+
+// end marks the session ended; it returns once the pump has stopped.
+func (s *Session) end(why string) {
+	s.endOnce.Do(func() {
+		s.mu.Lock()
+		s.ended = why
+		s.mu.Unlock()
+		close(s.done)
+	})
+	<-s.stopped
+}
