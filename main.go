@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -175,6 +178,7 @@ type common struct {
 	connectJS   string
 	contract    string
 	autoplay    bool
+	webhookAddr string
 	apiTimeout  time.Duration
 	sandboxSeed int64
 }
@@ -193,6 +197,7 @@ func (c *common) register(fs *flag.FlagSet, page bool) {
 		fs.StringVar(&c.connectJS, "connect-js-url", "", "Connect widget script URL (live default: Mono's CDN)")
 		fs.StringVar(&c.contract, "widget-contract", "token", "token (connect.js <= 2.0) or account (connect.js >= 2.1)")
 		fs.BoolVar(&c.autoplay, "autoplay", false, "sandbox: a scripted customer completes the widget by itself")
+		fs.StringVar(&c.webhookAddr, "webhook-addr", "", "also receive Mono's webhooks on this address (needs MONO_WEBHOOK_SECRET)")
 	}
 }
 
@@ -500,14 +505,18 @@ func osUser() string {
 // serve` one for all SSH connections (each connection still gets its own
 // program and its own page sessions).
 type runtime struct {
-	env   *env
-	pages *connect.Server
-	audit *audit.Log
-	marks *webhook.Store
+	env      *env
+	pages    *connect.Server
+	audit    *audit.Log
+	marks    *webhook.Store
+	hub      *signalHub
+	webhooks *http.Server // nil unless --webhook-addr
+	hookURL  string
+	secret   string // MONO_WEBHOOK_SECRET
 }
 
 func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
-	rt := &runtime{env: e}
+	rt := &runtime{env: e, hub: newSignalHub()}
 	contract, err := connect.ParseContract(c.contract)
 	if err != nil {
 		return nil, usageError{err.Error()}
@@ -517,8 +526,11 @@ func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 	if e.sandbox != nil {
 		sb := e.sandbox
 		cfg.Mode = connect.ModeSandbox
-		cfg.SandboxComplete = func(_ context.Context, token string) error {
-			_, err := sb.CompleteReauth(token)
+		cfg.SandboxComplete = func(ctx context.Context, token string) error {
+			id, err := sb.CompleteReauth(token)
+			if err == nil {
+				rt.sandboxWebhook(ctx, webhook.Reauthorized, id)
+			}
 			return err
 		}
 	} else {
@@ -550,10 +562,98 @@ func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 		e.logger.Warn("webhook marks unavailable", "err", err)
 		rt.marks = nil
 	}
+	if c.webhookAddr != "" {
+		rt.secret = os.Getenv("MONO_WEBHOOK_SECRET")
+		if rt.secret == "" {
+			rt.Close()
+			return nil, usageError{"--webhook-addr needs MONO_WEBHOOK_SECRET (Mono sends it in mono-webhook-secret)"}
+		}
+		if rt.marks == nil {
+			rt.Close()
+			return nil, failedError{"--webhook-addr needs the webhook store beside the audit log"}
+		}
+		rt.webhooks, err = serveWebhooks(ctx, c.webhookAddr, rt.secret, rt.marks, e.logger, rt.onWebhook)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		rt.hookURL = "http://" + rt.webhooks.Addr + "/"
+	}
 	return rt, nil
 }
 
+// onWebhook audits an accepted webhook and tells every program about it.
+func (rt *runtime) onWebhook(ev webhook.Event) {
+	rt.hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Event: ev.Name, NeedsReauth: ev.NeedsReauth(),
+		Reauthorized: ev.Kind == webhook.Reauthorized, DataStatus: ev.DataStatus})
+	if err := rt.audit.Append(audit.Record{Agent: audit.Agent{User: "mono", Via: "webhook"}, Account: ev.AccountID,
+		Action: audit.ActionWebhookReceived, Event: ev.Name, Detail: string(ev.DataStatus)}); err != nil {
+		rt.env.logger.Error("audit append failed", "err", err)
+	}
+}
+
+// sandboxWebhook makes the sandbox behave like Mono: after a completed
+// reauth it sends account_reauthorized to our own receiver, when one runs.
+func (rt *runtime) sandboxWebhook(ctx context.Context, kind webhook.EventKind, accountID string) {
+	if rt.hookURL == "" {
+		return
+	}
+	body := webhook.Payload(kind, accountID, "sandbox-"+newEventID())
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := webhook.Send(ctx, rt.hookURL, rt.secret, body); err != nil {
+			rt.env.logger.Warn("sandbox webhook not delivered", "err", err)
+		}
+	}()
+}
+
+func newEventID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// signalHub fans webhook news out to every running program. Publishing
+// never blocks: a program that is not reading misses a signal, and the
+// marks store still has it.
+type signalHub struct {
+	mu   sync.Mutex
+	subs map[chan tui.AccountSignal]struct{}
+}
+
+func newSignalHub() *signalHub { return &signalHub{subs: map[chan tui.AccountSignal]struct{}{}} }
+
+func (h *signalHub) Subscribe(ctx context.Context) <-chan tui.AccountSignal {
+	ch := make(chan tui.AccountSignal, 16)
+	h.mu.Lock()
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		h.mu.Lock()
+		delete(h.subs, ch)
+		close(ch)
+		h.mu.Unlock()
+	}()
+	return ch
+}
+
+func (h *signalHub) Publish(sig tui.AccountSignal) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- sig:
+		default:
+		}
+	}
+}
+
 func (rt *runtime) Close() {
+	if rt.webhooks != nil {
+		_ = shutdownHTTP(rt.webhooks)
+	}
 	if rt.pages != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		_ = rt.pages.Close(ctx)
@@ -586,6 +686,7 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 		Audit:   auditRecorder{log: rt.audit, agent: agent, logger: rt.env.logger},
 		Agent:   agent.User,
 		Sandbox: rt.env.sandbox != nil,
+		Signals: rt.hub.Subscribe,
 	}
 	if rt.env.sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }

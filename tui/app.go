@@ -86,7 +86,31 @@ func (m Model) tick() tea.Cmd {
 // Init asks the terminal for its background, starts the account load and
 // the clock.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(tea.RequestBackgroundColor, m.loadAccounts(0), m.tick(), m.spinner.Tick, m.search.input.Focus())
+	var signals <-chan AccountSignal
+	if m.deps.Signals != nil {
+		signals = m.deps.Signals(m.ctx)
+	}
+	return tea.Batch(tea.RequestBackgroundColor, m.loadAccounts(0), m.tick(), m.spinner.Tick, m.search.input.Focus(),
+		waitSignal(signals))
+}
+
+// signalMsg carries one webhook signal and the channel to read the next from.
+type signalMsg struct {
+	sig AccountSignal
+	ch  <-chan AccountSignal
+}
+
+func waitSignal(ch <-chan AccountSignal) tea.Cmd {
+	if ch == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		sig, ok := <-ch
+		if !ok {
+			return nil
+		}
+		return signalMsg{sig: sig, ch: ch}
+	}
 }
 
 func (m *Model) applyStyles(dark bool) {
@@ -140,6 +164,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.syncKeys()
 		return m, nil
+	case signalMsg:
+		var cmd tea.Cmd
+		if msg.sig.NeedsReauth && m.search.needsOnly {
+			m.search.refilter(m.needsReauth)
+		}
+		if m.session != nil && m.session.account.ID == msg.sig.AccountID {
+			cmd = m.session.onSignal(&m, msg.sig)
+		}
+		m.syncKeys()
+		return m, tea.Batch(cmd, waitSignal(msg.ch))
 	case tea.PasteMsg:
 		if m.screen == screenSearch && m.search.input.Focused() {
 			var cmd tea.Cmd

@@ -67,6 +67,9 @@ type Deps struct {
 	// NeedsReauth reports webhook marks (mono.events.reauthorisation_required)
 	// that are newer than what the API says.
 	NeedsReauth func(accountID string) bool
+	// Signals subscribes to news about accounts from Mono's webhooks; the
+	// channel closes when ctx ends. Nil: no webhooks.
+	Signals func(ctx context.Context) <-chan AccountSignal
 	// PageNote is shown under the page link, e.g. when under `reauth serve`
 	// no public URL was configured.
 	PageNote string
@@ -80,4 +83,15 @@ func (d Deps) now() time.Time {
 		return d.Now()
 	}
 	return time.Now()
+}
+
+// AccountSignal is news about an account that did not come from this
+// session: Mono's webhooks (reauthorisation_required, account_reauthorized,
+// account_updated).
+type AccountSignal struct {
+	AccountID    string
+	Event        string // Mono's event name, already sanitised
+	NeedsReauth  bool
+	Reauthorized bool
+	DataStatus   mono.DataStatus
 }

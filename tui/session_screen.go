@@ -76,6 +76,7 @@ type (
 		gen     uint64
 		account mono.Account
 		err     error
+		kicked  bool // an extra read prompted by a webhook: schedules no follow-up
 	}
 	browserResultMsg struct{ err error }
 )
@@ -372,6 +373,9 @@ func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
 	}
 	switch s.sess.Phase() {
 	case state.Verifying:
+		if msg.kicked {
+			return nil // the scheduled re-reads carry on by themselves
+		}
 		return m.verifyLater(msg.gen, s.account.ID, m.deps.VerifyEvery)
 	case state.Verified, state.StillSyncing:
 		v := s.sess.Verification()
@@ -384,6 +388,31 @@ func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
 			Outcome: s.sess.Phase().String(), Detail: v.Headline})
 	}
 	return nil
+}
+
+// onSignal reacts to Mono's webhooks about this session's account: while
+// verifying, a reauthorized/updated event prompts an immediate re-read.
+func (s *sessionScreen) onSignal(m *Model, sig AccountSignal) tea.Cmd {
+	now := m.deps.now()
+	text := "Mono webhook: " + sig.Event
+	tone := "info"
+	switch {
+	case sig.NeedsReauth:
+		text, tone = "Mono webhook: this account needs reauth", "warning"
+	case sig.Reauthorized:
+		text, tone = "Mono webhook: account re-authorised", "success"
+	case sig.DataStatus != "":
+		text = "Mono webhook: account updated, data " + string(sig.DataStatus.Normal())
+	}
+	s.status.add(statusLine{at: now, tone: tone, text: text})
+	if s.sess.Phase() != state.Verifying {
+		return nil
+	}
+	gen, id, ctx, api := s.sess.Generation(), s.account.ID, m.ctx, m.deps.Mono
+	return func() tea.Msg {
+		a, err := api.Account(ctx, id)
+		return verifyResultMsg{gen: gen, account: a, err: err, kicked: true}
+	}
 }
 
 // onClock advances countdowns; the machine expires the token itself.
@@ -741,6 +770,9 @@ func (s *sessionScreen) bottomLines(m *Model, width int) []string {
 				out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(next), width, "…"))
 			}
 		}
+	}
+	if s.sess.LateSuccess() {
+		out = append(out, ansi.Truncate(st.Warning.Render("The widget reported success after the token expired: check the account before minting again."), width, "…"))
 	}
 	if s.notice != "" {
 		style := st.Warning
