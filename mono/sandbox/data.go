@@ -119,8 +119,9 @@ var allStatuses = []mono.DataStatus{mono.StatusAvailable, mono.StatusPartial, mo
 // same accounts, and a smaller n gives a prefix of a larger one. Holder and
 // customer are the same person. About 15% of ordinary accounts need reauth.
 //
-// It is built for benchmarks of 10^5 to 10^6 accounts: all text fields of an
-// account share one allocation and institutions and messages are shared.
+// It is built for benchmarks of 10^5 to 10^6 accounts: the unique text of a
+// batch of accounts (ids, numbers, emails) shares one allocation, and names,
+// institutions and messages are shared strings.
 func Generate(seed int64, n int) []mono.Account {
 	if n <= 0 {
 		return nil
@@ -131,11 +132,45 @@ func Generate(seed int64, n int) []mono.Account {
 		out[i] = scenarioTable[i].account()
 	}
 	g := newGenerator(seed)
-	for j := 0; i < n; i, j = i+1, j+1 {
-		g.fill(&out[i], j)
+	offsets := make([]textOffsets, 0, genBatch)
+	for j := 0; i < n; {
+		start := i
+		g.buf = g.buf[:0]
+		offsets = offsets[:0]
+		for ; i < n && i-start < genBatch; i, j = i+1, j+1 {
+			offsets = append(offsets, g.fill(&out[i], j))
+		}
+		text := string(g.buf)
+		for k, off := range offsets {
+			a := &out[start+k]
+			a.ID = text[off.at : off.at+24]
+			a.Customer.ID = text[off.at+24 : off.at+48]
+			a.AccountNumber = text[off.at+48 : off.at+58]
+			a.BVN = text[off.at+58 : off.at+62]
+			a.Customer.Email = text[off.at+62 : off.end]
+		}
 	}
 	return out
 }
+
+// genBatch is how many accounts share one text allocation: few enough that a
+// retained account pins little memory, many enough that the garbage
+// collector sees a handful of objects instead of millions.
+const genBatch = 256
+
+// textOffsets locates one account's text in the batch buffer.
+type textOffsets struct{ at, end int }
+
+// fullNames holds every "First Last" once, shared by all accounts.
+var fullNames = func() []string {
+	out := make([]string, 0, len(firstNames)*len(lastNames))
+	for _, f := range firstNames {
+		for _, l := range lastNames {
+			out = append(out, f+" "+l)
+		}
+	}
+	return out
+}()
 
 type generator struct {
 	rng           *rand.Rand
@@ -147,7 +182,7 @@ type generator struct {
 func newGenerator(seed int64) *generator {
 	g := &generator{
 		rng: rand.New(rand.NewPCG(uint64(seed), 0x6d6f6e6f2d736278)), // "mono-sbx"
-		buf: make([]byte, 0, 160),
+		buf: make([]byte, 0, genBatch*96),
 	}
 	for _, b := range banks {
 		g.bankWeightSum += b.weight
@@ -166,8 +201,10 @@ func (g *generator) pickBank() int {
 	return len(g.bankCum) - 1
 }
 
-// fill writes ordinary account j (0-based, after the scenarios) into a.
-func (g *generator) fill(a *mono.Account, j int) {
+// fill writes ordinary account j (0-based, after the scenarios) into a, and
+// appends its unique text (ids, number, BVN, email) to g.buf for Generate to
+// slice once the batch's buffer has become a string.
+func (g *generator) fill(a *mono.Account, j int) textOffsets {
 	r := g.rng
 	bi := g.pickBank()
 	// The first few ordinary accounts cover every auth method and data
@@ -182,18 +219,12 @@ func (g *generator) fill(a *mono.Account, j int) {
 
 	first, last := r.IntN(len(firstNames)), r.IntN(len(lastNames))
 
-	// One byte buffer per account, turned into a single string and sliced:
-	// one allocation for all of its text.
-	buf := g.buf[:0]
+	buf := g.buf
+	at := len(buf)
 	buf = appendObjectID(buf, uint32(0x60000000+j*97), r.Uint64()&^(1<<39), uint32(j))
 	buf = appendObjectID(buf, uint32(0x60000000+j*97), r.Uint64()|(1<<39), uint32(j))
 	buf = appendNUBAN(buf, b.inst.BankCode, r.Uint64())
 	buf = appendDigits(buf, uint64(r.IntN(10000)), 4)
-	nameStart := len(buf)
-	buf = append(buf, firstNames[first]...)
-	buf = append(buf, ' ')
-	buf = append(buf, lastNames[last]...)
-	emailStart := len(buf)
 	switch r.IntN(3) {
 	case 0:
 		buf = append(buf, firstLower[first]...)
@@ -211,15 +242,9 @@ func (g *generator) fill(a *mono.Account, j int) {
 	buf = append(buf, '@')
 	buf = append(buf, emailDomains[r.IntN(len(emailDomains))]...)
 	g.buf = buf
-	text := string(buf)
 
-	a.ID = text[0:24]
-	a.Customer.ID = text[24:48]
-	a.AccountNumber = text[48:58]
-	a.BVN = text[58:62]
-	a.Name = text[nameStart:emailStart]
+	a.Name = fullNames[first*len(lastNames)+last]
 	a.Customer.Name = a.Name
-	a.Customer.Email = text[emailStart:]
 	a.Currency = "NGN"
 	a.Institution = b.inst
 	a.Balance = balanceKobo(r.Float64())
@@ -247,8 +272,8 @@ func (g *generator) fill(a *mono.Account, j int) {
 		a.DataStatus = pickStatus(r.IntN(100), 72, 10, 6, 7) // the rest FAILED
 		a.LastSyncedAt = genEpoch.Add(-time.Duration(5+r.IntN(48*60)) * time.Minute)
 	}
-	if j >= 2 && j < 2+len(allStatuses) {
-		a.DataStatus = allStatuses[j-2]
+	if j < len(allStatuses) {
+		a.DataStatus = allStatuses[j]
 	}
 	switch a.DataStatus {
 	case mono.StatusAvailable:
@@ -258,6 +283,7 @@ func (g *generator) fill(a *mono.Account, j int) {
 	default:
 		a.RetrievedData = nil
 	}
+	return textOffsets{at: at, end: len(buf)}
 }
 
 // pickStatus maps a percentile to a data status given the shares of

@@ -100,10 +100,7 @@ func (s *Server) takeFaultLocked(path string) *Fault {
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) bool {
 	ctx := r.Context()
 	if f.Kind == FaultHang {
-		select {
-		case <-ctx.Done():
-		case <-s.done:
-		}
+		s.wait(ctx, -1) // forever: until the client gives up or Close
 		return true
 	}
 	if !s.wait(ctx, f.Delay) {

@@ -201,12 +201,16 @@ func (s *Server) Close() error {
 	srv, serveDone := s.srv, s.serveDone
 	s.mu.Unlock()
 
-	close(s.done)
+	// Closing the connections first means a held request ends as a dropped
+	// connection (what a client would see from a dying server) rather than
+	// an empty answer; done then releases any held request that is not on
+	// our own listener (Handler mounted elsewhere).
 	var err error
 	if srv != nil {
 		err = srv.Close()
 		<-serveDone
 	}
+	close(s.done)
 	s.inflight.Wait()
 	return err
 }
@@ -267,20 +271,27 @@ func keyOK(got string) bool {
 }
 
 // wait blocks for d, or until the client gives up or the server closes;
-// it reports whether the full delay passed.
+// it reports whether the full delay passed. When the server closes it
+// aborts the request, so the client sees a dropped connection, not an empty
+// 200.
 func (s *Server) wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
+	var timeout <-chan time.Time
+	if d >= 0 {
+		if d == 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-timeout:
 		return true
 	case <-ctx.Done():
+		return false
 	case <-s.done:
+		panic(http.ErrAbortHandler)
 	}
-	return false
 }
 
 // newToken makes 20 random alphanumerics, like Mono's tokens.
