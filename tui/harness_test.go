@@ -137,6 +137,7 @@ type harnessOpts struct {
 	dark     bool
 	pageErr  error
 	fault    *sandbox.Fault
+	tweak    func(*Deps)
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -166,6 +167,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	deps := Deps{Mono: client, Pages: pages, Audit: au, Now: c.Now, Agent: "ada@support", Sandbox: true,
 		ScenarioFor: func(id string) string { return string(sandbox.ScenarioFor(id)) },
 		VerifyEvery: time.Millisecond, VerifyFor: 40 * time.Second}
+	if o.tweak != nil {
+		o.tweak(&deps)
+	}
 	m := New(ctx, deps)
 	m.noTimers = true
 	h := &harness{t: t, m: m, msgs: make(chan tea.Msg, 256), clock: c, sb: sb, pages: pages, audit: au, cancel: cancel}
