@@ -19,6 +19,8 @@ type AccountPage struct {
 	Total    int // meta.total, 0 if Mono did not say
 }
 
+const opListAccounts = "list accounts"
+
 // maxPages bounds a listing even if meta.next keeps inventing new pages.
 const maxPages = 200_000
 
@@ -58,7 +60,7 @@ func checkID(op, id string) error {
 // Only meta.next's query (the page number) is used; the request always goes
 // to the configured host and path, so a reply cannot send the key elsewhere.
 func (c *Client) Accounts(ctx context.Context) iter.Seq2[AccountPage, error] {
-	const op = "list accounts"
+	const op = opListAccounts
 	return func(yield func(AccountPage, error) bool) {
 		query := url.Values{"page": {"1"}}
 		seen := map[string]bool{}
@@ -101,7 +103,7 @@ func pageNumber(q url.Values, fallback int) int {
 }
 
 func (c *Client) accountsPage(ctx context.Context, query url.Values, pageNo int) (AccountPage, url.Values, error) {
-	const op = "list accounts"
+	const op = opListAccounts
 	rep, err := c.do(ctx, request{op: op, method: http.MethodGet, path: "/v2/accounts", query: query, read: true})
 	if err != nil {
 		return AccountPage{}, nil, err

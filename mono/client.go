@@ -349,7 +349,7 @@ func (c *Client) statusError(op string, rep *reply) *Error {
 // transportError classifies a failure where no usable reply arrived.
 func (c *Client) transportError(ctx context.Context, op string, err error) *Error {
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return &Error{Kind: KindCanceled, Op: op, Message: "cancelled", Err: ctx.Err()}
+		return &Error{Kind: KindCanceled, Op: op, Err: ctx.Err()}
 	}
 	if ctx.Err() != nil {
 		return &Error{Kind: KindNetwork, Op: op, Message: "timed out", Err: ctx.Err()}

@@ -370,6 +370,21 @@ func TestAccountsBadNextIsBadReply(t *testing.T) {
 	mustKind(t, last, KindBadReply)
 }
 
+func TestAccountsAt404PointsAtTheBaseURL(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		writeJSONReply(w, 404, map[string]any{"statusCode": 404, "message": "Cannot GET /wrong/v2/accounts"})
+	})
+	c, _ := newTestClient(t, f.URL+"/wrong")
+	var last error
+	for _, err := range c.Accounts(context.Background()) {
+		last = err
+	}
+	me := mustKind(t, last, KindNotFound)
+	if me.Hint() != "Mono answered 404 for the account list; check MONO_API_URL." {
+		t.Errorf("hint = %q", me.Hint())
+	}
+}
+
 func TestAccountsStopsOnCancel(t *testing.T) {
 	f := newFake(t, pagedHandler(3, func(p int) any { return fmt.Sprintf("/v2/accounts?page=%d", p) }))
 	c, _ := newTestClient(t, f.URL)
@@ -385,7 +400,10 @@ func TestAccountsStopsOnCancel(t *testing.T) {
 	if len(errs) != 2 || errs[0] != nil {
 		t.Fatalf("yields = %v, want page 1 then one error", errs)
 	}
-	mustKind(t, errs[1], KindCanceled)
+	me := mustKind(t, errs[1], KindCanceled)
+	if me.Error() != "mono: list accounts: canceled" || me.Hint() != "The request was cancelled." {
+		t.Errorf("cancel error %q hint %q", me.Error(), me.Hint())
+	}
 	if !errors.Is(errs[1], context.Canceled) {
 		t.Errorf("cancel error does not wrap context.Canceled: %v", errs[1])
 	}

@@ -117,6 +117,10 @@ func (e *Error) Hint() string {
 	case KindForbidden:
 		return fmt.Sprintf("Mono says this secret key may not do that (%d). Check the key's permissions in the Mono dashboard.", status(403))
 	case KindNotFound:
+		if e.Op == opListAccounts {
+			// The list itself cannot be missing: the base URL is wrong.
+			return fmt.Sprintf("Mono answered %d for the account list; check MONO_API_URL.", status(404))
+		}
 		return fmt.Sprintf("Mono has no account with that id (%d).", status(404))
 	case KindRateLimited:
 		if e.RetryAfter > 0 {

@@ -1,6 +1,14 @@
 // Package mono talks to Mono's API (https://api.withmono.com) and defines the
 // data types of Mono's accounts and of its Connect widget's events. It never
 // imports the UI.
+//
+// Client (NewClient) lists accounts page by page as an iterator, reads one
+// account, mints reauth tokens (never retried) and asks for hosted reauth
+// links and syncs. Every failure is an *Error whose Kind (KindOf) says what
+// to do and whose Hint is a sentence for an agent; reads retry with jittered
+// backoff on 429, 5xx and network errors. Every string from a reply has been
+// through CleanText. Package mono/sandbox serves a fake Mono for the same
+// client.
 package mono
 
 import (
