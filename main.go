@@ -179,6 +179,7 @@ type common struct {
 	contract    string
 	autoplay    bool
 	webhookAddr string
+	redirectURL string
 	apiTimeout  time.Duration
 	sandboxSeed int64
 }
@@ -197,6 +198,7 @@ func (c *common) register(fs *flag.FlagSet, page bool) {
 		fs.StringVar(&c.connectJS, "connect-js-url", "", "Connect widget script URL (live default: Mono's CDN)")
 		fs.StringVar(&c.contract, "widget-contract", "token", "token (connect.js <= 2.0) or account (connect.js >= 2.1)")
 		fs.BoolVar(&c.autoplay, "autoplay", false, "sandbox: a scripted customer completes the widget by itself")
+		fs.StringVar(&c.redirectURL, "redirect-url", "https://mono.co", "where Mono's hosted reauth page sends the customer afterwards")
 		fs.StringVar(&c.webhookAddr, "webhook-addr", "", "also receive Mono's webhooks on this address (needs MONO_WEBHOOK_SECRET)")
 	}
 }
@@ -513,10 +515,11 @@ type runtime struct {
 	webhooks *http.Server // nil unless --webhook-addr
 	hookURL  string
 	secret   string // MONO_WEBHOOK_SECRET
+	redirect string
 }
 
 func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
-	rt := &runtime{env: e, hub: newSignalHub()}
+	rt := &runtime{env: e, hub: newSignalHub(), redirect: c.redirectURL}
 	contract, err := connect.ParseContract(c.contract)
 	if err != nil {
 		return nil, usageError{err.Error()}
@@ -681,12 +684,13 @@ func (a auditRecorder) Record(r audit.Record) {
 
 func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 	d := tui.Deps{
-		Mono:    rt.env.client,
-		Pages:   tui.ConnectPages{Server: rt.pages},
-		Audit:   auditRecorder{log: rt.audit, agent: agent, logger: rt.env.logger},
-		Agent:   agent.User,
-		Sandbox: rt.env.sandbox != nil,
-		Signals: rt.hub.Subscribe,
+		Mono:        rt.env.client,
+		Pages:       tui.ConnectPages{Server: rt.pages},
+		Audit:       auditRecorder{log: rt.audit, agent: agent, logger: rt.env.logger},
+		Agent:       agent.User,
+		Sandbox:     rt.env.sandbox != nil,
+		Signals:     rt.hub.Subscribe,
+		RedirectURL: rt.redirect,
 	}
 	if rt.env.sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }

@@ -423,3 +423,20 @@ func tokenOf(m Model) string {
 	}
 	return m.session.sess.Token().Value
 }
+
+func TestHostedLink(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	openWrongOTP(t, h)
+	h.key("h")
+	h.until("hosted link", func(m Model) bool { return m.session.hosted != "" })
+	v := plain(h.m)
+	if !strings.Contains(v, "Hosted") || !strings.Contains(v, "Hosted reauth link created") {
+		t.Fatalf("hosted link not shown:\n%s", v)
+	}
+	if !slices.Contains(h.audit.actions(), audit.ActionHostedLinkCreated) {
+		t.Fatal("hosted link not audited")
+	}
+	if !slices.Contains(h.sb.RequestLog(), "POST /v2/accounts/initiate") {
+		t.Fatalf("no initiate call: %v", h.sb.RequestLog())
+	}
+}

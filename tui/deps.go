@@ -15,6 +15,9 @@ type MonoAPI interface {
 	Accounts(ctx context.Context) iter.Seq2[mono.AccountPage, error]
 	Account(ctx context.Context, id string) (mono.Account, error)
 	Reauthorise(ctx context.Context, id string) (mono.Token, error)
+	// InitiateReauth creates a hosted reauth link (link.mono.co) the
+	// customer can open on their own device.
+	InitiateReauth(ctx context.Context, accountID, ref, redirectURL string) (string, error)
 }
 
 // PageRequest asks for a widget page for one account and token.
@@ -70,6 +73,9 @@ type Deps struct {
 	// Signals subscribes to news about accounts from Mono's webhooks; the
 	// channel closes when ctx ends. Nil: no webhooks.
 	Signals func(ctx context.Context) <-chan AccountSignal
+	// RedirectURL is where Mono's hosted reauth page sends the customer
+	// when they finish.
+	RedirectURL string
 	// PageNote is shown under the page link, e.g. when under `reauth serve`
 	// no public URL was configured.
 	PageNote string

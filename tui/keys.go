@@ -25,6 +25,7 @@ type KeyMap struct {
 	CopyToken   key.Binding
 	OpenPage    key.Binding
 	CopyLink    key.Binding
+	Hosted      key.Binding
 	Retry       key.Binding
 	Yes         key.Binding
 	No          key.Binding
@@ -52,6 +53,7 @@ func DefaultKeyMap() KeyMap {
 		CopyToken:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy token")),
 		OpenPage:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open page")),
 		CopyLink:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy link")),
+		Hosted:      key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hosted link")),
 		Retry:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry")),
 		Yes:         key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y", "yes")),
 		No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
@@ -62,12 +64,12 @@ func DefaultKeyMap() KeyMap {
 func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Quit, &k.QuitKey, &k.Help, &k.Back, &k.Search, &k.Up, &k.Down,
 		&k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.NeedsReauth, &k.Reason, &k.Mint,
-		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.Retry, &k.Yes, &k.No}
+		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.Hosted, &k.Retry, &k.Yes, &k.No}
 }
 
 // ShortHelp is the footer: the keys for what the agent most likely does next.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Yes, k.No, k.Mint, k.OpenPage, k.CopyLink, k.Open, k.Search, k.NeedsReauth,
+	return []key.Binding{k.Yes, k.No, k.Mint, k.OpenPage, k.CopyLink, k.Hosted, k.Open, k.Search, k.NeedsReauth,
 		k.Reason, k.Reveal, k.Retry, k.Back, k.QuitKey, k.Help}
 }
 
@@ -76,7 +78,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Search, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Open, k.NeedsReauth, k.Reason, k.Mint, k.Reveal, k.CopyToken},
-		{k.OpenPage, k.CopyLink, k.Retry, k.Yes, k.No},
+		{k.OpenPage, k.CopyLink, k.Hosted, k.Retry, k.Yes, k.No},
 		{k.Back, k.Help, k.QuitKey, k.Quit},
 	}
 }

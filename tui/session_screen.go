@@ -30,18 +30,20 @@ const (
 // sessionScreen is one account's reauth: reason, token, page, live status.
 // Every change of phase goes through state.Session.Apply.
 type sessionScreen struct {
-	id       string // audit correlation id for this attempt
-	sess     state.Session
-	account  mono.Account
-	status   statusPane
-	page     Page // the served page, nil until PageServed
-	reveal   bool
-	dialog   dialog
-	picking  bool // choosing a reason override
-	pickIdx  int
-	notice   string // one-line feedback ("Link copied"), cleared by the next key
-	noticeOK bool
-	verifyAt time.Time // when verification began, bounds the re-reads
+	id         string // audit correlation id for this attempt
+	sess       state.Session
+	account    mono.Account
+	status     statusPane
+	page       Page // the served page, nil until PageServed
+	reveal     bool
+	dialog     dialog
+	picking    bool // choosing a reason override
+	pickIdx    int
+	hosted     string // hosted reauth link (link.mono.co), once created
+	hostedBusy bool
+	notice     string // one-line feedback ("Link copied"), cleared by the next key
+	noticeOK   bool
+	verifyAt   time.Time // when verification began, bounds the re-reads
 }
 
 // Messages of the session screen. Each result carries the state machine's
@@ -79,6 +81,10 @@ type (
 		kicked  bool // an extra read prompted by a webhook: schedules no follow-up
 	}
 	browserResultMsg struct{ err error }
+	hostedLinkMsg    struct {
+		url string
+		err error
+	}
 )
 
 func newSessionScreen(m *Model, a mono.Account) *sessionScreen {
@@ -177,6 +183,19 @@ func (m Model) waitEvent(gen uint64, p Page) tea.Cmd {
 	}
 }
 
+// initiateHosted asks Mono for a hosted reauth link (for a customer who is
+// not at the agent's screen); ref ties Mono's webhooks back to this session.
+func (m Model) initiateHosted(accountID, ref string) tea.Cmd {
+	ctx, api, redirect := m.ctx, m.deps.Mono, m.deps.RedirectURL
+	if redirect == "" {
+		redirect = "https://mono.co"
+	}
+	return func() tea.Msg {
+		u, err := api.InitiateReauth(ctx, accountID, "reauth-"+ref, redirect)
+		return hostedLinkMsg{url: u, err: err}
+	}
+}
+
 func (m Model) launchBrowser(url string) tea.Cmd {
 	open := m.deps.OpenBrowser
 	if open == nil {
@@ -240,6 +259,16 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		return s.afterChange(m, before), true
 	case verifyResultMsg:
 		return s.onVerify(m, msg), true
+	case hostedLinkMsg:
+		s.hostedBusy = false
+		if msg.err != nil {
+			s.setNotice("Hosted link failed: "+plainError(msg.err), false)
+			return nil, true
+		}
+		s.hosted = mono.CleanText(msg.url)
+		s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Hosted reauth link created and copied; progress will come from Mono's webhooks"})
+		return tea.Batch(tea.SetClipboard(s.hosted), m.record(audit.Record{Session: s.id, Account: s.account.ID,
+			Action: audit.ActionHostedLinkCreated, PageURL: s.hosted})), true
 	case browserResultMsg:
 		if msg.err != nil {
 			s.setNotice("Could not open a browser here; open the link above yourself.", false)
@@ -504,6 +533,15 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 			s.setNotice("Link copied to your clipboard (OSC 52).", true)
 			return tea.SetClipboard(u)
 		}
+	case key.Matches(msg, k.Hosted):
+		if s.hosted != "" {
+			s.setNotice("Hosted link copied to your clipboard (OSC 52).", true)
+			return tea.SetClipboard(s.hosted)
+		}
+		if !s.hostedBusy {
+			s.hostedBusy = true
+			return m.initiateHosted(s.account.ID, s.id)
+		}
 	case key.Matches(msg, k.Reveal):
 		s.reveal = !s.reveal
 	case key.Matches(msg, k.CopyToken):
@@ -580,6 +618,12 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 	k.CopyToken.SetEnabled(hasToken)
 	k.OpenPage.SetEnabled(ph == state.TokenReady || (s.page != nil && m.deps.OpenBrowser != nil && !ph.HasOutcome()))
 	k.CopyLink.SetEnabled(s.sess.PageURL() != "")
+	k.Hosted.SetEnabled(!s.hostedBusy && (s.hosted != "" || !ph.HasOutcome()) && ph != state.WidgetLive)
+	if s.hosted != "" {
+		k.Hosted.SetHelp("h", "copy hosted link")
+	} else {
+		k.Hosted.SetHelp("h", "hosted link")
+	}
 	hasLines := len(s.status.lines) > m.statusRows()
 	for _, b := range []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom} {
 		b.SetEnabled(hasLines)
@@ -723,7 +767,7 @@ func (s *sessionScreen) pageLines(m *Model, now time.Time, width int) []string {
 	case s.sess.PageError() != "" && u == "":
 		return []string{st.Label.Render("Page  ") + st.Error.Render(s.sess.PageError())}
 	case u == "":
-		return []string{st.Label.Render("Page  ") + st.Faint.Render("not opened")}
+		return append([]string{st.Label.Render("Page  ") + st.Faint.Render("not opened")}, s.hostedLines(m, width)...)
 	}
 	// OSC 8 makes the URL clickable; the visible text is the URL itself so
 	// terminals without hyperlinks still show it in full.
@@ -734,7 +778,16 @@ func (s *sessionScreen) pageLines(m *Model, now time.Time, width int) []string {
 	if m.deps.PageNote != "" {
 		lines = append(lines, st.Warning.Render(ansi.Truncate(m.deps.PageNote, width, "…")))
 	}
-	return lines
+	return append(lines, s.hostedLines(m, width)...)
+}
+
+func (s *sessionScreen) hostedLines(m *Model, width int) []string {
+	if s.hosted == "" {
+		return nil
+	}
+	st := m.styles
+	link := ansi.SetHyperlink(s.hosted) + st.Link.Render(ansi.Truncate(s.hosted, max(10, width-8), "…")) + ansi.ResetHyperlink()
+	return []string{st.Label.Render("Hosted ") + link}
 }
 
 func (s *sessionScreen) bottomLines(m *Model, width int) []string {

@@ -1,0 +1,263 @@
+package sshserve
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/ssh"
+	"charm.land/wish/v2/bubbletea"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state/audit"
+	"github.com/reauth/reauth/tui"
+)
+
+// endReason says why the server (not the agent) ended a session.
+type endReason int
+
+const (
+	endNone endReason = iota
+	endIdle
+	endShutdown
+)
+
+// agentSession is one agent's SSH session and its program.
+type agentSession struct {
+	srv   *Server
+	sess  ssh.Session
+	agent audit.Agent
+	label string // short identity for the header
+
+	lastInput atomic.Int64 // unix nanos of the agent's last keystroke/resize
+
+	mu      sync.Mutex
+	why     endReason
+	program *tea.Program
+	cancel  context.CancelFunc
+}
+
+// handle serves one SSH session: it is the server's only handler.
+func (s *Server) handle(sess ssh.Session) {
+	_, winch, hasPTY := sess.Pty()
+	if !hasPTY {
+		refuse(sess, NoPTYMessage)
+		return
+	}
+	as := &agentSession{srv: s, sess: sess}
+	// From here on every path, refusals included, must keep draining
+	// window changes until the session closes.
+	go as.forwardResizes(winch)
+	if sess.RawCommand() != "" || sess.Subsystem() != "" {
+		refuse(sess, NoCommandMessage)
+		return
+	}
+	key := sess.PublicKey()
+	if key == nil { // cannot happen: only public-key auth is offered
+		refuse(sess, "reauth: public-key authentication is required")
+		return
+	}
+	agent := audit.Agent{User: cleanUser(sess.User()), KeyFingerprint: gossh.FingerprintSHA256(key), Via: audit.ViaSSH}
+	as.agent, as.label = agent, agentLabel(agent)
+	if msg, ok := s.admit(as); !ok {
+		s.logger.Info("session refused", "user", agent.User, "key", agent.KeyFingerprint, "why", msg)
+		refuse(sess, msg)
+		return
+	}
+	defer s.release(as)
+	start := time.Now()
+	s.logger.Info("agent connected", "user", agent.User, "key", agent.KeyFingerprint, "remote", sess.RemoteAddr().String())
+	code, why := as.run(winch)
+	s.logger.Info("agent disconnected", "user", agent.User, "key", agent.KeyFingerprint,
+		"after", time.Since(start).Round(time.Second), "ended_by", why)
+	_ = sess.Exit(code)
+}
+
+// refuse writes one line to the client's stderr and exits with status 1.
+func refuse(sess ssh.Session, msg string) {
+	_, _ = fmt.Fprintln(sess.Stderr(), msg)
+	_ = sess.Exit(1)
+}
+
+// run runs the agent's program until it ends and returns the exit status
+// and a word for the log.
+func (as *agentSession) run(winch <-chan ssh.Window) (int, string) {
+	s := as.srv
+	// The session's context ends with the connection; ours also ends when
+	// the program does, so this agent's pages and loaders stop with it.
+	ctx, cancel := context.WithCancel(as.sess.Context())
+	defer cancel()
+
+	deps := s.cfg.NewDeps(as.agent)
+	deps.Agent = as.label
+	deps.OpenBrowser = nil // the server's desktop is nobody's browser
+	if deps.PageNote == "" && s.cfg.PublicURL == "" {
+		deps.PageNote = NoPublicURLNote
+	}
+	as.touch()
+	opts := append(bubbletea.MakeOptions(as.sess),
+		// Wish's default emulated PTY: the input is the session channel
+		// itself; wrapping it lets the idle timer see the agent type.
+		tea.WithInput(activityReader{r: as.sess, touch: as.touch}),
+		tea.WithContext(ctx),
+		// The server's SIGINT/SIGTERM belong to main's graceful shutdown,
+		// not to each agent's program.
+		tea.WithoutSignalHandler(),
+	)
+	p := tea.NewProgram(tui.New(ctx, deps), opts...)
+	as.mu.Lock()
+	as.program, as.cancel = p, cancel
+	why := as.why // Shutdown may have come before the program existed
+	as.mu.Unlock()
+	if why != endNone {
+		return 1, as.farewell(why)
+	}
+
+	if s.cfg.IdleTimeout > 0 {
+		go as.watchIdle(ctx, s.cfg.IdleTimeout)
+	}
+	_, err := p.Run()
+	cancel()
+
+	as.mu.Lock()
+	why = as.why
+	as.mu.Unlock()
+	switch {
+	case why != endNone:
+		return 1, as.farewell(why)
+	case err == nil:
+		return 0, "agent quit"
+	case ctx.Err() != nil && as.sess.Context().Err() != nil:
+		return 1, "connection closed"
+	default:
+		s.logger.Error("program ended with an error", "user", as.agent.User, "err", err)
+		return 1, "error"
+	}
+}
+
+// farewell prints why the server ended the session, after the program has
+// restored the agent's terminal, and names the reason for the log.
+func (as *agentSession) farewell(why endReason) string {
+	switch why {
+	case endIdle:
+		_, _ = fmt.Fprintf(as.sess.Stderr(), "\n"+idleMessageFormat+"\n", as.srv.cfg.IdleTimeout)
+		return "idle timeout"
+	case endShutdown:
+		_, _ = fmt.Fprintln(as.sess.Stderr(), "\n"+ShutdownMessage)
+		return "server shutdown"
+	}
+	return ""
+}
+
+// end asks the program to quit cleanly, remembering the first reason.
+func (as *agentSession) end(why endReason) {
+	as.mu.Lock()
+	if as.why == endNone {
+		as.why = why
+	}
+	p := as.program
+	as.mu.Unlock()
+	if p != nil {
+		// Quit blocks until the event loop takes it (or the program ends);
+		// never make Shutdown wait on one slow program.
+		go p.Quit()
+	}
+}
+
+// kill stops the program at once (Shutdown's deadline passed).
+func (as *agentSession) kill() {
+	as.mu.Lock()
+	cancel := as.cancel
+	as.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+func (as *agentSession) touch() { as.lastInput.Store(time.Now().UnixNano()) }
+
+// forwardResizes turns the client's window-change requests into
+// WindowSizeMsgs. It drains winch until the session closes it: a send on
+// winch that nobody receives would block the session's request loop (and
+// leak it).
+func (as *agentSession) forwardResizes(winch <-chan ssh.Window) {
+	for w := range winch {
+		as.touch()
+		as.mu.Lock()
+		p := as.program
+		as.mu.Unlock()
+		if p != nil {
+			// Send returns at once after the program has ended: its
+			// context is cancelled by then.
+			p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+		}
+	}
+}
+
+// watchIdle ends the session after IdleTimeout without agent input.
+func (as *agentSession) watchIdle(ctx context.Context, idle time.Duration) {
+	t := time.NewTimer(idle)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			quiet := time.Since(time.Unix(0, as.lastInput.Load()))
+			if quiet >= idle {
+				as.srv.logger.Info("idle timeout", "user", as.agent.User, "key", as.agent.KeyFingerprint, "idle", quiet.Round(time.Second))
+				as.end(endIdle)
+				return
+			}
+			t.Reset(idle - quiet)
+		}
+	}
+}
+
+// activityReader records when the agent last sent anything.
+type activityReader struct {
+	r     io.Reader
+	touch func()
+}
+
+func (a activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.touch()
+	}
+	return n, err
+}
+
+// maxUserLen bounds the SSH user name we display and audit.
+const maxUserLen = 32
+
+// cleanUser makes the client-chosen user name safe for a terminal and the
+// audit log: no escape sequences, no control characters, bounded length.
+func cleanUser(u string) string {
+	u = strings.TrimSpace(mono.CleanText(u))
+	if utf8.RuneCountInString(u) > maxUserLen {
+		u = string([]rune(u)[:maxUserLen-1]) + "…"
+	}
+	if u == "" {
+		return "unknown"
+	}
+	return u
+}
+
+// agentLabel is the header's short identity: "ada (SHA256:AbCdEfGh…)".
+// The full fingerprint is in the audit log; eight characters are enough for
+// a colleague to tell two agents apart at a glance.
+func agentLabel(a audit.Agent) string {
+	fp := a.KeyFingerprint
+	if algo, sum, ok := strings.Cut(fp, ":"); ok && len(sum) > 8 {
+		fp = algo + ":" + sum[:8] + "…"
+	}
+	return a.User + " (" + fp + ")"
+}
