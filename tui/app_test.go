@@ -20,7 +20,9 @@ import (
 
 const wrongOTPID = "5ca1ab1e0000000000000002"
 
-func loaded(m Model) bool { return !m.search.loading && m.search.loaded > 0 }
+func loaded(m Model) bool {
+	return !m.search.loading && m.search.loaded > 0 && m.search.result.N == m.search.loaded
+}
 
 func plain(m Model) string { return ansi.Strip(m.View().Content) }
 
@@ -352,7 +354,7 @@ func goldenCases() []goldenCase {
 		{"search_filtered", func(t *testing.T, h *harness) {
 			h.until("loaded", loaded)
 			h.typeText("ok")
-			h.until("filtered", func(m Model) bool { return m.search.result.Query == "ok" })
+			h.until("filtered", func(m Model) bool { return m.search.result.Query == "ok" && m.search.result.N == m.search.loaded })
 		}},
 		{"account", func(t *testing.T, h *harness) { openWrongOTP(t, h) }},
 		{"token", func(t *testing.T, h *harness) {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	mrand "math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -149,7 +150,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		o.width, o.height = 80, 24
 	}
 	c := newClock()
-	sb := sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, Now: c.Now, ConfirmDelay: 30 * time.Second})
+	// Seeded tokens keep the masked token in golden views stable.
+	sb := sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, Now: c.Now, ConfirmDelay: 30 * time.Second,
+		TokenSource: mrand.NewChaCha8([32]byte{1})})
 	if err := sb.Start(""); err != nil {
 		t.Fatal(err)
 	}

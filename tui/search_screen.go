@@ -293,3 +293,10 @@ func commas(n int) string {
 
 func freshIndex() *search.Index       { return search.New() }
 func freshSearcher() *search.Searcher { return search.NewSearcher(32) }
+
+// replace swaps in a fresher copy of an account already listed.
+func (s *searchScreen) replace(a mono.Account) {
+	if i, ok := s.index.Lookup(a.ID); ok && i < len(s.accounts) {
+		s.accounts[i] = a
+	}
+}

@@ -400,6 +400,12 @@ func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
 	if s.apply(m, ev) != nil {
 		return nil
 	}
+	if msg.err == nil {
+		// The fresh read replaces the stale copy here and in the list, so
+		// badges stop saying NEEDS REAUTH once Mono agrees.
+		s.account = mergeAccount(s.account, msg.account)
+		m.search.replace(s.account)
+	}
 	switch s.sess.Phase() {
 	case state.Verifying:
 		if msg.kicked {
@@ -744,6 +750,9 @@ func (s *sessionScreen) tokenLine(m *Model, now time.Time) string {
 		shown = t.Value
 	}
 	expires := t.ExpiresAt.Local().Format("15:04:05")
+	if ph.HasOutcome() && ph != state.Expired {
+		return st.Label.Render("Token ") + st.Faint.Render(shown+"  used by this attempt — a new attempt needs a new token")
+	}
 	if t.Expired(now) || ph == state.Expired {
 		return st.Label.Render("Token ") + st.Faint.Render(shown) + "  " + st.Error.Render("EXPIRED") +
 			st.Faint.Render(" at "+expires+" — press t for a new one")

@@ -234,7 +234,7 @@ func (s *Server) handleReauthorise(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	token := newToken()
+	token := s.newToken()
 	s.mu.Lock()
 	s.pruneTokensLocked(now)
 	if old, ok := s.current[id]; ok {

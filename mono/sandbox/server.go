@@ -47,6 +47,9 @@ type Options struct {
 	// reauth before it reads AVAILABLE; default 20s, negative means none.
 	ConfirmDelay time.Duration
 	Logger       *log.Logger // may be nil
+	// TokenSource feeds minted tokens. Default crypto/rand; tests and demo
+	// recordings pass a seeded reader so screens are the same every run.
+	TokenSource io.Reader
 }
 
 // Errors from CompleteReauth.
@@ -66,6 +69,7 @@ type Server struct {
 	accounts []mono.Account // base data; changes live in overlays
 	index    map[string]int // lower-case id -> position
 
+	randMu    sync.Mutex // guards Options.TokenSource, which need not be safe for concurrent use
 	mu        sync.Mutex
 	overlays  map[int]*overlay
 	tokens    map[string]*tokenRecord
@@ -294,13 +298,14 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// newToken makes 20 random alphanumerics, like Mono's tokens.
-func newToken() string {
+// newToken makes 20 random alphanumerics, like Mono's tokens, from
+// Options.TokenSource (crypto/rand by default).
+func (s *Server) newToken() string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 	out := make([]byte, 0, 20)
 	var buf [32]byte
 	for len(out) < 20 {
-		_, _ = rand.Read(buf[:]) // crypto/rand.Read never fails (Go >= 1.24)
+		s.readRandom(buf[:])
 		for _, b := range buf {
 			// Reject the top of the byte range so every character is equally likely.
 			if b < 248 && len(out) < 20 {
@@ -309,4 +314,16 @@ func newToken() string {
 		}
 	}
 	return string(out)
+}
+
+func (s *Server) readRandom(buf []byte) {
+	if s.opts.TokenSource == nil {
+		_, _ = rand.Read(buf) // crypto/rand.Read never fails (Go >= 1.24)
+		return
+	}
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	if _, err := io.ReadFull(s.opts.TokenSource, buf); err != nil {
+		_, _ = rand.Read(buf)
+	}
 }

@@ -71,10 +71,14 @@ func (s *Server) handle(sess ssh.Session) {
 		refuse(sess, msg)
 		return
 	}
-	defer s.release(as)
 	start := time.Now()
 	s.logger.Info("agent connected", "user", agent.User, "key", agent.KeyFingerprint, "remote", sess.RemoteAddr().String())
-	code, why := as.run(winch)
+	// Released before the exit status goes out, so an agent who reconnects
+	// at once is not refused as over MaxSessions by their own old session.
+	code, why := func() (int, string) {
+		defer s.release(as)
+		return as.run()
+	}()
 	s.logger.Info("agent disconnected", "user", agent.User, "key", agent.KeyFingerprint,
 		"after", time.Since(start).Round(time.Second), "ended_by", why)
 	_ = sess.Exit(code)
@@ -88,7 +92,7 @@ func refuse(sess ssh.Session, msg string) {
 
 // run runs the agent's program until it ends and returns the exit status
 // and a word for the log.
-func (as *agentSession) run(winch <-chan ssh.Window) (int, string) {
+func (as *agentSession) run() (int, string) {
 	s := as.srv
 	// The session's context ends with the connection; ours also ends when
 	// the program does, so this agent's pages and loaders stop with it.

@@ -1,0 +1,502 @@
+package sshserve
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"image/color"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"charm.land/log/v2"
+	"github.com/charmbracelet/x/vt"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/connect"
+	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/state/audit"
+	"github.com/reauth/reauth/tui"
+)
+
+// waitLimit bounds every wait on a condition: generous, because -race
+// SSH with a full TUI on two shared cores is slow, but never a sleep.
+const waitLimit = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	// The TUI prints local times; pin the zone for stable screens.
+	time.Local = time.UTC
+	os.Exit(m.Run())
+}
+
+// newKey makes an ed25519 SSH signer.
+func newKey(t *testing.T) gossh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func authorizedLine(s gossh.Signer, comment string) string {
+	return strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.PublicKey()))) + " " + comment + "\n"
+}
+
+type fixtureOpts struct {
+	agents      []string // names whose keys go in authorized_keys
+	allowAny    bool
+	maxSessions int
+	idle        time.Duration
+	autoplay    bool
+	accounts    int
+}
+
+// fixture is a sandbox Mono, a widget page server and an SSH server whose
+// NewDeps builds a fresh tui.Deps per session, recording what it was given.
+type fixture struct {
+	t        *testing.T
+	dir      string
+	keysPath string
+	keys     map[string]gossh.Signer
+	sb       *sandbox.Server
+	client   *mono.Client
+	pages    *connect.Server
+	srv      *Server
+	logs     *syncBuffer
+
+	mu           sync.Mutex
+	agents       []audit.Agent
+	audits       map[string]*memAudit // by key fingerprint
+	browserCalls int
+}
+
+func newFixture(t *testing.T, o fixtureOpts) *fixture {
+	t.Helper()
+	if len(o.agents) == 0 && !o.allowAny {
+		o.agents = []string{"ada"}
+	}
+	if o.accounts == 0 {
+		o.accounts = 60
+	}
+	f := &fixture{t: t, dir: t.TempDir(), keys: map[string]gossh.Signer{}, audits: map[string]*memAudit{}, logs: &syncBuffer{}}
+	f.keysPath = filepath.Join(f.dir, "authorized_keys")
+	var lines strings.Builder
+	lines.WriteString("# reauth support agents\n")
+	for _, name := range o.agents {
+		f.keys[name] = newKey(t)
+		lines.WriteString(authorizedLine(f.keys[name], name+"@support"))
+	}
+	if err := os.WriteFile(f.keysPath, []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	f.sb = sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, ConfirmDelay: time.Millisecond})
+	if err := f.sb.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.sb.Close() })
+	var err error
+	f.client, err = mono.NewClient(mono.Config{BaseURL: f.sb.URL(), SecretKey: sandbox.SecretKey, Retry: mono.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := f.sb
+	f.pages, err = connect.NewServer(connect.Config{Mode: connect.ModeSandbox, Autoplay: o.autoplay,
+		AutoplayStepDelay: 50 * time.Millisecond, SandboxOpenDelay: 50 * time.Millisecond,
+		SandboxComplete: func(_ context.Context, token string) error {
+			_, err := sb.CompleteReauth(token)
+			return err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.pages.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = f.pages.Close(ctx)
+	})
+
+	cfg := Config{
+		Addr:               "127.0.0.1:0",
+		HostKeyPath:        filepath.Join(f.dir, "host_ed25519"),
+		AuthorizedKeysPath: f.keysPath,
+		AllowAnyKey:        o.allowAny,
+		MaxSessions:        o.maxSessions,
+		IdleTimeout:        o.idle,
+		Logger:             log.NewWithOptions(f.logs, log.Options{Level: log.DebugLevel}),
+		NewDeps:            f.newDeps,
+	}
+	if o.allowAny {
+		cfg.AuthorizedKeysPath = ""
+	}
+	f.srv, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := f.srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return f
+}
+
+// newDeps is the per-session factory, as main builds it: the shared Mono
+// client and page server, an audit recorder stamped with the agent. It
+// sets OpenBrowser to prove the server drops it.
+func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.agents = append(f.agents, agent)
+	rec := &memAudit{agent: agent}
+	f.audits[agent.KeyFingerprint] = rec
+	return tui.Deps{
+		Mono:        f.client,
+		Pages:       tui.ConnectPages{Server: f.pages},
+		Audit:       rec,
+		Agent:       "set by the factory, replaced by the server",
+		Sandbox:     true,
+		ScenarioFor: func(id string) string { return string(sandbox.ScenarioFor(id)) },
+		OpenBrowser: func(string) error {
+			f.mu.Lock()
+			f.browserCalls++
+			f.mu.Unlock()
+			return nil
+		},
+		VerifyEvery: 50 * time.Millisecond,
+		VerifyFor:   20 * time.Second,
+	}
+}
+
+func (f *fixture) seenAgents() []audit.Agent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]audit.Agent(nil), f.agents...)
+}
+
+func (f *fixture) auditOf(fp string) *memAudit {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.audits[fp]
+}
+
+// memAudit stamps records with the agent, like main's recorder.
+type memAudit struct {
+	agent audit.Agent
+	mu    sync.Mutex
+	recs  []audit.Record
+}
+
+func (a *memAudit) Record(r audit.Record) {
+	r.Agent = a.agent
+	a.mu.Lock()
+	a.recs = append(a.recs, r)
+	a.mu.Unlock()
+}
+
+func (a *memAudit) records() []audit.Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]audit.Record(nil), a.recs...)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// dial opens an SSH connection as user with key, pinning the server's host
+// key.
+func (f *fixture) dial(user string, key gossh.Signer) (*gossh.Client, error) {
+	cfg := &gossh.ClientConfig{
+		User:            user,
+		Auth:            []gossh.AuthMethod{gossh.PublicKeys(key)},
+		HostKeyCallback: gossh.FixedHostKey(f.srv.hostKey.PublicKey()),
+		Timeout:         10 * time.Second,
+	}
+	return gossh.Dial("tcp", f.srv.Addr(), cfg)
+}
+
+type termOpts struct {
+	width, height int
+	term          string
+	env           map[string]string
+	background    color.Color // what the agent's terminal answers to OSC 11
+}
+
+// terminal is an agent's terminal: an SSH session with a PTY whose output
+// feeds a vt emulator, and whose answers to terminal queries go back as
+// input, as a real terminal's would.
+type terminal struct {
+	t      *testing.T
+	client *gossh.Client
+	sess   *gossh.Session
+	stdin  io.WriteCloser
+
+	mu   sync.Mutex
+	emu  *vt.Emulator
+	raw  bytes.Buffer // every byte of stdout, escape sequences included
+	clip []string     // OSC 52 clipboard writes, decoded
+
+	exited chan error // the session's Wait result
+	pumps  sync.WaitGroup
+}
+
+// open connects user (whose key is in the fixture) and starts a shell.
+func (f *fixture) open(user string, o termOpts) *terminal {
+	f.t.Helper()
+	c, err := f.dial(user, f.keys[user])
+	if err != nil {
+		f.t.Fatalf("dial as %s: %v", user, err)
+	}
+	return openTerminal(f.t, c, o)
+}
+
+func openTerminal(t *testing.T, c *gossh.Client, o termOpts) *terminal {
+	t.Helper()
+	if o.width == 0 {
+		o.width, o.height = 100, 30
+	}
+	if o.term == "" {
+		o.term = "xterm-256color"
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range o.env {
+		if err := sess.Setenv(k, v); err != nil {
+			t.Fatalf("setenv %s: %v", k, err)
+		}
+	}
+	if err := sess.RequestPty(o.term, o.height, o.width, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	tm := &terminal{t: t, client: c, sess: sess, emu: vt.NewEmulator(o.width, o.height), exited: make(chan error, 1)}
+	if o.background != nil {
+		tm.emu.SetDefaultBackgroundColor(o.background)
+	}
+	tm.emu.RegisterOscHandler(52, func(data []byte) bool {
+		parts := bytes.Split(data, []byte{';'})
+		if dec, err := base64.StdEncoding.DecodeString(string(parts[len(parts)-1])); err == nil {
+			tm.clip = append(tm.clip, string(dec)) // under tm.mu: called from emu.Write
+		}
+		return true
+	})
+	tm.stdin, err = sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := sess.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	feed := func(r io.Reader, keepRaw bool) {
+		defer tm.pumps.Done()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				tm.mu.Lock()
+				if keepRaw {
+					tm.raw.Write(buf[:n])
+				}
+				_, _ = tm.emu.Write(buf[:n])
+				tm.mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	tm.pumps.Add(3)
+	go feed(stdout, true)
+	go feed(stderr, false)
+	go func() { // the terminal's answers to queries → the program's input
+		defer tm.pumps.Done()
+		if _, err := io.Copy(tm.stdin, tm.emu); err != nil {
+			// The session is gone; keep draining so the emulator never
+			// blocks on an answer nobody reads.
+			_, _ = io.Copy(io.Discard, tm.emu)
+		}
+	}()
+	go func() { tm.exited <- sess.Wait() }()
+	t.Cleanup(tm.close)
+	return tm
+}
+
+// close ends the client side and waits for the pumps.
+func (tm *terminal) close() {
+	_ = tm.sess.Close()
+	_ = tm.client.Close()
+	// Closing the emulator's input pipe ends the answer pump without
+	// touching the emulator's own closed flag (which Read checks unlocked).
+	if c, ok := tm.emu.InputPipe().(io.Closer); ok {
+		_ = c.Close()
+	}
+	tm.pumps.Wait()
+}
+
+func (tm *terminal) screen() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.emu.String()
+}
+
+func (tm *terminal) rawOutput() string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return tm.raw.String()
+}
+
+func (tm *terminal) clipboard() []string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return append([]string(nil), tm.clip...)
+}
+
+// waitFor polls the emulated screen until ok, failing after waitLimit.
+func (tm *terminal) waitFor(what string, ok func(screen string) bool) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	tick := time.NewTicker(15 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s := tm.screen()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("timed out waiting for %s; screen:\n%s", what, s)
+		}
+		<-tick.C
+	}
+}
+
+func (tm *terminal) waitText(sub string) string {
+	tm.t.Helper()
+	return tm.waitFor(sub, func(s string) bool { return strings.Contains(s, sub) })
+}
+
+func (tm *terminal) send(keys string) {
+	tm.t.Helper()
+	if _, err := tm.stdin.Write([]byte(keys)); err != nil {
+		tm.t.Fatalf("typing %q: %v", keys, err)
+	}
+}
+
+// wait waits for the session to end and returns its exit status (-1 when
+// it ended without one).
+func (tm *terminal) wait() int {
+	tm.t.Helper()
+	select {
+	case err := <-tm.exited:
+		if err == nil {
+			return 0
+		}
+		if ee, ok := err.(*gossh.ExitError); ok {
+			return ee.ExitStatus()
+		}
+		tm.t.Logf("session ended without a status: %v", err)
+		return -1
+	case <-time.After(waitLimit):
+		tm.t.Fatalf("session did not end; screen:\n%s", tm.screen())
+		return -1
+	}
+}
+
+// link returns the first OSC 8 hyperlink target on screen containing sub.
+func (tm *terminal) link(sub string) string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for y := range tm.emu.Height() {
+		for x := range tm.emu.Width() {
+			if c := tm.emu.CellAt(x, y); c != nil && strings.Contains(c.Link.URL, sub) {
+				return c.Link.URL
+			}
+		}
+	}
+	return ""
+}
+
+// cellFg is the foreground colour of the first cell of the first
+// occurrence of text on screen.
+func (tm *terminal) cellFg(text string) (color.Color, bool) {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for y, line := range strings.Split(tm.emu.String(), "\n") {
+		if x := strings.Index(line, text); x >= 0 {
+			x = len([]rune(line[:x]))
+			if c := tm.emu.CellAt(x, y); c != nil {
+				return c.Style.Fg, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// anyColour reports whether any cell on screen has a colour.
+func (tm *terminal) anyColour() bool {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for y := range tm.emu.Height() {
+		for x := range tm.emu.Width() {
+			if c := tm.emu.CellAt(x, y); c != nil && (c.Style.Fg != nil || c.Style.Bg != nil) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// freeAddrClosed returns a loopback address nobody listens on.
+func freeAddrClosed(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
