@@ -51,7 +51,7 @@ type fakePage struct {
 }
 
 func newFakePage(n int) *fakePage {
-	return &fakePage{url: "http://127.0.0.1:4242/s/abc#secret", code: "K7-Q2",
+	return &fakePage{url: "http://127.0.0.1:4242/s/abc#fragment", code: "K7-Q2",
 		events: make(chan mono.WidgetEvent, 64), done: make(chan struct{})}
 }
 

@@ -1,0 +1,184 @@
+package sshserve
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/reauth/reauth/state/audit"
+	"github.com/reauth/reauth/tui"
+)
+
+func noDeps(audit.Agent) tui.Deps { return tui.Deps{} }
+
+func TestUnknownKeyIsRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	stranger := newKey(t)
+	c, err := f.dial("ada", stranger) // the right user name does not help
+	if err == nil {
+		_ = c.Close()
+		t.Fatal("a key not in authorized_keys got in")
+	}
+	if !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Fatalf("refusal: %v", err)
+	}
+	if n := len(f.seenAgents()); n != 0 {
+		t.Fatalf("NewDeps ran %d times for a refused key", n)
+	}
+}
+
+func TestAuthorizedKeysReloadAddsAndRevokes(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	bob := newKey(t)
+	if c, err := f.dial("bob", bob); err == nil {
+		_ = c.Close()
+		t.Fatal("bob got in before his key was added")
+	}
+	// Add bob, drop ada: no restart.
+	if err := os.WriteFile(f.keysPath, []byte(authorizedLine(bob, "bob@support")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bump(t, f.keysPath)
+	c, err := f.dial("bob", bob)
+	if err != nil {
+		t.Fatalf("bob refused after his key was added: %v", err)
+	}
+	_ = c.Close()
+	if c, err := f.dial("ada", f.keys["ada"]); err == nil {
+		_ = c.Close()
+		t.Fatal("ada still got in after her key was removed")
+	}
+	// A file that breaks fails closed, even for keys it used to list.
+	if err := os.WriteFile(f.keysPath, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bump(t, f.keysPath)
+	if c, err := f.dial("bob", bob); err == nil {
+		_ = c.Close()
+		t.Fatal("a broken authorized_keys file still let bob in")
+	}
+	if !strings.Contains(f.logs.String(), "refusing every key") {
+		t.Fatalf("the broken file was not logged:\n%s", f.logs.String())
+	}
+}
+
+// bump moves the file's mtime forward so a same-size rewrite within the
+// clock's resolution is still seen as a change.
+func bump(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := fi.ModTime().Add(time.Second)
+	if err := os.Chtimes(path, next, next); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewRefusesWithoutUsableAuthorizedKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := authorizedLine(newKey(t), "ada")
+	cases := []struct {
+		name, path, want string
+	}{
+		{"no flag", "", "--authorized-keys"},
+		{"missing file", filepath.Join(dir, "nope"), "no such file"},
+		{"a directory", dir, "not a regular file"},
+		{"empty file", write("empty", ""), "no public keys"},
+		{"only comments", write("comments", "# nobody yet\n\n"), "no public keys"},
+		{"a bad line", write("bad", good+"ssh-ed25519 AAAAnotbase64\n"), "line 2"},
+		{"a restricting option", write("from", `from="10.0.0.0/8" `+good), `"from"`},
+		{"a command option", write("cmd", `command="/bin/sh" `+good), `"command"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(t.TempDir(), "hk"), AuthorizedKeysPath: c.path, NewDeps: noDeps})
+			if err == nil {
+				t.Fatal("New accepted it")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not mention %q", err, c.want)
+			}
+		})
+	}
+	// Options that only forbid what we never offer are fine.
+	p := write("harmless", "restrict,no-port-forwarding "+good)
+	if _, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(t.TempDir(), "hk"), AuthorizedKeysPath: p, NewDeps: noDeps}); err != nil {
+		t.Fatalf("harmless options refused: %v", err)
+	}
+	if _, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: filepath.Join(t.TempDir(), "hk"), AuthorizedKeysPath: p}); err == nil {
+		t.Fatal("New accepted a Config without NewDeps")
+	}
+}
+
+func TestAllowAnyKeyWarnsAndLetsAnyoneIn(t *testing.T) {
+	f := newFixture(t, fixtureOpts{allowAny: true})
+	if w := f.srv.Warning(); !strings.Contains(w, "ANY SSH key") {
+		t.Fatalf("Warning() = %q", w)
+	}
+	if !strings.Contains(f.logs.String(), "any SSH key is accepted") {
+		t.Fatal("no warning in the log")
+	}
+	f.keys["eve"] = newKey(t)
+	tm := f.open("eve", termOpts{})
+	tm.waitText("eve (SHA256:")
+
+	g := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	if w := g.srv.Warning(); w != "" {
+		t.Fatalf("Warning() = %q without AllowAnyKey", w)
+	}
+}
+
+func TestHostKeyGeneratedOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(keys, []byte(authorizedLine(newKey(t), "ada")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hk := filepath.Join(dir, "state", "ssh_host_ed25519")
+	s1, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: hk, AuthorizedKeysPath: keys, NewDeps: noDeps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(hk)
+	if err != nil {
+		t.Fatalf("no host key written: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("host key mode %04o, want 0600", fi.Mode().Perm())
+	}
+	if s1.hostKey.PublicKey().Type() != gossh.KeyAlgoED25519 {
+		t.Fatalf("host key type %s", s1.hostKey.PublicKey().Type())
+	}
+	s2, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: hk, AuthorizedKeysPath: keys, NewDeps: noDeps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.HostKeyFingerprint() != s2.HostKeyFingerprint() {
+		t.Fatal("a second start made a new host key")
+	}
+	if err := os.Chmod(hk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: hk, AuthorizedKeysPath: keys, NewDeps: noDeps}); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable host key was accepted (err %v)", err)
+	}
+	if err := os.WriteFile(hk, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: hk, AuthorizedKeysPath: keys, NewDeps: noDeps}); err == nil || !strings.Contains(err.Error(), "not an OpenSSH private key") {
+		t.Fatalf("a garbage host key was accepted (err %v)", err)
+	}
+}
