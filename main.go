@@ -32,6 +32,7 @@ import (
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
+	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 )
@@ -520,27 +521,9 @@ type runtime struct {
 
 func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 	rt := &runtime{env: e, hub: newSignalHub(), redirect: c.redirectURL}
-	contract, err := connect.ParseContract(c.contract)
+	cfg, err := pageConfig(c, e, rt.sandboxWebhook)
 	if err != nil {
-		return nil, usageError{err.Error()}
-	}
-	cfg := connect.Config{Addr: c.widgetAddr, PublicURL: c.publicURL, Contract: contract, Autoplay: c.autoplay,
-		ConnectJSURL: c.connectJS, PublicKey: e.public, Logger: e.logger.WithPrefix("page")}
-	if e.sandbox != nil {
-		sb := e.sandbox
-		cfg.Mode = connect.ModeSandbox
-		cfg.SandboxComplete = func(ctx context.Context, token string) error {
-			id, err := sb.CompleteReauth(token)
-			if err == nil {
-				rt.sandboxWebhook(ctx, webhook.Reauthorized, id)
-			}
-			return err
-		}
-	} else {
-		cfg.Mode = connect.ModeLive
-		if e.public == "" {
-			return nil, usageError{"MONO_PUBLIC_KEY is required in live mode (the widget needs it)"}
-		}
+		return nil, err
 	}
 	srv, err := connect.NewServer(cfg)
 	if err != nil {
@@ -583,6 +566,35 @@ func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 		rt.hookURL = "http://" + rt.webhooks.Addr + "/"
 	}
 	return rt, nil
+}
+
+// pageConfig is the widget page server's configuration for this mode. In
+// the sandbox, a completed simulated reauth is reported to the fake Mono
+// (and, through notify, to our own webhook receiver when one runs).
+func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind, string)) (connect.Config, error) {
+	contract, err := connect.ParseContract(c.contract)
+	if err != nil {
+		return connect.Config{}, usageError{err.Error()}
+	}
+	cfg := connect.Config{Addr: c.widgetAddr, PublicURL: c.publicURL, Contract: contract, Autoplay: c.autoplay,
+		ConnectJSURL: c.connectJS, PublicKey: e.public, Logger: e.logger.WithPrefix("page")}
+	if e.sandbox == nil {
+		cfg.Mode = connect.ModeLive
+		if e.public == "" {
+			return connect.Config{}, usageError{"MONO_PUBLIC_KEY is required in live mode (the widget needs it)"}
+		}
+		return cfg, nil
+	}
+	sb := e.sandbox
+	cfg.Mode = connect.ModeSandbox
+	cfg.SandboxComplete = func(ctx context.Context, token string) error {
+		id, err := sb.CompleteReauth(token)
+		if err == nil && notify != nil {
+			notify(ctx, webhook.Reauthorized, id)
+		}
+		return err
+	}
+	return cfg, nil
 }
 
 // onWebhook audits an accepted webhook and tells every program about it.
@@ -822,5 +834,106 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return failedError{"reauth link is not available in this build yet"}
+	var c common
+	fs := newFlagSet("link", "reauth link ACCOUNT_ID [--no-browser] [--json] [--timeout D]", stderr)
+	c.register(fs, true)
+	jsonOut := fs.Bool("json", false, "JSON lines: the first has the page url, then one per event, then the outcome")
+	timeout := fs.Duration("timeout", 0, "give up after this long (default: a minute after the token expires)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"link needs exactly one ACCOUNT_ID"}
+	}
+	if !mono.IsAccountID(pos[0]) {
+		return usageError{fmt.Sprintf("%q is not a Mono account id (24 hex characters)", mono.CleanText(pos[0]))}
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	cfg, err := pageConfig(c, e, nil)
+	if err != nil {
+		return err
+	}
+	acct, err := e.client.Account(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	var tok mono.Token
+	if cfg.Contract == connect.ContractToken {
+		if tok, err = e.client.Reauthorise(ctx, acct.ID); err != nil {
+			return err
+		}
+	}
+	rec := linkAuditor(c, e, acct.ID)
+	defer rec.close()
+	if tok.Value != "" {
+		rec.append(audit.Record{Action: audit.ActionTokenMinted, TokenFingerprint: tok.Fingerprint(), TokenExpiresAt: tok.ExpiresAt})
+	}
+	opts := connect.LinkOptions{Server: cfg, Account: acct, Token: tok, Out: stdout, JSON: *jsonOut,
+		OpenBrowser: !c.noBrowser, Open: openBrowser, Timeout: *timeout, Describe: state.Describe,
+		OnSession: func(s *connect.Session) {
+			rec.append(audit.Record{Action: audit.ActionPageOpened, PageURL: s.URL()})
+		}}
+	if e.sandbox != nil {
+		opts.Scenario = string(sandbox.ScenarioFor(acct.ID))
+	}
+	res, err := connect.RunLink(ctx, opts)
+	if err != nil {
+		if connect.IsConfigError(err) {
+			return usageError{oneLine(err)}
+		}
+		return err
+	}
+	rec.append(audit.Record{Action: audit.ActionOutcome, Outcome: string(res.Outcome), Detail: res.Reason})
+	if res.ExitCode() != 0 {
+		return failedError{} // the outcome line on stdout already said why
+	}
+	return nil
+}
+
+// linkRecorder audits a `reauth link` run; without an audit log it does
+// nothing (and says so in the log).
+type linkRecorder struct {
+	log     *audit.Log
+	agent   audit.Agent
+	account string
+	session string
+	logger  *log.Logger
+}
+
+func linkAuditor(c common, e *env, account string) *linkRecorder {
+	r := &linkRecorder{agent: audit.Agent{User: osUser(), Via: audit.ViaLocal}, account: account,
+		session: "link-" + newEventID(), logger: e.logger}
+	path := c.auditPath
+	if path == "" {
+		path, _ = audit.DefaultPath()
+	}
+	l, err := audit.Open(path)
+	if err != nil {
+		e.logger.Error("audit log unavailable", "err", err)
+		return r
+	}
+	r.log = l
+	r.append(audit.Record{Action: audit.ActionSessionStarted, Detail: "reauth link"})
+	return r
+}
+
+func (r *linkRecorder) append(rec audit.Record) {
+	if r.log == nil {
+		return
+	}
+	rec.Agent, rec.Account, rec.Session = r.agent, r.account, r.session
+	if err := r.log.Append(rec); err != nil {
+		r.logger.Error("audit append failed", "action", rec.Action, "err", err)
+	}
+}
+
+func (r *linkRecorder) close() {
+	if r.log != nil {
+		_ = r.log.Close()
+	}
 }
