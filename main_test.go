@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/vt"
+	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
 
 	"github.com/reauth/reauth/mono"
@@ -307,4 +310,118 @@ func TestTUIInPseudoTerminal(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("q did not quit")
 	}
+}
+
+// newBrowser starts headless Chromium for a test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()))
+	if p := chromiumPath(); p != "" {
+		opts = append(opts, chromedp.ExecPath(p))
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
+func chromiumPath() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// The issue's "done when": `reauth link ID --no-browser --json` prints a URL
+// first; opening it in Chromium and completing the (autoplayed) sandbox
+// widget streams the events and the outcome, and the exit status is 0.
+func TestLinkEndToEndInChromium(t *testing.T) {
+	state := t.TempDir()
+	cmd := exec.Command(binPath, "link", "5ca1ab1e0000000000000002", "--no-browser", "--json", "--autoplay", "--timeout", "2m")
+	cmd.Env = []string{"HOME=" + state, "XDG_STATE_HOME=" + state, "PATH=" + os.Getenv("PATH")}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var first struct {
+		URL         string `json:"url"`
+		PairingCode string `json:"pairing_code"`
+	}
+	select {
+	case l := <-lines:
+		if err := json.Unmarshal([]byte(l), &first); err != nil || first.URL == "" {
+			t.Fatalf("first line is not {\"url\":…}: %q", l)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no URL printed; stderr %s", stderr.String())
+	}
+	ctx := newBrowser(t)
+	if _, err := chromedp.Run(ctx, chromedp.Navigate(first.URL)); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var outcome map[string]any
+	deadline := time.After(60 * time.Second)
+	for outcome == nil {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stdout ended without an outcome; events %v; stderr %s", names, stderr.String())
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("not a JSON line: %q", l)
+			}
+			if _, ok := m["outcome"]; ok {
+				outcome = m
+				continue
+			}
+			name, _ := m["name"].(string)
+			if name == "" {
+				name, _ = m["callback"].(string)
+			}
+			names = append(names, name)
+		case <-deadline:
+			t.Fatalf("no outcome; events so far %v", names)
+		}
+	}
+	if outcome["outcome"] != "succeeded" {
+		t.Fatalf("outcome %v", outcome)
+	}
+	want := []string{"LOADED", "OPENED", "INSTITUTION_SELECTED", "SUBMIT_CREDENTIALS", "SUBMIT_MFA", "ERROR", "SUBMIT_MFA", "SUCCESS"}
+	if !isSubsequence(want, names) {
+		t.Fatalf("events %v do not contain %v in order", names, want)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v (stderr %s)", err, stderr.String())
+	}
+}
+
+func isSubsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
 }
