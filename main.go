@@ -35,6 +35,7 @@ import (
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
+	"github.com/reauth/reauth/tui/sshserve"
 )
 
 // Exit codes: 0 done, 1 the operation failed, 2 usage or configuration.
@@ -830,7 +831,60 @@ func httpClient(timeout time.Duration) *http.Client {
 func openBrowser(url string) error { return browser.OpenURL(url) }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return failedError{"reauth serve is not available in this build yet"}
+	var c common
+	fs := newFlagSet("serve", "reauth serve --authorized-keys FILE [flags]", stderr)
+	c.register(fs, true)
+	sshAddr := fs.String("ssh-addr", sshserve.DefaultAddr, "SSH listen address")
+	hostKey := fs.String("host-key", filepath.Join(stateDir(), "ssh_host_ed25519"), "host key (generated on first run, kept 0600)")
+	authKeys := fs.String("authorized-keys", "", "agents' public keys, OpenSSH authorized_keys format (required)")
+	anyKey := fs.Bool("allow-any-key", false, "let ANY public key in (demos on a trusted network only)")
+	maxSessions := fs.Int("max-sessions", 50, "concurrent SSH sessions at most (0: no cap)")
+	idle := fs.Duration("idle-timeout", 30*time.Minute, "end a session after this long without input (0: never)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	e, err := setup(c)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	rt, err := newRuntime(ctx, c, e)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	srv, err := sshserve.New(sshserve.Config{Addr: *sshAddr, HostKeyPath: *hostKey, AuthorizedKeysPath: *authKeys,
+		AllowAnyKey: *anyKey, MaxSessions: *maxSessions, IdleTimeout: *idle, PublicURL: c.publicURL,
+		Logger: e.logger.WithPrefix("ssh"), NewDeps: rt.deps})
+	if err != nil {
+		return usageError{oneLine(err)}
+	}
+	if w := srv.Warning(); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
+	if err := srv.Start(); err != nil {
+		return failedError{"cannot listen on " + *sshAddr + ": " + oneLine(err)}
+	}
+	fmt.Fprintf(stdout, "reauth serve: ssh -p %s HOST  (host key %s)\nwidget pages on %s\n",
+		portOf(srv.Addr()), srv.HostKeyFingerprint(), rt.pages.URL())
+	if c.publicURL == "" {
+		fmt.Fprintln(stdout, "note: no --public-url, so page links only work on this machine")
+	}
+	if rt.hookURL != "" {
+		fmt.Fprintln(stdout, "webhooks on", rt.hookURL)
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "shutting down: closing sessions")
+	sctx, cancel := context.WithTimeout(context.Background(), sshserve.DefaultShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func portOf(addr string) string {
+	if _, p, err := net.SplitHostPort(addr); err == nil {
+		return p
+	}
+	return addr
 }
 
 func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -780,7 +780,9 @@ func (s *sessionScreen) pageLines(m *Model, now time.Time, width int) []string {
 	}
 	// OSC 8 makes the URL clickable; the visible text is the URL itself so
 	// terminals without hyperlinks still show it in full.
-	link := ansi.SetHyperlink(u) + st.Link.Render(u) + ansi.ResetHyperlink()
+	// Cut the visible text, not the link: the OSC 8 target stays whole and
+	// its terminator is never truncated away.
+	link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(u, max(10, width-7), "…")) + ansi.ResetHyperlink()
 	lines := []string{st.Label.Render("Page  ") + link,
 		st.Label.Render("Code  ") + st.Accent.Bold(true).Render(s.sess.PairingCode()) +
 			st.Faint.Render("  — the customer's page shows the same code")}
