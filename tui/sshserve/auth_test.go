@@ -178,6 +178,9 @@ func TestHostKeyGeneratedOnceAndKept(t *testing.T) {
 	if err := os.WriteFile(hk, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(hk, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: hk, AuthorizedKeysPath: keys, NewDeps: noDeps}); err == nil || !strings.Contains(err.Error(), "not an OpenSSH private key") {
 		t.Fatalf("a garbage host key was accepted (err %v)", err)
 	}
