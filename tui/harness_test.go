@@ -223,10 +223,15 @@ func (h *harness) send(msg tea.Msg) {
 func (h *harness) until(what string, cond func(m Model) bool) {
 	h.t.Helper()
 	deadline := time.After(10 * time.Second)
+	// Some conditions depend on Cmd side effects that send no message (an
+	// audit write): re-check them on a short poll as well.
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
 	for !cond(h.m) {
 		select {
 		case msg := <-h.msgs:
 			h.send(msg)
+		case <-poll.C:
 		case <-deadline:
 			h.t.Fatalf("timed out waiting for %s; view:\n%s", what, h.m.View().Content)
 		}
