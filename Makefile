@@ -11,9 +11,9 @@ STATICCHECK_VERSION := v0.8.2
 # Tests drive a real browser; these are the places Debian and others put it.
 CHROMIUM    := $(shell command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 
-.PHONY: test tools chromium fmt vet lint unit build bench demo clean
+.PHONY: test tools chromium fmt vet lint unit fuzz build bench demo clean
 
-test: tools fmt vet lint unit
+test: tools fmt vet lint unit fuzz
 
 tools: $(STATICCHECK) chromium
 
@@ -46,11 +46,34 @@ lint: $(STATICCHECK)
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# Every fuzz target gets a short run on each `make test` (seed corpora are in
+# the tests); FUZZ_TIME=5m make fuzz for a real session.
+FUZZ_TIME ?= 3s
+FUZZ_TARGETS := ./mono:FuzzCleanText ./mono:FuzzReplies ./mono/webhook:FuzzParse ./state:FuzzDescribe
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name ($(FUZZ_TIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg >/dev/null || \
+	    { $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg; exit 1; }; \
+	done
+
 build:
 	$(GO) build -o reauth .
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+# demo renders demo.gif and the transcript demo.txt from demo.tape: it
+# installs vhs, ttyd and ffmpeg when missing (.ci/demo-tools.sh), builds
+# reauth and records the tape (.ci/demo-render.sh). See docs/DEMO.md.
+demo:
+	@tools_bin=$$(.ci/demo-tools.sh) && .ci/demo-render.sh "$$tools_bin"
+
+# demo-check replays demo.tape against the app without vhs (part of make test).
+.PHONY: demo-check
+demo-check:
+	$(GO) test -race -count=1 -run 'TestDemo' .
 
 clean:
 	rm -f reauth
