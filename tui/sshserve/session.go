@@ -2,8 +2,10 @@ package sshserve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +107,14 @@ func (as *agentSession) run() (int, string) {
 	if deps.PageNote == "" && s.cfg.PublicURL == "" {
 		deps.PageNote = NoPublicURLNote
 	}
+	if deps.Pages != nil {
+		// However the program ends (quit, dropped connection, idle,
+		// shutdown), every page this agent opened ends with the session, so
+		// a customer is never left on a page nobody is watching.
+		pages := &sessionPages{inner: deps.Pages}
+		defer pages.closeAll()
+		deps.Pages = pages
+	}
 	as.touch()
 	opts := append(bubbletea.MakeOptions(as.sess),
 		// Wish's default emulated PTY: the input is the session channel
@@ -147,14 +157,17 @@ func (as *agentSession) run() (int, string) {
 }
 
 // farewell prints why the server ended the session, after the program has
-// restored the agent's terminal, and names the reason for the log.
+// restored the agent's terminal, and names the reason for the log. It goes
+// to stdout, not stderr: the two are separate SSH streams, and only the
+// same stream guarantees the line lands after the program's last frame
+// (and its exit from the alternate screen).
 func (as *agentSession) farewell(why endReason) string {
 	switch why {
 	case endIdle:
-		_, _ = fmt.Fprintf(as.sess.Stderr(), "\n"+idleMessageFormat+"\n", as.srv.cfg.IdleTimeout)
+		_, _ = fmt.Fprintf(as.sess, "\n"+idleMessageFormat+"\n", as.srv.cfg.IdleTimeout)
 		return "idle timeout"
 	case endShutdown:
-		_, _ = fmt.Fprintln(as.sess.Stderr(), "\n"+ShutdownMessage)
+		_, _ = fmt.Fprintln(as.sess, "\n"+ShutdownMessage)
 		return "server shutdown"
 	}
 	return ""
@@ -264,4 +277,49 @@ func agentLabel(a audit.Agent) string {
 		fp = algo + ":" + sum[:8] + "…"
 	}
 	return a.User + " (" + fp + ")"
+}
+
+// sessionPages remembers the pages one session opened so they can all be
+// closed when it ends.
+type sessionPages struct {
+	inner tui.Pages
+
+	mu     sync.Mutex
+	open   []tui.Page
+	closed bool
+}
+
+func (sp *sessionPages) Open(ctx context.Context, req tui.PageRequest) (tui.Page, error) {
+	p, err := sp.inner.Open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.closed { // the session ended while the page was being made
+		p.Close()
+		return nil, errors.New("the session has ended")
+	}
+	// Forget pages that already ended, so a day-long session does not keep
+	// every page it ever opened.
+	sp.open = slices.DeleteFunc(sp.open, func(old tui.Page) bool {
+		select {
+		case <-old.Done():
+			return true
+		default:
+			return false
+		}
+	})
+	sp.open = append(sp.open, p)
+	return p, nil
+}
+
+func (sp *sessionPages) closeAll() {
+	sp.mu.Lock()
+	open := sp.open
+	sp.open, sp.closed = nil, true
+	sp.mu.Unlock()
+	for _, p := range open {
+		p.Close() // idempotent: the TUI may have closed it already
+	}
 }
