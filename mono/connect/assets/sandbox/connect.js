@@ -23,6 +23,8 @@
   var frame = null;
   var container = null;
   var listener = null;
+  var frameLoaded = false;
+  var afterLoad = [];
 
   function Connect(opts) {
     opts = opts || {};
@@ -96,9 +98,13 @@
     fs.width = "100%";
     fs.height = "100%";
     fs.visibility = "hidden";
+    frameLoaded = false;
+    afterLoad = [];
     frame.onload = function () {
       self.onLoad();
       self.onEvent("LOADED", { timestamp: Date.now() });
+      frameLoaded = true;
+      afterLoad.splice(0).forEach(function (f) { f(); });
     };
     container.appendChild(frame);
     document.body.insertBefore(container, document.body.firstChild);
@@ -110,13 +116,19 @@
     container.style.display = "flex";
     container.style.visibility = "visible";
     setTimeout(function () {
+      // connect.js makes OPENED on a timer alone; with the short delays
+      // used in tests that could precede LOADED, which a real widget
+      // never shows, so the stand-in also waits for the frame.
+      if (frameLoaded) show(); else afterLoad.push(show);
+    }, openDelay);
+    function show() {
       if (!frame) return;
       frame.style.visibility = "visible";
       handle.call(self, { type: "mono.connect.widget_opened", data: { timestamp: Date.now() } });
       // Only the stand-in does this: it lets the simulated customer start
       // once the widget is on screen, as a person would.
       if (frame.contentWindow) frame.contentWindow.postMessage({ type: "reauth.sandbox.opened" }, location.origin);
-    }, openDelay);
+    }
     if (listener) window.removeEventListener("message", listener, false);
     listener = function (e) {
       // Stricter than connect.js, which takes any window's messages.
