@@ -236,7 +236,9 @@ func mfa(m string) func(mono.EventData) string {
 	return func(d mono.EventData) string { return field("mfaType", d.MFAType, m) }
 }
 func accounts(n int) func(mono.EventData) string {
-	return func(d mono.EventData) string { return field("selectedAccountsCount", fmt.Sprint(d.SelectedAccountsCount), fmt.Sprint(n)) }
+	return func(d mono.EventData) string {
+		return field("selectedAccountsCount", fmt.Sprint(d.SelectedAccountsCount), fmt.Sprint(n))
+	}
 }
 func errorIs(typ, msg string) func(mono.EventData) string {
 	return func(d mono.EventData) string {

@@ -204,8 +204,8 @@ func nothingPending(t *testing.T, srv *Server, s *Session, seq int64) {
 
 // step is an expected event: callback, name and the data fields that matter.
 type step struct {
-	cb   mono.Callback
-	name string
+	cb    mono.Callback
+	name  string
 	check func(mono.EventData) string // "" when fine
 }
 

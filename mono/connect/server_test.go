@@ -307,7 +307,7 @@ func TestIngestRefusals(t *testing.T) {
 		{"unknown callback", s, req{body: eventBody(1, "eval", "", nil)}, 400},
 		{"zero seq", s, req{body: eventBody(0, "load", "", nil)}, 400},
 		{"negative seq", s, req{body: eventBody(-4, "load", "", nil)}, 400},
-		{"seq far ahead", s, req{body: eventBody(1 << 40, "load", "", nil)}, 400},
+		{"seq far ahead", s, req{body: eventBody(1<<40, "load", "", nil)}, 400},
 		{"event without name", s, req{body: eventBody(1, "event", "", nil)}, 400},
 		{"name with escapes", s, req{body: eventBody(1, "event", "ERR\x1b[31mOR", nil)}, 400},
 		{"long name", s, req{body: eventBody(1, "event", strings.Repeat("A", 65), nil)}, 400},
