@@ -201,8 +201,9 @@ type screen struct {
 	t   *testing.T
 	mu  sync.Mutex
 	emu *vt.Emulator
-	pty *os.File
-	cmd *exec.Cmd
+	pty   *os.File
+	cmd   *exec.Cmd
+	state string // the program's XDG_STATE_HOME: log, audit
 }
 
 func startScreen(t *testing.T, w, h int, env []string, args ...string) *screen {
@@ -214,7 +215,7 @@ func startScreen(t *testing.T, w, h int, env []string, args ...string) *screen {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &screen{t: t, emu: vt.NewEmulator(w, h), pty: f, cmd: cmd}
+	s := &screen{t: t, emu: vt.NewEmulator(w, h), pty: f, cmd: cmd, state: state}
 	go func() { // program output → emulator
 		buf := make([]byte, 32<<10)
 		for {
@@ -424,4 +425,76 @@ func isSubsequence(want, got []string) bool {
 		}
 	}
 	return i == len(want)
+}
+
+// After a full TUI flow with debug logging, no secret — the Mono secret key,
+// the token, the page secret — is in the log or the audit.
+func TestNoSecretsInLogsOrAudit(t *testing.T) {
+	s := startScreen(t, 200, 40, nil, "--no-browser", "--debug")
+	s.waitText("loaded 520 / 520")
+	s.send("folake")
+	s.waitFor("filtered", func(txt string) bool { return strings.Contains(txt, "Folake") && !strings.Contains(txt, "Okonkwo") })
+	s.send("\r")
+	s.waitText("Why")
+	s.send("t")
+	s.waitText("left")
+	s.send("v")
+	var token string
+	s.waitFor("revealed token", func(txt string) bool {
+		for _, l := range strings.Split(txt, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "Token" && !strings.Contains(f[1], "•") {
+				token = f[1]
+				return true
+			}
+		}
+		return false
+	})
+	s.send("o")
+	var pageSecret string
+	s.waitFor("page link", func(txt string) bool {
+		for _, l := range strings.Split(txt, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "Page" {
+				if i := strings.IndexByte(f[1], '#'); i > 0 && len(f[1]) > i+16 {
+					pageSecret = strings.TrimSuffix(f[1][i+1:], "…")
+					return true
+				}
+			}
+		}
+		return false
+	})
+	s.send("q")
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("q did not quit")
+	}
+	if len(token) < 10 || len(pageSecret) < 16 {
+		t.Fatalf("could not read the secrets off the screen: token %q page secret %q", token, pageSecret)
+	}
+	files := 0
+	err := filepath.WalkDir(s.state, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for name, secret := range map[string]string{"secret key": sandbox.SecretKey, "token": token, "page secret": pageSecret} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s found in %s", name, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, _ := os.ReadFile(filepath.Join(s.state, "reauth", "audit.jsonl"))
+	if files < 2 || !bytes.Contains(audit, []byte("token_minted")) || !bytes.Contains(audit, []byte("page_opened")) {
+		t.Fatalf("expected a log and an audit with the mint and the page (%d files):\n%s", files, audit)
+	}
 }
