@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"image/color"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -487,16 +486,4 @@ func (tm *terminal) anyColour() bool {
 		}
 	}
 	return false
-}
-
-// freeAddrClosed returns a loopback address nobody listens on.
-func freeAddrClosed(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
 }

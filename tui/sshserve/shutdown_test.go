@@ -63,14 +63,8 @@ func TestShutdownEndsSessionsWithoutLeaks(t *testing.T) {
 		t.Fatal("the server still accepts connections after shutdown")
 	}
 	// Ada's page ended with her program.
-	base, _, _ := strings.Cut(pageURL, "#")
-	resp, err := http.Get(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusGone && resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("ada's page answers %s after shutdown; it should be ended", resp.Status)
+	if code := pageStatus(t, pageURL); code != http.StatusGone {
+		t.Fatalf("ada's page answers %d after shutdown; it should be ended (410)", code)
 	}
 }
 
@@ -118,4 +112,46 @@ func TestListenAndServeStopsWhenContextEnds(t *testing.T) {
 		t.Fatalf("session exited %d", code)
 	}
 	tm.waitText(ShutdownMessage)
+}
+
+// eventually polls cond until it holds, failing after waitLimit.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	tick := time.NewTicker(15 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func pageStatus(t *testing.T, pageURL string) int {
+	t.Helper()
+	base, _, _ := strings.Cut(pageURL, "#")
+	resp, err := http.Get(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// A connection that drops without a goodbye ends the agent's program and
+// its pages: nobody is watching them any more.
+func TestDroppedConnectionEndsItsProgramAndPages(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	ada := f.open("ada", termOpts{})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	if code := pageStatus(t, pageURL); code != http.StatusOK {
+		t.Fatalf("the open page answers %d", code)
+	}
+	_ = ada.client.Close()
+	eventually(t, "the session to end", func() bool { return f.srv.Sessions() == 0 })
+	eventually(t, "the page to end", func() bool { return pageStatus(t, pageURL) == http.StatusGone })
+	if !strings.Contains(f.logs.String(), "connection closed") {
+		t.Fatalf("the drop was not logged as such:\n%s", f.logs.String())
+	}
 }
