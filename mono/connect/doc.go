@@ -19,8 +19,10 @@
 // See README.md in this directory for the page contract: endpoints,
 // message shapes, security checks and the delivery guarantees.
 //
-// Consuming a session: range over Events() until it is closed (or select on
-// Done()). The channel is buffered and fed by a per-session goroutine, so a
+// Consuming a session: range over Events() until it is closed, or select
+// on Events() and Done(); Done() is closed only after Events() has been
+// closed with whatever was pending already in its buffer, so a non-blocking
+// drain after Done() loses nothing. The channel is buffered and fed by a per-session goroutine, so a
 // slow reader never blocks the HTTP handlers; when the reader falls behind,
 // heartbeats and repeats of non-outcome events are dropped and counted in
 // Dropped(). Outcome events (success, close, unload, page_error, and the

@@ -91,7 +91,8 @@ type Session struct {
 	reference string
 
 	events  chan mono.WidgetEvent
-	done    chan struct{}
+	quit    chan struct{} // closed by end: the pump flushes and stops
+	done    chan struct{} // closed by the pump after Events is closed
 	notify  chan struct{}
 	stopped chan struct{}
 	endOnce sync.Once
@@ -139,8 +140,10 @@ func (s *Session) Reference() string { return s.reference }
 // session ends (Done) and what was pending has been handed over.
 func (s *Session) Events() <-chan mono.WidgetEvent { return s.events }
 
-// Done is closed when the session ends: Close, a newer session for the same
-// account, or the server closing.
+// Done is closed when the session has ended (Close, a newer session for the
+// same account, or the server closing) and Events has been closed: once
+// Done is closed, whatever is left is already buffered in Events, so a
+// non-blocking drain of Events loses nothing.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Dropped counts droppable events (heartbeats, repeats of non-outcome
@@ -183,6 +186,7 @@ func newSession(srv *Server, p SessionParams, base string, pairing string) (*Ses
 		params:    p,
 		reference: ref,
 		events:    make(chan mono.WidgetEvent, srv.set.tune.eventBuffer),
+		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		notify:    make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
@@ -273,7 +277,7 @@ func (s *Session) run() {
 			select {
 			case s.events <- next:
 				continue
-			case <-s.done:
+			case <-s.quit:
 				s.finish(&next)
 				return
 			}
@@ -285,15 +289,15 @@ func (s *Session) run() {
 		select {
 		case <-s.notify:
 		case <-timer.C:
-		case <-s.done:
+		case <-s.quit:
 			s.finish(nil)
 			return
 		}
 	}
 }
 
-// finish hands over what fits in the channel's buffer, then closes it. The
-// session has ended, so nobody is obliged to read any more.
+// finish hands over what fits in the channel's buffer, closes it, then
+// closes done. The session has ended, so nobody is obliged to read any more.
 func (s *Session) finish(inFlight *mono.WidgetEvent) {
 	s.mu.Lock()
 	pending := s.queue
@@ -310,6 +314,7 @@ func (s *Session) finish(inFlight *mono.WidgetEvent) {
 		}
 	}
 	close(s.events)
+	close(s.done)
 }
 
 func (s *Session) wake() {
@@ -533,7 +538,7 @@ func (s *Session) end(why string) {
 		s.mu.Lock()
 		s.ended = why
 		s.mu.Unlock()
-		close(s.done)
+		close(s.quit)
 	})
 	<-s.stopped
 }
