@@ -198,9 +198,9 @@ func TestHelpListsEnvironment(t *testing.T) {
 
 // screen runs the binary in a pty and keeps an emulated screen of it.
 type screen struct {
-	t   *testing.T
-	mu  sync.Mutex
-	emu *vt.Emulator
+	t     *testing.T
+	mu    sync.Mutex
+	emu   *vt.Emulator
 	pty   *os.File
 	cmd   *exec.Cmd
 	state string // the program's XDG_STATE_HOME: log, audit
