@@ -229,6 +229,23 @@ func expectSequence(t *testing.T, s *Session, within time.Duration, steps ...ste
 	return got
 }
 
+// expectOpening takes the three events connect.js makes itself. onLoad and
+// LOADED come from the iframe's load, OPENED from a fixed 2 s timer after
+// open(): with a slow frame, OPENED can come first, so the order between
+// the two is not fixed (load always precedes LOADED).
+func expectOpening(t *testing.T, s *Session, within time.Duration) {
+	t.Helper()
+	var got []mono.WidgetEvent
+	for range 3 {
+		got = append(got, next(t, s, within))
+	}
+	order := describeAll(got)
+	if order != "load:, event:LOADED, event:OPENED" && order != "event:OPENED, load:, event:LOADED" &&
+		order != "load:, event:OPENED, event:LOADED" {
+		t.Fatalf("opening events: %s", order)
+	}
+}
+
 func describeAll(evs []mono.WidgetEvent) string {
 	var parts []string
 	for _, ev := range evs {

@@ -186,11 +186,7 @@ func TestRealConnectJS202TokenContract(t *testing.T) {
 
 	// connect.js makes these itself: onLoad + LOADED when its iframe loads,
 	// OPENED 2 s after open().
-	expectSequence(t, s, 20*time.Second,
-		step{cb: mono.CallbackLoad},
-		step{cb: mono.CallbackEvent, name: mono.EventLoaded},
-		step{cb: mono.CallbackEvent, name: mono.EventOpened},
-	)
+	expectOpening(t, s, 20*time.Second)
 	r := s.Reference()
 	q := fakeMono.loaded(r)
 	if q == nil {
@@ -252,11 +248,7 @@ func TestRealConnectJS220AccountContract(t *testing.T) {
 	}
 	ctx, _ := newTab(t)
 	navigate(t, ctx, s.URL())
-	expectSequence(t, s, 20*time.Second,
-		step{cb: mono.CallbackLoad},
-		step{cb: mono.CallbackEvent, name: mono.EventLoaded},
-		step{cb: mono.CallbackEvent, name: mono.EventOpened},
-	)
+	expectOpening(t, s, 20*time.Second)
 	q := fakeMono.loaded("ref_220")
 	if q == nil {
 		t.Fatal("connect.js never loaded https://connect.mono.co")

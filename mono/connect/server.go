@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"charm.land/log/v2"
+
 	"github.com/reauth/reauth/mono"
 )
 
@@ -110,7 +112,9 @@ func (s *Server) Start() error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
-		ErrorLog:          nil,
+		// net/http's own complaints (bad handshakes, broken clients) go to
+		// our log file, never to stderr under a TUI.
+		ErrorLog: s.set.Logger.StandardLog(log.StandardLogOptions{ForceLevel: log.DebugLevel}),
 	}
 	s.serveDone = make(chan struct{})
 	s.started = true
@@ -154,13 +158,22 @@ func (s *Server) Close(ctx context.Context) error {
 	if !started {
 		return nil
 	}
-	err := s.httpSrv.Shutdown(ctx)
-	if err != nil {
+	// Handlers never block and every session has ended, so a short grace
+	// is enough for requests in flight. Browsers also hold speculative
+	// connections that never send a request, and Shutdown would wait up
+	// to 5 s for those: after the grace they are simply cut.
+	grace, cancel := context.WithTimeout(ctx, shutdownGrace)
+	defer cancel()
+	var err error
+	if serr := s.httpSrv.Shutdown(grace); serr != nil {
 		_ = s.httpSrv.Close()
+		err = ctx.Err() // only the caller's own deadline is an error
 	}
 	<-s.serveDone
 	return err
 }
+
+const shutdownGrace = time.Second
 
 // NewSession opens a page for one reauth attempt. A session already open for
 // the same account is ended first: its page's posts get 410 Gone.
