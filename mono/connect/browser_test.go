@@ -361,7 +361,7 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 		{
 			name: "bank error, autoplay", scenario: ScenarioBankError, autoplay: true,
 			want: func(r string) []step {
-				return seq(opening(r), chose(r, mono.AuthInternetBanking), creds(r),
+				return seq(opening(r), chose(r, mono.AuthInternetBanking), creds(r), otp(r),
 					step{cb: mono.CallbackEvent, name: mono.EventError, check: all(ref(r), errorIs("BANK_UNAVAILABLE", ""))},
 					closed)
 			},

@@ -86,10 +86,6 @@
   function login() {
     if (page !== "LOGIN") return;
     send("mono.connect.login_attempt", {});
-    if (plan.scenario === "bank_error") {
-      showError("BANK_UNAVAILABLE", bank.name + " is not responding right now. Please try again later.");
-      return;
-    }
     $("mfa-error").hidden = true;
     show("MFA");
   }
@@ -98,6 +94,10 @@
     if (page !== "MFA") return;
     otpAttempts++;
     send("mono.connect.mfa_submitted", { mfaType: "OTP" });
+    if (plan.scenario === "bank_error") {
+      showError("BANK_UNAVAILABLE", bank.name + " is not responding right now. Please try again later.");
+      return;
+    }
     if (plan.scenario === "wrong_otp_then_success" && otpAttempts === 1) {
       send("mono.connect.error_occured", { errorType: "INVALID_OTP", errorMessage: "The OTP entered is wrong" });
       $("mfa-error").textContent = "The OTP entered is wrong. Try again.";
@@ -212,6 +212,8 @@
       steps.push(function () { $("login-username").value = "customer"; $("login-password").value = "••••••••"; });
       steps.push(login);
       if (plan.scenario === "bank_error") {
+        steps.push(function () { $("otp-input").value = "246810"; });
+        steps.push(submitOTP);
         steps.push(closeWidget);
       } else if (plan.scenario === "closes_on_mfa") {
         steps.push(closeWidget);
