@@ -64,9 +64,10 @@ var knownCallbacks = map[string]mono.Callback{
 }
 
 // handleEvents is the ingest. Checks, in order: session (404/410), content
-// type (415), Origin (403), secret in header (401), size (413), JSON shape
-// (400), secret in a beacon body (401), then the session's own rate limit
-// (429) and seq window (400). Any refusal leaves the session untouched.
+// type (415), Origin (403), secret in the header (401), size (413), one JSON
+// object (400), secret in a beacon body (401), shape (400), then the
+// session's seq window (400) and rate limit (429). Any refusal leaves the
+// session untouched.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	sess, status, why := s.lookup(r.PathValue("id"))
 	if status != 0 {
