@@ -14,9 +14,11 @@ func TestAuthorisedAgentGetsTheTUI(t *testing.T) {
 	tm := f.open("ada", termOpts{width: 100, height: 30})
 
 	fp := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
-	scr := tm.waitText("loaded 60 / 60")
-	if !strings.Contains(scr, "SANDBOX") || !strings.Contains(scr, "Adaeze Okonkwo") {
-		t.Fatalf("search screen lacks the sandbox accounts:\n%s", scr)
+	scr := tm.waitFor("the sandbox accounts", func(s string) bool {
+		return strings.Contains(s, "loaded 60 / 60") && strings.Contains(s, "Adaeze Okonkwo")
+	})
+	if !strings.Contains(scr, "SANDBOX") {
+		t.Fatalf("no SANDBOX badge:\n%s", scr)
 	}
 	// The header names the agent by user and a short key fingerprint.
 	short := "ada (" + fp[:len("SHA256:")+8] + "…)"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -116,10 +115,13 @@ func (as *agentSession) run() (int, string) {
 		deps.Pages = pages
 	}
 	as.touch()
+	input := newInputRelay(as.sess, as.touch)
+	defer input.Close()
 	opts := append(bubbletea.MakeOptions(as.sess),
 		// Wish's default emulated PTY: the input is the session channel
-		// itself; wrapping it lets the idle timer see the agent type.
-		tea.WithInput(activityReader{r: as.sess, touch: as.touch}),
+		// itself, read through the relay so the idle timer sees each key
+		// as it arrives.
+		tea.WithInput(input),
 		tea.WithContext(ctx),
 		// The server's SIGINT/SIGTERM belong to main's graceful shutdown,
 		// not to each agent's program.
@@ -139,6 +141,7 @@ func (as *agentSession) run() (int, string) {
 	}
 	_, err := p.Run()
 	cancel()
+	_ = input.Close()
 
 	as.mu.Lock()
 	why = as.why
@@ -236,20 +239,6 @@ func (as *agentSession) watchIdle(ctx context.Context, idle time.Duration) {
 			t.Reset(idle - quiet)
 		}
 	}
-}
-
-// activityReader records when the agent last sent anything.
-type activityReader struct {
-	r     io.Reader
-	touch func()
-}
-
-func (a activityReader) Read(p []byte) (int, error) {
-	n, err := a.r.Read(p)
-	if n > 0 {
-		a.touch()
-	}
-	return n, err
 }
 
 // maxUserLen bounds the SSH user name we display and audit.

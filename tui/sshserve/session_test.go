@@ -135,42 +135,41 @@ func TestMaxSessionsRefusesTheExtraOne(t *testing.T) {
 }
 
 func TestIdleTimeoutClosesAQuietSession(t *testing.T) {
-	const idle = 1500 * time.Millisecond
+	const idle = 2 * time.Second
 	f := newFixture(t, fixtureOpts{agents: []string{"ada", "bob"}, idle: idle})
 	quiet := f.open("ada", termOpts{})
 	busy := f.open("bob", termOpts{})
 	busy.waitText("loaded 60 / 60")
 
-	// bob keeps typing (a key every idle/5) until ada's quiet session has
-	// been closed; he must outlive it.
-	tick := time.NewTicker(idle / 5)
+	// bob keeps typing (a key every idle/8) until ada's quiet session has
+	// been closed; his must stay open all that time.
+	tick := time.NewTicker(idle / 8)
 	defer tick.Stop()
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
 	keys := []string{"j", "k"}
-	var closed int
-	for i := 0; closed == 0; i++ {
+	for i, closed := 0, false; !closed; i++ {
 		select {
 		case err := <-quiet.exited:
 			ee, ok := err.(*gossh.ExitError)
 			if !ok || ee.ExitStatus() != 1 {
 				t.Fatalf("idle close: %v, want exit status 1", err)
 			}
-			closed = 1
+			closed = true
+		case err := <-busy.exited:
+			t.Fatalf("the busy session was closed while its agent typed: %v\n%s\nscreen:\n%s\nraw: %q", err, f.logs.String(), busy.screen(), busy.rawOutput())
 		case <-tick.C:
 			busy.send(keys[i%2])
-		case <-time.After(waitLimit):
+		case <-deadline.C:
 			t.Fatal("the quiet session was never closed")
 		}
 	}
-	quiet.waitText("closed after 1.5s without input")
-	select {
-	case err := <-busy.exited:
-		t.Fatalf("the busy session was closed too: %v", err)
-	default:
-	}
+	quiet.waitText("closed after 2s without input")
 	// Once bob stops typing, his session goes the same way.
 	if code := busy.wait(); code != 1 {
 		t.Fatalf("bob's idle close exited %d", code)
 	}
+	busy.waitText("closed after 2s without input")
 	if !strings.Contains(f.logs.String(), "idle timeout") {
 		t.Fatal("idle closes are not logged")
 	}
