@@ -438,3 +438,43 @@ func TestHostedLink(t *testing.T) {
 		t.Fatalf("no initiate call: %v", h.sb.RequestLog())
 	}
 }
+
+// When the bank's data has not synced by the bound, the agent is told so
+// instead of waiting forever.
+func TestVerificationGivesUpAsStillSyncing(t *testing.T) {
+	h := newHarness(t, harnessOpts{confirmDelay: 5 * time.Minute})
+	openWrongOTP(t, h)
+	h.key("t")
+	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	tok := h.m.session.sess.Token()
+	h.key("o")
+	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+	if _, err := h.sb.CompleteReauth(tok.Value); err != nil {
+		t.Fatal(err)
+	}
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+	// The sandbox keeps the account PROCESSING for 5 minutes; the TUI's
+	// bound is 40s.
+	h.clock.Advance(41 * time.Second)
+	h.until("gave up", func(m Model) bool {
+		return m.session.sess.Phase() == state.StillSyncing || m.session.sess.Phase() == state.Verified
+	})
+	if h.m.session.sess.Phase() != state.StillSyncing {
+		t.Fatalf("phase %v, want StillSyncing:\n%s", h.m.session.sess.Phase(), plain(h.m))
+	}
+	if !strings.Contains(plain(h.m), "syncing") {
+		t.Fatalf("not explained:\n%s", plain(h.m))
+	}
+}
+
+func TestVerifyBackoff(t *testing.T) {
+	got := []time.Duration{}
+	for c := 0; c <= 6; c++ {
+		got = append(got, verifyBackoff(3*time.Second, c))
+	}
+	want := []time.Duration{3 * time.Second, 3 * time.Second, 6 * time.Second, 12 * time.Second, 15 * time.Second, 15 * time.Second, 15 * time.Second}
+	if !slices.Equal(got, want) {
+		t.Fatalf("backoff %v, want %v", got, want)
+	}
+}

@@ -139,6 +139,9 @@ type harnessOpts struct {
 	pageErr  error
 	fault    *sandbox.Fault
 	tweak    func(*Deps)
+	// confirmDelay is how long the sandbox keeps a re-authorised account
+	// PROCESSING (default 30s).
+	confirmDelay time.Duration
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -149,9 +152,12 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.width == 0 {
 		o.width, o.height = 80, 24
 	}
+	if o.confirmDelay == 0 {
+		o.confirmDelay = 30 * time.Second
+	}
 	c := newClock()
 	// Seeded tokens keep the masked token in golden views stable.
-	sb := sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, Now: c.Now, ConfirmDelay: 30 * time.Second,
+	sb := sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, Now: c.Now, ConfirmDelay: o.confirmDelay,
 		TokenSource: mrand.NewChaCha8([32]byte{1})})
 	if err := sb.Start(""); err != nil {
 		t.Fatal(err)

@@ -411,7 +411,7 @@ func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
 		if msg.kicked {
 			return nil // the scheduled re-reads carry on by themselves
 		}
-		return m.verifyLater(msg.gen, s.account.ID, m.deps.VerifyEvery)
+		return m.verifyLater(msg.gen, s.account.ID, verifyBackoff(m.deps.VerifyEvery, s.sess.Verification().Checks))
 	case state.Verified, state.StillSyncing:
 		v := s.sess.Verification()
 		tone := "success"
@@ -448,6 +448,16 @@ func (s *sessionScreen) onSignal(m *Model, sig AccountSignal) tea.Cmd {
 		a, err := api.Account(ctx, id)
 		return verifyResultMsg{gen: gen, account: a, err: err, kicked: true}
 	}
+}
+
+// verifyBackoff spaces the post-success re-reads out: every, 2×every, 4×…
+// capped at 15s, so a slow bank sync does not mean a steady drumbeat of reads.
+func verifyBackoff(every time.Duration, checks int) time.Duration {
+	d := every
+	for i := 1; i < checks && d < 15*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 15*time.Second)
 }
 
 // onClock advances countdowns; the machine expires the token itself.
@@ -824,12 +834,12 @@ func (s *sessionScreen) bottomLines(m *Model, width int) []string {
 	default:
 		if o := s.sess.Outcome(); o.Kind != 0 && s.sess.Phase().HasOutcome() {
 			name := strings.ToUpper(o.Kind.String())
-			banner := st.Banner[name].Render(name) + " " + st.Value.Bold(true).Render(o.Headline)
-			out = append(out, ansi.Truncate(banner, width, "…"))
-			next := o.NextStep
+			headline, next := o.Headline, o.NextStep
 			if v := s.sess.Verification(); v.Headline != "" {
-				next = v.Headline
+				headline, next = v.Headline, v.NextStep
 			}
+			banner := st.Banner[name].Render(name) + " " + st.Value.Bold(true).Render(headline)
+			out = append(out, ansi.Truncate(banner, width, "…"))
 			if next != "" {
 				out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(next), width, "…"))
 			}

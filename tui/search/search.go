@@ -2,20 +2,27 @@
 // that stays fast at a million accounts. It is pure (no I/O, no UI) so the
 // screen can run a query in a tea.Cmd and benchmarks can measure it alone.
 //
-// Why it is fast:
+// Why it is fast (BENCHMARKS.md has the numbers):
 //   - every account's searchable text is lower-cased once, when it is added,
-//     never per keystroke;
+//     into one contiguous block per batch, with its field boundaries kept as
+//     offsets, so a keystroke scans memory in order and splits nothing;
+//   - each account carries a 64-bit mask of the byte classes in its text; an
+//     account lacking any character of the query is skipped with one AND;
+//   - big snapshots are scanned by every core at once; each account's tier
+//     lands in its own slot, so the answer is the same as a serial scan;
 //   - a query that extends the previous one only re-checks the previous
 //     matches (a match for "adaz" is always a match for "ada"), and recent
 //     results are cached so deleting a character is a lookup;
-//   - ranking is by tier (exact, prefix, substring, fuzzy) into buckets, in
-//     load order within a tier, so there is no sort over all matches.
+//   - ranking is by tier (exact, prefix, substring, fuzzy), in load order
+//     within a tier, so there is no sort: matches are counted per tier and
+//     written straight into a result of exactly the right size.
 package search
 
 import (
-	"slices"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/reauth/reauth/mono"
@@ -32,15 +39,56 @@ const (
 	tierCount
 )
 
-// sep separates fields in an entry's haystack; it never occurs in a query.
-const sep = "\x00"
+// sep separates fields in an entry's haystack; it never occurs in a query
+// (Normalize keeps only what strings.Fields returns, and CleanText strips
+// control characters from account text).
+const sep = '\x00'
+
+// maxField bounds one field's bytes so offsets fit in 16 bits. Real names,
+// emails and ids are far shorter; the cap only stops a hostile reply from
+// making one account cost megabytes per keystroke.
+const maxField = 1024
+
+// maxFields is name, customer name, email, institution, number, id.
+const maxFields = 6
 
 type entry struct {
-	hay    string // lower-cased fields joined by sep
-	name   string // lower-cased holder name
-	number string
-	id     string
+	hay  string // lower-cased fields joined by sep, in load-batch memory
+	name string // lower-cased holder name: hay's first field
+	// ends[k] is where field k ends in hay; field k+1 starts one byte later.
+	// The last three fields are always institution, number, id (so a query
+	// that cannot be in a number or an id searches a prefix of hay).
+	ends   [maxFields]uint16
+	fields uint8
+	flags  uint8 // numberDigitsOnly, idHexOnly
+	// textMask is byteMask of the text fields (all but number and id): a
+	// query of digits usually lacks a bit here and skips them unread.
+	textMask uint64
+	// headMask has the byte class of the first byte of each name word, the
+	// number and the id: exact and prefix matches need q[0] among them.
+	headMask uint64
 }
+
+// Entry flags: the field's characters rule out most queries. Account numbers
+// and ids are digits and hex in Mono's data, but that is checked, not assumed.
+const (
+	numberDigitsOnly uint8 = 1 << iota
+	idHexOnly
+)
+
+func (e *entry) field(k int) string {
+	start := 0
+	if k > 0 {
+		start = int(e.ends[k-1]) + 1
+	}
+	return e.hay[start:e.ends[k]]
+}
+
+func (e *entry) number() string { return e.field(int(e.fields) - 2) }
+
+// text is the fields before the number: name, customer, email, institution.
+func (e *entry) text() string { return e.hay[:e.ends[e.fields-3]] }
+func (e *entry) id() string   { return e.field(int(e.fields) - 1) }
 
 // Index holds the searchable form of accounts in load order. Add and
 // Snapshot may be called while snapshots taken earlier are searched from
@@ -48,27 +96,159 @@ type entry struct {
 type Index struct {
 	mu      sync.Mutex
 	entries []entry
+	masks   []uint64 // masks[i] is byteMask(entries[i].hay), apart so the prefilter reads 8 bytes an entry
 	byID    map[string]int32
 }
 
 // New returns an empty index.
 func New() *Index { return &Index{byID: make(map[string]int32)} }
 
+// addBatch is how many accounts share one text allocation: small enough that
+// building it stays in cache, big enough that a million accounts are a few
+// hundred objects for the garbage collector, laid out in load order.
+const addBatch = 4096
+
 // Add appends accounts; their positions are the order of the calls.
 func (ix *Index) Add(accounts []mono.Account) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for _, a := range accounts {
-		e := entry{
-			name:   strings.ToLower(a.Name),
-			number: a.AccountNumber,
-			id:     strings.ToLower(a.ID),
+	var buf []byte
+	var ends [][maxFields]uint16
+	var counts []uint8
+	for len(accounts) > 0 {
+		batch := accounts[:min(addBatch, len(accounts))]
+		accounts = accounts[len(batch):]
+		buf, ends, counts = buf[:0], ends[:0], counts[:0]
+		starts := make([]int, 0, len(batch))
+		for i := range batch {
+			a := &batch[i]
+			starts = append(starts, len(buf))
+			var e [maxFields]uint16
+			k := 0
+			at := len(buf)
+			put := func(s string) {
+				if k > 0 {
+					buf = append(buf, sep)
+				}
+				buf = appendLower(buf, s)
+				e[k] = uint16(len(buf) - at)
+				k++
+			}
+			put(a.Name)
+			put(a.Customer.Name)
+			// The customer is usually the holder: a second copy could never
+			// change a tier (no query spans a separator), so it is dropped.
+			if name, cust := buf[at:at+int(e[0])], buf[at+int(e[0])+1:]; string(name) == string(cust) {
+				buf = buf[:at+int(e[0])]
+				k--
+			}
+			put(a.Customer.Email)
+			put(a.Institution.Name)
+			put(a.AccountNumber)
+			put(a.ID)
+			ends = append(ends, e)
+			counts = append(counts, uint8(k))
 		}
-		e.hay = strings.Join([]string{e.name, strings.ToLower(a.Customer.Name),
-			strings.ToLower(a.Customer.Email), e.number, strings.ToLower(a.Institution.Name), e.id}, sep)
-		ix.byID[e.id] = int32(len(ix.entries))
-		ix.entries = append(ix.entries, e)
+		text := string(buf)
+		for i := range batch {
+			end := len(text)
+			if i+1 < len(batch) {
+				end = starts[i+1]
+			}
+			e := entry{hay: text[starts[i]:end], ends: ends[i], fields: counts[i]}
+			e.name = e.field(0)
+			if allBytes(e.number(), isDigit) {
+				e.flags |= numberDigitsOnly
+			}
+			if allBytes(e.id(), isHex) {
+				e.flags |= idHexOnly
+			}
+			e.textMask = byteMask(e.text())
+			e.headMask = headMask(e.name, e.number(), e.id())
+			ix.byID[e.id()] = int32(len(ix.entries))
+			ix.entries = append(ix.entries, e)
+			ix.masks = append(ix.masks, byteMask(e.hay))
+		}
 	}
+}
+
+func headMask(name, number, id string) uint64 {
+	var m uint64
+	for _, f := range [3]string{name, number, id} {
+		if f != "" {
+			m |= byteClass[f[0]]
+		}
+	}
+	for i := 0; i+1 < len(name); i++ {
+		if name[i] == ' ' {
+			m |= byteClass[name[i+1]]
+		}
+	}
+	return m
+}
+
+func allBytes(s string, ok func(byte) bool) bool {
+	for i := 0; i < len(s); i++ {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendLower appends strings.ToLower(s), capped at maxField bytes on a rune
+// boundary, without allocating for ASCII text.
+func appendLower(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf || s[i] == sep {
+			s = strings.ToLower(s)
+			break
+		}
+	}
+	if len(s) > maxField {
+		cut := maxField
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == sep {
+			c = ' ' // a separator inside a field would split it in two
+		}
+		buf = append(buf, c)
+	}
+	return buf
+}
+
+// byteClass maps a byte to one of 64 bits: a letter or digit to its own bit,
+// anything else (punctuation, UTF-8 bytes) shares the remaining 28.
+var byteClass = func() (t [256]uint64) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z':
+			t[c] = 1 << (c - 'a')
+		case '0' <= c && c <= '9':
+			t[c] = 1 << (26 + c - '0')
+		default:
+			t[c] = 1 << (36 + c%28)
+		}
+	}
+	return t
+}()
+
+// byteMask is the set of byte classes in s. Every tier needs each byte of
+// the query (spaces aside) somewhere in the haystack, so an entry whose mask
+// lacks one of the query's bits cannot match.
+func byteMask(s string) uint64 {
+	var m uint64
+	for i := 0; i < len(s); i++ {
+		m |= byteClass[s[i]]
+	}
+	return m
 }
 
 // Len is the number of accounts added so far.
@@ -90,14 +270,16 @@ func (ix *Index) Lookup(id string) (int, bool) {
 // from any goroutine while more accounts are added to the index.
 type Snapshot struct {
 	entries []entry
+	masks   []uint64
 }
 
 // Snapshot returns a view of what the index holds now.
 func (ix *Index) Snapshot() Snapshot {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	// The three-index slice caps the view so later appends can't show through.
-	return Snapshot{entries: ix.entries[:len(ix.entries):len(ix.entries)]}
+	// The three-index slices cap the view so later appends can't show through.
+	n := len(ix.entries)
+	return Snapshot{entries: ix.entries[:n:n], masks: ix.masks[:n:n]}
 }
 
 // Len is the number of accounts in the snapshot.
@@ -118,6 +300,10 @@ type Searcher struct {
 	mu     sync.Mutex
 	recent []Result // most recent last; small, so a linear scan is fine
 	limit  int
+	// grade[i] is 1+tier of account i for the query being answered, 0 for
+	// no match. Kept between queries (guarded by mu) so a keystroke over a
+	// million accounts does not allocate and clear a fresh megabyte.
+	grade []uint8
 }
 
 // NewSearcher keeps up to cache recent results (16 if cache <= 0).
@@ -153,42 +339,120 @@ func (se *Searcher) Search(snap Snapshot, q string) Result {
 			return r
 		}
 	}
+	if cap(se.grade) < n {
+		se.grade = make([]uint8, n)
+	}
+	grade := se.grade[:n]
 	m := newMatcher(q)
-	var buckets [tierCount][]int32
-	add := func(i int32) {
-		if t, ok := m.match(&snap.entries[i]); ok {
-			buckets[t] = append(buckets[t], i)
+	gradeRange := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			grade[i] = m.grade(&snap, i)
 		}
 	}
 	if base, ok := se.narrowest(q, n); ok {
 		// Only the previous hits can still match, plus what loaded since.
-		for _, i := range base.Hits {
-			add(i)
-		}
-		for i := base.N; i < n; i++ {
-			add(int32(i))
-		}
-		// Hits from base come in tier order, not load order: restore it.
-		for t := range buckets {
-			slices.Sort(buckets[t])
-		}
+		clear(grade[:base.N])
+		parallel(len(base.Hits), func(lo, hi int) {
+			// base.Hits is tier by tier: walk the runs this chunk overlaps.
+			runStart := 0
+			for t := range tierCount {
+				runEnd := runStart + base.Tiers[t]
+				for _, i := range base.Hits[max(lo, runStart):max(min(hi, runEnd), max(lo, runStart))] {
+					if snap.masks[i]&m.mask != m.mask {
+						grade[i] = 0
+						continue
+					}
+					grade[i] = m.gradeFrom(&snap.entries[i], t)
+				}
+				runStart = runEnd
+			}
+		})
+		parallel(n-base.N, func(lo, hi int) { gradeRange(base.N+lo, base.N+hi) })
 	} else {
-		for i := range n {
-			add(int32(i))
-		}
+		parallel(n, gradeRange)
 	}
 	r := Result{Query: q, N: n}
-	total := 0
-	for t := range buckets {
-		total += len(buckets[t])
-	}
-	r.Hits = make([]int32, 0, total)
-	for t := range buckets {
-		r.Tiers[t] = len(buckets[t])
-		r.Hits = append(r.Hits, buckets[t]...)
-	}
+	r.Hits, r.Tiers = collect(grade)
 	se.remember(r)
 	return r
+}
+
+// collect lists the graded accounts best tier first, load order within a
+// tier. Each chunk of accounts counts its tiers, which fixes where its hits
+// go, so chunks fill the one result slice in parallel.
+func collect(grade []uint8) ([]int32, [tierCount]int) {
+	const chunk = 1 << 16
+	chunks := (len(grade) + chunk - 1) / chunk
+	counts := make([][tierCount + 1]int, chunks)
+	parallelChunks(chunks, func(c int) {
+		for _, g := range grade[c*chunk : min(len(grade), (c+1)*chunk)] {
+			counts[c][g]++
+		}
+	})
+	var tiers [tierCount]int
+	for c := range counts {
+		for t := range tiers {
+			tiers[t] += counts[c][t+1]
+		}
+	}
+	// at[c][g] is where chunk c writes its next hit of grade g.
+	at := make([][tierCount + 1]int, chunks)
+	start := 0
+	for t := range tiers {
+		pos := start
+		for c := range counts {
+			at[c][t+1] = pos
+			pos += counts[c][t+1]
+		}
+		start += tiers[t]
+	}
+	hits := make([]int32, start)
+	parallelChunks(chunks, func(c int) {
+		next := at[c]
+		lo := c * chunk
+		for k, g := range grade[lo:min(len(grade), lo+chunk)] {
+			if g != 0 {
+				hits[next[g]] = int32(lo + k)
+				next[g]++
+			}
+		}
+	})
+	return hits, tiers
+}
+
+// parallelMin is the work below which one goroutine is quicker than several.
+const parallelMin = 1 << 14
+
+// parallel runs fn over [0, n) split into chunks shared by GOMAXPROCS
+// workers. Chunks are taken as workers free up, so a core slowed by other
+// load does not hold the others back; fn must only write per-index slots.
+func parallel(n int, fn func(lo, hi int)) {
+	if n < parallelMin || runtime.GOMAXPROCS(0) == 1 {
+		fn(0, n)
+		return
+	}
+	const chunk = parallelMin
+	parallelChunks((n+chunk-1)/chunk, func(c int) { fn(c*chunk, min(n, (c+1)*chunk)) })
+}
+
+func parallelChunks(chunks int, fn func(c int)) {
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	if workers <= 1 {
+		for c := range chunks {
+			fn(c)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for c := int(next.Add(1) - 1); c < chunks; c = int(next.Add(1) - 1) {
+				fn(c)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // narrowest finds the longest cached query that q extends, over a snapshot
@@ -216,43 +480,132 @@ type matcher struct {
 	words  []string
 	fuzzy  string // q without spaces
 	single bool
+	mask   uint64 // byte classes every match must contain
+	// oneByte: the query is a single byte, so passing the mask already
+	// proves the haystack contains it.
+	oneByte bool
+	// notIn has entry flags (digitsOnly, hexOnly) whose field cannot
+	// contain this query: a query with a letter is never inside a number.
+	notIn uint8
+	ascii bool
+	head  uint64 // byte class of q[0]
 }
 
 func newMatcher(q string) matcher {
 	words := strings.Fields(q)
-	return matcher{q: q, words: words, fuzzy: strings.ReplaceAll(q, " ", ""), single: len(words) == 1}
+	fz := strings.ReplaceAll(q, " ", "")
+	m := matcher{q: q, words: words, fuzzy: fz, single: len(words) == 1,
+		mask: byteMask(fz), oneByte: len(q) == 1, ascii: true, head: byteClass[q[0]]}
+	for i := 0; i < len(fz); i++ {
+		c := fz[i]
+		if c >= utf8.RuneSelf {
+			m.ascii = false
+		}
+		if !isDigit(c) {
+			m.notIn |= numberDigitsOnly
+		}
+		if !isHex(c) {
+			m.notIn |= idHexOnly
+		}
+	}
+	return m
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isHex(c byte) bool   { return isDigit(c) || 'a' <= c && c <= 'f' }
+
+// grade is 1+tier of entry i, or 0 when it does not match.
+func (m *matcher) grade(s *Snapshot, i int) uint8 {
+	if s.masks[i]&m.mask != m.mask {
+		return 0
+	}
+	return m.gradeFrom(&s.entries[i], TierExact)
+}
+
+// gradeFrom grades an entry known to rank no better than from for this
+// query. Narrowing relies on it: when q extends p, exact(q) implies
+// prefix(p), prefix(q) implies prefix(p), substring(q) implies at least
+// substring(p) and fuzzy(q) implies at least fuzzy(p); so an account that
+// was only a substring match for p skips the exact and prefix checks, and
+// one that was only fuzzy skips the substring check too.
+func (m *matcher) gradeFrom(e *entry, from Tier) uint8 {
+	if from <= TierPrefix {
+		if t, ok := m.exactOrPrefix(e); ok {
+			return uint8(t) + 1
+		}
+	}
+	if from <= TierSubstring && m.substring(e) {
+		return uint8(TierSubstring) + 1
+	}
+	if m.subsequence(e) {
+		return uint8(TierFuzzy) + 1
+	}
+	return 0
 }
 
 func (m *matcher) match(e *entry) (Tier, bool) {
-	q := m.q
-	if e.name == q || e.number == q || e.id == q {
-		return TierExact, true
-	}
-	if strings.HasPrefix(e.name, q) || strings.HasPrefix(e.number, q) || strings.HasPrefix(e.id, q) ||
-		wordPrefix(e.name, q) {
-		return TierPrefix, true
-	}
-	if m.single {
-		if strings.Contains(e.hay, q) {
-			return TierSubstring, true
-		}
-	} else if allContained(e.hay, m.words) {
-		return TierSubstring, true
-	}
-	if subsequence(e.hay, m.fuzzy) {
-		return TierFuzzy, true
+	if g := m.gradeFrom(e, TierExact); g != 0 {
+		return Tier(g - 1), true
 	}
 	return 0, false
 }
 
+// exactOrPrefix checks the holder name, account number and id: exact on
+// any of them beats a prefix on another.
+func (m *matcher) exactOrPrefix(e *entry) (Tier, bool) {
+	q := m.q
+	if e.headMask&m.head == 0 {
+		return 0, false
+	}
+	prefix := false
+	for _, f := range [3]string{e.name, e.number(), e.id()} {
+		// The first byte rules out nearly every field without a call.
+		if len(f) >= len(q) && f[0] == q[0] && f[:len(q)] == q {
+			if len(f) == len(q) {
+				return TierExact, true
+			}
+			prefix = true
+		}
+	}
+	if prefix || wordPrefix(e.name, q) {
+		return TierPrefix, true
+	}
+	return 0, false
+}
+
+// A single-word query must sit inside one field: these say which fields
+// can hold it. Skipping a field is only an optimisation (it would fail).
+func (m *matcher) textMayHold(e *entry) bool { return e.textMask&m.mask == m.mask }
+func (m *matcher) numberMayHold(e *entry) bool {
+	return m.notIn&e.flags&numberDigitsOnly == 0
+}
+func (m *matcher) idMayHold(e *entry) bool { return m.notIn&e.flags&idHexOnly == 0 }
+
+func (m *matcher) substring(e *entry) bool {
+	if m.oneByte {
+		return true // the mask check found the byte
+	}
+	if !m.single {
+		return allContained(e.hay, m.words)
+	}
+	q := m.q
+	return m.numberMayHold(e) && strings.Contains(e.number(), q) ||
+		m.idMayHold(e) && strings.Contains(e.id(), q) ||
+		m.textMayHold(e) && strings.Contains(e.text(), q)
+}
+
 // wordPrefix reports whether any later word of name starts with q.
 func wordPrefix(name, q string) bool {
-	for i := 0; i < len(name); i++ {
-		if name[i] == ' ' && strings.HasPrefix(name[i+1:], q) {
+	for {
+		sp := strings.IndexByte(name, ' ')
+		if sp < 0 {
+			return false
+		}
+		name = name[sp+1:]
+		if len(name) >= len(q) && name[0] == q[0] && name[:len(q)] == q {
 			return true
 		}
 	}
-	return false
 }
 
 func allContained(hay string, words []string) bool {
@@ -264,18 +617,58 @@ func allContained(hay string, words []string) bool {
 	return true
 }
 
-// subsequence reports whether q's runes appear in hay in order, within one
-// field (a fuzzy match must not stitch a name to an email).
-func subsequence(hay, q string) bool {
-	if q == "" {
+// subsequence reports whether the query's runes appear in order within one
+// field of e (a fuzzy match must not stitch a name to an email).
+func (m *matcher) subsequence(e *entry) bool {
+	if m.numberMayHold(e) && m.inOrder(e.number()) || m.idMayHold(e) && m.inOrder(e.id()) {
 		return true
 	}
-	for field := range strings.SplitSeq(hay, sep) {
-		if len(field) >= len(q) && inOrder(field, q) {
+	if !m.textMayHold(e) {
+		return false
+	}
+	start := 0
+	for k := range int(e.fields) - 2 {
+		end := int(e.ends[k])
+		if m.inOrder(e.hay[start:end]) {
 			return true
 		}
+		start = end + 1
 	}
 	return false
+}
+
+func (m *matcher) inOrder(field string) bool {
+	if len(field) < len(m.fuzzy) {
+		return false
+	}
+	if m.ascii {
+		return inOrderASCII(field, m.fuzzy)
+	}
+	return inOrder(field, m.fuzzy)
+}
+
+// inOrderASCII is inOrder for a query of single-byte runes.
+func inOrderASCII(s, q string) bool {
+	if len(s) <= 32 {
+		// Numbers and ids are short: a plain loop beats a call per byte.
+		j := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] == q[j] {
+				if j++; j == len(q) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for j := 0; j < len(q); j++ {
+		k := strings.IndexByte(s, q[j])
+		if k < 0 {
+			return false
+		}
+		s = s[k+1:]
+	}
+	return true
 }
 
 func inOrder(s, q string) bool {

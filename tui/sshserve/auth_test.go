@@ -185,3 +185,26 @@ func TestHostKeyGeneratedOnceAndKept(t *testing.T) {
 		t.Fatalf("a garbage host key was accepted (err %v)", err)
 	}
 }
+
+// An agent's key opens the app and nothing else: no tunnels into the
+// server's network (the page server, the sandbox, anything on loopback).
+func TestNoPortForwarding(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	c, err := f.dial("ada", f.keys["ada"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	target := strings.TrimPrefix(f.sb.URL(), "http://")
+	if conn, err := c.Dial("tcp", target); err == nil {
+		_ = conn.Close()
+		t.Fatal("a direct-tcpip tunnel to the sandbox was opened")
+	}
+	if ln, err := c.Listen("tcp", "127.0.0.1:0"); err == nil {
+		_ = ln.Close()
+		t.Fatal("a remote forward was accepted")
+	}
+	if _, _, err := c.SendRequest("no-such-request@reauth", true, nil); err != nil {
+		t.Fatalf("the connection broke on an unknown request: %v", err)
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"charm.land/log/v2"
+	"charm.land/ssh"
 )
 
 func TestInputRelayPassesBytesAndNotesActivity(t *testing.T) {
@@ -114,5 +117,37 @@ func TestInputRelayBoundsWhatItHolds(t *testing.T) {
 	}
 	if n := <-wrote; n != 2*maxPendingInput {
 		t.Fatalf("writer wrote %d", n)
+	}
+}
+
+// closeRecorder is an ssh.Session whose Close is recorded; nothing else of
+// it is used by forceEndAfter.
+type closeRecorder struct {
+	ssh.Session
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+func TestStuckSessionIsClosedAfterTheGrace(t *testing.T) {
+	srv := &Server{logger: log.New(io.Discard)}
+	var killed atomic.Bool
+	stuck := &closeRecorder{}
+	as := &agentSession{srv: srv, sess: stuck, done: make(chan struct{}), cancel: func() { killed.Store(true) }}
+	finished := make(chan struct{})
+	go func() { as.forceEndAfter(10 * time.Millisecond); close(finished) }()
+	<-finished
+	if !killed.Load() || !stuck.closed.Load() {
+		t.Fatalf("a session that did not end was left alone (killed %v, closed %v)", killed.Load(), stuck.closed.Load())
+	}
+
+	// A session that ends in time is not touched.
+	killed.Store(false)
+	fine := &closeRecorder{}
+	as = &agentSession{srv: srv, sess: fine, done: make(chan struct{}), cancel: func() { killed.Store(true) }}
+	close(as.done)
+	as.forceEndAfter(waitLimit) // returns at once: done is closed
+	if killed.Load() || fine.closed.Load() {
+		t.Fatal("a session that ended in time was killed")
 	}
 }

@@ -39,11 +39,19 @@ type agentSession struct {
 
 	lastInput atomic.Int64 // unix nanos of the agent's last keystroke/resize
 
+	done chan struct{} // closed when the program has ended and the farewell is out
+
 	mu      sync.Mutex
 	why     endReason
 	program *tea.Program
 	cancel  context.CancelFunc
 }
+
+// endGrace is how long a session asked to end (idle, shutdown) gets to do
+// so before its connection is closed under it. A client that stopped
+// reading (a suspended ssh) blocks the program's writes, and so its quit,
+// forever; it must not keep a session slot or hold up a shutdown.
+const endGrace = 5 * time.Second
 
 // handle serves one SSH session: it is the server's only handler.
 func (s *Server) handle(sess ssh.Session) {
@@ -52,7 +60,7 @@ func (s *Server) handle(sess ssh.Session) {
 		refuse(sess, NoPTYMessage)
 		return
 	}
-	as := &agentSession{srv: s, sess: sess}
+	as := &agentSession{srv: s, sess: sess, done: make(chan struct{})}
 	// From here on every path, refusals included, must keep draining
 	// window changes until the session closes.
 	go as.forwardResizes(winch)
@@ -77,6 +85,7 @@ func (s *Server) handle(sess ssh.Session) {
 	// Released before the exit status goes out, so an agent who reconnects
 	// at once is not refused as over MaxSessions by their own old session.
 	code, why := func() (int, string) {
+		defer close(as.done)
 		defer s.release(as)
 		return as.run()
 	}()
@@ -179,7 +188,8 @@ func (as *agentSession) farewell(why endReason) string {
 // end asks the program to quit cleanly, remembering the first reason.
 func (as *agentSession) end(why endReason) {
 	as.mu.Lock()
-	if as.why == endNone {
+	first := as.why == endNone
+	if first {
 		as.why = why
 	}
 	p := as.program
@@ -188,6 +198,23 @@ func (as *agentSession) end(why endReason) {
 		// Quit blocks until the event loop takes it (or the program ends);
 		// never make Shutdown wait on one slow program.
 		go p.Quit()
+	}
+	if first {
+		go as.forceEndAfter(endGrace)
+	}
+}
+
+// forceEndAfter kills the program and closes the session if it has not
+// ended within d of being asked to.
+func (as *agentSession) forceEndAfter(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-as.done:
+	case <-t.C:
+		as.srv.logger.Warn("session did not end when asked; closing it", "user", as.agent.User, "key", as.agent.KeyFingerprint)
+		as.kill()
+		_ = as.sess.Close()
 	}
 }
 
