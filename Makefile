@@ -73,7 +73,7 @@ demo:
 # demo-check replays demo.tape against the app without vhs (part of make test).
 .PHONY: demo-check
 demo-check:
-	$(GO) test -race -count=1 -run 'TestDemo' .
+	$(GO) test -race -count=1 -run 'TestDemo|TestParseTape' .
 
 clean:
 	rm -f reauth
