@@ -254,6 +254,7 @@ type termOpts struct {
 	term          string
 	env           map[string]string
 	background    color.Color // what the agent's terminal answers to OSC 11
+	unsized       bool        // the PTY request carries no size (0x0)
 }
 
 // terminal is an agent's terminal: an SSH session with a PTY whose output
@@ -301,7 +302,11 @@ func openTerminal(t *testing.T, c *gossh.Client, o termOpts) *terminal {
 			t.Fatalf("setenv %s: %v", k, err)
 		}
 	}
-	if err := sess.RequestPty(o.term, o.height, o.width, gossh.TerminalModes{}); err != nil {
+	ptyW, ptyH := o.width, o.height
+	if o.unsized {
+		ptyW, ptyH = 0, 0
+	}
+	if err := sess.RequestPty(o.term, ptyH, ptyW, gossh.TerminalModes{}); err != nil {
 		t.Fatal(err)
 	}
 	tm := &terminal{t: t, client: c, sess: sess, emu: vt.NewEmulator(o.width, o.height), exited: make(chan error, 1)}

@@ -136,6 +136,11 @@ func (as *agentSession) run() (int, string) {
 		// not to each agent's program.
 		tea.WithoutSignalHandler(),
 	)
+	if pty, _, _ := as.sess.Pty(); pty.Window.Width <= 0 || pty.Window.Height <= 0 {
+		// A client that reports no size (some scripted ones) would get an
+		// empty screen; draw for the classic terminal until it resizes.
+		opts = append(opts, tea.WithWindowSize(80, 24))
+	}
 	p := tea.NewProgram(tui.New(ctx, deps), opts...)
 	as.mu.Lock()
 	as.program, as.cancel = p, cancel

@@ -106,6 +106,15 @@ func TestColoursFollowTheAgentsTerminal(t *testing.T) {
 	}
 }
 
+// A client whose PTY request says 0x0 still gets a usable screen.
+func TestUnsizedTerminalGetsTheClassicSize(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	tm := f.open("ada", termOpts{width: 80, height: 24, unsized: true})
+	tm.waitFor("an 80x24 screen", func(s string) bool {
+		return strings.Contains(s, "loaded 60 / 60") && strings.Contains(s, "Adaeze Okonkwo")
+	})
+}
+
 func sameColour(a, b color.Color) bool {
 	ar, ag, ab, aa := a.RGBA()
 	br, bg, bb, ba := b.RGBA()
