@@ -478,3 +478,21 @@ func TestVerifyBackoff(t *testing.T) {
 		t.Fatalf("backoff %v, want %v", got, want)
 	}
 }
+
+// A program that ends without a quit key (an SSH drop, a signal) still
+// closes the customer's page.
+func TestContextEndClosesPage(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	openWrongOTP(t, h)
+	h.key("t")
+	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	h.key("o")
+	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+	p := h.pages.last()
+	h.cancel()
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("page still open after the program's context ended")
+	}
+}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -336,6 +337,9 @@ func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
 		s.page.Close()
 	}
 	s.page = msg.page
+	// If the program ends without a quit key (SSH drop, shutdown, signal),
+	// the customer's page must still be closed.
+	context.AfterFunc(m.ctx, msg.page.Close)
 	s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Page ready, pairing code " + msg.page.PairingCode()})
 	return tea.Batch(m.waitEvent(msg.gen, msg.page), m.launchBrowser(msg.page.URL()),
 		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionPageOpened, PageURL: stripFragment(msg.page.URL())}))
