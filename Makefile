@@ -49,7 +49,7 @@ unit:
 # Every fuzz target gets a short run on each `make test` (seed corpora are in
 # the tests); FUZZ_TIME=5m make fuzz for a real session.
 FUZZ_TIME ?= 3s
-FUZZ_TARGETS := ./mono:FuzzCleanText ./mono:FuzzReplies ./mono/webhook:FuzzParse ./state:FuzzDescribe
+FUZZ_TARGETS := ./mono:FuzzCleanText ./mono:FuzzReplies ./mono/connect:FuzzIngest ./mono/webhook:FuzzParse ./state:FuzzDescribe
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \
