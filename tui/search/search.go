@@ -357,7 +357,8 @@ func (se *Searcher) Search(snap Snapshot, q string) Result {
 			runStart := 0
 			for t := range tierCount {
 				runEnd := runStart + base.Tiers[t]
-				for _, i := range base.Hits[max(lo, runStart):max(min(hi, runEnd), max(lo, runStart))] {
+				from, to := max(lo, runStart), min(hi, runEnd)
+				for _, i := range base.Hits[from:max(from, to)] {
 					if snap.masks[i]&m.mask != m.mask {
 						grade[i] = 0
 						continue
@@ -541,13 +542,6 @@ func (m *matcher) gradeFrom(e *entry, from Tier) uint8 {
 		return uint8(TierFuzzy) + 1
 	}
 	return 0
-}
-
-func (m *matcher) match(e *entry) (Tier, bool) {
-	if g := m.gradeFrom(e, TierExact); g != 0 {
-		return Tier(g - 1), true
-	}
-	return 0, false
 }
 
 // exactOrPrefix checks the holder name, account number and id: exact on
