@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"reflect"
 	"strings"
 	"time"
 
@@ -12,6 +13,21 @@ type statusLine struct {
 	at   time.Time
 	tone string // a key of Styles.Tone
 	text string // sanitised: from CleanText and state.Describe
+	// drawn is the line as last rendered, for drawnFor. A line never
+	// changes once added, so a frame only renders lines it has not drawn at
+	// this width with these styles: a steady stream of events then costs a
+	// frame one new line, not sixty (rendering allocates ~19 times a line).
+	drawn    string
+	drawnFor drawKey
+}
+
+// drawKey is what a rendered line depends on besides its own fields.
+type drawKey struct {
+	width int
+	// styles identifies the Styles a line was drawn with: NewStyles (the
+	// only constructor) makes a new Tone map each time, so its address
+	// changes whenever the theme does. Zero for zero Styles.
+	styles uintptr
 }
 
 // statusPane is the live event log. Rendering touches only the lines on
@@ -46,17 +62,21 @@ func (p *statusPane) toTop()    { p.top, p.follow = 0, false }
 func (p *statusPane) toBottom() { p.follow = true }
 
 // view draws exactly height lines (padding with blanks) of at most width cells.
+//
+// It memoises rendered lines in p.lines, which is safe because Bubble Tea
+// calls View on the goroutine that runs Update, never alongside it.
 func (p *statusPane) view(st Styles, width, height int) []string {
 	out := make([]string, 0, height)
 	start := p.start(height)
 	end := min(len(p.lines), start+height)
 	scrolled := !p.follow && end < len(p.lines)
+	key := drawKey{width: width, styles: reflect.ValueOf(st.Tone).Pointer()}
 	for i := start; i < end; i++ {
-		l := p.lines[i]
-		icon := st.ToneIcon[l.tone]
-		stamp := l.at.Format("15:04:05")
-		text := ansi.Truncate(l.text, max(1, width-len(stamp)-3), "…")
-		out = append(out, st.Faint.Render(stamp)+" "+st.Tone[l.tone].Render(icon+" "+text))
+		l := &p.lines[i]
+		if l.drawnFor != key || l.drawn == "" {
+			l.drawn, l.drawnFor = l.render(st, width), key
+		}
+		out = append(out, l.drawn)
 	}
 	if scrolled && len(out) > 0 {
 		more := len(p.lines) - end
@@ -66,6 +86,13 @@ func (p *statusPane) view(st Styles, width, height int) []string {
 		out = append(out, "")
 	}
 	return out
+}
+
+func (l *statusLine) render(st Styles, width int) string {
+	icon := st.ToneIcon[l.tone]
+	stamp := l.at.Format("15:04:05")
+	text := ansi.Truncate(l.text, max(1, width-len(stamp)-3), "…")
+	return st.Faint.Render(stamp) + " " + st.Tone[l.tone].Render(icon+" "+text)
 }
 
 func itoa(n int) string { return commas(n) }
