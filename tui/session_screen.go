@@ -45,6 +45,12 @@ type sessionScreen struct {
 	notice     string // one-line feedback ("Link copied"), cleared by the next key
 	noticeOK   bool
 	verifyAt   time.Time // when verification began, bounds the re-reads
+	// detailErr says why the account's details could not be read (the
+	// list's copy stays on screen); R asks again.
+	detailErr string
+	// verifyErr is the last re-read failure shown, so a run of identical
+	// failures adds one status line, not one per attempt.
+	verifyErr string
 }
 
 // Messages of the session screen. Each result carries the state machine's
@@ -233,9 +239,16 @@ func (m Model) record(e audit.Record) tea.Cmd {
 func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case accountDetailMsg:
-		if msg.err != nil || msg.gen != s.sess.Generation() || s.sess.Phase() != state.Explaining {
-			return nil, true // the list's data stays; details are a refinement
+		if msg.gen != s.sess.Generation() || s.sess.Phase() != state.Explaining {
+			return nil, true // the agent has moved on; the list's data stays
 		}
+		if msg.err != nil {
+			// Details are a refinement: the list's copy stays and the agent
+			// can carry on, but must know the reason may lack evidence.
+			s.detailErr = plainError(msg.err)
+			return nil, true
+		}
+		s.detailErr = ""
 		s.account = mergeAccount(s.account, msg.account)
 		// Re-choose with the fuller account so the reason sees its evidence.
 		fresh := state.New()
@@ -409,6 +422,12 @@ func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
 		// badges stop saying NEEDS REAUTH once Mono agrees.
 		s.account = mergeAccount(s.account, msg.account)
 		m.search.replace(s.account)
+		s.verifyErr = ""
+	} else if hint := plainError(msg.err); hint != s.verifyErr {
+		// Re-reads go on by themselves (they are safe reads); the agent
+		// still needs to know why the answer is taking a while.
+		s.verifyErr = hint
+		s.status.add(statusLine{at: now, tone: "warning", text: "Re-read failed, will retry: " + hint})
 	}
 	switch s.sess.Phase() {
 	case state.Verifying:
@@ -514,6 +533,11 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	h := m.statusRows()
 	switch {
+	case key.Matches(msg, k.Retry):
+		if s.detailErr != "" && s.sess.Phase() == state.Explaining {
+			s.detailErr = ""
+			return m.fetchDetail(s.sess.Generation(), s.account.ID)
+		}
 	case key.Matches(msg, k.Back):
 		switch {
 		case s.sess.Can(state.Back):
@@ -633,6 +657,7 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 		k.Mint.SetHelp("t", "mint token")
 	}
 	k.Reason.SetEnabled(s.sess.Can(state.ReasonOverridden))
+	k.Retry.SetEnabled(s.detailErr != "" && ph == state.Explaining)
 	hasToken := s.sess.Token().Value != "" && !s.sess.Token().Expired(m.deps.now())
 	k.Reveal.SetEnabled(hasToken)
 	k.CopyToken.SetEnabled(hasToken)
@@ -680,7 +705,11 @@ func (s *sessionScreen) view(m *Model, width, height int) string {
 		details = append(details, strings.ReplaceAll(a.AuthMethod, "_", " "))
 	}
 	details = append(details, "id "+a.ID)
-	top = append(top, line1, st.Faint.Render(strings.Join(details, " · ")), "")
+	top = append(top, line1, st.Faint.Render(strings.Join(details, " · ")))
+	if s.detailErr != "" && ph == state.Explaining {
+		top = append(top, ansi.Truncate(st.Warning.Render("Details not loaded: "+s.detailErr)+st.Faint.Render("  (R to retry)"), width, "…"))
+	}
+	top = append(top, "")
 
 	// Reason: full before the page opens, one line after (room for events).
 	r := s.sess.Reason()
