@@ -56,6 +56,7 @@ const envHelp = `Environment:
   MONO_WEBHOOK_SECRET    shared secret Mono sends in mono-webhook-secret
   REAUTH_AUDIT_LOG       audit log path (default $XDG_STATE_HOME/reauth/audit.jsonl)
   REAUTH_LOG_FILE        log file path (default $XDG_STATE_HOME/reauth/reauth.log)
+  REAUTH_AGENT           the agent's name in the header and the audit (default: the OS user)
   NO_COLOR               disable colours
 Without MONO_SECRET_KEY (or with --sandbox) reauth runs on its embedded sandbox.`
 
@@ -184,6 +185,9 @@ type common struct {
 	redirectURL string
 	apiTimeout  time.Duration
 	sandboxSeed int64
+	// Sandbox-only knobs for demos and recordings.
+	sandboxClock   string
+	sandboxConfirm time.Duration
 }
 
 func (c *common) register(fs *flag.FlagSet, page bool) {
@@ -193,6 +197,8 @@ func (c *common) register(fs *flag.FlagSet, page bool) {
 	fs.StringVar(&c.auditPath, "audit-log", os.Getenv("REAUTH_AUDIT_LOG"), "audit log path (default $XDG_STATE_HOME/reauth/audit.jsonl)")
 	fs.DurationVar(&c.apiTimeout, "api-timeout", mono.DefaultTimeout, "timeout of one Mono API call")
 	fs.Int64Var(&c.sandboxSeed, "sandbox-seed", 1, "sandbox data seed")
+	fs.StringVar(&c.sandboxClock, "sandbox-clock", "", "sandbox: start the clock at this RFC 3339 time (recordings)")
+	fs.DurationVar(&c.sandboxConfirm, "sandbox-confirm-delay", 20*time.Second, "sandbox: how long a re-authorised account keeps syncing")
 	if page {
 		fs.StringVar(&c.widgetAddr, "widget-addr", "127.0.0.1:0", "address of the local widget page server")
 		fs.StringVar(&c.publicURL, "public-url", "", "base URL of the page server as the customer's browser reaches it")
@@ -238,6 +244,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 // env is what a command runs against: a Mono client (live or sandbox), the
 // logger, and the sandbox when there is one.
 type env struct {
+	now     func() time.Time // the sandbox clock, or time.Now
 	logger  *log.Logger
 	client  *mono.Client
 	sandbox *sandbox.Server
@@ -308,15 +315,28 @@ func setup(c common) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{logger: logger, closers: []func(){closeLog}}
+	e := &env{logger: logger, closers: []func(){closeLog}, now: time.Now}
 	key, err := secretKey()
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
 	base := os.Getenv("MONO_API_URL")
-	if c.sandbox || key == "" {
-		sb := sandbox.New(sandbox.Options{Seed: c.sandboxSeed, Logger: logger.WithPrefix("sandbox")})
+	sandboxed := c.sandbox || key == ""
+	if c.sandboxClock != "" {
+		start, err := time.Parse(time.RFC3339, c.sandboxClock)
+		if err != nil || !sandboxed {
+			e.Close()
+			return nil, usageError{"--sandbox-clock takes an RFC 3339 time and works only on the sandbox"}
+		}
+		// A clock that starts at a fixed instant and runs at real speed, so a
+		// recording shows the same times on every run.
+		began := time.Now()
+		e.now = func() time.Time { return start.Add(time.Since(began)) }
+	}
+	if sandboxed {
+		sb := sandbox.New(sandbox.Options{Seed: c.sandboxSeed, Logger: logger.WithPrefix("sandbox"), Now: e.now,
+			ConfirmDelay: c.sandboxConfirm})
 		if err := sb.Start(""); err != nil {
 			e.Close()
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
@@ -329,7 +349,7 @@ func setup(c common) (*env, error) {
 	}
 	e.apiURL = base
 	client, err := mono.NewClient(mono.Config{BaseURL: base, SecretKey: key, Logger: logger.WithPrefix("mono"),
-		HTTPClient: httpClient(c.apiTimeout)})
+		HTTPClient: httpClient(c.apiTimeout), Now: e.now})
 	if err != nil {
 		e.Close()
 		return nil, usageError{"Mono client: " + oneLine(err)}
@@ -493,7 +513,12 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return err
 }
 
+// osUser names the local agent: REAUTH_AGENT when set (shared accounts,
+// recordings), else the OS user.
 func osUser() string {
+	if a := strings.TrimSpace(mono.CleanText(os.Getenv("REAUTH_AGENT"))); a != "" {
+		return a
+	}
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
 	}
@@ -578,7 +603,7 @@ func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind
 		return connect.Config{}, usageError{err.Error()}
 	}
 	cfg := connect.Config{Addr: c.widgetAddr, PublicURL: c.publicURL, Contract: contract, Autoplay: c.autoplay,
-		ConnectJSURL: c.connectJS, PublicKey: e.public, Logger: e.logger.WithPrefix("page")}
+		ConnectJSURL: c.connectJS, PublicKey: e.public, Logger: e.logger.WithPrefix("page"), Now: e.now}
 	if e.sandbox == nil {
 		cfg.Mode = connect.ModeLive
 		if e.public == "" {

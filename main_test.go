@@ -450,18 +450,32 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 		return false
 	})
 	s.send("o")
+	s.waitText("Code ")
+	// The screen masks the page secret; the link's OSC 8 target carries it.
 	var pageSecret string
-	s.waitFor("page link", func(txt string) bool {
-		for _, l := range strings.Split(txt, "\n") {
-			if f := strings.Fields(l); len(f) > 1 && f[0] == "Page" {
-				if i := strings.IndexByte(f[1], '#'); i > 0 && len(f[1]) > i+16 {
-					pageSecret = strings.TrimSuffix(f[1][i+1:], "…")
-					return true
-				}
-			}
+	s.waitFor("page link target", func(string) bool {
+		s.mu.Lock()
+		styled := s.emu.Render()
+		s.mu.Unlock()
+		i := strings.Index(styled, "/s/")
+		if i < 0 {
+			return false
 		}
-		return false
+		rest := styled[i:]
+		j := strings.IndexByte(rest, '#')
+		if j < 0 {
+			return false
+		}
+		end := strings.IndexAny(rest[j+1:], "\x1b\x07")
+		if end < 16 {
+			return false
+		}
+		pageSecret = rest[j+1 : j+1+end]
+		return true
 	})
+	if strings.Contains(s.text(), pageSecret) {
+		t.Fatal("the page secret is visible on screen")
+	}
 	s.send("q")
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()

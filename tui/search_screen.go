@@ -231,7 +231,10 @@ func (m Model) searchView(width, height int) string {
 	if s.needsOnly {
 		filter = st.Warning.Render("needs reauth only") + "  "
 	}
-	matches := fmt.Sprintf("%s matches", commas(len(s.visible)))
+	matches := commas(len(s.visible)) + " matches"
+	if len(s.visible) == 1 {
+		matches = "1 match"
+	}
 	b.WriteString(st.Faint.Render(progress) + "  " + filter + st.Faint.Render(matches))
 	b.WriteByte('\n')
 

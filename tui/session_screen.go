@@ -293,7 +293,9 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 }
 
 // mergeAccount lays a detail read over the list's copy: Mono's detail reply
-// lacks the customer's name and email that the list carries.
+// lacks the customer's name and email that the list carries. The sync
+// fields are not carried over: a detail read without them means Mono no
+// longer reports a problem (after a reauth, that is the point).
 func mergeAccount(list, detail mono.Account) mono.Account {
 	if detail.Customer.Name == "" {
 		detail.Customer.Name = list.Customer.Name
@@ -306,9 +308,6 @@ func mergeAccount(list, detail mono.Account) mono.Account {
 	}
 	if detail.Institution.ID == "" {
 		detail.Institution.ID = list.Institution.ID
-	}
-	if detail.SyncStatus == "" && detail.SyncMessage == "" {
-		detail.SyncStatus, detail.SyncMessage = list.SyncStatus, list.SyncMessage
 	}
 	if detail.LastSyncedAt.IsZero() {
 		detail.LastSyncedAt = list.LastSyncedAt
@@ -368,11 +367,10 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 		return m.waitEvent(msg.gen, msg.page)
 	}
 	var cmds []tea.Cmd
-	if ev.Callback != mono.CallbackHeartbeat {
-		at := ev.At
-		if at.IsZero() {
-			at = m.deps.now()
-		}
+	// onLoad and the LOADED event say the same thing: show it once.
+	if ev.Callback != mono.CallbackHeartbeat && ev.Callback != mono.CallbackLoad {
+		// Receipt time, from our clock: the browser's own clock may be off.
+		at := m.deps.now()
 		sentence := state.Describe(ev)
 		s.status.add(statusLine{at: at, tone: state.Kind(ev).String(), text: sentence})
 		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionWidgetEvent, Event: sentence}))
@@ -399,8 +397,8 @@ func (s *sessionScreen) afterChange(m *Model, before state.Phase) tea.Cmd {
 	}
 	if after == state.Succeeded {
 		if s.apply(m, state.Event{Kind: state.VerifyStarted, Generation: s.sess.Generation()}) == nil {
+			// The header and banner say the account is being checked.
 			s.verifyAt = now
-			s.status.add(statusLine{at: now, tone: "info", text: "Checking the account's data at Mono…"})
 			cmds = append(cmds, m.verifyLater(s.sess.Generation(), s.account.ID, 0))
 		}
 	}
@@ -678,6 +676,14 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 // statusRows is the status pane's height on this screen size (see view).
 func (m Model) statusRows() int { return max(3, m.height-16) }
 
+// maskFragment hides a URL's fragment (the page secret) for display.
+func maskFragment(u string) string {
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		return u[:i] + "#••••••"
+	}
+	return u
+}
+
 func stripFragment(u string) string {
 	if i := strings.IndexByte(u, '#'); i >= 0 {
 		return u[:i]
@@ -825,7 +831,9 @@ func (s *sessionScreen) pageLines(m *Model, now time.Time, width int) []string {
 	// terminals without hyperlinks still show it in full.
 	// Cut the visible text, not the link: the OSC 8 target stays whole and
 	// its terminator is never truncated away.
-	link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(u, max(10, width-7), "…")) + ansi.ResetHyperlink()
+	// The page secret (the fragment) never shows: the link target and `c`
+	// carry it, the screen (and screenshots, recordings) do not.
+	link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(maskFragment(u), max(10, width-7), "…")) + ansi.ResetHyperlink()
 	lines := []string{st.Label.Render("Page  ") + link,
 		st.Label.Render("Code  ") + st.Accent.Bold(true).Render(s.sess.PairingCode()) +
 			st.Faint.Render("  — the customer's page shows the same code")}

@@ -72,7 +72,7 @@ func NewStyles(dark bool) Styles {
 		Error:     lipgloss.NewStyle().Foreground(red).Bold(true),
 		Selected:  lipgloss.NewStyle().Background(selBg).Foreground(fg).Bold(true),
 		Cursor:    lipgloss.NewStyle().Foreground(accent).Bold(true),
-		Link:      lipgloss.NewStyle().Foreground(accent).Underline(true),
+		Link:      lipgloss.NewStyle().Foreground(accent), // OSC 8: terminals underline links themselves
 		Box:       lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(faint).Padding(0, 1),
 		Dialog:    lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(yellow).Padding(0, 2),
 		KeyHint:   lipgloss.NewStyle().Foreground(accent).Bold(true),
