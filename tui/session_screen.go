@@ -335,15 +335,22 @@ func (s *sessionScreen) onMint(m *Model, msg mintResultMsg) tea.Cmd {
 }
 
 func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
+	// The token can expire while the page starts: Apply then moves the
+	// session to Expired, and afterChange records that outcome.
+	before := s.sess.Phase()
 	if msg.err != nil {
 		if s.apply(m, state.Event{Kind: state.PageFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))}) == nil {
 			s.status.add(statusLine{at: m.deps.now(), tone: "error", text: "Could not start the page: " + plainError(msg.err)})
 		}
-		return nil
+		return s.afterChange(m, before)
 	}
-	if err := s.apply(m, state.Event{Kind: state.PageServed, Generation: msg.gen, PageURL: msg.page.URL(), Pairing: msg.page.PairingCode()}); err != nil {
-		msg.page.Close() // a page nobody is waiting for any more
-		return nil
+	err := s.apply(m, state.Event{Kind: state.PageServed, Generation: msg.gen, PageURL: msg.page.URL(), Pairing: msg.page.PairingCode()})
+	if err != nil || s.sess.Phase().HasOutcome() {
+		// Nobody is waiting for this page any more, or its token expired
+		// while it started: a page for a dead token must not reach the
+		// customer.
+		msg.page.Close()
+		return s.afterChange(m, before)
 	}
 	if s.page != nil && s.page != msg.page {
 		s.page.Close()
