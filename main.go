@@ -726,6 +726,7 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 		Pages:       tui.ConnectPages{Server: rt.pages},
 		Audit:       auditRecorder{log: rt.audit, agent: agent, logger: rt.env.logger},
 		Agent:       agent.User,
+		Now:         rt.env.now,
 		Sandbox:     rt.env.sandbox != nil,
 		Signals:     rt.hub.Subscribe,
 		RedirectURL: rt.redirect,

@@ -379,7 +379,11 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 		// Receipt time, from our clock: the browser's own clock may be off.
 		at := m.deps.now()
 		sentence := state.Describe(ev)
-		s.status.add(statusLine{at: at, tone: state.Kind(ev).String(), text: sentence})
+		tone := state.Kind(ev).String()
+		if ev.Callback == mono.CallbackClose && s.sess.Outcome().Kind == state.OutcomeSucceeded {
+			tone = "faint" // the widget always closes itself after a success
+		}
+		s.status.add(statusLine{at: at, tone: tone, text: sentence})
 		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionWidgetEvent, Event: sentence}))
 	}
 	cmds = append(cmds, s.afterChange(m, before), m.waitEvent(msg.gen, msg.page))
