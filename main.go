@@ -417,6 +417,17 @@ func trunc(s string, n int) string {
 	return s
 }
 
+// accountArg checks the single ACCOUNT_ID that token and link take.
+func accountArg(cmd string, pos []string) (string, error) {
+	if len(pos) != 1 {
+		return "", usageError{cmd + " needs exactly one ACCOUNT_ID"}
+	}
+	if !mono.IsAccountID(pos[0]) {
+		return "", usageError{fmt.Sprintf("%q is not a Mono account id (24 hex characters)", mono.CleanText(pos[0]))}
+	}
+	return pos[0], nil
+}
+
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	fs := newFlagSet("token", "reauth token ACCOUNT_ID [--json]", stderr)
@@ -426,18 +437,16 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{"token needs exactly one ACCOUNT_ID"}
-	}
-	if !mono.IsAccountID(pos[0]) {
-		return usageError{fmt.Sprintf("%q is not a Mono account id (24 hex characters)", mono.CleanText(pos[0]))}
+	id, err := accountArg("token", pos)
+	if err != nil {
+		return err
 	}
 	e, err := setup(c)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	tok, err := e.client.Reauthorise(ctx, pos[0])
+	tok, err := e.client.Reauthorise(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -923,11 +932,9 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{"link needs exactly one ACCOUNT_ID"}
-	}
-	if !mono.IsAccountID(pos[0]) {
-		return usageError{fmt.Sprintf("%q is not a Mono account id (24 hex characters)", mono.CleanText(pos[0]))}
+	id, err := accountArg("link", pos)
+	if err != nil {
+		return err
 	}
 	e, err := setup(c)
 	if err != nil {
@@ -938,7 +945,7 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	acct, err := e.client.Account(ctx, pos[0])
+	acct, err := e.client.Account(ctx, id)
 	if err != nil {
 		return err
 	}
