@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -510,5 +511,24 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 	audit, _ := os.ReadFile(filepath.Join(s.state, "reauth", "audit.jsonl"))
 	if files < 2 || !bytes.Contains(audit, []byte("token_minted")) || !bytes.Contains(audit, []byte("page_opened")) {
 		t.Fatalf("expected a log and an audit with the mint and the page (%d files):\n%s", files, audit)
+	}
+}
+
+// NO_COLOR: the same screens, no colour; colour is back without it.
+func TestNoColor(t *testing.T) {
+	styled := func(env []string) string {
+		s := startScreen(t, 100, 30, env, "--no-browser")
+		s.waitText("loaded 520 / 520")
+		s.waitText("NEEDS REAUTH")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.emu.Render()
+	}
+	colour := regexp.MustCompile(`\x1b\[[0-9;:]*(38|48)[;:]`)
+	if out := styled([]string{"NO_COLOR=1"}); colour.MatchString(out) {
+		t.Fatalf("NO_COLOR screen has colour: %q", colour.FindString(out))
+	}
+	if out := styled([]string{"COLORTERM=truecolor"}); !colour.MatchString(out) {
+		t.Fatal("no colour without NO_COLOR: the check above proves nothing")
 	}
 }
