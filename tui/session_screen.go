@@ -380,8 +380,13 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 		at := m.deps.now()
 		sentence := state.Describe(ev)
 		tone := state.Kind(ev).String()
-		if ev.Callback == mono.CallbackClose && s.sess.Outcome().Kind == state.OutcomeSucceeded {
-			tone = "faint" // the widget always closes itself after a success
+		if before.HasOutcome() {
+			// It decides nothing now (the widget always closes itself after a
+			// success; a page may still chatter): say so, quietly.
+			tone = "faint"
+			if ev.Callback != mono.CallbackClose {
+				sentence += " (after the outcome; ignored)"
+			}
 		}
 		s.status.add(statusLine{at: at, tone: tone, text: sentence})
 		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionWidgetEvent, Event: sentence}))
