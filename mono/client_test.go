@@ -923,7 +923,7 @@ func TestTimeoutsAreNetworkErrors(t *testing.T) {
 	})
 	_, err := c.Account(context.Background(), testID)
 	me := mustKind(t, err, KindNetwork)
-	if me.Message != "timed out" || me.Hint() != "Could not reach Mono: timed out" {
+	if me.Message != "timed out" || me.Hint() != "Could not reach Mono: timed out. Check the network and MONO_API_URL." {
 		t.Errorf("message %q hint %q", me.Message, me.Hint())
 	}
 	if n := len(f.requests()); n != 2 {
@@ -944,7 +944,7 @@ func TestConnectionRefusedIsNetwork(t *testing.T) {
 	c, sl := newTestClient(t, url)
 	_, err := c.Account(context.Background(), testID)
 	me := mustKind(t, err, KindNetwork)
-	if me.Hint() != "Could not reach Mono: connection refused" {
+	if me.Hint() != "Could not reach Mono: connection refused. Check the network and MONO_API_URL." {
 		t.Errorf("hint = %q", me.Hint())
 	}
 	if len(sl.all()) != 2 {

@@ -141,7 +141,7 @@ func (e *Error) Hint() string {
 		if e.Message == "" {
 			return "Could not reach Mono."
 		}
-		return "Could not reach Mono: " + e.Message
+		return "Could not reach Mono: " + e.Message + ". Check the network and MONO_API_URL."
 	case KindInvalidInput:
 		if e.Message == "" {
 			return "That input is not valid."
