@@ -412,6 +412,12 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 	connectUntil := time.Now().Add(connectBudget)
 	var connectTimes latencies
 	var mu sync.Mutex
+	var problems []string // why agents failed; the first is logged in full
+	problem := func(format string, args ...any) {
+		mu.Lock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	var failed, skipped atomic.Int64
@@ -426,7 +432,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 			a, d, err := dialAgent(p, fmt.Sprintf("idle%03d", i), false)
 			if err != nil {
 				failed.Add(1)
-				b.Logf("idle%03d: %v", i, err)
+				problem("idle%03d: %v", i, err)
 				return
 			}
 			mu.Lock()
@@ -437,7 +443,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 	wg.Wait()
 	idleIn := len(agents)
 	if failed.Load()+skipped.Load() > 0 {
-		b.Logf("only %d of %d idle agents got a first frame: %d failed, %d not tried after %v of connecting",
+		problem("only %d of %d idle agents got a first frame: %d failed, %d not tried after %v of connecting",
 			idleIn, idle, failed.Load(), skipped.Load(), connectBudget)
 	}
 	// What idle sessions cost by themselves: CPU over three seconds, after
@@ -460,7 +466,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 			defer func() { <-sem }()
 			a, d, err := dialAgent(p, fmt.Sprintf("active%02d", i), true)
 			if err != nil {
-				b.Logf("active%02d: %v", i, err)
+				problem("active%02d: %v", i, err)
 				return
 			}
 			mu.Lock()
@@ -470,7 +476,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 			// sandbox is seed 1 with 520 accounts, as generated here.
 			link, err := openAgentPage(a, accounts[10+i].ID)
 			if err != nil {
-				b.Logf("active%02d: %v\n%s", i, err, a.screen())
+				problem("active%02d: %v; screen:\n%s", i, err, a.screen())
 				return
 			}
 			links[i] = link
@@ -485,10 +491,10 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 		}
 	}
 	if activeIn < active {
-		b.Logf("only %d of %d active agents opened a page", activeIn, active)
+		problem("only %d of %d active agents opened a page", activeIn, active)
 	}
 	if activeIn == 0 {
-		b.Fatal("no active agent opened a page: nothing to stream")
+		b.Fatalf("no active agent opened a page: nothing to stream; %s", strings.Join(problems, "\n"))
 	}
 
 	// Stream events into every page while new agents connect.
@@ -508,7 +514,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 	for i := 0; time.Since(t0) < dur; i++ {
 		a, d, err := dialAgent(p, fmt.Sprintf("probe%03d", i), false)
 		if err != nil {
-			b.Logf("probe %d: %v", i, err)
+			problem("probe %d: %v", i, err)
 			probeFailed++
 			continue
 		}
@@ -536,6 +542,15 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 		idleIn, activeIn, idle, active, probeFailed, rate, dur, float64(baseRSS)/(1<<20), float64(idleRSS)/(1<<20), float64(peakRSS)/(1<<20), perSession,
 		connectTimes.pct(0.5), connectTimes.pct(0.99), len(probes), probes.pct(0.5), probes.pct(0.99), probes.pct(1),
 		idleCores, loadedCores, posted.Load(), refused.Load())
+	if len(problems) > 0 {
+		// go test keeps only the first lines of a benchmark's log: the
+		// summary above comes first, then the first problem and a count.
+		first := problems[0]
+		if k := strings.Index(first, "; screen:"); k > 0 {
+			first = first[:k]
+		}
+		b.Logf("%d problems; first: %s", len(problems), first)
+	}
 }
 
 // streamPage is a browser on one page: it fetches the config, then posts
