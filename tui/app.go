@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state"
 )
 
 type screenID int
@@ -41,6 +42,7 @@ type Model struct {
 	search        searchScreen
 	session       *sessionScreen // nil until an account is chosen
 	spinner       spinner.Model
+	spinnerOn     bool      // a spinner tick is in flight
 	now           time.Time // last clock reading, for countdowns in View
 	// noTimers turns off the clock and spinner ticks, so tests drive time
 	// themselves with clockMsg.
@@ -90,7 +92,7 @@ func (m Model) Init() tea.Cmd {
 	if m.deps.Signals != nil {
 		signals = m.deps.Signals(m.ctx)
 	}
-	return tea.Batch(tea.RequestBackgroundColor, m.loadAccounts(0), m.tick(), m.spinner.Tick, m.search.input.Focus(),
+	return tea.Batch(tea.RequestBackgroundColor, m.loadAccounts(0), m.tick(), m.search.input.Focus(),
 		waitSignal(signals))
 }
 
@@ -125,8 +127,39 @@ func (m *Model) applyStyles(dark bool) {
 	m.spinner.Style = m.styles.Accent
 }
 
-// Update routes a message. It never blocks and never does I/O.
+// Update routes a message. It never blocks and never does I/O. It is
+// update plus the spinner's ticks: they run only while a spinner
+// is on screen, so an idle session draws no frames but the clock's.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	next, cmd := m.update(msg)
+	nm := next.(Model)
+	if _, tick := msg.(spinner.TickMsg); tick {
+		nm.spinnerOn = nm.spinning() && cmd != nil
+		if !nm.spinnerOn {
+			cmd = nil
+		}
+		return nm, cmd
+	}
+	if !nm.noTimers && !nm.spinnerOn && nm.spinning() {
+		nm.spinnerOn = true
+		cmd = tea.Batch(cmd, nm.spinner.Tick)
+	}
+	return nm, cmd
+}
+
+// spinning reports whether a spinner is on screen.
+func (m Model) spinning() bool {
+	if m.screen == screenSearch && m.search.loading && m.search.loadErr == nil {
+		return true
+	}
+	if m.screen == screenSession && m.session != nil {
+		ph := m.session.sess.Phase()
+		return ph == state.Minting || ph == state.PageOpening
+	}
+	return false
+}
+
+func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -416,8 +449,7 @@ func (m Model) View() tea.View {
 	default:
 		body = m.searchView(w, bodyH)
 	}
-	body = fitHeight(body, w, bodyH)
-	content := m.styles.App.Render(lipgloss.JoinVertical(lipgloss.Left, header, body, footer))
+	content := frame(w, bodyH, header, body, footer)
 	v := tea.NewView(content)
 	v.AltScreen = true
 	v.WindowTitle = "reauth"
@@ -458,22 +490,46 @@ func (m Model) footerView(w int) string {
 	return ansi.Truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w, "…")
 }
 
-// fitHeight pads or cuts s to exactly h lines of at most w cells, so a long
-// body can never push the footer off an 80×24 screen.
-func fitHeight(s string, w, h int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > h {
-		lines = lines[:h]
+// frame lays out the screen in one pass: the body padded or cut to exactly
+// bodyH lines of at most w cells (so a long body can never push the footer
+// off an 80×24 screen), every line padded to the widest and inset by one
+// column each side (the App style's padding). Each line's width is measured
+// once; doing this with lipgloss joins measured it four times, which was
+// most of a frame's cost.
+func frame(w, bodyH int, header, body, footer string) string {
+	bodyLines := strings.Split(body, "\n")
+	if len(bodyLines) > bodyH {
+		bodyLines = bodyLines[:bodyH]
 	}
+	for len(bodyLines) < bodyH {
+		bodyLines = append(bodyLines, "")
+	}
+	headerLines := strings.Split(header, "\n")
+	lines := append(append(headerLines, bodyLines...), strings.Split(footer, "\n")...)
+	widths := make([]int, len(lines))
+	maxW := 0
 	for i, l := range lines {
-		if ansi.StringWidth(l) > w {
-			lines[i] = ansi.Truncate(l, w, "…")
+		l = strings.ReplaceAll(l, "\t", "    ") // as lipgloss's default tab width
+		wd := ansi.StringWidth(l)
+		if isBody := i >= len(headerLines) && i < len(headerLines)+bodyH; isBody && wd > w {
+			l = ansi.Truncate(l, w, "…")
+			wd = ansi.StringWidth(l)
 		}
+		lines[i], widths[i] = l, wd
+		maxW = max(maxW, wd)
 	}
-	for len(lines) < h {
-		lines = append(lines, "")
+	var b strings.Builder
+	b.Grow(len(lines) * (maxW + 16))
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteByte(' ')
+		b.WriteString(l)
+		b.WriteString(strings.Repeat(" ", maxW-widths[i]))
+		b.WriteByte(' ')
 	}
-	return strings.Join(lines, "\n")
+	return b.String()
 }
 
 // plainError turns an error into one sentence for the agent.
