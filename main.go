@@ -6,12 +6,14 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -335,8 +337,16 @@ func setup(c common) (*env, error) {
 		e.now = func() time.Time { return start.Add(time.Since(began)) }
 	}
 	if sandboxed {
-		sb := sandbox.New(sandbox.Options{Seed: c.sandboxSeed, Logger: logger.WithPrefix("sandbox"), Now: e.now,
-			ConfirmDelay: c.sandboxConfirm})
+		opts := sandbox.Options{Seed: c.sandboxSeed, Logger: logger.WithPrefix("sandbox"), Now: e.now,
+			ConfirmDelay: c.sandboxConfirm}
+		if c.sandboxClock != "" {
+			// Recordings: the fake Mono's tokens repeat too (they are not
+			// secrets; the page's own id and secret stay random).
+			var seed [32]byte
+			binary.LittleEndian.PutUint64(seed[:], uint64(c.sandboxSeed))
+			opts.TokenSource = mrand.NewChaCha8(seed)
+		}
+		sb := sandbox.New(opts)
 		if err := sb.Start(""); err != nil {
 			e.Close()
 			return nil, fmt.Errorf("starting the sandbox: %w", err)
