@@ -380,7 +380,9 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 		at := m.deps.now()
 		sentence := state.Describe(ev)
 		tone := state.Kind(ev).String()
-		if before.HasOutcome() {
+		confirmsSuccess := s.sess.Outcome().Kind == state.OutcomeSucceeded &&
+			(ev.Callback == mono.CallbackSuccess || ev.Name == mono.EventSuccess)
+		if before.HasOutcome() && !confirmsSuccess {
 			// It decides nothing now (the widget always closes itself after a
 			// success; a page may still chatter): say so, quietly.
 			tone = "faint"
