@@ -396,10 +396,9 @@ func (m *Model) syncKeys() {
 	}
 	k := &m.keys
 	k.Quit.SetEnabled(true)
+	// While the full help is open it lists the keys of the screen beneath
+	// (any key closes it first); the footer says so instead.
 	k.Help.SetEnabled(!m.showHelp)
-	if m.showHelp {
-		return
-	}
 	switch {
 	case m.screen == screenSession && m.session != nil:
 		m.session.enableKeys(m, k)
@@ -442,8 +441,7 @@ func (m Model) View() tea.View {
 	var body string
 	switch {
 	case m.showHelp:
-		body = m.styles.Section.Render("Keys") + "\n\n" + m.help.FullHelpView(m.keys.FullHelp()) +
-			"\n\n" + m.styles.Faint.Render("Press any key to close.")
+		body = m.styles.Section.Render("Keys that work here") + "\n\n" + m.help.FullHelpView(m.keys.FullHelp())
 	case m.screen == screenSession && m.session != nil:
 		body = m.session.view(&m, w, bodyH)
 	default:
@@ -487,6 +485,9 @@ func (m Model) headerView(w int) string {
 }
 
 func (m Model) footerView(w int) string {
+	if m.showHelp {
+		return m.styles.Faint.Render("any key closes the help")
+	}
 	return ansi.Truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w, "…")
 }
 

@@ -500,3 +500,25 @@ func TestContextEndClosesPage(t *testing.T) {
 		t.Fatal("page still open after the program's context ended")
 	}
 }
+
+// The full help lists the keys that work on the screen beneath it.
+func TestFullHelpListsScreenKeys(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	openWrongOTP(t, h)
+	h.key("t")
+	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	h.key("?")
+	v := plain(h.m)
+	for _, want := range []string{"open page", "reveal token", "copy token", "mint token", "back"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("full help lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "needs reauth only") {
+		t.Fatalf("full help lists a search-screen key on the session screen:\n%s", v)
+	}
+	h.key("x")
+	if h.m.showHelp {
+		t.Fatal("a key did not close the help")
+	}
+}

@@ -745,7 +745,19 @@ func (s *sessionScreen) view(m *Model, width, height int) string {
 	compact := ph >= state.PageOpening && ph != state.Explaining
 	if !compact {
 		if len(r.Evidence) > 0 {
-			top = append(top, st.Label.Render("From ")+st.Faint.Render(strings.Join(r.Evidence, "; ")))
+			// The evidence is why the agent can trust the reason: wrap it
+			// (up to three lines) rather than cut it.
+			ev := strings.Split(lipgloss.NewStyle().Width(max(20, width-5)).Render(strings.Join(r.Evidence, "; ")), "\n")
+			if len(ev) > 3 {
+				ev = append(ev[:2], ansi.Truncate(ev[2], max(10, width-6), "…"))
+			}
+			for i, l := range ev {
+				p := "     "
+				if i == 0 {
+					p = st.Label.Render("From ")
+				}
+				top = append(top, p+st.Faint.Render(l))
+			}
 		}
 		say := strings.Join(r.Script, " ")
 		wrapped := lipgloss.NewStyle().Width(max(20, width-5)).Render(say)
