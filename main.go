@@ -632,6 +632,13 @@ func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind
 	}
 	sb := e.sandbox
 	cfg.Mode = connect.ModeSandbox
+	if c.sandboxClock != "" {
+		// Recordings: session ids and pairing codes repeat as well (page
+		// secrets never do; they stay crypto/rand and masked on screen).
+		var seed [32]byte
+		binary.LittleEndian.PutUint64(seed[:], uint64(c.sandboxSeed)+1)
+		cfg.LabelSource = mrand.NewChaCha8(seed)
+	}
 	cfg.SandboxComplete = func(ctx context.Context, token string) error {
 		id, err := sb.CompleteReauth(token)
 		if err == nil && notify != nil {

@@ -111,6 +111,10 @@ type Config struct {
 	// usable timestamp. Durations (heartbeat watchdog, rate limit, ordering
 	// window) use the monotonic clock. Default time.Now.
 	Now func() time.Time
+	// LabelSource is for sandbox recordings only: it feeds session ids and
+	// pairing codes (never page secrets, which always come from crypto/rand)
+	// so a recorded screen repeats. Nil: crypto/rand. Refused in live mode.
+	LabelSource io.Reader
 	// HeartbeatInterval is how often the page posts a heartbeat.
 	HeartbeatInterval time.Duration
 	// HeartbeatTimeout: once a page has been heard from, silence this long
@@ -153,6 +157,9 @@ func (c Config) validate() (*settings, error) {
 	}
 	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
 		return nil, &ConfigError{"addr", fmt.Sprintf("%q is not host:port", s.Addr)}
+	}
+	if s.LabelSource != nil && s.Mode != ModeSandbox {
+		return nil, &ConfigError{"label source", "only for sandbox recordings"}
 	}
 	switch s.Mode {
 	case ModeLive, ModeSandbox:

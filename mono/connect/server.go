@@ -2,11 +2,13 @@ package connect
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -25,6 +27,8 @@ var assets embed.FS
 // the stand-in Connect script and simulated widget.
 type Server struct {
 	set *settings
+
+	labelMu sync.Mutex // guards set.LabelSource, which need not be safe for concurrent use
 
 	mu        sync.Mutex
 	started   bool
@@ -196,7 +200,7 @@ func (s *Server) NewSession(p SessionParams) (*Session, error) {
 	}
 	var pairing string
 	for range 16 {
-		code, err := newPairingCode()
+		code, err := newPairingCode(s.labelBytes)
 		if err != nil {
 			s.mu.Unlock()
 			return nil, err
@@ -473,4 +477,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// labelBytes fills b for a session id or pairing code: from crypto/rand, or
+// from Config.LabelSource in sandbox recordings.
+func (s *Server) labelBytes(b []byte) error {
+	if s.set.LabelSource == nil {
+		_, err := rand.Read(b)
+		return err
+	}
+	s.labelMu.Lock()
+	defer s.labelMu.Unlock()
+	_, err := io.ReadFull(s.set.LabelSource, b)
+	return err
 }

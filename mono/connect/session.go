@@ -161,10 +161,11 @@ func (s *Session) LastSeen() time.Time {
 func (s *Session) Close() { s.srv.endSession(s, "closed") }
 
 func newSession(srv *Server, p SessionParams, base string, pairing string) (*Session, error) {
-	id, err := randomString(16)
-	if err != nil {
-		return nil, err
+	idBytes := make([]byte, 16)
+	if err := srv.labelBytes(idBytes); err != nil {
+		return nil, fmt.Errorf("widget page: random: %w", err)
 	}
+	id := base64.RawURLEncoding.EncodeToString(idBytes)
 	secret, err := randomString(32)
 	if err != nil {
 		return nil, err
@@ -212,9 +213,9 @@ func randomString(n int) (string, error) {
 // pairingAlphabet leaves out look-alikes (0/O, 1/I/L, 2/Z, 5/S, 8/B).
 const pairingAlphabet = "ACDEFGHJKMNPQRTUVWXY34679"
 
-func newPairingCode() (string, error) {
+func newPairingCode(read func([]byte) error) (string, error) {
 	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
+	if err := read(b); err != nil {
 		return "", fmt.Errorf("widget page: random: %w", err)
 	}
 	// 256 % 25 = 6, a bias too small to matter for a code people compare
