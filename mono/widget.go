@@ -30,6 +30,10 @@ const (
 	EventError               = "ERROR"
 	EventExit                = "EXIT"
 	EventSuccess             = "SUCCESS"
+
+	// EventPageGone names the unload event the page server makes itself
+	// when a page that was heard from falls silent (no heartbeat).
+	EventPageGone = "PAGE_GONE"
 )
 
 // WidgetEvent is one callback relayed from the page to the server, validated

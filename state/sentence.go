@@ -51,6 +51,9 @@ func Describe(ev mono.WidgetEvent) string {
 	case mono.CallbackHeartbeat:
 		return "Page heartbeat"
 	case mono.CallbackUnload:
+		if ev.Name == mono.EventPageGone {
+			return "The page stopped responding"
+		}
 		return "Page closed"
 	case mono.CallbackPageError:
 		return pageErrorSentence(ev)

@@ -49,6 +49,7 @@ func TestDescribe(t *testing.T) {
 		{callback(mono.CallbackClose), "Widget closed", ToneWarning},
 		{callback(mono.CallbackHeartbeat), "Page heartbeat", ToneFaint},
 		{callback(mono.CallbackUnload), "Page closed", ToneWarning},
+		{mono.WidgetEvent{Callback: mono.CallbackUnload, Name: mono.EventPageGone}, "The page stopped responding", ToneWarning},
 		{mono.WidgetEvent{Callback: mono.CallbackPageError, Data: mono.EventData{ErrorMessage: "Re-auth token is required for reauthorisation"}},
 			"Page error: Re-auth token is required for reauthorisation", ToneError},
 		{mono.WidgetEvent{Callback: mono.CallbackPageError, Data: mono.EventData{ErrorType: "SCRIPT_LOAD"}}, "Page error: SCRIPT_LOAD", ToneError},

@@ -13,6 +13,7 @@ import (
 	"github.com/pkg/browser"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state"
 )
 
 // Outcome is how a `reauth link` run ended.
@@ -44,8 +45,8 @@ type LinkOptions struct {
 	// Timeout bounds the wait for an outcome. Zero: one minute after the
 	// token expires (15 minutes without a token).
 	Timeout time.Duration
-	// Describe turns an event into a plain sentence (pass state.Describe).
-	// Nil: DescribeEvent.
+	// Describe turns an event into a plain sentence. Nil: state.Describe,
+	// the sentences the TUI shows.
 	Describe func(mono.WidgetEvent) string
 	// OnSession, when set, is called once the session exists, before the
 	// URL is printed (for audit records).
@@ -108,7 +109,7 @@ func RunLink(ctx context.Context, opts LinkOptions) (Result, error) {
 	}
 	describe := opts.Describe
 	if describe == nil {
-		describe = DescribeEvent
+		describe = state.Describe
 	}
 	p := &linkPrinter{w: out, json: opts.JSON, describe: describe}
 	res := Result{URL: sess.URL(), PairingCode: sess.PairingCode()}
@@ -290,7 +291,7 @@ type eventLine struct {
 func (p *linkPrinter) event(ev mono.WidgetEvent) {
 	sentence := mono.CleanText(p.describe(ev))
 	if sentence == "" {
-		sentence = DescribeEvent(ev)
+		sentence = state.Describe(ev)
 	}
 	if p.json {
 		d := ev.Data
@@ -340,65 +341,4 @@ func startOpen(open func(string) error, url string) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// DescribeEvent is a plain fallback sentence for an event; the TUI and
-// `reauth link` normally use state.Describe.
-func DescribeEvent(ev mono.WidgetEvent) string {
-	d := ev.Data
-	switch ev.Callback {
-	case mono.CallbackLoad:
-		return "Widget loaded on the customer's page"
-	case mono.CallbackSuccess:
-		return "Re-authorisation succeeded"
-	case mono.CallbackClose:
-		return "Widget closed"
-	case mono.CallbackHeartbeat:
-		return "Page is alive"
-	case mono.CallbackUnload:
-		if ev.Name == PageGone {
-			return "The page stopped responding"
-		}
-		return "The customer closed the page"
-	case mono.CallbackPageError:
-		return "The page could not start the widget: " + firstNonEmpty(d.ErrorMessage, d.ErrorType, "unknown error")
-	}
-	switch ev.Name {
-	case mono.EventLoaded:
-		return "Widget loaded"
-	case mono.EventOpened:
-		return "Widget opened"
-	case mono.EventInstitutionSelected:
-		s := "Customer chose " + firstNonEmpty(d.InstitutionName, "a bank")
-		if d.AuthMethod != "" {
-			s += " (" + strings.ReplaceAll(d.AuthMethod, "_", " ") + ")"
-		}
-		return s
-	case mono.EventAuthMethodSwitched:
-		return "Customer switched to " + strings.ReplaceAll(firstNonEmpty(d.AuthMethod, "another method"), "_", " ")
-	case mono.EventSubmitCredentials:
-		return "Submitted bank credentials"
-	case mono.EventSubmitMFA:
-		return "Submitted " + firstNonEmpty(d.MFAType, "MFA")
-	case mono.EventAccountSelected:
-		return fmt.Sprintf("Selected %d account(s)", d.SelectedAccountsCount)
-	case mono.EventAccountLinked:
-		return "Account re-linked at " + firstNonEmpty(d.InstitutionName, "the bank")
-	case mono.EventError:
-		return "Error: " + firstNonEmpty(d.ErrorType, "UNKNOWN") + " — " + firstNonEmpty(d.ErrorMessage, "no details")
-	case mono.EventExit:
-		return "Closed the widget on the " + firstNonEmpty(d.PageName, "unknown") + " page"
-	case mono.EventSuccess:
-		return "Widget reported success"
-	}
-	return "Widget event " + ev.Name
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

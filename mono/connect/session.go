@@ -42,7 +42,7 @@ const (
 // PageGone is the Name of the synthetic unload event the server makes when a
 // page that was heard from goes silent for HeartbeatTimeout. Server-made
 // events have Seq 0; the page's own unload has an empty Name.
-const PageGone = "PAGE_GONE"
+const PageGone = mono.EventPageGone
 
 // tuning of the delivery path. Per server so tests can shrink or widen it;
 // nothing else changes it after NewServer.
