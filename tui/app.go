@@ -289,9 +289,10 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
+// quit closes the customer's page first, then ends the program.
 func (m Model) quit() (tea.Model, tea.Cmd) {
 	if m.session != nil {
-		m.session.close()
+		return m, tea.Sequence(m.session.dropPage(), tea.Quit)
 	}
 	return m, tea.Quit
 }
@@ -363,23 +364,25 @@ func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // openAccount switches to the session screen for a.
 func (m *Model) openAccount(a mono.Account) tea.Cmd {
+	var closeOld tea.Cmd
 	if m.session != nil {
-		m.session.close()
+		closeOld = m.session.dropPage()
 	}
 	m.session = newSessionScreen(m, a)
 	m.screen = screenSession
 	m.search.input.Blur()
-	return m.session.start(m)
+	return tea.Batch(closeOld, m.session.start(m))
 }
 
 // backToSearch leaves the session screen; its page (if any) is closed.
 func (m *Model) backToSearch() tea.Cmd {
+	var closeOld tea.Cmd
 	if m.session != nil {
-		m.session.close()
+		closeOld = m.session.dropPage()
 		m.session = nil
 	}
 	m.screen = screenSearch
-	return m.search.input.Focus()
+	return tea.Batch(closeOld, m.search.input.Focus())
 }
 
 // needsReauth folds webhook marks into what the API said.

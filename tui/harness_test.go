@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	mrand "math/rand/v2"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -205,12 +206,42 @@ func (h *harness) exec(cmd tea.Cmd) {
 				h.exec(c)
 			}
 		default:
-			select {
-			case h.msgs <- msg:
-			case <-time.After(10 * time.Second):
+			if seq := sequenceCmds(msg); seq != nil {
+				// As the Program does: each Cmd finishes before the next starts.
+				for _, c := range seq {
+					if c != nil {
+						h.deliver(c())
+					}
+				}
+				return
 			}
+			h.deliver(msg)
 		}
 	}()
+}
+
+func (h *harness) deliver(msg tea.Msg) {
+	if msg == nil {
+		return
+	}
+	select {
+	case h.msgs <- msg:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// sequenceCmds unpacks tea.Sequence's message, whose type Bubble Tea does
+// not export: a slice of Cmds that must run one after another.
+func sequenceCmds(msg tea.Msg) []tea.Cmd {
+	v := reflect.ValueOf(msg)
+	if v.Kind() != reflect.Slice || v.Type().Elem() != reflect.TypeOf(tea.Cmd(nil)) || v.Type() == reflect.TypeOf(tea.BatchMsg(nil)) {
+		return nil
+	}
+	out := make([]tea.Cmd, v.Len())
+	for i := range out {
+		out[i] = v.Index(i).Interface().(tea.Cmd)
+	}
+	return out
 }
 
 func (h *harness) send(msg tea.Msg) {

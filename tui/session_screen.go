@@ -129,11 +129,20 @@ func (s *sessionScreen) apply(m *Model, ev state.Event) error {
 	return nil
 }
 
-func (s *sessionScreen) close() {
-	if s.page != nil {
-		s.page.Close()
-		s.page = nil
+// dropPage detaches the screen's page and returns the Cmd that closes it:
+// closing ends the page server's session (and logs), so it is not done in
+// Update.
+func (s *sessionScreen) dropPage() tea.Cmd {
+	p := s.page
+	s.page = nil
+	return closePage(p)
+}
+
+func closePage(p Page) tea.Cmd {
+	if p == nil {
+		return nil
 	}
+	return func() tea.Msg { p.Close(); return nil }
 }
 
 func (m Model) fetchDetail(gen uint64, id string) tea.Cmd {
@@ -349,18 +358,18 @@ func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
 		// Nobody is waiting for this page any more, or its token expired
 		// while it started: a page for a dead token must not reach the
 		// customer.
-		msg.page.Close()
-		return s.afterChange(m, before)
+		return tea.Batch(closePage(msg.page), s.afterChange(m, before))
 	}
-	if s.page != nil && s.page != msg.page {
-		s.page.Close()
+	var closeOld tea.Cmd
+	if s.page != msg.page {
+		closeOld = s.dropPage()
 	}
 	s.page = msg.page
 	// If the program ends without a quit key (SSH drop, shutdown, signal),
 	// the customer's page must still be closed.
 	context.AfterFunc(m.ctx, msg.page.Close)
 	s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Page ready, pairing code " + msg.page.PairingCode()})
-	return tea.Batch(m.waitEvent(msg.gen, msg.page), m.launchBrowser(msg.page.URL()),
+	return tea.Batch(closeOld, m.waitEvent(msg.gen, msg.page), m.launchBrowser(msg.page.URL()),
 		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionPageOpened, PageURL: stripFragment(msg.page.URL())}))
 }
 
@@ -409,8 +418,8 @@ func (s *sessionScreen) afterChange(m *Model, before state.Phase) tea.Cmd {
 		o := s.sess.Outcome()
 		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionOutcome,
 			Outcome: o.Kind.String(), Detail: o.Headline}))
-		if after == state.Expired && s.page != nil {
-			s.page.Close() // an expired token's page can do nothing more
+		if after == state.Expired {
+			cmds = append(cmds, s.dropPage()) // an expired token's page can do nothing more
 		}
 	}
 	if after == state.Succeeded {
@@ -561,9 +570,8 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 			if s.sess.Phase() == state.ChoosingAccount {
 				return m.backToSearch()
 			}
-			if s.page != nil && s.sess.PageURL() == "" {
-				s.page.Close()
-				s.page = nil
+			if s.sess.PageURL() == "" {
+				return s.dropPage()
 			}
 		case s.sess.Phase() == state.WidgetLive:
 			s.dialog = confirmLeaveLivePage
@@ -634,16 +642,12 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (s *sessionScreen) requestMint(m *Model, replace bool) tea.Cmd {
-	if s.page != nil {
-		// A new token makes the old page useless; close it so it can't report.
-		s.page.Close()
-		s.page = nil
-	}
 	if err := s.apply(m, state.Event{Kind: state.MintRequested, Replace: replace}); err != nil {
 		s.setNotice("Can't mint now: "+s.sess.Phase().String(), false)
 		return nil
 	}
-	return m.mint(s.sess.Generation(), s.account.ID)
+	// A new token makes the old page useless; close it so it can't report.
+	return tea.Batch(s.dropPage(), m.mint(s.sess.Generation(), s.account.ID))
 }
 
 // enableKeys turns on the session keys the current phase accepts.
