@@ -139,16 +139,9 @@ type wireInstitution struct {
 }
 
 func (w *wireInstitution) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
 	*w = wireInstitution{}
-	if len(b) == 0 {
-		return nil
-	}
-	if b[0] != '{' {
-		return w.Name.UnmarshalJSON(b)
-	}
-	type plain wireInstitution
-	return json.Unmarshal(b, (*plain)(w))
+	type plain wireInstitution // no UnmarshalJSON: no recursion
+	return objectOrString(b, &w.Name, (*plain)(w))
 }
 
 // wireCustomer is a customer object, or just its id as a string (v1).
@@ -160,16 +153,22 @@ type wireCustomer struct {
 }
 
 func (w *wireCustomer) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
 	*w = wireCustomer{}
-	if len(b) == 0 {
+	type plain wireCustomer // no UnmarshalJSON: no recursion
+	return objectOrString(b, &w.ID, (*plain)(w))
+}
+
+// objectOrString decodes b into obj when it is a JSON object, and otherwise
+// (Mono sometimes sends just a name or an id) into str.
+func objectOrString(b []byte, str *flexString, obj any) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
 		return nil
+	case b[0] != '{':
+		return str.UnmarshalJSON(b)
 	}
-	if b[0] != '{' {
-		return w.ID.UnmarshalJSON(b)
-	}
-	type plain wireCustomer
-	return json.Unmarshal(b, (*plain)(w))
+	return json.Unmarshal(b, obj)
 }
 
 // wireMeta is the detail's data.meta, or a list item's meta.
