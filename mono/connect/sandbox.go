@@ -32,17 +32,6 @@ func (s *Server) handleWidgetPage(w http.ResponseWriter, r *http.Request) {
 	s.serveAsset(w, "assets/sandbox/widget.html", "text/html; charset=utf-8")
 }
 
-func (s *Server) handleWidgetAsset(w http.ResponseWriter, r *http.Request) {
-	switch r.PathValue("file") {
-	case "widget.js":
-		s.serveAsset(w, "assets/sandbox/widget.js", "text/javascript; charset=utf-8")
-	case "widget.css":
-		s.serveAsset(w, "assets/sandbox/widget.css", "text/css; charset=utf-8")
-	default:
-		http.NotFound(w, r)
-	}
-}
-
 // planRequest: what the simulated widget received in its URL, as Mono's
 // widget would (the reauth token, or the account id in data.account).
 type planRequest struct {

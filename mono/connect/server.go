@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -284,12 +285,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /s/{id}", s.handlePage)
 	mux.HandleFunc("GET /s/{id}/config", s.handleConfig)
 	mux.HandleFunc("POST /s/{id}/events", s.handleEvents)
-	mux.HandleFunc("GET /assets/{file}", s.handleAsset)
+	mux.HandleFunc("GET /assets/{file}", s.assetFiles("assets", "page.js", "page.css"))
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	if s.set.Mode == ModeSandbox {
 		mux.HandleFunc("GET "+standInPath, s.handleStandIn)
 		mux.HandleFunc("GET /sandbox/widget", s.handleWidgetPage)
-		mux.HandleFunc("GET /sandbox/{file}", s.handleWidgetAsset)
+		mux.HandleFunc("GET /sandbox/{file}", s.assetFiles("assets/sandbox", "widget.js", "widget.css"))
 		mux.HandleFunc("POST /s/{id}/sandbox/plan", s.handlePlan)
 		mux.HandleFunc("POST /s/{id}/sandbox/complete", s.handleComplete)
 	}
@@ -334,14 +335,20 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	s.serveAsset(w, "assets/page.html", "text/html; charset=utf-8")
 }
 
-func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
-	switch r.PathValue("file") {
-	case "page.js":
-		s.serveAsset(w, "assets/page.js", "text/javascript; charset=utf-8")
-	case "page.css":
-		s.serveAsset(w, "assets/page.css", "text/css; charset=utf-8")
-	default:
-		http.NotFound(w, r)
+// assetFiles serves the named embedded files of dir as {file}; anything
+// else is a 404, so no other embedded asset can be reached by name.
+func (s *Server) assetFiles(dir string, files ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		if !slices.Contains(files, name) {
+			http.NotFound(w, r)
+			return
+		}
+		ctype := "text/css; charset=utf-8"
+		if strings.HasSuffix(name, ".js") {
+			ctype = "text/javascript; charset=utf-8"
+		}
+		s.serveAsset(w, dir+"/"+name, ctype)
 	}
 }
 
