@@ -22,6 +22,7 @@ import (
 
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/tui"
 )
 
 // binPath is the reauth binary built once for these tests: they run it the
@@ -77,14 +78,19 @@ func TestAccountsJSONOnSandbox(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &accts); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
 	}
-	if len(accts) == 0 || accts[0].ID != "5ca1ab1e0000000000000002" && !strings.Contains(strings.ToLower(accts[0].Name), "ada") {
-		t.Fatalf("first match %+v", accts[0])
+	// Exactly what the search screen would list, in its order: the same
+	// seeded sandbox data through the same ranking.
+	want := tui.FindAccounts(sandbox.Generate(1, 520), "ada", false)
+	if len(accts) == 0 || len(accts) != len(want) {
+		t.Fatalf("%d accounts printed, want %d", len(accts), len(want))
 	}
-	for _, a := range accts {
-		hay := strings.ToLower(a.Name + a.Customer.Name + a.Customer.Email + a.AccountNumber + a.Institution.Name + a.ID)
-		if !strings.Contains(hay, "a") || !strings.Contains(hay, "d") {
-			t.Fatalf("%s does not match ada", a.Name)
+	for i := range want {
+		if accts[i].ID != want[i].ID {
+			t.Fatalf("result %d is %s, want %s", i, accts[i].Name, want[i].Name)
 		}
+	}
+	if !strings.HasPrefix(strings.ToLower(accts[0].Name), "ada") {
+		t.Fatalf("a name starting with ada must rank first, got %q", accts[0].Name)
 	}
 }
 
