@@ -514,6 +514,33 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// `reauth audit` reads the same trail back, for this account.
+	r := runBin(t, []string{"XDG_STATE_HOME=" + s.state}, "audit", "--account", "5ca1ab1e0000000000000001", "--json")
+	if r.code != 0 {
+		t.Fatalf("reauth audit: exit %d: %s", r.code, r.stderr)
+	}
+	var actions []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var rec struct {
+			Action  string `json:"action"`
+			Account string `json:"account"`
+			Agent   struct {
+				User string `json:"user"`
+			} `json:"agent"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("audit line %q: %v", l, err)
+		}
+		if rec.Account != "5ca1ab1e0000000000000001" || rec.Agent.User == "" {
+			t.Fatalf("audit record without account or agent: %q", l)
+		}
+		actions = append(actions, rec.Action)
+	}
+	for _, want := range []string{"session_started", "reason_shown", "token_minted", "page_opened"} {
+		if !slices.Contains(actions, want) {
+			t.Fatalf("reauth audit lacks %s: %v", want, actions)
+		}
+	}
 	audit, _ := os.ReadFile(filepath.Join(s.state, "reauth", "audit.jsonl"))
 	if files < 2 || !bytes.Contains(audit, []byte("token_minted")) || !bytes.Contains(audit, []byte("page_opened")) {
 		t.Fatalf("expected a log and an audit with the mint and the page (%d files):\n%s", files, audit)
