@@ -508,6 +508,7 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	warmWidthTable()
 	e, err := setup(c)
 	if err != nil {
 		return err
@@ -524,7 +525,7 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !c.noBrowser {
 		deps.OpenBrowser = openBrowser
 	}
-	p := tea.NewProgram(tui.New(ctx, deps), tea.WithContext(ctx), tea.WithOutput(stdout))
+	p := tea.NewProgram(tui.New(ctx, deps), tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(localFPS))
 	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 		return nil

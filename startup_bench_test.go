@@ -23,13 +23,15 @@ import (
 //	go test -run '^$' -bench Startup -benchtime 20x .
 //
 // Target: first frame <= 50 ms. Binary size is reported alongside.
+// REAUTH_BENCH_BIN=/path/to/other/reauth times another build instead (A/B
+// comparisons: build both, run the benchmark once per binary).
 func BenchmarkStartup(b *testing.B) {
 	var output, first, listed []time.Duration
 	for b.Loop() {
 		o, f, l := startOnce(b)
 		output, first, listed = append(output, o), append(first, f), append(listed, l)
 	}
-	if st, err := os.Stat(binPath); err == nil {
+	if st, err := os.Stat(startupBinary()); err == nil {
 		b.ReportMetric(float64(st.Size())/(1<<20), "binary-MB")
 	}
 	pct := func(d []time.Duration, p float64) float64 {
@@ -44,11 +46,19 @@ func BenchmarkStartup(b *testing.B) {
 	b.ReportMetric(pct(listed, 1), "accounts-listed-max-ms")
 }
 
+// startupBinary is the binary BenchmarkStartup times.
+func startupBinary() string {
+	if p := os.Getenv("REAUTH_BENCH_BIN"); p != "" {
+		return p
+	}
+	return binPath
+}
+
 // startOnce returns when the program first wrote to the terminal (terminal
 // setup and queries), drew its first frame, and first listed accounts.
 func startOnce(b *testing.B) (firstOutput, firstFrame, accountsListed time.Duration) {
 	state := b.TempDir()
-	cmd := exec.Command(binPath)
+	cmd := exec.Command(startupBinary())
 	cmd.Env = []string{"HOME=" + state, "XDG_STATE_HOME=" + state, "PATH=" + os.Getenv("PATH"), "TERM=xterm-256color"}
 	emu := vt.NewEmulator(120, 40)
 	start := time.Now()
