@@ -25,7 +25,7 @@ stop_browsers() {
 trap stop_browsers EXIT
 
 mkdir -p "$work/bin" "$work/state" "$work/tmp"
-go build -o "$work/bin/reauth" .
+CGO_ENABLED=0 go build -o "$work/bin/reauth" .
 ln -s "$PWD/.ci/demo-browser" "$work/bin/xdg-open"
 
 export PATH="$work/bin:$tools_bin:$PATH"

@@ -7,11 +7,15 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // cannotReauthRE matches Mono's "This account can not be re-authorised."
-// and close variants (cannot, reauthorized, ...).
-var cannotReauthRE = regexp.MustCompile(`(?i)can\s*not\s+be\s+re-?authori[sz]ed`)
+// and close variants (cannot, reauthorized, ...). Compiled on first use, not
+// at start-up: only a refused mint needs it.
+var cannotReauthRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)can\s*not\s+be\s+re-?authori[sz]ed`)
+})
 
 // Reauthorise mints a reauth token: POST /accounts/{id}/reauthorise with no
 // body. The token lives TokenLifetime; MintedAt is taken just before the
@@ -29,7 +33,7 @@ func (c *Client) Reauthorise(ctx context.Context, id string) (Token, error) {
 	minted := c.now()
 	rep, err := c.do(ctx, request{op: op, method: http.MethodPost, path: "/accounts/" + url.PathEscape(id) + "/reauthorise"})
 	if err != nil {
-		if me, ok := err.(*Error); ok && me.Status >= 400 && me.Status < 500 && cannotReauthRE.MatchString(me.Message) {
+		if me, ok := err.(*Error); ok && me.Status >= 400 && me.Status < 500 && cannotReauthRE().MatchString(me.Message) {
 			me.Kind = KindCannotReauth
 		}
 		return Token{}, err
@@ -50,7 +54,7 @@ func (c *Client) Reauthorise(ctx context.Context, id string) (Token, error) {
 	}
 	if value == "" {
 		msg := c.clean(string(body.Message))
-		if cannotReauthRE.MatchString(msg) {
+		if cannotReauthRE().MatchString(msg) {
 			return Token{}, &Error{Kind: KindCannotReauth, Op: op, Status: rep.status, Message: msg}
 		}
 		if msg == "" {

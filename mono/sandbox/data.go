@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/reauth/reauth/mono"
@@ -132,6 +133,9 @@ func Generate(seed int64, n int) []mono.Account {
 		out[i] = scenarioTable[i].account()
 	}
 	g := newGenerator(seed)
+	if n > len(firstNames)*len(lastNames) {
+		g.names = fullNames()
+	}
 	offsets := make([]textOffsets, 0, genBatch)
 	for j := 0; i < n; {
 		start := i
@@ -161,8 +165,11 @@ const genBatch = 256
 // textOffsets locates one account's text in the batch buffer.
 type textOffsets struct{ at, end int }
 
-// fullNames holds every "First Last" once, shared by all accounts.
-var fullNames = func() []string {
+// fullNames holds every "First Last" once, shared by all accounts of a large
+// catalogue (the benchmarks' millions), so a name costs no memory of its own.
+// Built on first use: the app's sandbox (a few hundred accounts) does not
+// need it, and building it at start-up cost the app's first frame.
+var fullNames = sync.OnceValue(func() []string {
 	out := make([]string, 0, len(firstNames)*len(lastNames))
 	for _, f := range firstNames {
 		for _, l := range lastNames {
@@ -170,9 +177,10 @@ var fullNames = func() []string {
 		}
 	}
 	return out
-}()
+})
 
 type generator struct {
+	names         []string // fullNames for large catalogues, else nil
 	rng           *rand.Rand
 	buf           []byte
 	bankCum       []int
@@ -243,7 +251,11 @@ func (g *generator) fill(a *mono.Account, j int) textOffsets {
 	buf = append(buf, emailDomains[r.IntN(len(emailDomains))]...)
 	g.buf = buf
 
-	a.Name = fullNames[first*len(lastNames)+last]
+	if g.names != nil {
+		a.Name = g.names[first*len(lastNames)+last]
+	} else {
+		a.Name = firstNames[first] + " " + lastNames[last]
+	}
 	a.Customer.Name = a.Name
 	a.Currency = "NGN"
 	a.Institution = b.inst
