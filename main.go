@@ -190,6 +190,9 @@ type common struct {
 	// Sandbox-only knobs for demos and recordings.
 	sandboxClock   string
 	sandboxConfirm time.Duration
+	// accountsRefresh re-reads the shared account list this often (reauth
+	// serve; 0: only on a retry after a failure).
+	accountsRefresh time.Duration
 }
 
 func (c *common) register(fs *flag.FlagSet, page bool) {
@@ -563,10 +566,21 @@ type runtime struct {
 	hookURL  string
 	secret   string // MONO_WEBHOOK_SECRET
 	redirect string
+	// catalog is the account list every program shares: paged from Mono
+	// once (not once per SSH session) and refreshed in the background.
+	catalog *tui.Catalog
 }
 
 func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 	rt := &runtime{env: e, hub: newSignalHub(), redirect: c.redirectURL}
+	rt.catalog = tui.NewCatalog(ctx, e.client, tui.CatalogOptions{RefreshEvery: c.accountsRefresh, Now: e.now,
+		OnLoad: func(n int, took time.Duration, err error) {
+			if err != nil && ctx.Err() == nil {
+				e.logger.Warn("account list not loaded", "accounts", n, "after", took.Round(time.Millisecond), "err", oneLine(err))
+			} else if err == nil {
+				e.logger.Info("account list loaded", "accounts", n, "took", took.Round(time.Millisecond))
+			}
+		}})
 	cfg, err := pageConfig(c, e, rt.sandboxWebhook)
 	if err != nil {
 		return nil, err
@@ -757,6 +771,7 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 		Sandbox:     rt.env.sandbox != nil,
 		Signals:     rt.hub.Subscribe,
 		RedirectURL: rt.redirect,
+		Catalog:     rt.catalog,
 	}
 	if rt.env.sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }
@@ -893,6 +908,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	anyKey := fs.Bool("allow-any-key", false, "let ANY public key in (demos on a trusted network only)")
 	maxSessions := fs.Int("max-sessions", 50, "concurrent SSH sessions at most (0: no cap)")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "end a session after this long without input (0: never)")
+	fs.DurationVar(&c.accountsRefresh, "accounts-refresh", 5*time.Minute,
+		"re-read the account list from Mono this often; every session shares one list (0: only on R after a failure)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -909,6 +926,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer rt.Close()
+	// Load the shared account list now, so the first agent finds it ready.
+	rt.catalog.Start()
 	srv, err := sshserve.New(sshserve.Config{Addr: *sshAddr, HostKeyPath: *hostKey, AuthorizedKeysPath: *authKeys,
 		AllowAnyKey: *anyKey, MaxSessions: *maxSessions, IdleTimeout: *idle, PublicURL: c.publicURL,
 		Logger: e.logger.WithPrefix("ssh"), NewDeps: rt.deps})

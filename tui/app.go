@@ -58,6 +58,10 @@ func New(ctx context.Context, deps Deps) Model {
 	if deps.VerifyFor <= 0 {
 		deps.VerifyFor = 90 * time.Second
 	}
+	if deps.Catalog == nil {
+		// One program alone: its own catalogue, on the same code path.
+		deps.Catalog = NewCatalog(ctx, deps.Mono, CatalogOptions{Now: deps.Now})
+	}
 	m := Model{
 		deps:    deps,
 		ctx:     ctx,
@@ -70,6 +74,7 @@ func New(ctx context.Context, deps Deps) Model {
 		spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		now:     deps.now(),
 	}
+	m.search.catalog = deps.Catalog
 	m.applyStyles(true)
 	m.syncKeys()
 	return m
@@ -92,7 +97,7 @@ func (m Model) Init() tea.Cmd {
 	if m.deps.Signals != nil {
 		signals = m.deps.Signals(m.ctx)
 	}
-	return tea.Batch(tea.RequestBackgroundColor, m.loadAccounts(0), m.tick(), m.search.input.Focus(),
+	return tea.Batch(tea.RequestBackgroundColor, m.watchCatalog(0), m.tick(), m.search.input.Focus(),
 		waitSignal(signals))
 }
 
@@ -185,8 +190,8 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m.spinner, cmd = m.spinner.Update(msg)
 		return m, cmd
-	case pageArrived:
-		return m.onPageArrived(msg)
+	case catalogMsg:
+		return m.onCatalog(msg.view)
 	case searchResultMsg:
 		if msg.gen == m.search.queryGen { // a stale result never overwrites a newer one
 			m.search.applyResult(msg.result, m.needsReauth)
@@ -226,42 +231,17 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) onPageArrived(msg pageArrived) (tea.Model, tea.Cmd) {
-	if msg.gen != m.search.loadGen {
-		return m, nil // a load abandoned by a retry
-	}
-	switch inner := msg.msg.(type) {
-	case accountsPageMsg:
-		p := inner.page
-		m.search.accounts = append(m.search.accounts, p.Accounts...)
-		m.search.index.Add(p.Accounts)
-		m.search.loaded = len(m.search.accounts)
-		m.search.total = max(p.Total, m.search.loaded)
-		m.search.pageCount++
-		return m, tea.Batch(nextPage(msg.gen, msg.stream), m.search.runSearch())
-	case accountsDoneMsg:
-		m.search.loading = false
-		m.search.loadErr = inner.err
-		if m.search.total < m.search.loaded || inner.err == nil {
-			m.search.total = m.search.loaded
-		}
-		m.syncKeys()
-		return m, nil
-	}
-	return m, nil
-}
-
 // jumpToPastedID opens the account when the query is exactly a known id.
 func (m *Model) jumpToPastedID() tea.Cmd {
 	q := m.search.input.Value()
 	if m.screen != screenSearch || !looksLikeID(q) {
 		return nil
 	}
-	i, ok := m.search.index.Lookup(q)
+	a, ok := m.search.lookup(q)
 	if !ok {
 		return nil
 	}
-	return m.openAccount(m.search.accounts[i])
+	return m.openAccount(a)
 }
 
 func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
@@ -312,14 +292,7 @@ func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 		s.cursor, s.offset = 0, 0
 		return nil
 	case key.Matches(msg, k.Retry):
-		if s.loadErr != nil && !s.loading {
-			s.loadErr, s.loading = nil, true
-			s.accounts, s.index, s.loaded, s.pageCount = nil, freshIndex(), 0, 0
-			s.searcher = freshSearcher()
-			s.loadGen++
-			return m.loadAccounts(s.loadGen)
-		}
-		return nil
+		return m.retryLoad()
 	case key.Matches(msg, k.Back):
 		if s.input.Focused() {
 			s.input.Blur()

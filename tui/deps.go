@@ -79,6 +79,10 @@ type Deps struct {
 	// PageNote is shown under the page link, e.g. when under `reauth serve`
 	// no public URL was configured.
 	PageNote string
+	// Catalog is the account list, shared by every program on a runtime
+	// (under `reauth serve`, every SSH session). Nil: the program gets a
+	// catalogue of its own over Mono.
+	Catalog *Catalog
 	// VerifyEvery and VerifyFor bound the post-success account re-reads.
 	VerifyEvery time.Duration
 	VerifyFor   time.Duration

@@ -2,7 +2,10 @@ package tui
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -13,25 +16,40 @@ import (
 )
 
 // searchScreen lists every linked account. It is usable from the first page
-// and fills while the rest stream in.
+// and fills while the rest stream in. The accounts and their index belong
+// to the runtime's shared Catalog (one per server under `reauth serve`):
+// the screen holds one read-only version of it and its own Searcher, query
+// and cursor.
 type searchScreen struct {
-	input     textinput.Model
-	accounts  []mono.Account // load order; positions match the index
-	index     *search.Index
-	searcher  *search.Searcher
-	result    search.Result
-	queryGen  uint64 // generation of the newest query sent
-	needsOnly bool
-	visible   []int32 // result hits after the needs-reauth toggle
-	cursor    int     // position in visible
-	offset    int     // first visible row drawn
+	input   textinput.Model
+	catalog *Catalog
+	view    CatalogView // the newest catalogue version; queries run over it
+	// The list that result and visible refer to: the catalogue version the
+	// newest applied result was computed over. Shared, never written.
+	accounts []mono.Account // load order; positions match the index
+	index    *search.Index  // Lookup only
+	fresh    map[string]freshAccount
+	// mine are fresher reads this program made, shown until the list
+	// carries them (catalogue version mineUntil).
+	mine       map[string]mono.Account
+	mineUntil  uint64
+	pending    shownList        // the list the query in flight runs over
+	searcher   *search.Searcher // this program's; remembers results over searchedIx
+	searchedIx *search.Index
+	result     search.Result
+	queryGen   uint64 // generation of the newest query sent
+	needsOnly  bool
+	visible    []int32 // result hits after the needs-reauth toggle
+	cursor     int     // position in visible
+	offset     int     // first visible row drawn
 
-	loadGen   int
-	loading   bool
-	loaded    int
-	total     int
-	loadErr   error
-	pageCount int
+	loading    bool
+	refreshing bool // a complete list is shown while a newer one loads
+	loaded     int
+	total      int
+	loadErr    error
+	loadedAt   time.Time // when the list shown was read completely
+	pageCount  int
 }
 
 func newSearchScreen() searchScreen {
@@ -40,91 +58,137 @@ func newSearchScreen() searchScreen {
 	in.Prompt = "/ "
 	in.CharLimit = 128
 	in.Focus()
-	return searchScreen{input: in, index: search.New(), searcher: search.NewSearcher(32), loading: true}
+	ix := search.New()
+	return searchScreen{input: in, view: CatalogView{Index: ix, Snapshot: ix.Snapshot()}, index: ix,
+		searcher: freshSearcher(), searchedIx: ix, loading: true}
+}
+
+// shownList is one catalogue version's accounts as a search result refers
+// to them.
+type shownList struct {
+	version  uint64
+	accounts []mono.Account
+	index    *search.Index
+	fresh    map[string]freshAccount
 }
 
 // Messages of the search screen.
 type (
-	accountsPageMsg struct {
-		page mono.AccountPage
-	}
-	accountsDoneMsg struct{ err error }
+	// catalogMsg is a newer version of the shared account catalogue.
+	catalogMsg      struct{ view CatalogView }
 	searchResultMsg struct {
 		gen    uint64
 		result search.Result
 	}
 )
 
-// pageStream carries pages from the loader goroutine to Update, one message
-// per tea.Cmd, so the first page shows while later ones are still loading.
-type pageStream chan tea.Msg
-
-// pageArrived wraps a loader message with its load generation (a retry
-// starts a new one; late pages of an abandoned load are ignored) and its
-// stream, so Update can ask for the next one.
-type pageArrived struct {
-	gen    int
-	stream pageStream
-	msg    tea.Msg
-}
-
-// loadAccounts starts the paged load inside the returned Cmd. The loader
-// goroutine stops when the program's context ends and never touches the
-// model.
-func (m Model) loadAccounts(gen int) tea.Cmd {
-	ctx, api := m.ctx, m.deps.Mono
-	return func() tea.Msg {
-		stream := make(pageStream, 2)
-		go func() {
-			defer close(stream)
-			var err error
-			for page, perr := range api.Accounts(ctx) {
-				if perr != nil {
-					err = perr
-					break
-				}
-				select {
-				case stream <- accountsPageMsg{page: page}:
-				case <-ctx.Done():
-					return
-				}
-			}
-			select {
-			case stream <- accountsDoneMsg{err: err}:
-			case <-ctx.Done():
-			}
-		}()
-		return readPage(gen, stream)
-	}
-}
-
-func readPage(gen int, stream pageStream) tea.Msg {
-	msg, ok := <-stream
-	if !ok {
+// watchCatalog waits in a tea.Cmd for the catalogue's next version after
+// seen (the first call starts the load). Update never waits on Mono: a slow
+// or failing list only delays this message.
+func (m Model) watchCatalog(seen uint64) tea.Cmd {
+	ctx, c := m.ctx, m.search.catalog
+	if c == nil {
 		return nil
 	}
-	return pageArrived{gen: gen, stream: stream, msg: msg}
+	return func() tea.Msg {
+		v, ok := c.Next(ctx, seen)
+		if !ok {
+			return nil
+		}
+		return catalogMsg{view: v}
+	}
 }
 
-func nextPage(gen int, stream pageStream) tea.Cmd {
-	return func() tea.Msg { return readPage(gen, stream) }
+// onCatalog takes a newer catalogue version: progress shows at once, and
+// the query re-runs over it when the list itself changed. The rows on
+// screen stay those of the older version until that result arrives, so a
+// refresh swaps the list in one frame.
+func (m Model) onCatalog(v CatalogView) (tea.Model, tea.Cmd) {
+	s := &m.search
+	if v.Version <= s.view.Version {
+		return m, m.watchCatalog(s.view.Version) // cannot happen: versions only grow
+	}
+	old := s.view
+	s.view = v
+	changed := len(v.Accounts) != len(old.Accounts) || v.Index != old.Index || !sameFresh(v.fresh, old.fresh)
+	s.loaded, s.total, s.pageCount = len(v.Accounts), v.Total, v.Pages
+	s.loading, s.refreshing, s.loadErr, s.loadedAt = v.Loading, v.Refreshing, v.Err, v.LoadedAt
+	cmds := []tea.Cmd{m.watchCatalog(v.Version)}
+	if changed {
+		cmds = append(cmds, s.runSearch())
+	}
+	m.syncKeys()
+	return m, tea.Batch(cmds...)
+}
+
+// sameFresh reports whether two fresh maps (replaced whole, never edited)
+// are the same map.
+func sameFresh(a, b map[string]freshAccount) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for id, f := range a {
+		if g, ok := b[id]; !ok || g.seq != f.seq {
+			return false
+		}
+	}
+	return true
+}
+
+// retryLoad asks the catalogue to read the list again (R after a failure).
+// Every program sharing it sees the new attempt.
+func (m *Model) retryLoad() tea.Cmd {
+	s := &m.search
+	if s.loadErr == nil || s.loading || s.catalog == nil {
+		return nil
+	}
+	s.catalog.Reload()
+	// Shown at once; the catalogue's next version confirms it.
+	if s.loadedAt.IsZero() {
+		s.loading = true
+	} else {
+		s.refreshing = true
+	}
+	s.loadErr = nil
+	return nil
 }
 
 // runSearch filters in a tea.Cmd so a million accounts never stall a
 // keystroke; results carry their generation and stale ones are dropped.
 func (s *searchScreen) runSearch() tea.Cmd {
 	s.queryGen++
-	gen, snap, q, searcher := s.queryGen, s.index.Snapshot(), s.input.Value(), s.searcher
+	v := s.view
+	if v.Index != s.searchedIx {
+		// A new list (a refresh): positions changed, so what the Searcher
+		// remembers is meaningless.
+		s.searcher, s.searchedIx = freshSearcher(), v.Index
+	}
+	s.pending = shownList{version: v.Version, accounts: v.Accounts, index: v.Index, fresh: v.fresh}
+	gen, snap, q, searcher := s.queryGen, v.Snapshot, s.input.Value(), s.searcher
+	if search.Normalize(q) == "" && len(v.all) == snap.Len() {
+		// Everything, in load order: the catalogue's shared list of
+		// positions, so an idle session holds no copy of its own.
+		r := search.Result{Query: "", N: snap.Len(), Hits: v.all}
+		r.Tiers[search.TierSubstring] = snap.Len()
+		return func() tea.Msg { return searchResultMsg{gen: gen, result: r} }
+	}
 	return func() tea.Msg {
 		return searchResultMsg{gen: gen, result: searcher.Search(snap, q)}
 	}
 }
 
+// applyResult shows the newest query's result, over the list it ran on.
 func (s *searchScreen) applyResult(r search.Result, needs func(mono.Account) bool) {
 	var keep mono.Account
 	hadSel := s.cursor < len(s.visible)
 	if hadSel {
-		keep = s.accounts[s.visible[s.cursor]]
+		keep = s.at(s.visible[s.cursor])
+	}
+	if l := s.pending; l.index != nil {
+		s.accounts, s.index, s.fresh = l.accounts, l.index, l.fresh
+		if l.version >= s.mineUntil {
+			s.mine = nil // the catalogue's copy (or a newer list) has them now
+		}
 	}
 	s.result = r
 	s.refilter(needs)
@@ -146,7 +210,7 @@ func (s *searchScreen) refilter(needs func(mono.Account) bool) {
 	} else {
 		s.visible = make([]int32, 0, len(s.result.Hits)/4)
 		for _, h := range s.result.Hits {
-			if needs(s.accounts[h]) {
+			if needs(s.at(h)) {
 				s.visible = append(s.visible, h)
 			}
 		}
@@ -160,7 +224,7 @@ func (s *searchScreen) selected() (mono.Account, bool) {
 	if s.cursor < 0 || s.cursor >= len(s.visible) {
 		return mono.Account{}, false
 	}
-	return s.accounts[s.visible[s.cursor]], true
+	return s.at(s.visible[s.cursor]), true
 }
 
 func (s *searchScreen) move(delta, rows int) {
@@ -222,10 +286,16 @@ func (m Model) searchView(width, height int) string {
 		progress += " / " + commas(s.total)
 	}
 	switch {
+	case s.loadErr != nil && !s.loadedAt.IsZero():
+		// A refresh failed: the last good list stays, and says how old it is.
+		progress += " as of " + s.loadedAt.Local().Format("15:04") + "  " +
+			st.Error.Render("Refresh failed: "+plainError(s.loadErr)) + st.Faint.Render("  (R to retry)")
 	case s.loadErr != nil:
 		progress += "  " + st.Error.Render(plainError(s.loadErr)) + st.Faint.Render("  (R to retry)")
 	case s.loading:
 		progress += " " + m.spinner.View()
+	case s.refreshing:
+		progress += "  refreshing…"
 	}
 	filter := ""
 	if s.needsOnly {
@@ -256,7 +326,7 @@ func (m Model) searchView(width, height int) string {
 	nameW := max(8, width-2-badgeW-numW-bankW-3)
 	end := min(len(s.visible), s.offset+rows)
 	for i := s.offset; i < end; i++ {
-		a := s.accounts[s.visible[i]]
+		a := s.at(s.visible[i])
 		label := statusLabel(a, m.marked(a.ID))
 		name := ansi.Truncate(a.Name, nameW, "…")
 		bank := ansi.Truncate(a.Institution.Name, bankW, "…")
@@ -294,12 +364,43 @@ func commas(n int) string {
 	return s
 }
 
-func freshIndex() *search.Index       { return search.New() }
 func freshSearcher() *search.Searcher { return search.NewSearcher(32) }
 
-// replace swaps in a fresher copy of an account already listed.
+// at is listed account i, or the fresher copy of it this program or another
+// has read since the list loaded.
+func (s *searchScreen) at(i int32) mono.Account {
+	a := s.accounts[i]
+	if f, ok := s.mine[a.ID]; ok {
+		return f
+	}
+	if len(s.fresh) > 0 {
+		if f, ok := s.fresh[a.ID]; ok {
+			return f.account
+		}
+	}
+	return a
+}
+
+// lookup finds a listed account by its exact id.
+func (s *searchScreen) lookup(id string) (mono.Account, bool) {
+	i, ok := s.index.Lookup(id)
+	if !ok || i >= len(s.accounts) { // the shared index may be ahead of this version
+		return mono.Account{}, false
+	}
+	return s.at(int32(i)), true
+}
+
+// replace swaps in a fresher copy of an account already listed: here at
+// once, and through the catalogue in every program's list.
 func (s *searchScreen) replace(a mono.Account) {
-	if i, ok := s.index.Lookup(a.ID); ok && i < len(s.accounts) {
-		s.accounts[i] = a
+	if _, ok := s.lookup(a.ID); !ok {
+		return
+	}
+	mine := make(map[string]mono.Account, len(s.mine)+1)
+	maps.Copy(mine, s.mine)
+	mine[a.ID] = a
+	s.mine, s.mineUntil = mine, math.MaxUint64
+	if s.catalog != nil {
+		s.mineUntil = s.catalog.Update(a)
 	}
 }

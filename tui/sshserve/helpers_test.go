@@ -72,6 +72,7 @@ type fixture struct {
 	keys     map[string]gossh.Signer
 	sb       *sandbox.Server
 	client   *mono.Client
+	catalog  *tui.Catalog // one account list for every session, as main shares it
 	pages    *connect.Server
 	srv      *Server
 	logs     *syncBuffer
@@ -112,6 +113,9 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	catCtx, catCancel := context.WithCancel(context.Background())
+	t.Cleanup(catCancel) // after the server's shutdown (cleanups run last first)
+	f.catalog = tui.NewCatalog(catCtx, f.client, tui.CatalogOptions{})
 	sb := f.sb
 	f.pages, err = connect.NewServer(connect.Config{Mode: connect.ModeSandbox, Autoplay: o.autoplay,
 		AutoplayStepDelay: 50 * time.Millisecond, SandboxOpenDelay: 50 * time.Millisecond,
@@ -162,7 +166,8 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 }
 
 // newDeps is the per-session factory, as main builds it: the shared Mono
-// client and page server, an audit recorder stamped with the agent. It
+// client, account catalogue and page server, an audit recorder stamped
+// with the agent. It
 // sets OpenBrowser to prove the server drops it.
 func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
 	f.mu.Lock()
@@ -172,6 +177,7 @@ func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
 	f.audits[agent.KeyFingerprint] = rec
 	return tui.Deps{
 		Mono:        f.client,
+		Catalog:     f.catalog,
 		Pages:       tui.ConnectPages{Server: f.pages},
 		Audit:       rec,
 		Agent:       "set by the factory, replaced by the server",

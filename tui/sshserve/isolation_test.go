@@ -126,3 +126,38 @@ func TestTwoAgentsSeeOnlyTheirOwnEvents(t *testing.T) {
 		t.Fatalf("a browser was launched on the server %d times", calls)
 	}
 }
+
+// Every session lists the server's one catalogue: Mono's account list is
+// paged once for the first agent, and a second agent's session reads
+// nothing from Mono to show it.
+func TestSessionsShareOneAccountList(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada", "bob"}})
+	lists := func() int {
+		n := 0
+		for _, r := range f.sb.RequestLog() {
+			if strings.HasPrefix(r, "GET /v2/accounts?") {
+				n++
+			}
+		}
+		return n
+	}
+	ada := f.open("ada", termOpts{})
+	ada.waitText("loaded 60 / 60")
+	once := lists()
+	if once != 3 { // 60 accounts, 20 a page
+		t.Fatalf("%d list requests for the first session, want 3", once)
+	}
+	bob := f.open("bob", termOpts{})
+	bob.waitFor("bob's list", func(s string) bool {
+		return strings.Contains(s, "loaded 60 / 60") && strings.Contains(s, "Adaeze Okonkwo")
+	})
+	if n := lists(); n != once {
+		t.Fatalf("a second session read the account list again: %d requests, want %d", n, once)
+	}
+	// Their queries stay their own.
+	ada.send("okonkwo")
+	ada.waitText("1 match")
+	if s := bob.screen(); !strings.Contains(s, "60 matches") {
+		t.Fatalf("bob's list followed ada's query:\n%s", s)
+	}
+}

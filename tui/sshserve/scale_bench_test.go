@@ -43,7 +43,8 @@ import (
 // REAUTH_BENCH_ACTIVE_RATE (events/s per active page, 5),
 // REAUTH_BENCH_SECONDS (how long the active pages stream, 5),
 // REAUTH_BENCH_SERVE_STDERR (a file for the server's stderr, e.g. with
-// GODEBUG=gctrace=1).
+// GODEBUG=gctrace=1), REAUTH_BENCH_BIN (run this reauth binary instead of
+// building one: A/B runs against an older build or a profiling one).
 //
 // Targets: <= 4 MB per session; a new session's first frame <= 100 ms p99
 // while loaded.
@@ -74,6 +75,9 @@ func envInt(b *testing.B, name string, def int) int {
 // buildReauth builds the binary as `make build` does, into a temp dir.
 func buildReauth(b *testing.B) string {
 	b.Helper()
+	if bin := os.Getenv("REAUTH_BENCH_BIN"); bin != "" {
+		return bin
+	}
 	bin := filepath.Join(b.TempDir(), "reauth")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/reauth/reauth")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -5,8 +5,8 @@
 //
 //   - One Bubble Tea program per SSH session, each with its own context and
 //     its own tui.Deps from Config.NewDeps. Nothing is shared between agents
-//     except what NewDeps chooses to share (the Mono client, the page server,
-//     the audit log): every agent's page sessions and event streams belong to
+//     except what NewDeps chooses to share (the Mono client, the account
+//     catalogue, the page server, the audit log): every agent's page sessions and event streams belong to
 //     that agent's program alone. When the session ends (the agent quits,
 //     the connection drops, the idle timeout fires or the server shuts down)
 //     its context is cancelled, so its pages, loaders and goroutines stop.
