@@ -66,7 +66,7 @@ func New(ctx context.Context, deps Deps) Model {
 		deps:    deps,
 		ctx:     ctx,
 		keys:    DefaultKeyMap(),
-		styles:  NewStyles(true),
+		styles:  stylesFor(true),
 		help:    help.New(),
 		width:   80,
 		height:  24,
@@ -121,7 +121,7 @@ func waitSignal(ch <-chan AccountSignal) tea.Cmd {
 }
 
 func (m *Model) applyStyles(dark bool) {
-	m.styles = NewStyles(dark)
+	m.styles = stylesFor(dark)
 	m.help.Styles = help.DefaultStyles(dark)
 	m.help.Styles.ShortKey = m.styles.HelpKey
 	m.help.Styles.FullKey = m.styles.HelpKey
@@ -136,8 +136,9 @@ func (m *Model) applyStyles(dark bool) {
 // update plus the spinner's ticks: they run only while a spinner
 // is on screen, so an idle session draws no frames but the clock's.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	next, cmd := m.update(msg)
-	nm := next.(Model)
+	// update returns the Model itself: boxing it into a tea.Model costs a
+	// copy on the heap (~30 KB), so that happens once per message, here.
+	nm, cmd := m.update(msg)
 	if _, tick := msg.(spinner.TickMsg); tick {
 		nm.spinnerOn = nm.spinning() && cmd != nil
 		if !nm.spinnerOn {
@@ -164,7 +165,7 @@ func (m Model) spinning() bool {
 	return false
 }
 
-func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -244,7 +245,7 @@ func (m *Model) jumpToPastedID() tea.Cmd {
 	return m.openAccount(a)
 }
 
-func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+func (m Model) onKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Quit), key.Matches(msg, k.QuitKey):
@@ -270,7 +271,7 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 }
 
 // quit closes the customer's page first, then ends the program.
-func (m Model) quit() (tea.Model, tea.Cmd) {
+func (m Model) quit() (Model, tea.Cmd) {
 	if m.session != nil {
 		return m, tea.Sequence(m.session.dropPage(), tea.Quit)
 	}

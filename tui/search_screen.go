@@ -103,7 +103,7 @@ func (m Model) watchCatalog(seen uint64) tea.Cmd {
 // the query re-runs over it when the list itself changed. The rows on
 // screen stay those of the older version until that result arrives, so a
 // refresh swaps the list in one frame.
-func (m Model) onCatalog(v CatalogView) (tea.Model, tea.Cmd) {
+func (m Model) onCatalog(v CatalogView) (Model, tea.Cmd) {
 	s := &m.search
 	if v.Version <= s.view.Version {
 		return m, m.watchCatalog(s.view.Version) // cannot happen: versions only grow
