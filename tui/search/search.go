@@ -64,8 +64,8 @@ type entry struct {
 	// textMask is byteMask of the text fields (all but number and id): a
 	// query of digits usually lacks a bit here and skips them unread.
 	textMask uint64
-	// headMask has the byte class of the first byte of each name word, the
-	// number and the id: exact and prefix matches need q[0] among them.
+	// headMask has the byte class of the first byte of each name word: a
+	// name is only an exact or prefix match when q[0] is among them.
 	headMask uint64
 }
 
@@ -164,7 +164,7 @@ func (ix *Index) Add(accounts []mono.Account) {
 				e.flags |= idHexOnly
 			}
 			e.textMask = byteMask(e.text())
-			e.headMask = headMask(e.name, e.number(), e.id())
+			e.headMask = headMask(e.name)
 			ix.byID[e.id()] = int32(len(ix.entries))
 			ix.entries = append(ix.entries, e)
 			ix.masks = append(ix.masks, byteMask(e.hay))
@@ -172,12 +172,10 @@ func (ix *Index) Add(accounts []mono.Account) {
 	}
 }
 
-func headMask(name, number, id string) uint64 {
+func headMask(name string) uint64 {
 	var m uint64
-	for _, f := range [3]string{name, number, id} {
-		if f != "" {
-			m |= byteClass[f[0]]
-		}
+	if name != "" {
+		m |= byteClass[name[0]]
 	}
 	for i := 0; i+1 < len(name); i++ {
 		if name[i] == ' ' {
@@ -304,6 +302,12 @@ type Searcher struct {
 	// no match. Kept between queries (guarded by mu) so a keystroke over a
 	// million accounts does not allocate and clear a fresh megabyte.
 	grade []uint8
+	// cont is the resume state (see pass) of contQuery over the first
+	// contN accounts; contQuery is "" when there is none.
+	cont      []uint64
+	contQuery string
+	contN     int
+	contMin   int // contMin, a field so tests can exercise the state on small data
 }
 
 // NewSearcher keeps up to cache recent results (16 if cache <= 0).
@@ -311,7 +315,7 @@ func NewSearcher(cache int) *Searcher {
 	if cache <= 0 {
 		cache = 16
 	}
-	return &Searcher{limit: cache}
+	return &Searcher{limit: cache, contMin: contMin}
 }
 
 // Normalize is the form a query is matched in.
@@ -342,40 +346,134 @@ func (se *Searcher) Search(snap Snapshot, q string) Result {
 	if cap(se.grade) < n {
 		se.grade = make([]uint8, n)
 	}
-	grade := se.grade[:n]
 	m := newMatcher(q)
-	gradeRange := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			grade[i] = m.grade(&snap, i)
-		}
+	ps := pass{m: &m, snap: &snap, grade: se.grade[:n]}
+	grade := ps.grade
+	base, narrowing := se.narrowest(q, n)
+	// The resume state is kept for single-word ASCII queries whose answer
+	// is big enough that the next keystroke is worth saving work on.
+	candidates := n
+	if narrowing {
+		candidates = len(base.Hits) + n - base.N
 	}
-	if base, ok := se.narrowest(q, n); ok {
+	ps.wantCont = m.single && m.ascii && candidates >= se.contMin
+	if narrowing && m.single && m.ascii && se.contQuery == base.Query && se.contN == base.N {
+		ps.useCont = true
+		ps.added = byteMask(q[len(base.Query):])
+	}
+	if ps.useCont || ps.wantCont {
+		if cap(se.cont) < n {
+			old := se.cont
+			se.cont = make([]uint64, n)
+			copy(se.cont, old)
+		}
+		ps.cont = se.cont[:n]
+	}
+	se.contQuery, se.contN = "", 0
+	if narrowing {
 		// Only the previous hits can still match, plus what loaded since.
 		clear(grade[:base.N])
-		parallel(len(base.Hits), func(lo, hi int) {
-			// base.Hits is tier by tier: walk the runs this chunk overlaps.
-			runStart := 0
-			for t := range tierCount {
-				runEnd := runStart + base.Tiers[t]
-				from, to := max(lo, runStart), min(hi, runEnd)
-				for _, i := range base.Hits[from:max(from, to)] {
-					if snap.masks[i]&m.mask != m.mask {
-						grade[i] = 0
-						continue
+		if len(base.Hits) > base.N/denseNarrow {
+			// Many hits: mark them, then walk the accounts once in load
+			// order, so memory is read as one forward stream rather than
+			// once per tier.
+			parallel(len(base.Hits), func(lo, hi int) {
+				runStart := 0
+				for t := range tierCount {
+					runEnd := runStart + base.Tiers[t]
+					from, to := max(lo, runStart), min(hi, runEnd)
+					for _, i := range base.Hits[from:max(from, to)] {
+						grade[i] = uint8(t) + 1
 					}
-					grade[i] = m.gradeFrom(&snap.entries[i], t)
+					runStart = runEnd
 				}
-				runStart = runEnd
-			}
-		})
-		parallel(n-base.N, func(lo, hi int) { gradeRange(base.N+lo, base.N+hi) })
+			})
+			parallel(base.N, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					if g := grade[i]; g != 0 {
+						ps.check(i, Tier(g-1))
+					}
+				}
+			})
+		} else {
+			parallel(len(base.Hits), func(lo, hi int) {
+				// base.Hits is tier by tier: walk the runs this chunk overlaps.
+				runStart := 0
+				for t := range tierCount {
+					runEnd := runStart + base.Tiers[t]
+					from, to := max(lo, runStart), min(hi, runEnd)
+					for _, i := range base.Hits[from:max(from, to)] {
+						ps.check(int(i), t)
+					}
+					runStart = runEnd
+				}
+			})
+		}
+		ps.useCont = false // accounts loaded since have no state
+		parallel(n-base.N, func(lo, hi int) { ps.checkRange(base.N+lo, base.N+hi) })
 	} else {
-		parallel(n, gradeRange)
+		parallel(n, ps.checkRange)
+	}
+	if ps.wantCont {
+		se.contQuery, se.contN = q, n
 	}
 	r := Result{Query: q, N: n}
 	r.Hits, r.Tiers = collect(grade)
 	se.remember(r)
 	return r
+}
+
+// contMin is the fewest candidates for which a search keeps resume state
+// for the next keystroke: below it the next keystroke is cheap anyway.
+const contMin = 1 << 14
+
+// pass is one query's walk over the accounts.
+type pass struct {
+	m     *matcher
+	snap  *Snapshot
+	grade []uint8
+	// cont[i] is the resume state of account i for the query answered
+	// last (contQuery in the Searcher), valid where that query matched: the
+	// byte classes that can follow the query in a field where it matched
+	// as a subsequence. Extending the query by bytes outside it cannot
+	// match at any tier (every tier of a single-word query is a
+	// subsequence of one field), so such an account is dropped without
+	// reading its text. Accounts that matched better than fuzzy keep all
+	// bits (their state is not worked out).
+	cont     []uint64
+	useCont  bool   // cont holds the state for the query this one extends
+	added    uint64 // byte classes of the bytes the query added
+	wantCont bool   // work out cont for this query's fuzzy matches
+}
+
+// check grades account i, known to rank no better than from.
+func (p *pass) check(i int, from Tier) {
+	if p.snap.masks[i]&p.m.mask != p.m.mask || p.useCont && p.cont[i]&p.added != p.added {
+		p.grade[i] = 0
+		return
+	}
+	e := &p.snap.entries[i]
+	if !p.wantCont {
+		p.grade[i] = p.m.gradeFrom(e, from)
+		return
+	}
+	if t, ok := p.m.gradeBetter(e, from); ok {
+		p.grade[i] = uint8(t) + 1
+		p.cont[i] = ^uint64(0)
+		return
+	}
+	if ok, cont := p.m.subsequenceCont(e); ok {
+		p.grade[i] = uint8(TierFuzzy) + 1
+		p.cont[i] = cont
+		return
+	}
+	p.grade[i] = 0
+}
+
+func (p *pass) checkRange(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		p.check(i, TierExact)
+	}
 }
 
 // collect lists the graded accounts best tier first, load order within a
@@ -407,10 +505,21 @@ func collect(grade []uint8) ([]int32, [tierCount]int) {
 		}
 		start += tiers[t]
 	}
-	hits := make([]int32, start)
+	// One spare slot takes the writes for misses when most accounts match:
+	// writing every account without a branch beats guessing which match.
+	hits := make([]int32, start+1)
+	dense := start > len(grade)/4
 	parallelChunks(chunks, func(c int) {
 		next := at[c]
 		lo := c * chunk
+		if dense {
+			next[0] = start
+			for k, g := range grade[lo:min(len(grade), lo+chunk)] {
+				hits[next[g]] = int32(lo + k)
+				next[g] += min(int(g), 1)
+			}
+			return
+		}
 		for k, g := range grade[lo:min(len(grade), lo+chunk)] {
 			if g != 0 {
 				hits[next[g]] = int32(lo + k)
@@ -418,8 +527,12 @@ func collect(grade []uint8) ([]int32, [tierCount]int) {
 			}
 		}
 	})
-	return hits, tiers
+	return hits[:start:start], tiers
 }
+
+// denseNarrow: when more than 1/denseNarrow of the accounts matched the
+// previous query, narrowing walks all accounts in order instead of the hits.
+const denseNarrow = 8
 
 // parallelMin is the work below which one goroutine is quicker than several.
 const parallelMin = 1 << 14
@@ -515,14 +628,6 @@ func newMatcher(q string) matcher {
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 func isHex(c byte) bool   { return isDigit(c) || 'a' <= c && c <= 'f' }
 
-// grade is 1+tier of entry i, or 0 when it does not match.
-func (m *matcher) grade(s *Snapshot, i int) uint8 {
-	if s.masks[i]&m.mask != m.mask {
-		return 0
-	}
-	return m.gradeFrom(&s.entries[i], TierExact)
-}
-
 // gradeFrom grades an entry known to rank no better than from for this
 // query. Narrowing relies on it: when q extends p, exact(q) implies
 // prefix(p), prefix(q) implies prefix(p), substring(q) implies at least
@@ -530,13 +635,8 @@ func (m *matcher) grade(s *Snapshot, i int) uint8 {
 // was only a substring match for p skips the exact and prefix checks, and
 // one that was only fuzzy skips the substring check too.
 func (m *matcher) gradeFrom(e *entry, from Tier) uint8 {
-	if from <= TierPrefix {
-		if t, ok := m.exactOrPrefix(e); ok {
-			return uint8(t) + 1
-		}
-	}
-	if from <= TierSubstring && m.substring(e) {
-		return uint8(TierSubstring) + 1
+	if t, ok := m.gradeBetter(e, from); ok {
+		return uint8(t) + 1
 	}
 	if m.subsequence(e) {
 		return uint8(TierFuzzy) + 1
@@ -544,22 +644,49 @@ func (m *matcher) gradeFrom(e *entry, from Tier) uint8 {
 	return 0
 }
 
+// gradeBetter is gradeFrom's tiers above fuzzy.
+func (m *matcher) gradeBetter(e *entry, from Tier) (Tier, bool) {
+	if from <= TierPrefix {
+		if t, ok := m.exactOrPrefix(e); ok {
+			return t, true
+		}
+	}
+	if from <= TierSubstring && m.substring(e) {
+		return TierSubstring, true
+	}
+	return 0, false
+}
+
 // exactOrPrefix checks the holder name, account number and id: exact on
 // any of them beats a prefix on another.
 func (m *matcher) exactOrPrefix(e *entry) (Tier, bool) {
 	q := m.q
-	if e.headMask&m.head == 0 {
-		return 0, false
-	}
 	prefix := false
-	for _, f := range [3]string{e.name, e.number(), e.id()} {
-		// The first byte rules out nearly every field without a call.
-		if len(f) >= len(q) && f[0] == q[0] && f[:len(q)] == q {
+	// The first byte rules out nearly every field without a call.
+	if m.numberMayHold(e) {
+		if f := e.number(); len(f) >= len(q) && f[0] == q[0] && f[:len(q)] == q {
 			if len(f) == len(q) {
 				return TierExact, true
 			}
 			prefix = true
 		}
+	}
+	if m.idMayHold(e) {
+		if f := e.id(); len(f) >= len(q) && f[0] == q[0] && f[:len(q)] == q {
+			if len(f) == len(q) {
+				return TierExact, true
+			}
+			prefix = true
+		}
+	}
+	if e.headMask&m.head == 0 {
+		return TierPrefix, prefix
+	}
+	if f := e.name; len(f) >= len(q) && f[0] == q[0] && f[:len(q)] == q {
+		if len(f) == len(q) {
+			return TierExact, true
+		}
+		prefix = true
 	}
 	if prefix || wordPrefix(e.name, q) {
 		return TierPrefix, true
@@ -582,10 +709,22 @@ func (m *matcher) substring(e *entry) bool {
 	if !m.single {
 		return allContained(e.hay, m.words)
 	}
+	// hay is text, number, id; q holds no separator, so a match in hay is
+	// a match in one field: one call covers every field that may hold q.
 	q := m.q
-	return m.numberMayHold(e) && strings.Contains(e.number(), q) ||
-		m.idMayHold(e) && strings.Contains(e.id(), q) ||
-		m.textMayHold(e) && strings.Contains(e.text(), q)
+	number, id := m.numberMayHold(e), m.idMayHold(e)
+	if m.textMayHold(e) {
+		if number && id {
+			return strings.Contains(e.hay, q)
+		}
+		if strings.Contains(e.text(), q) {
+			return true
+		}
+	}
+	if number && id {
+		return strings.Contains(e.hay[e.ends[e.fields-3]+1:], q)
+	}
+	return number && strings.Contains(e.number(), q) || id && strings.Contains(e.id(), q)
 }
 
 // wordPrefix reports whether any later word of name starts with q.
@@ -629,6 +768,73 @@ func (m *matcher) subsequence(e *entry) bool {
 		start = end + 1
 	}
 	return false
+}
+
+// subsequenceCont is subsequence for a single-word ASCII query that also
+// works out the resume state: the byte classes after the query's leftmost
+// match in every field that holds it in order.
+func (m *matcher) subsequenceCont(e *entry) (bool, uint64) {
+	q, hay := m.fuzzy, e.hay
+	nf := int(e.fields)
+	// Fields nf-2 and nf-1 are the number and the id; the rest are text.
+	may := [2]bool{m.numberMayHold(e), m.idMayHold(e)}
+	allowed := func(k int) bool {
+		if k < nf-2 {
+			return m.textMayHold(e)
+		}
+		return may[k-(nf-2)]
+	}
+	ok, cont := false, uint64(0)
+	for k, pos := 0, 0; k < nf; {
+		if !allowed(k) {
+			pos = int(e.ends[k]) + 1
+			k++
+			continue
+		}
+		// One search for q[0] skips every field of the run that lacks it.
+		last := k
+		for last+1 < nf && allowed(last+1) {
+			last++
+		}
+		a := strings.IndexByte(hay[pos:e.ends[last]], q[0])
+		if a < 0 {
+			pos = int(e.ends[last]) + 1
+			k = last + 1
+			continue
+		}
+		a += pos
+		for int(e.ends[k]) < a {
+			k++
+		}
+		end := int(e.ends[k])
+		if at := matchEnd(hay[a+1:end], q[1:]); at >= 0 {
+			ok = true
+			cont |= byteMask(hay[a+1+at : end])
+		}
+		pos = end + 1
+		k++
+	}
+	return ok, cont
+}
+
+// matchEnd is where the leftmost match of the ASCII q in order in s ends,
+// or -1 when s does not hold it.
+func matchEnd(s, q string) int {
+	if len(q) == 0 {
+		return 0
+	}
+	if len(s) < len(q) {
+		return -1
+	}
+	j := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == q[j] {
+			if j++; j == len(q) {
+				return i + 1
+			}
+		}
+	}
+	return -1
 }
 
 func (m *matcher) inOrder(field string) bool {
