@@ -72,10 +72,13 @@ type (
 		page Page
 		err  error
 	}
+	// widgetMsg carries the events that were waiting when the page was
+	// read (at least one, at most maxEventBatch), in the page's order: a
+	// burst costs one Update and one View, not one per event.
 	widgetMsg struct {
 		gen  uint64
 		page Page
-		ev   mono.WidgetEvent
+		evs  []mono.WidgetEvent
 	}
 	pageEndedMsg struct {
 		gen  uint64
@@ -172,23 +175,36 @@ func (m Model) openPage(gen uint64, req PageRequest) tea.Cmd {
 	}
 }
 
-// waitEvent reads the next event of a page. Events arrive through the page
-// server's buffer, so this never holds up the browser's HTTP request.
-func (m Model) waitEvent(gen uint64, p Page) tea.Cmd {
+// maxEventBatch bounds the events one widgetMsg carries, so a flooding
+// page still lets keys and other messages in between its bursts.
+const maxEventBatch = 64
+
+// waitEvent hands recs (this page's audit records from the last Update) to
+// the audit, then reads the page's next events: the first one it waits for,
+// then every one already queued behind it (up to maxEventBatch), in order.
+// Events arrive through the page server's buffer, so this never holds up
+// the browser's HTTP request.
+func (m Model) waitEvent(gen uint64, p Page, recs []audit.Record) tea.Cmd {
 	ctx := m.ctx
+	recordAll := m.recordAll(recs)
 	return func() tea.Msg {
+		if recordAll != nil {
+			// Each Record waits for an fsync: not on the way to the next
+			// event. The records of one batch are written in their order.
+			go recordAll()
+		}
 		select {
 		case ev, ok := <-p.Events():
 			if !ok {
 				return pageEndedMsg{gen: gen, page: p}
 			}
-			return widgetMsg{gen: gen, page: p, ev: ev}
+			return widgetMsg{gen: gen, page: p, evs: drainEvents(p, ev)}
 		case <-p.Done():
 			// Drain what was queued before the end so no outcome is lost.
 			select {
 			case ev, ok := <-p.Events():
 				if ok {
-					return widgetMsg{gen: gen, page: p, ev: ev}
+					return widgetMsg{gen: gen, page: p, evs: drainEvents(p, ev)}
 				}
 			default:
 			}
@@ -197,6 +213,25 @@ func (m Model) waitEvent(gen uint64, p Page) tea.Cmd {
 			return nil
 		}
 	}
+}
+
+// drainEvents returns first and the events already waiting behind it, up to
+// maxEventBatch, without blocking. A closed channel ends the batch; the
+// next waitEvent reports the end.
+func drainEvents(p Page, first mono.WidgetEvent) []mono.WidgetEvent {
+	evs := []mono.WidgetEvent{first}
+	for len(evs) < maxEventBatch {
+		select {
+		case ev, ok := <-p.Events():
+			if !ok {
+				return evs
+			}
+			evs = append(evs, ev)
+		default:
+			return evs
+		}
+	}
+	return evs
 }
 
 // initiateHosted asks Mono for a hosted reauth link (for a customer who is
@@ -242,6 +277,20 @@ func (m Model) record(e audit.Record) tea.Cmd {
 		return nil
 	}
 	return func() tea.Msg { rec.Record(e); return nil }
+}
+
+// recordAll writes audit entries one after another, in order, off the UI
+// goroutine.
+func (m Model) recordAll(es []audit.Record) func() {
+	rec := m.deps.Audit
+	if rec == nil || len(es) == 0 {
+		return nil
+	}
+	return func() {
+		for _, e := range es {
+			rec.Record(e)
+		}
+	}
 }
 
 // update handles the session's own messages; ok is false for others.
@@ -369,20 +418,44 @@ func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
 	// the customer's page must still be closed.
 	context.AfterFunc(m.ctx, msg.page.Close)
 	s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Page ready, pairing code " + msg.page.PairingCode()})
-	return tea.Batch(closeOld, m.waitEvent(msg.gen, msg.page), m.launchBrowser(msg.page.URL()),
+	return tea.Batch(closeOld, m.waitEvent(msg.gen, msg.page, nil), m.launchBrowser(msg.page.URL()),
 		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionPageOpened, PageURL: stripFragment(msg.page.URL())}))
 }
 
+// onWidget applies a page's events in their order, as if each came in its
+// own message. Status lines and the audit's widget_event records follow the
+// same order; phase changes (outcomes) are reacted to after the event that
+// caused them.
 func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 	if msg.page != s.page {
 		return nil // an old page still talking: ignore it
 	}
-	before := s.sess.Phase()
-	ev := msg.ev
-	if err := s.apply(m, state.Event{Kind: state.Widget, Generation: msg.gen, Widget: ev}); err != nil {
-		return m.waitEvent(msg.gen, msg.page)
-	}
 	var cmds []tea.Cmd
+	var recs []audit.Record
+	for _, ev := range msg.evs {
+		if msg.page != s.page {
+			break // an earlier event ended this page (its token expired)
+		}
+		recs = s.onWidgetEvent(m, msg.gen, ev, recs, &cmds)
+	}
+	if msg.page != s.page {
+		// Stop reading the dropped page; what this batch must record still is.
+		return tea.Batch(append(cmds, m.recordCmd(recs))...)
+	}
+	wait := m.waitEvent(msg.gen, msg.page, recs)
+	if len(cmds) == 0 {
+		return wait // the usual case: no tea.Batch round trip per event
+	}
+	return tea.Batch(append(cmds, wait)...)
+}
+
+// onWidgetEvent applies one event: status line, audit record (appended to
+// recs) and, on a phase change, afterChange's commands (appended to cmds).
+func (s *sessionScreen) onWidgetEvent(m *Model, gen uint64, ev mono.WidgetEvent, recs []audit.Record, cmds *[]tea.Cmd) []audit.Record {
+	before := s.sess.Phase()
+	if err := s.apply(m, state.Event{Kind: state.Widget, Generation: gen, Widget: ev}); err != nil {
+		return recs
+	}
 	// onLoad and the LOADED event say the same thing: show it once.
 	if ev.Callback != mono.CallbackHeartbeat && ev.Callback != mono.CallbackLoad {
 		// Receipt time, from our clock: the browser's own clock may be off.
@@ -400,10 +473,21 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 			}
 		}
 		s.status.add(statusLine{at: at, tone: tone, text: sentence})
-		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionWidgetEvent, Event: sentence}))
+		recs = append(recs, audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionWidgetEvent, Event: sentence})
 	}
-	cmds = append(cmds, s.afterChange(m, before), m.waitEvent(msg.gen, msg.page))
-	return tea.Batch(cmds...)
+	if c := s.afterChange(m, before); c != nil {
+		*cmds = append(*cmds, c)
+	}
+	return recs
+}
+
+// recordCmd is recordAll as a tea.Cmd.
+func (m Model) recordCmd(es []audit.Record) tea.Cmd {
+	f := m.recordAll(es)
+	if f == nil {
+		return nil
+	}
+	return func() tea.Msg { f(); return nil }
 }
 
 // afterChange reacts to a phase change: outcome lines, audit, verification.

@@ -40,7 +40,7 @@ func BenchmarkModelView(b *testing.B) {
 			for b.Loop() {
 				d.seq++
 				ev.Seq, ev.At = d.seq, time.Now()
-				next, _ := d.m.Update(widgetMsg{gen: d.gen, page: d.page, ev: ev})
+				next, _ := d.m.Update(widgetMsg{gen: d.gen, page: d.page, evs: []mono.WidgetEvent{ev}})
 				d.m = next.(Model)
 				d.m.View()
 			}

@@ -120,7 +120,26 @@ type Config struct {
 	// HeartbeatTimeout: once a page has been heard from, silence this long
 	// makes the session emit a synthetic "page gone" event (see PageGone).
 	HeartbeatTimeout time.Duration
+	// PageRateLimit overrides the limit on one page's event posts. The zero
+	// value keeps the default (DefaultPageRate events/s, burst
+	// DefaultPageBurst), which is ample for a real widget (tens of events in
+	// a whole session). It exists for benchmarks that flood one page; leave
+	// it zero in production.
+	PageRateLimit RateLimit
 }
+
+// RateLimit is a token bucket: Burst posts at once, refilled at PerSecond.
+// Both must be set (positive) or both zero (the default).
+type RateLimit struct {
+	PerSecond float64
+	Burst     float64
+}
+
+// Default per-page rate limit on event posts.
+const (
+	DefaultPageRate  = 30
+	DefaultPageBurst = 60
+)
 
 // ConfigError is a problem with the configuration (the command line maps it
 // to exit status 2).
@@ -223,6 +242,13 @@ func (c Config) validate() (*settings, error) {
 	}
 	if s.HeartbeatTimeout < 2*s.HeartbeatInterval {
 		return nil, &ConfigError{"heartbeat timeout", "must be at least twice the heartbeat interval"}
+	}
+	switch rl := s.PageRateLimit; {
+	case rl == RateLimit{}:
+	case rl.PerSecond > 0 && rl.Burst >= 1:
+		s.tune.rateRefill, s.tune.rateBurst = rl.PerSecond, rl.Burst
+	default:
+		return nil, &ConfigError{"page rate limit", "needs both a positive rate and a burst of at least 1 (or neither)"}
 	}
 	if s.Now == nil {
 		s.Now = time.Now

@@ -801,3 +801,44 @@ func TestCloseEndsEverythingWithoutLeaks(t *testing.T) {
 		}
 	}
 }
+
+// The per-page limit is only changed by an explicit Config.PageRateLimit:
+// the zero value keeps the default, a set one is applied, half a setting is
+// refused.
+func TestPageRateLimitKnob(t *testing.T) {
+	def := startServer(t, sandboxConfig())
+	if got := def.set.tune; got.rateBurst != DefaultPageBurst || got.rateRefill != DefaultPageRate {
+		t.Fatalf("default limit is burst %v, %v/s", got.rateBurst, got.rateRefill)
+	}
+
+	cfg := sandboxConfig()
+	cfg.PageRateLimit = RateLimit{PerSecond: 0.001, Burst: 5}
+	srv := startServer(t, cfg)
+	s := newSess(t, srv, "acct1", "")
+	var limited int
+	for seq := int64(1); seq <= 10; seq++ {
+		code, _ := do(t, srv, s, req{body: eventBody(seq, "heartbeat", "", nil)})
+		if code == http.StatusTooManyRequests {
+			limited++
+		} else if code != http.StatusNoContent {
+			t.Fatalf("seq %d: %d", seq, code)
+		}
+	}
+	if limited != 5 {
+		t.Errorf("%d posts limited, want 5", limited)
+	}
+
+	cfg.PageRateLimit = RateLimit{PerSecond: 1e9, Burst: 1e9}
+	wide := startServer(t, cfg)
+	w := newSess(t, wide, "acct1", "")
+	for seq := int64(1); seq <= 200; seq++ {
+		postOK(t, wide, w, seq, "heartbeat", "", nil)
+	}
+
+	for _, bad := range []RateLimit{{PerSecond: 5}, {Burst: 5}, {PerSecond: -1, Burst: 5}, {PerSecond: 5, Burst: 0.5}} {
+		cfg.PageRateLimit = bad
+		if _, err := NewServer(cfg); !IsConfigError(err) {
+			t.Errorf("%+v: got %v, want a config error", bad, err)
+		}
+	}
+}

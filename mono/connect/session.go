@@ -65,8 +65,8 @@ func defaultTuning() tuning {
 		holdMax:      32,
 		holdWindow:   1500 * time.Millisecond,
 		maxSeqAhead:  4096,
-		rateBurst:    60,
-		rateRefill:   30,
+		rateBurst:    DefaultPageBurst,
+		rateRefill:   DefaultPageRate,
 		maxTombs:     1024,
 		firstSeenCap: 64,
 	}
