@@ -221,8 +221,8 @@ func TestOversizedFieldIsCappedOnARuneBoundary(t *testing.T) {
 	ix := New()
 	ix.Add([]mono.Account{{ID: "6f0000000000000000000001", Name: long + "tail", AccountNumber: "0123456789"}})
 	e := ix.Snapshot().entries[0]
-	if len(e.name) > maxField || !utf8.ValidString(e.name) {
-		t.Fatalf("name is %d bytes, valid UTF-8 %v", len(e.name), utf8.ValidString(e.name))
+	if len(e.name()) > maxField || !utf8.ValidString(e.name()) {
+		t.Fatalf("name is %d bytes, valid UTF-8 %v", len(e.name()), utf8.ValidString(e.name()))
 	}
 	if r := NewSearcher(0).Search(ix.Snapshot(), "0123456789"); r.Tiers[TierExact] != 1 {
 		t.Fatalf("capping the name broke the number: %v", r.Tiers)

@@ -53,8 +53,7 @@ const maxField = 1024
 const maxFields = 6
 
 type entry struct {
-	hay  string // lower-cased fields joined by sep, in load-batch memory
-	name string // lower-cased holder name: hay's first field
+	hay string // lower-cased fields joined by sep, in load-batch memory
 	// ends[k] is where field k ends in hay; field k+1 starts one byte later.
 	// The last three fields are always institution, number, id (so a query
 	// that cannot be in a number or an id searches a prefix of hay).
@@ -84,6 +83,8 @@ func (e *entry) field(k int) string {
 	return e.hay[start:e.ends[k]]
 }
 
+// name is the lower-cased holder name: hay's first field.
+func (e *entry) name() string   { return e.hay[:e.ends[0]] }
 func (e *entry) number() string { return e.field(int(e.fields) - 2) }
 
 // text is the fields before the number: name, customer, email, institution.
@@ -156,7 +157,6 @@ func (ix *Index) Add(accounts []mono.Account) {
 				end = starts[i+1]
 			}
 			e := entry{hay: text[starts[i]:end], ends: ends[i], fields: counts[i]}
-			e.name = e.field(0)
 			if allBytes(e.number(), isDigit) {
 				e.flags |= numberDigitsOnly
 			}
@@ -164,7 +164,7 @@ func (ix *Index) Add(accounts []mono.Account) {
 				e.flags |= idHexOnly
 			}
 			e.textMask = byteMask(e.text())
-			e.headMask = headMask(e.name)
+			e.headMask = headMask(e.name())
 			ix.byID[e.id()] = int32(len(ix.entries))
 			ix.entries = append(ix.entries, e)
 			ix.masks = append(ix.masks, byteMask(e.hay))
@@ -460,6 +460,11 @@ func (p *pass) check(i int, from Tier) {
 	if t, ok := p.m.gradeBetter(e, from); ok {
 		p.grade[i] = uint8(t) + 1
 		p.cont[i] = ^uint64(0)
+		if p.m.oneByte {
+			// Every match of one byte is a substring or better; the state
+			// lets the second byte drop most of them unread.
+			_, p.cont[i] = p.m.subsequenceCont(e)
+		}
 		return
 	}
 	if ok, cont := p.m.subsequenceCont(e); ok {
@@ -682,13 +687,13 @@ func (m *matcher) exactOrPrefix(e *entry) (Tier, bool) {
 	if e.headMask&m.head == 0 {
 		return TierPrefix, prefix
 	}
-	if f := e.name; len(f) >= len(q) && f[0] == q[0] && f[:len(q)] == q {
+	if f := e.name(); len(f) >= len(q) && f[0] == q[0] && f[:len(q)] == q {
 		if len(f) == len(q) {
 			return TierExact, true
 		}
 		prefix = true
 	}
-	if prefix || wordPrefix(e.name, q) {
+	if prefix || wordPrefix(e.name(), q) {
 		return TierPrefix, true
 	}
 	return 0, false
@@ -777,13 +782,18 @@ func (m *matcher) subsequenceCont(e *entry) (bool, uint64) {
 	q, hay := m.fuzzy, e.hay
 	nf := int(e.fields)
 	// Fields nf-2 and nf-1 are the number and the id; the rest are text.
-	may := [2]bool{m.numberMayHold(e), m.idMayHold(e)}
-	allowed := func(k int) bool {
-		if k < nf-2 {
-			return m.textMayHold(e)
-		}
-		return may[k-(nf-2)]
+	// Bit k of may: field k can hold q.
+	may := uint8(0)
+	if m.textMayHold(e) {
+		may = 1<<(nf-2) - 1
 	}
+	if m.numberMayHold(e) {
+		may |= 1 << (nf - 2)
+	}
+	if m.idMayHold(e) {
+		may |= 1 << (nf - 1)
+	}
+	allowed := func(k int) bool { return may>>k&1 != 0 }
 	ok, cont := false, uint64(0)
 	for k, pos := 0, 0; k < nf; {
 		if !allowed(k) {

@@ -29,7 +29,7 @@ func names(ix *Index, r Result) []string {
 	snap := ix.Snapshot()
 	var out []string
 	for _, h := range r.Hits {
-		out = append(out, snap.entries[h].name)
+		out = append(out, snap.entries[h].name())
 	}
 	return out
 }
