@@ -20,8 +20,8 @@ import (
 
 // Event bridge benchmarks inside mono/connect: page post -> ingest ->
 // Session queue -> Events(). (tui's BenchmarkBridge carries on into the
-// TUI's Model; this one isolates the bridge and can lift the per-page rate
-// limit, which only code in this package can do.)
+// TUI's Model; this one isolates the bridge. Both lift the per-page rate
+// limit for their single-page runs through Config.PageRateLimit.)
 //
 //	go test -run '^$' -bench 'Ingest' -benchtime 1x ./mono/connect/
 //	REAUTH_BENCH_SECONDS=10 go test -run '^$' -bench 'Ingest/flood' -benchtime 1x ./mono/connect/
@@ -29,15 +29,16 @@ import (
 // benchServer starts a sandbox-mode server on loopback with one session.
 func benchServer(b *testing.B, widen bool) (*Server, *Session, string, string) {
 	b.Helper()
-	srv, err := NewServer(Config{Mode: ModeSandbox})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := Config{Mode: ModeSandbox}
 	if widen {
 		// One page posting 1,000 events/s is far past what a real widget
 		// does (tens of events in a whole session); the default limit (30/s,
 		// burst 60) would refuse nearly all of it.
-		srv.set.tune.rateBurst, srv.set.tune.rateRefill = 1e9, 1e9
+		cfg.PageRateLimit = RateLimit{PerSecond: 1e9, Burst: 1e9}
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		b.Fatal(err)
 	}
 	if err := srv.Start(); err != nil {
 		b.Fatal(err)
