@@ -43,6 +43,7 @@ type Model struct {
 	session       *sessionScreen // nil until an account is chosen
 	spinner       spinner.Model
 	spinnerOn     bool      // a spinner tick is in flight
+	clockOn       bool      // a clock tick is in flight
 	now           time.Time // last clock reading, for countdowns in View
 	// noTimers turns off the clock and spinner ticks, so tests drive time
 	// themselves with clockMsg.
@@ -73,6 +74,7 @@ func New(ctx context.Context, deps Deps) Model {
 		search:  newSearchScreen(),
 		spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		now:     deps.now(),
+		clockOn: true, // Init starts it
 	}
 	m.search.catalog = deps.Catalog
 	m.applyStyles(true)
@@ -146,6 +148,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return nm, cmd
 	}
+	if !nm.noTimers && !nm.clockOn && nm.screen == screenSession {
+		// The clock only matters on the session screen (countdowns, "last
+		// event Ns ago"): an agent idling on the list draws no frame a second.
+		nm.clockOn, nm.now = true, nm.deps.now()
+		cmd = tea.Batch(cmd, nm.tick())
+	}
 	if !nm.noTimers && !nm.spinnerOn && nm.spinning() {
 		nm.spinnerOn = true
 		cmd = tea.Batch(cmd, nm.spinner.Tick)
@@ -183,6 +191,10 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 			cmd = m.session.onClock(&m, m.now)
 		}
 		m.syncKeys()
+		if m.screen != screenSession {
+			m.clockOn = false // Update starts it again on the session screen
+			return m, cmd
+		}
 		return m, tea.Batch(cmd, m.tick())
 	case spinner.TickMsg:
 		if m.noTimers {
