@@ -13,6 +13,10 @@
 //   - a query that extends the previous one only re-checks the previous
 //     matches (a match for "adaz" is always a match for "ada"), and recent
 //     results are cached so deleting a character is a lookup;
+//   - for a single-word query each match also remembers the bytes that
+//     could follow it in order in its fields, so the next keystroke drops
+//     an account whose state lacks the typed byte without reading its text
+//     (the 2nd and 3rd characters still match half the catalogue);
 //   - ranking is by tier (exact, prefix, substring, fuzzy), in load order
 //     within a tier, so there is no sort: matches are counted per tier and
 //     written straight into a result of exactly the right size.
@@ -307,7 +311,7 @@ type Searcher struct {
 	cont      []uint64
 	contQuery string
 	contN     int
-	contMin   int // contMin, a field so tests can exercise the state on small data
+	contMin   int // the package's contMin; tests lower it to exercise the state on small data
 }
 
 // NewSearcher keeps up to cache recent results (16 if cache <= 0).
