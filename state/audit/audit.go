@@ -304,6 +304,18 @@ func (l *Log) syncThrough(n uint64) error {
 	return nil
 }
 
+// Stats reports how many lines this Log has written and how many fsyncs it
+// has done: with concurrent appenders, fewer fsyncs than lines.
+func (l *Log) Stats() (lines, fsyncs uint64) {
+	l.syncMu.Lock()
+	fsyncs = uint64(l.syncs)
+	l.syncMu.Unlock()
+	l.mu.Lock()
+	lines = l.written
+	l.mu.Unlock()
+	return lines, fsyncs
+}
+
 // Close fsyncs what was written and closes the file. Records already
 // acknowledged are on disk; an Append still waiting for its fsync is covered
 // by Close's.

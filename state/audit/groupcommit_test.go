@@ -33,11 +33,8 @@ func TestGroupCommitSharesOneFsync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l.syncMu.Lock()
-	syncs := l.syncs
-	l.syncMu.Unlock()
-	if syncs != 1 {
-		t.Errorf("%d fsyncs for %d appends that waited together, want 1", syncs, n)
+	if lines, syncs := l.Stats(); lines != n || syncs != 1 {
+		t.Errorf("%d lines, %d fsyncs for %d appends that waited together, want %d and 1", lines, syncs, n, n)
 	}
 	recs, warns, err := ReadFile(path, Filter{})
 	if err != nil || len(warns) != 0 || len(recs) != n {
