@@ -44,7 +44,7 @@ func checkDelivered(t *testing.T, ev mono.WidgetEvent, body []byte) {
 	if ev.Seq <= 0 {
 		t.Fatalf("seq %d delivered from %q", ev.Seq, body)
 	}
-	if ev.Callback == mono.CallbackEvent && !eventName.MatchString(ev.Name) {
+	if ev.Callback == mono.CallbackEvent && !validEventName(ev.Name) {
 		t.Fatalf("event name %q delivered from %q", ev.Name, body)
 	}
 	if ev.Callback != mono.CallbackEvent && ev.Name != "" {

@@ -134,11 +134,19 @@ const (
 )
 
 // secretKeyShape catches Mono secret keys even when nobody called Guard.
-var secretKeyShape = regexp.MustCompile(`(?i)(live|test)_sk_[a-z0-9]{4,}`)
+// Compiled on first use (a record that passes the cheap pre-check), not at
+// start-up.
+var secretKeyShape = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(live|test)_sk_[a-z0-9]{4,}`)
+})
 
 // fingerprintShape is what TokenFingerprint must look like, so a raw token
 // put there by mistake is refused rather than written.
-var fingerprintShape = regexp.MustCompile(`^sha256:[0-9a-f]{8,64}$`)
+// Compiled on first use: its bounded repeat is costly to compile and only
+// records with a token fingerprint need it.
+var fingerprintShape = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^sha256:[0-9a-f]{8,64}$`)
+})
 
 // DefaultPath is $XDG_STATE_HOME/reauth/audit.jsonl, or
 // ~/.local/state/reauth/audit.jsonl when XDG_STATE_HOME is unset or relative
@@ -219,7 +227,7 @@ func (l *Log) write(r Record) (n uint64, err error) {
 		return 0, errors.New("audit: record has no action")
 	}
 	r.PageURL = redactURL(r.PageURL)
-	if r.TokenFingerprint != "" && !fingerprintShape.MatchString(r.TokenFingerprint) {
+	if r.TokenFingerprint != "" && !fingerprintShape().MatchString(r.TokenFingerprint) {
 		return 0, fmt.Errorf("%w (token_fingerprint is not a mono.Fingerprint)", ErrSecret)
 	}
 
@@ -394,7 +402,7 @@ func (r *Record) fields() []fieldRef {
 // key. Each position of s is looked up by its first guardKeyLen bytes, so the
 // cost grows with len(s), not with the number of guarded secrets.
 func (l *Log) holdsSecret(s string) bool {
-	if mayBeSecretKey(s) && secretKeyShape.MatchString(s) {
+	if mayBeSecretKey(s) && secretKeyShape().MatchString(s) {
 		return true
 	}
 	for i := 0; i+guardKeyLen <= len(s); i++ {
