@@ -157,7 +157,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		page = n
 	}
 	size := s.opts.PageSize
-	total := len(s.accounts)
+	total := len(s.data().accounts)
 	pages := (total + size - 1) / size
 	from := min((page-1)*size, total)
 	to := min(from+size, total)
@@ -227,7 +227,7 @@ func (s *Server) handleReauthorise(w http.ResponseWriter, r *http.Request) {
 		writeV1(w, http.StatusNotFound, msgNoAccount)
 		return
 	}
-	id := s.accounts[i].ID
+	id := s.data().accounts[i].ID
 	if ScenarioFor(id) == ScenarioCannotReauth {
 		// Mono answers this refusal with a 2xx and no token.
 		writeV1(w, http.StatusOK, "This account can not be re-authorised.")
@@ -291,7 +291,7 @@ func (s *Server) handleInitiate(w http.ResponseWriter, r *http.Request) {
 		writeFailed(w, http.StatusNotFound, msgNoAccount, now)
 		return
 	}
-	a := s.accounts[i]
+	a := s.data().accounts[i]
 	writeOK(w, map[string]any{
 		"mono_url":     baseURL(r) + "/hosted/" + url.PathEscape(body.Meta.Ref),
 		"customer":     a.Customer.ID,
@@ -357,7 +357,7 @@ func (s *Server) lookup(id string) (int, bool) {
 	if !mono.IsAccountID(id) {
 		return 0, false
 	}
-	i, ok := s.index[strings.ToLower(id)]
+	i, ok := s.data().index[strings.ToLower(id)]
 	return i, ok
 }
 
@@ -365,7 +365,7 @@ func (s *Server) lookup(id string) (int, bool) {
 // new reauth signal applied. The status after a reauth is computed from the
 // clock here, at read time, so no goroutine or timer is needed.
 func (s *Server) viewLocked(i int, now time.Time) mono.Account {
-	a := s.accounts[i]
+	a := s.data().accounts[i]
 	o := s.overlays[i]
 	if o == nil {
 		return a
@@ -411,7 +411,7 @@ func (s *Server) CompleteReauth(token string) (accountID string, err error) {
 		return rec.accountID, ErrTokenExpired
 	}
 	rec.used = true
-	i := s.index[strings.ToLower(rec.accountID)]
+	i := s.data().index[strings.ToLower(rec.accountID)]
 	s.overlays[i] = &overlay{confirmFrom: now}
 	delete(s.lastSync, rec.accountID)
 	return rec.accountID, nil

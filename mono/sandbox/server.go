@@ -62,12 +62,15 @@ var (
 
 // Server is the fake Mono. Its methods are safe for concurrent use.
 type Server struct {
-	opts     Options
-	now      func() time.Time
-	handler  http.Handler
-	mux      *http.ServeMux
-	accounts []mono.Account // base data; changes live in overlays
-	index    map[string]int // lower-case id -> position
+	opts    Options
+	now     func() time.Time
+	handler http.Handler
+	mux     *http.ServeMux
+	// data is the generated accounts, made on first use: generating them
+	// is the costliest part of starting the app on the sandbox, and the
+	// first use is the account list request, which runs while the TUI draws
+	// its first frame.
+	data func() *catalogue
 
 	randMu    sync.Mutex // guards Options.TokenSource, which need not be safe for concurrent use
 	mu        sync.Mutex
@@ -126,27 +129,40 @@ func New(opts Options) *Server {
 	if now == nil {
 		now = time.Now
 	}
+	// Generated sync times are relative to a fixed epoch; move them to just
+	// before this server's "now" (when it was made, not when the data is
+	// first read) so "last synced 3 days ago" reads true.
+	shift := now().Sub(genEpoch).Truncate(time.Second)
 	s := &Server{
 		opts:     opts,
 		now:      now,
-		accounts: Generate(opts.Seed, opts.Accounts),
+		data:     sync.OnceValue(func() *catalogue { return newCatalogue(opts.Seed, opts.Accounts, shift) }),
 		overlays: map[int]*overlay{},
 		tokens:   map[string]*tokenRecord{},
 		current:  map[string]string{},
 		lastSync: map[string]time.Time{},
 		done:     make(chan struct{}),
 	}
-	// Generated sync times are relative to a fixed epoch; move them to just
-	// before this server's "now" so "last synced 3 days ago" reads true.
-	shift := now().Sub(genEpoch).Truncate(time.Second)
-	s.index = make(map[string]int, len(s.accounts))
-	for i := range s.accounts {
-		s.accounts[i].LastSyncedAt = s.accounts[i].LastSyncedAt.Add(shift)
-		s.index[strings.ToLower(s.accounts[i].ID)] = i
-	}
 	s.mux = s.routes()
 	s.handler = http.HandlerFunc(s.serve)
 	return s
+}
+
+// catalogue is the sandbox's base accounts and their index; read-only once
+// made (changes live in the Server's overlays).
+type catalogue struct {
+	accounts []mono.Account
+	index    map[string]int // lower-case id -> position
+}
+
+func newCatalogue(seed int64, n int, shift time.Duration) *catalogue {
+	c := &catalogue{accounts: Generate(seed, n)}
+	c.index = make(map[string]int, len(c.accounts))
+	for i := range c.accounts {
+		c.accounts[i].LastSyncedAt = c.accounts[i].LastSyncedAt.Add(shift)
+		c.index[strings.ToLower(c.accounts[i].ID)] = i
+	}
+	return c
 }
 
 // Handler is the sandbox's HTTP handler (what Start serves).
