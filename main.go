@@ -528,7 +528,7 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !c.noBrowser {
 		deps.OpenBrowser = openBrowser
 	}
-	p := tea.NewProgram(tui.New(ctx, deps), tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(localFPS))
+	p := tea.NewProgram(tui.New(ctx, deps), tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(tui.FrameRate))
 	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 		return nil

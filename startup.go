@@ -14,10 +14,3 @@ import "github.com/charmbracelet/x/ansi"
 func warmWidthTable() {
 	go ansi.WcWidth.StringWidth("⠙›")
 }
-
-// localFPS is the local program's frame rate. Bubble Tea flushes output on
-// its frame ticker, so the first frame waits up to one tick after start-up:
-// 8 ms at 120 fps instead of 17 ms at the default 60. Locally one program
-// ticking 120 times a second is nothing; `reauth serve` keeps the default,
-// where hundreds of idle sessions each tick.
-const localFPS = 120

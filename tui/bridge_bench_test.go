@@ -214,7 +214,7 @@ func openPage(b *testing.B, ctx context.Context, rig *bridgeRig, row int) (*tea.
 	obs.phase.Store(-1)
 	deps := Deps{Mono: rig.client, Pages: capturePages{ConnectPages{rig.pages}, obs}, Audit: auditTo{rig.audit},
 		Agent: "bench@support", Sandbox: true}
-	prog := tea.NewProgram(&bridgeProbe{m: New(ctx, deps), obs: obs}, tea.WithContext(ctx), tea.WithInput(nil),
+	prog := tea.NewProgram(&bridgeProbe{m: New(ctx, deps), obs: obs}, tea.WithContext(ctx), tea.WithInput(nil), tea.WithFPS(FrameRate),
 		tea.WithOutput(io.Discard), tea.WithWindowSize(120, 40), tea.WithoutSignalHandler())
 	done := make(chan error, 1)
 	go func() { _, err := prog.Run(); done <- err }()

@@ -135,6 +135,7 @@ func (as *agentSession) run() (int, string) {
 		// The server's SIGINT/SIGTERM belong to main's graceful shutdown,
 		// not to each agent's program.
 		tea.WithoutSignalHandler(),
+		tea.WithFPS(tui.FrameRate),
 	)
 	if pty, _, _ := as.sess.Pty(); pty.Window.Width <= 0 || pty.Window.Height <= 0 {
 		// A client that reports no size (some scripted ones) would get an
