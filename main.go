@@ -913,9 +913,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	// Many small sessions in one process: collect garbage sooner to keep
-	// memory per session down (CPU is cheap next to an agent's wait).
-	debug.SetGCPercent(50)
 	e, err := setup(c)
 	if err != nil {
 		return err
