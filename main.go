@@ -511,7 +511,7 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	warmWidthTable()
+	warmUp()
 	e, err := setup(c)
 	if err != nil {
 		return err

@@ -1,16 +1,49 @@
 package main
 
-import "github.com/charmbracelet/x/ansi"
+import (
+	"io"
+	"os"
+	"strings"
 
-// warmWidthTable builds the terminal width table off the start-up path.
+	uv "github.com/charmbracelet/ultraviolet"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// warmUp does, on another core while main sets up, the first-use work that
+// the first frame would otherwise do on its way to the screen. It returns a
+// channel closed when it is done (tests wait on it; the app does not).
 //
-// Why: Bubble Tea's renderer measures every cell with ansi.WcWidth, whose
-// first look-up of a rune at or above U+0300 (the spinner, "›", "…") builds
-// go-runewidth's 2.2 MB lookup table. On this project's machines each fresh
-// 4 KB page costs a page fault of ~20 µs, so building it inside the first
-// frame delayed that frame by 10–13 ms. Built on another core while main
-// loads the sandbox and starts the page server, the first frame finds it
-// ready. The result is the same table either way (sync.Once inside).
-func warmWidthTable() {
-	go ansi.WcWidth.StringWidth("⠙›")
+// Why: on this project's machines a fresh 4 KB page costs a page fault of
+// ~18 µs, so first uses are dear (BENCHMARKS.md, 5):
+//   - Bubble Tea's renderer measures every cell with ansi.WcWidth, whose first
+//     look-up of a rune at or above U+0300 (the spinner, "›", "…") builds
+//     go-runewidth's 2.2 MB lookup table: about 10 ms inside the first frame.
+//   - The first frame is also the first use of ultraviolet's terminal
+//     renderer (the one Bubble Tea draws with): drawing a throwaway frame of
+//     the same size into io.Discard first took ~3 ms off the real one.
+//
+// Both are safe beside the program: the table is built once under a
+// sync.Once inside go-runewidth, and the throwaway renderer shares no state
+// with Bubble Tea's (TestWarmUpBesideARealProgram runs them together under
+// the race detector).
+func warmUp() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ansi.WcWidth.StringWidth("⠙›")
+		warmRenderer(io.Discard, 120, 40)
+	}()
+	return done
+}
+
+// warmRenderer draws one styled w x h frame through ultraviolet's terminal
+// renderer to out.
+func warmRenderer(out io.Writer, w, h int) {
+	line := "\x1b[38;5;75;1mreauth\x1b[m \x1b[38;5;214mSANDBOX\x1b[m  ›  \x1b[2maccounts\x1b[m "
+	frame := strings.Repeat(line+strings.Repeat(" ", max(0, w-ansi.StringWidth(line)))+"\n", h)
+	buf := uv.NewScreenBuffer(w, h)
+	uv.NewStyledString(frame).Draw(buf, buf.Bounds())
+	r := uv.NewTerminalRenderer(out, os.Environ())
+	r.Render(buf.RenderBuffer)
+	_ = r.Flush()
 }
