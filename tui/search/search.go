@@ -514,15 +514,16 @@ func collect(grade []uint8) ([]int32, [tierCount]int) {
 		}
 		start += tiers[t]
 	}
-	// One spare slot takes the writes for misses when most accounts match:
+	// When most accounts match, each chunk writes its misses to a spare slot
+	// of its own past the end (one per chunk: chunks run in parallel):
 	// writing every account without a branch beats guessing which match.
-	hits := make([]int32, start+1)
+	hits := make([]int32, start+chunks)
 	dense := start > len(grade)/4
 	parallelChunks(chunks, func(c int) {
 		next := at[c]
 		lo := c * chunk
 		if dense {
-			next[0] = start
+			next[0] = start + c
 			for k, g := range grade[lo:min(len(grade), lo+chunk)] {
 				hits[next[g]] = int32(lo + k)
 				next[g] += min(int(g), 1)
