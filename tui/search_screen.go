@@ -121,8 +121,8 @@ func (m Model) onCatalog(v CatalogView) (Model, tea.Cmd) {
 	return m, tea.Batch(cmds...)
 }
 
-// sameFresh reports whether two fresh maps (replaced whole, never edited)
-// are the same map.
+// sameFresh reports whether two fresh maps hold the same accounts from the
+// same updates.
 func sameFresh(a, b map[string]freshAccount) bool {
 	if len(a) != len(b) {
 		return false
@@ -135,14 +135,14 @@ func sameFresh(a, b map[string]freshAccount) bool {
 	return true
 }
 
-// retryLoad asks the catalogue to read the list again (R after a failure).
-// Every program sharing it sees the new attempt.
+// retryLoad asks the catalogue to read the list again (R after a failure),
+// in a Cmd: Reload starts the load's goroutine, which is not Update's work.
+// Every program sharing the catalogue sees the new attempt.
 func (m *Model) retryLoad() tea.Cmd {
 	s := &m.search
 	if s.loadErr == nil || s.loading || s.catalog == nil {
 		return nil
 	}
-	s.catalog.Reload()
 	// Shown at once; the catalogue's next version confirms it.
 	if s.loadedAt.IsZero() {
 		s.loading = true
@@ -150,7 +150,8 @@ func (m *Model) retryLoad() tea.Cmd {
 		s.refreshing = true
 	}
 	s.loadErr = nil
-	return nil
+	c := s.catalog
+	return func() tea.Msg { c.Reload(); return nil }
 }
 
 // runSearch filters in a tea.Cmd so a million accounts never stall a

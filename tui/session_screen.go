@@ -272,11 +272,7 @@ func (m Model) verifyLater(gen uint64, id string, after time.Duration) tea.Cmd {
 
 // record writes an audit entry off the UI goroutine (it fsyncs).
 func (m Model) record(e audit.Record) tea.Cmd {
-	rec := m.deps.Audit
-	if rec == nil {
-		return nil
-	}
-	return func() tea.Msg { rec.Record(e); return nil }
+	return m.recordCmd([]audit.Record{e})
 }
 
 // recordAll writes audit entries one after another, in order, off the UI

@@ -2,13 +2,14 @@ package tui
 
 import (
 	"image/color"
+	"sync"
 
 	"charm.land/lipgloss/v2"
 )
 
-// Styles are the app's semantic styles. They are built per program from the
-// terminal's background (tea.BackgroundColorMsg), never from the process's
-// own terminal: under `reauth serve` that would be the server's.
+// Styles are the app's semantic styles. Each program picks the set for its
+// terminal's background (tea.BackgroundColorMsg, via stylesFor), never for
+// the process's own terminal: under `reauth serve` that would be the server's.
 type Styles struct {
 	Dark bool
 
@@ -109,4 +110,24 @@ func NewStyles(dark bool) Styles {
 		"info": "•", "progress": "›", "success": "✓", "warning": "!", "error": "✗", "faint": "·",
 	}
 	return s
+}
+
+// themeStyles holds the Styles of each theme, built once per process: every
+// program (under `reauth serve`, every SSH session) copies them instead of
+// building some fifty lipgloss styles and four maps at start and again when
+// the terminal says its background. The maps are shared and never written.
+var themeStyles [2]struct {
+	once   sync.Once
+	styles Styles
+}
+
+// stylesFor returns the Styles for a dark or light background.
+func stylesFor(dark bool) Styles {
+	i := 0
+	if dark {
+		i = 1
+	}
+	t := &themeStyles[i]
+	t.once.Do(func() { t.styles = NewStyles(dark) })
+	return t.styles
 }
