@@ -19,8 +19,13 @@ import (
 //     look-up of a rune at or above U+0300 (the spinner, "›", "…") builds
 //     go-runewidth's 2.2 MB lookup table: about 10 ms inside the first frame.
 //   - The first frame is also the first use of ultraviolet's terminal
-//     renderer (the one Bubble Tea draws with): drawing a throwaway frame of
-//     the same size into io.Discard first took ~3 ms off the real one.
+//     renderer (the one Bubble Tea draws with): drawing a throwaway frame
+//     into io.Discard first took ~3 ms off the real one. What it warms is
+//     code (first calls, lazily built tables), not memory, so the frame is
+//     3 rows: a full 120x40 one allocated two cell buffers (~1 MB) that
+//     nothing reuses, and made every start ~10 ms of CPU and ~370 page
+//     faults dearer on a machine whose two cores are already busy
+//     (first frame p50 42 against 49 ms, A/B back to back).
 //
 // Both are safe beside the program: the table is built once under a
 // sync.Once inside go-runewidth, and the throwaway renderer shares no state
@@ -31,7 +36,7 @@ func warmUp() <-chan struct{} {
 	go func() {
 		defer close(done)
 		ansi.WcWidth.StringWidth("⠙›")
-		warmRenderer(io.Discard, 120, 40)
+		warmRenderer(io.Discard, 120, 3)
 	}()
 	return done
 }

@@ -61,7 +61,7 @@ func TestWarmUpBesideARealProgram(t *testing.T) {
 // terminal output with its text and colours.
 func TestWarmRendererDrawsAFrame(t *testing.T) {
 	var out bytes.Buffer
-	warmRenderer(&out, 120, 40)
+	warmRenderer(&out, 120, 3)
 	got := out.String()
 	for _, want := range []string{"reauth", "SANDBOX", "accounts", "\x1b["} {
 		if !strings.Contains(got, want) {
