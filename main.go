@@ -511,25 +511,55 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	// A bad secret key file is a usage error: say so before any screen.
+	key, err := secretKey()
+	if err != nil {
+		return err
+	}
 	warmUp()
-	e, err := setup(c)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	rt, err := newRuntime(ctx, c, e)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+	agent := audit.Agent{User: osUser(), Via: "local"}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	deps := rt.deps(audit.Agent{User: osUser(), Via: "local"})
-	if !c.noBrowser {
-		deps.OpenBrowser = openBrowser
-	}
-	p := tea.NewProgram(tui.New(ctx, deps), tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithFPS(tui.FrameRate))
+	// The log, sandbox, page server and audit log are made while Bubble Tea
+	// starts (tui.NewStarting says why). Run returns only after the program
+	// has quit; setupDone then says the goroutine is done with e and rt.
+	var (
+		e  *env
+		rt *runtime
+	)
+	ready, setupDone := make(chan tui.Ready, 1), make(chan error, 1)
+	go func() {
+		var err error
+		defer func() { setupDone <- err }()
+		if e, err = setup(c); err != nil {
+			ready <- tui.Ready{Err: err}
+			return
+		}
+		if rt, err = newRuntime(ctx, c, e); err != nil {
+			ready <- tui.Ready{Err: err}
+			return
+		}
+		deps := rt.deps(agent)
+		if !c.noBrowser {
+			deps.OpenBrowser = openBrowser
+		}
+		ready <- tui.Ready{Deps: deps}
+	}()
+	preview := tui.Deps{Agent: agent.User, Sandbox: c.sandbox || key == ""}
+	p := tea.NewProgram(tui.NewStarting(ctx, preview, ready), tea.WithContext(ctx), tea.WithOutput(stdout),
+		tea.WithFPS(tui.FrameRate))
 	_, err = p.Run()
+	cancel()
+	setupErr := <-setupDone
+	if rt != nil {
+		rt.Close()
+	}
+	if e != nil {
+		e.Close()
+	}
+	if setupErr != nil {
+		return setupErr
+	}
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -319,6 +320,29 @@ func TestTUIInPseudoTerminal(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("q did not quit")
+	}
+}
+
+// The app draws while its log, sandbox, page server and audit log are made
+// on another goroutine (tui.NewStarting); when making them fails, the
+// program ends, the terminal is restored and the error is printed, with the
+// exit status it had before.
+func TestTUISetupErrorAfterTheScreenStarted(t *testing.T) {
+	s := startScreen(t, 80, 24, nil, "--no-browser", "--sandbox-clock", "yesterday")
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+			t.Fatalf("exit %v, want status %d", err, exitUsage)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("reauth did not exit; screen:\n%s", s.text())
+	}
+	txt := s.waitText("--sandbox-clock takes an RFC 3339 time")
+	if strings.Contains(txt, "Loading accounts") {
+		t.Fatalf("the loading screen is still shown after the error:\n%s", txt)
 	}
 }
 

@@ -48,23 +48,26 @@ type Model struct {
 	// noTimers turns off the clock and spinner ticks, so tests drive time
 	// themselves with clockMsg.
 	noTimers bool
+	// starting is set while the Deps are still being made (NewStarting):
+	// held keeps what arrives meanwhile, to be replayed in order.
+	starting <-chan Ready
+	held     []tea.Msg
+	startErr error
 }
 
 // New builds the root model. ctx should be cancelled when the program ends
 // so background loaders and pages stop; New never starts anything itself.
 func New(ctx context.Context, deps Deps) Model {
-	if deps.VerifyEvery <= 0 {
-		deps.VerifyEvery = 3 * time.Second
-	}
-	if deps.VerifyFor <= 0 {
-		deps.VerifyFor = 90 * time.Second
-	}
-	if deps.Catalog == nil {
-		// One program alone: its own catalogue, on the same code path.
-		deps.Catalog = NewCatalog(ctx, deps.Mono, CatalogOptions{Now: deps.Now})
-	}
+	m := newModel(ctx)
+	m.attach(deps)
+	m.clockOn = true // Init starts it
+	return m
+}
+
+// newModel is the root model before it has its Deps: the account screen in
+// its loading state.
+func newModel(ctx context.Context) Model {
 	m := Model{
-		deps:    deps,
 		ctx:     ctx,
 		keys:    DefaultKeyMap(),
 		styles:  stylesFor(true),
@@ -73,13 +76,27 @@ func New(ctx context.Context, deps Deps) Model {
 		height:  24,
 		search:  newSearchScreen(),
 		spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
-		now:     deps.now(),
-		clockOn: true, // Init starts it
 	}
-	m.search.catalog = deps.Catalog
 	m.applyStyles(true)
 	m.syncKeys()
 	return m
+}
+
+// attach gives the model its Deps, filling in the defaults.
+func (m *Model) attach(deps Deps) {
+	if deps.VerifyEvery <= 0 {
+		deps.VerifyEvery = 3 * time.Second
+	}
+	if deps.VerifyFor <= 0 {
+		deps.VerifyFor = 90 * time.Second
+	}
+	if deps.Catalog == nil {
+		// One program alone: its own catalogue, on the same code path.
+		deps.Catalog = NewCatalog(m.ctx, deps.Mono, CatalogOptions{Now: deps.Now})
+	}
+	m.deps = deps
+	m.search.catalog = deps.Catalog
+	m.now = deps.now()
 }
 
 // clockMsg drives countdowns and "last event Ns ago".
@@ -93,13 +110,21 @@ func (m Model) tick() tea.Cmd {
 }
 
 // Init asks the terminal for its background, starts the account load and
-// the clock.
+// the clock (once the Deps are there: see NewStarting).
 func (m Model) Init() tea.Cmd {
+	if m.starting != nil {
+		return tea.Batch(tea.RequestBackgroundColor, m.awaitReady())
+	}
+	return tea.Batch(tea.RequestBackgroundColor, m.start())
+}
+
+// start is Init's work once the model has its Deps.
+func (m Model) start() tea.Cmd {
 	var signals <-chan AccountSignal
 	if m.deps.Signals != nil {
 		signals = m.deps.Signals(m.ctx)
 	}
-	return tea.Batch(tea.RequestBackgroundColor, m.watchCatalog(0), m.tick(), m.search.input.Focus(),
+	return tea.Batch(m.watchCatalog(0), m.tick(), m.search.input.Focus(),
 		waitSignal(signals))
 }
 
@@ -174,6 +199,9 @@ func (m Model) spinning() bool {
 }
 
 func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
+	if m.starting != nil && !passesWhileStarting(msg) {
+		return m.whileStarting(msg)
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -423,6 +451,10 @@ func (m Model) listRows() int { return max(1, m.height-2-2-1) }
 
 // View renders the whole screen: header, body, footer.
 func (m Model) View() tea.View {
+	if m.startErr != nil {
+		// The program is quitting to print why it could not start; no frame.
+		return tea.NewView("")
+	}
 	w, h := m.innerWidth(), max(5, m.height)
 	header := m.headerView(w)
 	footer := m.footerView(w)

@@ -130,6 +130,10 @@ type harness struct {
 	audit  *memAudit
 	cancel context.CancelFunc
 	quit   bool
+	// With harnessOpts.starting: the model began with NewStarting; the test
+	// hands it deps through ready when it chooses.
+	ready chan Ready
+	deps  Deps
 }
 
 type harnessOpts struct {
@@ -143,6 +147,9 @@ type harnessOpts struct {
 	// confirmDelay is how long the sandbox keeps a re-authorised account
 	// PROCESSING (default 30s).
 	confirmDelay time.Duration
+	// starting begins with NewStarting (the Deps still being made); the test
+	// delivers them with h.ready <- Ready{Deps: h.deps}.
+	starting bool
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -180,9 +187,17 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.tweak != nil {
 		o.tweak(&deps)
 	}
-	m := New(ctx, deps)
+	var m Model
+	var ready chan Ready
+	if o.starting {
+		ready = make(chan Ready, 1)
+		m = NewStarting(ctx, Deps{Agent: deps.Agent, Sandbox: deps.Sandbox, Now: deps.Now}, ready)
+	} else {
+		m = New(ctx, deps)
+	}
 	m.noTimers = true
-	h := &harness{t: t, m: m, msgs: make(chan tea.Msg, 256), clock: c, sb: sb, pages: pages, audit: au, cancel: cancel}
+	h := &harness{t: t, m: m, msgs: make(chan tea.Msg, 256), clock: c, sb: sb, pages: pages, audit: au, cancel: cancel,
+		ready: ready, deps: deps}
 	t.Cleanup(func() {
 		cancel()
 		_ = sb.Close()
