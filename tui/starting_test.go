@@ -12,7 +12,7 @@ import (
 // state, with the header's agent and sandbox badge from the preview.
 func TestStartingDrawsTheLoadingScreen(t *testing.T) {
 	h := newHarness(t, harnessOpts{starting: true})
-	if !h.m.Starting() {
+	if h.m.starting == nil {
 		t.Fatal("a model made by NewStarting should be starting")
 	}
 	v := plain(h.m)
@@ -42,7 +42,7 @@ func TestStartingReplaysHeldKeys(t *testing.T) {
 		t.Fatalf("held %d messages, want the 7 keys (the resize applies at once)", len(h.m.held))
 	}
 	h.ready <- Ready{Deps: h.deps}
-	h.until("the deps and the list", func(m Model) bool { return !m.Starting() && loaded(m) })
+	h.until("the deps and the list", func(m Model) bool { return m.starting == nil && loaded(m) })
 	if got := h.m.search.input.Value(); got != "okonkwo" {
 		t.Fatalf("search box %q after the replay, want %q", got, "okonkwo")
 	}
@@ -81,8 +81,8 @@ func TestStartingErrorQuitsWithoutAFrame(t *testing.T) {
 	if _, ok := cmd().(tea.QuitMsg); !ok {
 		t.Fatal("a failed start should quit")
 	}
-	if !errors.Is(m.StartErr(), boom) {
-		t.Fatalf("StartErr %v, want %v", m.StartErr(), boom)
+	if !errors.Is(m.startErr, boom) {
+		t.Fatalf("startErr %v, want %v", m.startErr, boom)
 	}
 	if c := m.View().Content; c != "" {
 		t.Fatalf("a failed start drew %q; it should draw nothing", c)
