@@ -26,7 +26,8 @@ type Mark struct {
 // marked as needing reauth, and recently seen event ids. Every change is
 // written as a whole JSON file via temp file + fsync + rename, so a crash
 // leaves either the old or the new state, never a torn one. Safe for
-// concurrent use; a single process should own a store file.
+// concurrent use. A single process should own (write) a store file; others
+// may follow it with Reload.
 type Store struct {
 	mu        sync.Mutex
 	path      string // "" keeps the store in memory only
@@ -34,6 +35,9 @@ type Store struct {
 	marks     map[string]Mark
 	seenOrder []string // oldest first
 	seen      map[string]struct{}
+	// file is the store file as this Store last read or wrote it, so Reload
+	// can tell when another process has replaced it. nil: no file yet.
+	file os.FileInfo
 }
 
 type storeFile struct {
@@ -70,26 +74,73 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	s := newStore(path)
-	data, err := os.ReadFile(path)
+	if _, _, err := s.reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload reads the store file again if another process has replaced it
+// since this Store last read or wrote it (a `reauth webhooks` receiver
+// beside the app), and reports the accounts whose mark appeared or went
+// away. A missing or unchanged file changes nothing; a file that does not
+// parse is an error and changes nothing either.
+func (s *Store) Reload() (marked, cleared []string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reload()
+}
+
+// reload is Reload with s.mu held.
+func (s *Store) reload() (marked, cleared []string, err error) {
+	fi, err := os.Stat(s.path)
 	if os.IsNotExist(err) {
-		return s, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
+		return nil, nil, fmt.Errorf("webhook: %w", err)
+	}
+	if sameFile(s.file, fi) {
+		return nil, nil, nil
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webhook: %w", err)
 	}
 	var f storeFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("webhook: store %s is damaged: %w", path, err)
+		return nil, nil, fmt.Errorf("webhook: store %s is damaged: %w", s.path, err)
 	}
-	maps.Copy(s.marks, f.NeedsReauth)
+	if f.NeedsReauth == nil {
+		f.NeedsReauth = map[string]Mark{}
+	}
+	for id := range f.NeedsReauth {
+		if _, had := s.marks[id]; !had {
+			marked = append(marked, id)
+		}
+	}
+	for id := range s.marks {
+		if _, has := f.NeedsReauth[id]; !has {
+			cleared = append(cleared, id)
+		}
+	}
+	slices.Sort(marked)
+	slices.Sort(cleared)
 	if n := len(f.SeenEvents); n > s.maxSeen {
 		f.SeenEvents = f.SeenEvents[n-s.maxSeen:]
 	}
+	seen := make(map[string]struct{}, len(f.SeenEvents))
 	for _, id := range f.SeenEvents {
-		s.seen[id] = struct{}{}
+		seen[id] = struct{}{}
 	}
-	s.seenOrder = f.SeenEvents
-	return s, nil
+	s.marks, s.seenOrder, s.seen, s.file = f.NeedsReauth, f.SeenEvents, seen, fi
+	return marked, cleared, nil
+}
+
+// sameFile reports whether b is still the file a was: every save renames a
+// new file into place, so a new inode, size or time means a new version.
+func sameFile(a, b os.FileInfo) bool {
+	return a != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // Apply records ev: it returns false (and changes nothing) when ev.ID was
@@ -199,6 +250,10 @@ func (s *Store) commit(marks map[string]Mark, order []string) error {
 		}
 		if err := writeFileAtomic(s.path, data); err != nil {
 			return fmt.Errorf("webhook: save store: %w", err)
+		}
+		// What this Store wrote is not news to its own Reload.
+		if fi, err := os.Stat(s.path); err == nil {
+			s.file = fi
 		}
 	}
 	s.marks, s.seenOrder = marks, order

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -109,5 +111,72 @@ func TestDefaultStorePath(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", "")
 	if got, err := DefaultStorePath(); err != nil || got != filepath.Join(home, ".local", "state", "reauth", "webhooks.json") {
 		t.Errorf("%q %v", got, err)
+	}
+}
+
+// A store another process writes (a `reauth webhooks` receiver beside the
+// app): Reload picks up its marks and clears, once each, and never reports
+// what this Store wrote itself.
+func TestReloadSeesAnotherProcessesChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.json")
+	reader, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if marked, cleared, err := reader.Reload(); err != nil || marked != nil || cleared != nil {
+		t.Fatalf("Reload with no file yet: %v %v %v, want nothing", marked, cleared, err)
+	}
+	receiver, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, acc := range []string{"acc2", "acc1"} {
+		if _, err := receiver.Apply(Event{ID: fmt.Sprint("r", i), Kind: ReauthRequired, AccountID: acc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	marked, cleared, err := reader.Reload()
+	if err != nil || !slices.Equal(marked, []string{"acc1", "acc2"}) || cleared != nil {
+		t.Fatalf("Reload after two marks: marked %v cleared %v err %v", marked, cleared, err)
+	}
+	if !reader.NeedsReauth("acc1") || !reader.Seen("r0") {
+		t.Fatal("the reloaded store lacks the receiver's mark or its event id")
+	}
+	if marked, cleared, err := reader.Reload(); err != nil || marked != nil || cleared != nil {
+		t.Fatalf("Reload of an unchanged file: %v %v %v, want nothing", marked, cleared, err)
+	}
+	if _, err := receiver.Apply(Event{ID: "r2", Kind: Reauthorized, AccountID: "acc1"}); err != nil {
+		t.Fatal(err)
+	}
+	marked, cleared, err = reader.Reload()
+	if err != nil || marked != nil || !slices.Equal(cleared, []string{"acc1"}) {
+		t.Fatalf("Reload after a clear: marked %v cleared %v err %v", marked, cleared, err)
+	}
+	if reader.NeedsReauth("acc1") || !reader.NeedsReauth("acc2") {
+		t.Fatal("after the reload acc1 should be cleared and acc2 still marked")
+	}
+	if marked, cleared, err := receiver.Reload(); err != nil || marked != nil || cleared != nil {
+		t.Fatalf("the receiver's Reload reported its own writes: %v %v %v", marked, cleared, err)
+	}
+}
+
+// A damaged file on Reload is an error and the last good marks stay.
+func TestReloadOfADamagedFileKeepsTheMarks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "webhooks.json")
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(Event{ID: "e1", Kind: ReauthRequired, AccountID: "acc1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Reload(); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("Reload of a damaged file: %v, want a damaged-store error", err)
+	}
+	if !s.NeedsReauth("acc1") {
+		t.Fatal("a failed Reload dropped the mark")
 	}
 }
