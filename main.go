@@ -655,7 +655,52 @@ func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 		}
 		rt.hookURL = "http://" + rt.webhooks.Addr + "/"
 	}
+	if rt.marks != nil && rt.webhooks == nil {
+		// Without its own receiver, the store may be another process's (a
+		// `reauth webhooks` beside the app): its new marks show while the
+		// app runs, not only at the next start.
+		go rt.watchMarks(ctx, marksPollEvery)
+	}
 	return rt, nil
+}
+
+// marksPollEvery is how often a runtime without its own webhook receiver
+// looks for marks another process wrote: a stat, and a read only when the
+// file changed.
+const marksPollEvery = 2 * time.Second
+
+// watchMarks re-reads the webhook store every so often until ctx ends, and
+// tells every program about accounts newly marked or cleared, as the
+// in-process receiver does (onWebhook).
+func (rt *runtime) watchMarks(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		marked, cleared, err := rt.marks.Reload()
+		if err != nil {
+			// Once per distinct error: a damaged file would otherwise log
+			// every tick until someone mends it.
+			if err.Error() != lastErr {
+				rt.env.logger.Warn("webhook marks not re-read", "err", err)
+			}
+			lastErr = err.Error()
+			continue
+		}
+		lastErr = ""
+		for _, id := range marked {
+			rt.hub.Publish(tui.AccountSignal{AccountID: id, NeedsReauth: true})
+		}
+		for _, id := range cleared {
+			// The store clears a mark only for account_reauthorized.
+			rt.hub.Publish(tui.AccountSignal{AccountID: id, Event: webhook.Reauthorized.String(), Reauthorized: true})
+		}
+	}
 }
 
 // pageConfig is the widget page server's configuration for this mode. In

@@ -23,6 +23,7 @@ import (
 
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/mono/webhook"
 	"github.com/reauth/reauth/tui"
 )
 
@@ -344,6 +345,55 @@ func TestTUISetupErrorAfterTheScreenStarted(t *testing.T) {
 	if strings.Contains(txt, "Loading accounts") {
 		t.Fatalf("the loading screen is still shown after the error:\n%s", txt)
 	}
+}
+
+// A `reauth webhooks` receiver in another process writes the marks store
+// beside the audit log; the running app shows a new mark without a restart.
+func TestAppShowsMarksAnotherProcessWrites(t *testing.T) {
+	all := sandbox.Generate(1, 520)
+	var healthy mono.Account
+	for _, a := range all {
+		if a.NeedsReauth() || !a.DataStatus.Is(mono.StatusAvailable) {
+			continue
+		}
+		same := 0
+		for _, b := range all {
+			if b.Name == a.Name {
+				same++
+			}
+		}
+		if same == 1 {
+			healthy = a
+			break
+		}
+	}
+	if healthy.ID == "" {
+		t.Fatal("the sandbox has no healthy account with a unique name")
+	}
+	s := startScreen(t, 100, 30, nil, "--no-browser")
+	s.waitText("loaded 520 / 520")
+	s.send(healthy.Name)
+	rowSays := func(label string) func(string) bool {
+		return func(txt string) bool {
+			for _, l := range strings.Split(txt, "\n") {
+				if strings.Contains(l, healthy.MaskedNumber()) && strings.Contains(l, label) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	s.waitFor(healthy.Name+" listed AVAILABLE", rowSays("AVAILABLE"))
+	// The other process: its own store on the same file.
+	receiver, err := webhook.OpenStore(filepath.Join(s.state, "reauth", "webhooks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := receiver.Apply(webhook.Event{ID: "evt-other-process", Kind: webhook.ReauthRequired,
+		Name: "mono.events.reauthorisation_required", AccountID: healthy.ID, Received: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor(healthy.Name+" marked NEEDS REAUTH", rowSays("NEEDS REAUTH"))
 }
 
 // newBrowser starts headless Chromium for a test.

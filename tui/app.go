@@ -245,7 +245,8 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		return m, nil
 	case signalMsg:
 		var cmd tea.Cmd
-		if msg.sig.NeedsReauth && m.search.needsOnly {
+		if (msg.sig.NeedsReauth || msg.sig.Reauthorized) && m.search.needsOnly {
+			// A mark came or went: the "needs reauth only" list changes.
 			m.search.refilter(m.needsReauth)
 		}
 		if m.session != nil && m.session.account.ID == msg.sig.AccountID {

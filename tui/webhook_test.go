@@ -12,7 +12,8 @@ import (
 )
 
 // A real Mono webhook, through the real handler and store, marks an account
-// NEEDS REAUTH in the search list.
+// NEEDS REAUTH in the search list; account_reauthorized takes it off the
+// "needs reauth only" list again.
 func TestWebhookMarksAccountNeedsReauth(t *testing.T) {
 	store, err := webhook.OpenStore(filepath.Join(t.TempDir(), "webhooks.json"))
 	if err != nil {
@@ -21,7 +22,8 @@ func TestWebhookMarksAccountNeedsReauth(t *testing.T) {
 	signals := make(chan AccountSignal, 4)
 	srv := httptest.NewServer(webhook.NewHandler(webhook.Config{Secret: "hook-secret", Store: store,
 		OnEvent: func(ev webhook.Event) {
-			signals <- AccountSignal{AccountID: ev.AccountID, Event: ev.Name, NeedsReauth: ev.NeedsReauth()}
+			signals <- AccountSignal{AccountID: ev.AccountID, Event: ev.Name, NeedsReauth: ev.NeedsReauth(),
+				Reauthorized: ev.Kind == webhook.Reauthorized}
 		}}))
 	defer srv.Close()
 	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
@@ -63,4 +65,17 @@ func TestWebhookMarksAccountNeedsReauth(t *testing.T) {
 	if v := plain(h.m); !strings.Contains(v, healthy.Name) || !strings.Contains(v, "NEEDS REAUTH") {
 		t.Fatalf("mark not shown:\n%s", v)
 	}
+	err = webhook.Send(context.Background(), srv.URL, "hook-secret",
+		webhook.Payload(webhook.Reauthorized, healthy.ID, "evt-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.until("off the needs-reauth list", func(m Model) bool {
+		for _, i := range m.search.visible {
+			if m.search.accounts[i].ID == healthy.ID {
+				return false
+			}
+		}
+		return true
+	})
 }
