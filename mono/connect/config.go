@@ -124,7 +124,10 @@ type Config struct {
 	// value keeps the default (DefaultPageRate events/s, burst
 	// DefaultPageBurst), which is ample for a real widget (tens of events in
 	// a whole session). It exists for benchmarks that flood one page; leave
-	// it zero in production.
+	// it zero in production. An outcome event (success, close, exit, error,
+	// unload) that finds the limit spent may still take from a small reserve
+	// of its own (8, refilled at 1/s), so a page flooding chatter cannot keep
+	// its outcome out.
 	PageRateLimit RateLimit
 }
 

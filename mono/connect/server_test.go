@@ -593,6 +593,52 @@ func TestRateLimitIsPerSession(t *testing.T) {
 	postOK(t, srv, quiet, 1, "load", "", nil)
 }
 
+// A page that has spent its post budget on chatter still gets its outcome
+// in, from a small reserve only outcomes may use; the reserve is bounded too,
+// and chatter gets nothing from it.
+func TestOutcomeGetsThroughAfterAChatterFlood(t *testing.T) {
+	srv := startServer(t, sandboxConfig(), func(tu *tuning) {
+		tu.rateBurst, tu.rateRefill = 5, 0.001
+		tu.reserveBurst, tu.reserveRate = 2, 0.001
+	})
+	s := newSess(t, srv, "acct1", "")
+	seq := int64(0)
+	post := func(callback, name string) int {
+		seq++
+		code, _ := do(t, srv, s, req{body: eventBody(seq, callback, name, nil)})
+		return code
+	}
+	for i := range 5 {
+		if code := post("heartbeat", ""); code != http.StatusNoContent {
+			t.Fatalf("chatter post %d within the burst: %d", i+1, code)
+		}
+	}
+	if code := post("heartbeat", ""); code != http.StatusTooManyRequests {
+		t.Fatalf("chatter past the burst: %d, want 429", code)
+	}
+	seq-- // refused: the page posts that seq again
+	if code := post("event", "ERROR"); code != http.StatusNoContent {
+		t.Fatalf("an outcome after the flood: %d, want 204 from the reserve", code)
+	}
+	if code := post("heartbeat", ""); code != http.StatusTooManyRequests {
+		t.Fatalf("chatter took from the outcomes' reserve: %d, want 429", code)
+	}
+	seq--
+	if code := post("close", ""); code != http.StatusNoContent {
+		t.Fatalf("the second outcome: %d, want 204 from the reserve", code)
+	}
+	if code := post("success", ""); code != http.StatusTooManyRequests {
+		t.Fatalf("an outcome past the reserve: %d, want 429", code)
+	}
+	// The accepted outcomes are delivered, in order (next skips heartbeats).
+	if ev := next(t, s, 5*time.Second); ev.Name != "ERROR" || ev.Seq != 6 {
+		t.Fatalf("first delivered %+v, want the error event, seq 6", ev)
+	}
+	if ev := next(t, s, 5*time.Second); ev.Callback != mono.CallbackClose || ev.Seq != 7 {
+		t.Fatalf("then %+v, want the close, seq 7", ev)
+	}
+}
+
 func TestHeartbeatLossMeansPageGone(t *testing.T) {
 	cfg := sandboxConfig()
 	cfg.HeartbeatInterval, cfg.HeartbeatTimeout = 20*time.Millisecond, 150*time.Millisecond

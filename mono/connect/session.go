@@ -54,6 +54,8 @@ type tuning struct {
 	maxSeqAhead  int64         // a seq this far past the next expected one is refused
 	rateBurst    float64       // token bucket per session: burst...
 	rateRefill   float64       // ...and tokens per second
+	reserveBurst float64       // outcomes' own bucket, used when the first is empty: burst...
+	reserveRate  float64       // ...and tokens per second
 	maxTombs     int           // ended session ids remembered for 410 Gone
 	firstSeenCap int           // distinct (callback, name) pairs whose first event is kept
 }
@@ -67,6 +69,8 @@ func defaultTuning() tuning {
 		maxSeqAhead:  4096,
 		rateBurst:    DefaultPageBurst,
 		rateRefill:   DefaultPageRate,
+		reserveBurst: 8,
+		reserveRate:  1,
 		maxTombs:     1024,
 		firstSeenCap: 64,
 	}
@@ -115,8 +119,8 @@ type Session struct {
 	lastWall   time.Time // wall time of last contact (LastSeen)
 	gone       bool      // "page gone" reported since the last contact
 	pageOpen   bool      // a page holds the config and has not unloaded
-	tokens     float64
-	tokensAt   time.Time
+	posts      bucket    // every post
+	reserve    bucket    // outcomes only, when posts is empty (takeTokenLocked)
 	sandbox    *sandboxOutcome
 }
 
@@ -195,8 +199,8 @@ func newSession(srv *Server, p SessionParams, base string, pairing string) (*Ses
 		held:      map[int64]mono.WidgetEvent{},
 		skipped:   map[int64]struct{}{},
 		firstSeen: map[string]bool{},
-		tokens:    srv.set.tune.rateBurst,
-		tokensAt:  time.Now(),
+		posts:     bucket{tokens: srv.set.tune.rateBurst, at: time.Now()},
+		reserve:   bucket{tokens: srv.set.tune.reserveBurst, at: time.Now()},
 	}
 	return s, nil
 }
@@ -444,7 +448,7 @@ func (s *Session) accept(ev mono.WidgetEvent) (int, string) {
 		return 400, "seq too far ahead"
 	}
 	now := time.Now()
-	if !s.takeTokenLocked(now) {
+	if !s.takeTokenLocked(now, isOutcome(ev)) {
 		return 429, "too many events"
 	}
 	s.touchLocked(now)
@@ -494,17 +498,35 @@ func (s *Session) touchLocked(now time.Time) {
 }
 
 // takeTokenLocked is a per-session token bucket: a flooding page is refused
-// with 429 without costing any other session anything.
-func (s *Session) takeTokenLocked(now time.Time) bool {
-	s.tokens += now.Sub(s.tokensAt).Seconds() * s.srv.set.tune.rateRefill
-	if s.tokens > s.srv.set.tune.rateBurst {
-		s.tokens = s.srv.set.tune.rateBurst
+// with 429 without costing any other session anything. An outcome that finds
+// the bucket empty may take from a small reserve of its own: a page flooding
+// chatter must not keep out the one event that says how the reauth ended
+// (page.js gives up retrying after a while), and the reserve is small enough
+// that flooding outcomes instead gains a page little (they are never
+// dropped once accepted, so their rate is what bounds their queue).
+func (s *Session) takeTokenLocked(now time.Time, outcome bool) bool {
+	tu := &s.srv.set.tune
+	if s.posts.take(now, tu.rateRefill, tu.rateBurst) {
+		return true
 	}
-	s.tokensAt = now
-	if s.tokens < 1 {
+	return outcome && s.reserve.take(now, tu.reserveRate, tu.reserveBurst)
+}
+
+// bucket is a token bucket's state.
+type bucket struct {
+	tokens float64
+	at     time.Time // when tokens was last brought up to date
+}
+
+// take refills b at refill tokens a second up to burst, then takes a token
+// if there is one.
+func (b *bucket) take(now time.Time, refill, burst float64) bool {
+	b.tokens = min(burst, b.tokens+now.Sub(b.at).Seconds()*refill)
+	b.at = now
+	if b.tokens < 1 {
 		return false
 	}
-	s.tokens--
+	b.tokens--
 	return true
 }
 
