@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -168,6 +169,11 @@ func buildVersion() string {
 	}
 	return version
 }
+
+// domainLog hands a package under mono/ its logger: the same file and level
+// as the app's, through log/slog, so the domain never imports Charm's
+// packages (charm.land/log is a slog.Handler).
+func domainLog(l *log.Logger, prefix string) *slog.Logger { return slog.New(l.WithPrefix(prefix)) }
 
 // ---- configuration shared by commands ----
 
@@ -340,7 +346,7 @@ func setup(c common) (*env, error) {
 		e.now = func() time.Time { return start.Add(time.Since(began)) }
 	}
 	if sandboxed {
-		opts := sandbox.Options{Seed: c.sandboxSeed, Logger: logger.WithPrefix("sandbox"), Now: e.now,
+		opts := sandbox.Options{Seed: c.sandboxSeed, Logger: domainLog(logger, "sandbox"), Now: e.now,
 			ConfirmDelay: c.sandboxConfirm}
 		if c.sandboxClock != "" {
 			// Recordings: the fake Mono's tokens repeat too (they are not
@@ -361,7 +367,7 @@ func setup(c common) (*env, error) {
 		e.public = strings.TrimSpace(os.Getenv("MONO_PUBLIC_KEY"))
 	}
 	e.apiURL = base
-	client, err := mono.NewClient(mono.Config{BaseURL: base, SecretKey: key, Logger: logger.WithPrefix("mono"),
+	client, err := mono.NewClient(mono.Config{BaseURL: base, SecretKey: key, Logger: domainLog(logger, "mono"),
 		HTTPClient: httpClient(c.apiTimeout), Now: e.now})
 	if err != nil {
 		e.Close()
@@ -712,7 +718,7 @@ func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind
 		return connect.Config{}, usageError{err.Error()}
 	}
 	cfg := connect.Config{Addr: c.widgetAddr, PublicURL: c.publicURL, Contract: contract, Autoplay: c.autoplay,
-		ConnectJSURL: c.connectJS, PublicKey: e.public, Logger: e.logger.WithPrefix("page"), Now: e.now}
+		ConnectJSURL: c.connectJS, PublicKey: e.public, Logger: domainLog(e.logger, "page"), Now: e.now}
 	if e.sandbox == nil {
 		cfg.Mode = connect.ModeLive
 		if e.public == "" {
@@ -947,7 +953,7 @@ func serveWebhooks(ctx context.Context, addr, secret string, store *webhook.Stor
 	if err != nil {
 		return nil, failedError{"cannot listen for webhooks on " + addr + ": " + oneLine(err)}
 	}
-	h := webhook.NewHandler(webhook.Config{Secret: secret, Store: store, Logger: logger.WithPrefix("webhook"), OnEvent: onEvent})
+	h := webhook.NewHandler(webhook.Config{Secret: secret, Store: store, Logger: domainLog(logger, "webhook"), OnEvent: onEvent})
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() { _ = srv.Serve(ln) }()

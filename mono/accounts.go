@@ -144,7 +144,7 @@ func (c *Client) accountsPage(ctx context.Context, query url.Values, pageNo int)
 		page.Accounts = append(page.Accounts, a)
 	}
 	if skipped > 0 {
-		c.logWarn("mono: skipped unreadable accounts", "page", pageNo, "skipped", skipped)
+		c.logWarn("skipped unreadable accounts", "page", pageNo, "skipped", skipped)
 	}
 	next, err := nextQuery(string(meta.Next))
 	if err != nil {

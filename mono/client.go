@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -14,8 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"charm.land/log/v2"
 )
 
 // DefaultBaseURL is Mono's production API host.
@@ -45,7 +44,7 @@ type Config struct {
 	Retry RetryPolicy
 	// Logger may be nil. It gets method, path, status, attempt and timing;
 	// never the key or a token.
-	Logger *log.Logger
+	Logger *slog.Logger
 	// AllowPlainHTTP permits an http:// BaseURL on a non-loopback host.
 	AllowPlainHTTP bool
 }
@@ -128,7 +127,7 @@ type Client struct {
 	hc     *http.Client
 	now    func() time.Time
 	retry  RetryPolicy
-	logger *log.Logger
+	logger *slog.Logger
 }
 
 // NewClient checks cfg and returns a Client. It fails on an empty key or a
@@ -251,7 +250,7 @@ func (c *Client) do(ctx context.Context, r request) (*reply, error) {
 			}
 			wait = me.RetryAfter
 		}
-		c.logWarn("mono: retrying", "op", r.op, "attempt", n, "wait", wait, "kind", me.Kind.String(), "status", me.Status)
+		c.logWarn("retrying", "op", r.op, "attempt", n, "wait", wait, "kind", me.Kind.String(), "status", me.Status)
 		if serr := c.retry.Sleep(ctx, wait); serr != nil {
 			return nil, c.transportError(ctx, r.op, serr)
 		}
@@ -301,12 +300,12 @@ func (c *Client) exchange(ctx context.Context, r request, attempt int) (*reply, 
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		c.logDebug("mono: request failed", "op", r.op, "method", r.method, "path", r.path, "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))
+		c.logDebug("request failed", "op", r.op, "method", r.method, "path", r.path, "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))
 		return nil, c.transportError(ctx, r.op, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes+1))
-	c.logDebug("mono: request", "op", r.op, "method", r.method, "path", r.path, "status", resp.StatusCode, "attempt", attempt, "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
+	c.logDebug("request", "op", r.op, "method", r.method, "path", r.path, "status", resp.StatusCode, "attempt", attempt, "bytes", len(data), "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		return nil, c.transportError(ctx, r.op, err)
 	}

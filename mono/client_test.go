@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -14,8 +15,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"charm.land/log/v2"
 )
 
 const (
@@ -557,8 +556,7 @@ func TestInvalidIDsAreRejectedBeforeAnyRequest(t *testing.T) {
 
 func TestReauthoriseSendsExactlyOneBodylessPost(t *testing.T) {
 	var logBuf bytes.Buffer
-	logger := log.New(&logBuf)
-	logger.SetLevel(log.DebugLevel)
+	logger := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		writeJSONReply(w, 200, map[string]string{"token": testToken})
 	})

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"charm.land/log/v2"
 )
 
 // A server that echoes the secret key back everywhere it can (message,
@@ -51,7 +50,7 @@ func TestErrorsAndLogsNeverCarryTheKey(t *testing.T) {
 			}))
 			defer srv.Close()
 			var logs bytes.Buffer
-			logger := log.NewWithOptions(&logs, log.Options{Level: log.DebugLevel})
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			c, err := NewClient(Config{BaseURL: srv.URL, SecretKey: key, Logger: logger,
 				Retry: RetryPolicy{MaxAttempts: 2, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}})
 			if err != nil {

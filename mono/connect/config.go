@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
 	"time"
-
-	"charm.land/log/v2"
 )
 
 // Mode says which Connect script the page loads.
@@ -106,7 +105,7 @@ type Config struct {
 	// error makes the widget show an ERROR instead. Nil: always succeeds.
 	SandboxComplete func(ctx context.Context, token string) error
 	// Logger receives operational logs (never secrets). Nil: discarded.
-	Logger *log.Logger
+	Logger *slog.Logger
 	// Now is the wall clock used for token expiry and for events without a
 	// usable timestamp. Durations (heartbeat watchdog, rate limit, ordering
 	// window) use the monotonic clock. Default time.Now.
@@ -257,7 +256,7 @@ func (c Config) validate() (*settings, error) {
 		s.Now = time.Now
 	}
 	if s.Logger == nil {
-		s.Logger = log.New(io.Discard)
+		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	return s, nil
 }

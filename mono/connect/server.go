@@ -9,14 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"charm.land/log/v2"
 
 	"github.com/reauth/reauth/mono"
 )
@@ -119,7 +118,7 @@ func (s *Server) Start() error {
 		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
 		// net/http's own complaints (bad handshakes, broken clients) go to
 		// our log file, never to stderr under a TUI.
-		ErrorLog: s.set.Logger.StandardLog(log.StandardLogOptions{ForceLevel: log.DebugLevel}),
+		ErrorLog: slog.NewLogLogger(s.set.Logger.Handler(), slog.LevelDebug),
 	}
 	s.serveDone = make(chan struct{})
 	s.started = true

@@ -14,13 +14,12 @@ import (
 	"errors"
 	"io"
 	stdlog "log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
-
-	"charm.land/log/v2"
 
 	"github.com/reauth/reauth/mono"
 )
@@ -46,7 +45,7 @@ type Options struct {
 	// ConfirmDelay is how long an account reads PROCESSING after a completed
 	// reauth before it reads AVAILABLE; default 20s, negative means none.
 	ConfirmDelay time.Duration
-	Logger       *log.Logger // may be nil
+	Logger       *slog.Logger // may be nil
 	// TokenSource feeds minted tokens. Default crypto/rand; tests and demo
 	// recordings pass a seeded reader so screens are the same every run.
 	TokenSource io.Reader
@@ -187,7 +186,7 @@ func (s *Server) Start(addr string) error {
 	}
 	errLog := stdlog.New(io.Discard, "", 0)
 	if s.opts.Logger != nil {
-		errLog = s.opts.Logger.StandardLog(log.StandardLogOptions{ForceLevel: log.DebugLevel})
+		errLog = slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelDebug)
 	}
 	s.listener = ln
 	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
@@ -264,7 +263,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.inflight.Done()
 
 	if s.opts.Logger != nil {
-		s.opts.Logger.Debug("sandbox: request", "method", r.Method, "path", r.URL.Path)
+		s.opts.Logger.Debug("request", "method", r.Method, "path", r.URL.Path)
 	}
 	if fault != nil && s.applyFault(w, r, fault) {
 		return

@@ -20,11 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
-
-	"charm.land/log/v2"
 
 	"github.com/reauth/reauth/mono"
 )
@@ -114,7 +113,7 @@ type Config struct {
 	// Now stamps Event.Received. Default time.Now.
 	Now func() time.Time
 	// Logger gets one line per request, never the secret. Default: discard.
-	Logger *log.Logger
+	Logger *slog.Logger
 }
 
 type handler struct {
@@ -134,7 +133,7 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = log.New(io.Discard)
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &handler{cfg: cfg, secretHash: sha256.Sum256([]byte(cfg.Secret))}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"charm.land/log/v2"
 
 	"github.com/reauth/reauth/mono"
 )
@@ -79,7 +78,7 @@ func serve(t *testing.T, store *Store, path string) *receiver {
 		Secret: secret,
 		Store:  store,
 		Now:    func() time.Time { return now },
-		Logger: log.New(r.logs),
+		Logger: slog.New(slog.NewTextHandler(r.logs, nil)),
 		OnEvent: func(ev Event) {
 			r.mu.Lock()
 			defer r.mu.Unlock()

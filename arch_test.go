@@ -1,0 +1,30 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The domain (mono/..., state/...) never imports the UI: not tui, and none
+// of Charm's UI packages, even indirectly (charm.land/log pulls in Lip Gloss;
+// the domain logs through log/slog and main hands it Charm's logger as a slog
+// handler). The one Charm package it may use is x/ansi, an escape-sequence
+// parser that mono.CleanText strips untrusted text with. Test files are not
+// counted.
+func TestDomainImportsNoUI(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./mono/...", "./state/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list gave %d packages; expected the domain and its dependencies", len(deps))
+	}
+	for _, p := range deps {
+		charm := strings.HasPrefix(p, "github.com/charmbracelet/") && !strings.HasPrefix(p, "github.com/charmbracelet/x/ansi")
+		if strings.HasPrefix(p, "github.com/reauth/reauth/tui") || strings.HasPrefix(p, "charm.land/") || charm {
+			t.Errorf("the domain depends on %s", p)
+		}
+	}
+}
