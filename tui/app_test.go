@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
@@ -523,5 +524,22 @@ func TestFullHelpListsScreenKeys(t *testing.T) {
 	h.key("x")
 	if h.m.showHelp {
 		t.Fatal("a key did not close the help")
+	}
+}
+
+// When the page server ends the agent's page because a newer page was opened
+// for the same account (under `reauth serve`, perhaps another agent's), the
+// status pane says so instead of blaming a lost heartbeat.
+func TestReplacedPageSaysWhy(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	openWrongOTP(t, h)
+	h.key("t")
+	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	h.key("o")
+	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+	h.pages.last().end(connect.EndReplaced)
+	h.until("the page's end", func(m Model) bool { return m.session.sess.Phase().HasOutcome() })
+	if v := plain(h.m); !strings.Contains(v, "Page replaced: another page was opened for this account") {
+		t.Fatalf("the status pane does not say why the page closed:\n%s", v)
 	}
 }

@@ -36,6 +36,10 @@ type Page interface {
 	// handler that received them.
 	Events() <-chan mono.WidgetEvent
 	Done() <-chan struct{}
+	// EndReason says why the page's session ended, once Done is closed
+	// (connect.EndReplaced: a newer page for the same account, perhaps
+	// another agent's).
+	EndReason() string
 	Close()
 }
 

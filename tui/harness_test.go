@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/state/audit"
 )
@@ -48,6 +49,7 @@ type fakePage struct {
 	done      chan struct{}
 	once      sync.Once
 	closed    bool
+	endReason string
 	mu        sync.Mutex
 }
 
@@ -60,13 +62,22 @@ func (p *fakePage) URL() string                     { return p.url }
 func (p *fakePage) PairingCode() string             { return p.code }
 func (p *fakePage) Events() <-chan mono.WidgetEvent { return p.events }
 func (p *fakePage) Done() <-chan struct{}           { return p.done }
-func (p *fakePage) Close() {
+func (p *fakePage) Close()                          { p.end(connect.EndClosed) }
+
+// end ends the page's session for why, as the page server does.
+func (p *fakePage) end(why string) {
 	p.once.Do(func() {
 		p.mu.Lock()
-		p.closed = true
+		p.closed, p.endReason = true, why
 		p.mu.Unlock()
 		close(p.done)
 	})
+}
+
+func (p *fakePage) EndReason() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.endReason
 }
 
 type fakePages struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 )
@@ -83,6 +84,7 @@ type (
 	pageEndedMsg struct {
 		gen  uint64
 		page Page
+		why  string // Page.EndReason
 	}
 	verifyResultMsg struct {
 		gen     uint64
@@ -196,7 +198,7 @@ func (m Model) waitEvent(gen uint64, p Page, recs []audit.Record) tea.Cmd {
 		select {
 		case ev, ok := <-p.Events():
 			if !ok {
-				return pageEndedMsg{gen: gen, page: p}
+				return pageEndedMsg{gen: gen, page: p, why: p.EndReason()}
 			}
 			return widgetMsg{gen: gen, page: p, evs: drainEvents(p, ev)}
 		case <-p.Done():
@@ -208,11 +210,24 @@ func (m Model) waitEvent(gen uint64, p Page, recs []audit.Record) tea.Cmd {
 				}
 			default:
 			}
-			return pageEndedMsg{gen: gen, page: p}
+			return pageEndedMsg{gen: gen, page: p, why: p.EndReason()}
 		case <-ctx.Done():
 			return nil
 		}
 	}
+}
+
+// pageEndedText says in plain words why the page's session ended under the
+// agent: the page server ends it when a newer page is opened for the same
+// account, which under `reauth serve` may be another agent's.
+func pageEndedText(why string) string {
+	switch why {
+	case connect.EndReplaced:
+		return "Page replaced: another page was opened for this account"
+	case connect.EndServerClosed:
+		return "Page closed: the page server stopped"
+	}
+	return "Page closed"
 }
 
 // drainEvents returns first and the events already waiting behind it, up to
@@ -322,7 +337,7 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		}
 		before := s.sess.Phase()
 		if s.apply(m, state.Event{Kind: state.PageGone, Generation: msg.gen}) == nil && !before.HasOutcome() {
-			s.status.add(statusLine{at: m.deps.now(), tone: "warning", text: "Page gone (no heartbeat)"})
+			s.status.add(statusLine{at: m.deps.now(), tone: "warning", text: pageEndedText(msg.why)})
 		}
 		return s.afterChange(m, before), true
 	case verifyResultMsg:

@@ -70,6 +70,7 @@ func (p *benchPage) URL() string                     { return "http://127.0.0.1:
 func (p *benchPage) PairingCode() string             { return "B3-NCH" }
 func (p *benchPage) Events() <-chan mono.WidgetEvent { return p.events }
 func (p *benchPage) Done() <-chan struct{}           { return p.done }
+func (p *benchPage) EndReason() string               { return "" }
 func (p *benchPage) Close()                          {}
 
 type benchPages struct{ page *benchPage }

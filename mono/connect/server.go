@@ -157,7 +157,7 @@ func (s *Server) Close(ctx context.Context) error {
 
 	s.cancel() // stops SandboxComplete calls in flight
 	for _, sess := range all {
-		s.endSession(sess, "server closed")
+		s.endSession(sess, EndServerClosed)
 	}
 	if !started {
 		return nil
@@ -222,7 +222,7 @@ func (s *Server) NewSession(p SessionParams) (*Session, error) {
 	s.mu.Unlock()
 
 	if prev != nil {
-		s.endSession(prev, "replaced by a newer session")
+		s.endSession(prev, EndReplaced)
 	}
 	s.set.Logger.Info("widget session opened", "session", sess.id, "account", p.Account.ID,
 		"token", p.Token.Fingerprint(), "scenario", p.Scenario)

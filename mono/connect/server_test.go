@@ -699,10 +699,19 @@ func TestNewSessionReplacesTheOldOne(t *testing.T) {
 	if code, _ := do(t, srv, old, req{method: http.MethodGet, path: "/s/" + old.ID(), origin: "-"}); code != http.StatusGone {
 		t.Errorf("replaced page: %d", code)
 	}
+	if why := old.EndReason(); why != EndReplaced {
+		t.Errorf("replaced session's EndReason %q, want %q", why, EndReplaced)
+	}
+	if why := fresh.EndReason(); why != "" {
+		t.Errorf("open session's EndReason %q, want none", why)
+	}
 	postOK(t, srv, fresh, 1, "load", "", nil)
 	fresh.Close()
 	if code, _ := do(t, srv, fresh, req{body: eventBody(2, "close", "", nil)}); code != http.StatusGone {
 		t.Errorf("post to closed session: %d", code)
+	}
+	if why := fresh.EndReason(); why != EndClosed {
+		t.Errorf("closed session's EndReason %q, want %q", why, EndClosed)
 	}
 }
 

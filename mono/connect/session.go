@@ -162,7 +162,22 @@ func (s *Session) LastSeen() time.Time {
 }
 
 // Close ends the session: its page's posts get 410 Gone from now on.
-func (s *Session) Close() { s.srv.endSession(s, "closed") }
+func (s *Session) Close() { s.srv.endSession(s, EndClosed) }
+
+// Why a session ended (EndReason).
+const (
+	EndClosed       = "closed"                      // Close: its owner ended it
+	EndReplaced     = "replaced by a newer session" // a newer session for the same account
+	EndServerClosed = "server closed"               // the page server shut down
+)
+
+// EndReason says why the session ended (one of the End constants), or ""
+// while it is open. It is set before Done is closed.
+func (s *Session) EndReason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
 
 func newSession(srv *Server, p SessionParams, base string, pairing string) (*Session, error) {
 	idBytes := make([]byte, 16)
