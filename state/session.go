@@ -217,6 +217,7 @@ type Event struct {
 	Pairing    string           // PageServed: the short code shown in the TUI and the page
 	Widget     mono.WidgetEvent // Widget
 	GaveUp     bool             // VerifyResult: the caller stops re-reading after this one
+	Replaced   bool             // PageGone: a newer page for the same account ended this one
 }
 
 // String shows the kind and generation only: the event may carry secrets.
@@ -522,7 +523,11 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 		s = s.widget(ev.Widget, now)
 	case PageGone:
 		s.lastEventAt = now
-		s = s.gone()
+		if ev.Replaced {
+			s = s.replaced()
+		} else {
+			s = s.gone()
+		}
 	case VerifyStarted:
 		s.verification = Verification{}
 		s.phase = Verifying
@@ -690,6 +695,23 @@ func (s Session) gone() Session {
 	}
 	if s.exitPage != "" {
 		s.outcome.Detail = "The customer was last on the " + pageLabel(s.exitPage) + "."
+	}
+	return s
+}
+
+// replaced ends the attempt because a newer page for the same account took
+// over (another window, or another agent under `reauth serve`): the customer
+// did not abandon anything, so the outcome says what did happen.
+func (s Session) replaced() Session {
+	s.connected = false
+	if s.errorPending {
+		return s.failWithError("A newer page for this account was opened after the error.")
+	}
+	s.phase = Abandoned
+	s.outcome = Outcome{
+		Kind:     OutcomeAbandoned,
+		Headline: "A newer page for this account took over.",
+		NextStep: "check who opened it (reauth audit --account ID) before minting again.",
 	}
 	return s
 }

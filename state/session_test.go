@@ -592,6 +592,27 @@ func TestPageGoneAbandons(t *testing.T) {
 	}
 }
 
+// A page a newer page for the same account took over is not the customer
+// abandoning it: the outcome says what happened and what to check. After an
+// error, the error stands.
+func TestReplacedPageSaysSo(t *testing.T) {
+	for _, p := range []Phase{PageOpening, PageOpened, WidgetLive} {
+		s := sessionIn(t, p)
+		s = apply(t, s, Event{Kind: PageGone, Generation: s.Generation(), Replaced: true}, midway)
+		o := s.Outcome()
+		if s.Phase() != Abandoned || o.Headline != "A newer page for this account took over." ||
+			!strings.Contains(o.NextStep, "reauth audit --account") || s.PageConnected() {
+			t.Errorf("%s: %s %+v", p, s.Phase(), o)
+		}
+	}
+	s := feed(t, sessionIn(t, WidgetLive), onEvent(mono.EventError, mono.EventData{ErrorType: "BANK_ERROR"}))
+	s = apply(t, s, Event{Kind: PageGone, Generation: s.Generation(), Replaced: true}, midway)
+	if s.Phase() != Failed || s.Outcome().Headline != "Error: BANK_ERROR." ||
+		s.Outcome().Detail != "A newer page for this account was opened after the error." {
+		t.Errorf("replaced after error: %s %+v", s.Phase(), s.Outcome())
+	}
+}
+
 func TestPageErrorFails(t *testing.T) {
 	s := feed(t, sessionIn(t, PageOpened), mono.WidgetEvent{Callback: mono.CallbackPageError,
 		Data: mono.EventData{ErrorMessage: "Re-auth token is required for reauthorisation"}})

@@ -529,7 +529,8 @@ func TestFullHelpListsScreenKeys(t *testing.T) {
 
 // When the page server ends the agent's page because a newer page was opened
 // for the same account (under `reauth serve`, perhaps another agent's), the
-// status pane says so instead of blaming a lost heartbeat.
+// status pane, the outcome and the audit say so instead of blaming a lost
+// heartbeat or the customer.
 func TestReplacedPageSaysWhy(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	openWrongOTP(t, h)
@@ -539,7 +540,17 @@ func TestReplacedPageSaysWhy(t *testing.T) {
 	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
 	h.pages.last().end(connect.EndReplaced)
 	h.until("the page's end", func(m Model) bool { return m.session.sess.Phase().HasOutcome() })
-	if v := plain(h.m); !strings.Contains(v, "Page replaced: another page was opened for this account") {
-		t.Fatalf("the status pane does not say why the page closed:\n%s", v)
+	v := plain(h.m)
+	for _, want := range []string{"Page replaced: another page was opened for this account",
+		"A newer page for this account took over.", "reauth audit --account"} {
+		if !strings.Contains(v, want) {
+			t.Fatalf("the session screen lacks %q:\n%s", want, v)
+		}
+	}
+	h.until("the outcome's audit record", func(Model) bool { return slices.Contains(h.audit.actions(), audit.ActionOutcome) })
+	for _, r := range h.audit.recsCopy() {
+		if r.Action == audit.ActionOutcome && r.Detail != "A newer page for this account took over." {
+			t.Fatalf("the outcome audit record says %q", r.Detail)
+		}
 	}
 }

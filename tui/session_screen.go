@@ -336,7 +336,8 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		before := s.sess.Phase()
-		if s.apply(m, state.Event{Kind: state.PageGone, Generation: msg.gen}) == nil && !before.HasOutcome() {
+		gone := state.Event{Kind: state.PageGone, Generation: msg.gen, Replaced: msg.why == connect.EndReplaced}
+		if s.apply(m, gone) == nil && !before.HasOutcome() {
 			s.status.add(statusLine{at: m.deps.now(), tone: "warning", text: pageEndedText(msg.why)})
 		}
 		return s.afterChange(m, before), true
