@@ -167,6 +167,27 @@ func RunLink(ctx context.Context, opts LinkOptions) (Result, error) {
 			return end(OutcomeAbandoned, "The customer "+how+" before finishing.")
 		}
 	}
+	// sessionEnded is the page's session ending under the run (everything
+	// it delivered has been read): a newer page for the same account took
+	// over, or the page server closed.
+	sessionEnded := func() (Result, error) {
+		why := "the page's session ended (" + sess.EndReason() + ")"
+		replaced := sess.EndReason() == EndReplaced
+		if replaced {
+			why = "a newer page for this account took over"
+		}
+		switch {
+		case succeeded:
+			return end(OutcomeSucceeded, "The customer re-authorised the account.")
+		case lastError != "":
+			return end(OutcomeFailed, "The widget reported an error ("+lastError+") and then "+why+".")
+		case replaced:
+			return end(OutcomeAbandoned, "A newer page for this account took over; check who opened it (reauth audit --account "+
+				sess.Account().ID+") before minting again.")
+		default:
+			return end(OutcomeAbandoned, "Before an outcome, "+why+".")
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -187,7 +208,7 @@ func RunLink(ctx context.Context, opts LinkOptions) (Result, error) {
 			return end(OutcomeSucceeded, "The customer re-authorised the account.")
 		case ev, ok := <-sess.Events():
 			if !ok {
-				return closed("the session ended")
+				return sessionEnded()
 			}
 			if ev.Callback == mono.CallbackHeartbeat {
 				continue

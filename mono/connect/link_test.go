@@ -211,6 +211,21 @@ func TestRunLinkPageGone(t *testing.T) {
 	}
 }
 
+// A newer page for the same account (another `reauth link`, or an agent in
+// the app sharing the page server) ends the run's session: the run says what
+// happened and what to check, and exits 1.
+func TestRunLinkReplacedByANewerPage(t *testing.T) {
+	r := startLink(t, linkOptions("acct1"))
+	s := r.session(t)
+	postOK(t, s.srv, s, 1, "load", "", nil)
+	newSess(t, s.srv, "acct1", "") // ends the run's session
+	res, _ := r.wait(t)
+	if res.Outcome != OutcomeAbandoned || !strings.Contains(res.Reason, "A newer page for this account took over") ||
+		!strings.Contains(res.Reason, "reauth audit --account "+s.Account().ID) || res.ExitCode() != 1 {
+		t.Fatalf("%+v (exit %d)", res, res.ExitCode())
+	}
+}
+
 func TestRunLinkTimeoutAndExpiry(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		opts := linkOptions("acct1")
