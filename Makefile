@@ -50,12 +50,14 @@ unit:
 # the tests); FUZZ_TIME=5m make fuzz for a real session.
 FUZZ_TIME ?= 3s
 FUZZ_TARGETS := ./mono:FuzzCleanText ./mono:FuzzReplies ./mono/connect:FuzzIngest ./mono/webhook:FuzzParse ./state:FuzzDescribe
+# A failing run's own output is printed (a second run may not fail again:
+# the input that failed is in it, or in testdata/fuzz if go test saved one).
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzz $$pkg $$name ($(FUZZ_TIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg >/dev/null || \
-	    { $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg; exit 1; }; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg >"$$log" 2>&1 || \
+	    { cat "$$log"; exit 1; }; \
 	done
 
 # A static build (no cgo): nothing here needs C, and without the dynamic
