@@ -50,14 +50,22 @@ unit:
 # the tests); FUZZ_TIME=5m make fuzz for a real session.
 FUZZ_TIME ?= 3s
 FUZZ_TARGETS := ./mono:FuzzCleanText ./mono:FuzzReplies ./mono/connect:FuzzIngest ./mono/webhook:FuzzParse ./state:FuzzDescribe
-# A failing run's own output is printed (a second run may not fail again:
-# the input that failed is in it, or in testdata/fuzz if go test saved one).
+# A failing run's own output is printed. A run that ends with one of Go's own
+# fuzzing-engine flakes and writes no failing input (context deadline exceeded
+# at the -fuzztime boundary, golang/go#51484; "fuzzing process hung or
+# terminated unexpectedly", golang/go#56238) is reported and not counted: a
+# real finding always writes one to testdata/fuzz, and the seed corpora run
+# as plain tests in `unit` either way.
 fuzz:
 	@set -e; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; \
 	  echo "fuzz $$pkg $$name ($(FUZZ_TIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg >"$$log" 2>&1 || \
-	    { cat "$$log"; exit 1; }; \
+	  if ! $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZ_TIME) $$pkg >"$$log" 2>&1; then \
+	    cat "$$log"; \
+	    if grep -q 'Failing input written to' "$$log" || \
+	       ! grep -qE 'context deadline exceeded|fuzzing process hung or terminated unexpectedly' "$$log"; then exit 1; fi; \
+	    echo "  ^ Go's fuzzing engine flaked (no failing input written): not counted"; \
+	  fi; \
 	done
 
 # A static build (no cgo): nothing here needs C, and without the dynamic
