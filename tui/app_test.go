@@ -327,10 +327,7 @@ type goldenCase struct {
 func goldenCases() []goldenCase {
 	page := func(t *testing.T, h *harness, evs ...mono.WidgetEvent) {
 		openWrongOTP(t, h)
-		h.key("t")
-		h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
-		h.key("o")
-		h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+		h.mintAndOpenPage()
 		p := h.pages.last()
 		shown := 0
 		for i, ev := range evs {
@@ -492,10 +489,7 @@ func TestVerifyBackoff(t *testing.T) {
 func TestContextEndClosesPage(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	openWrongOTP(t, h)
-	h.key("t")
-	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
-	h.key("o")
-	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+	h.mintAndOpenPage()
 	p := h.pages.last()
 	h.cancel()
 	select {
@@ -534,10 +528,7 @@ func TestFullHelpListsScreenKeys(t *testing.T) {
 func TestReplacedPageSaysWhy(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	openWrongOTP(t, h)
-	h.key("t")
-	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
-	h.key("o")
-	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+	h.mintAndOpenPage()
 	h.pages.last().end(connect.EndReplaced)
 	h.until("the page's end", func(m Model) bool { return m.session.sess.Phase().HasOutcome() })
 	v := plain(h.m)

@@ -119,10 +119,7 @@ func TestBatchAppliesLikeOneMessagePerEvent(t *testing.T) {
 	run := func(batched bool) result {
 		h := newHarness(t, harnessOpts{})
 		openWrongOTP(t, h)
-		h.key("t")
-		h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
-		h.key("o")
-		h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+		h.mintAndOpenPage()
 		s := h.m.session
 		gen, page := s.sess.Generation(), s.page
 		before := len(h.audit.actions())

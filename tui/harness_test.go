@@ -13,6 +13,7 @@ import (
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 )
 
@@ -299,6 +300,16 @@ func (h *harness) until(what string, cond func(m Model) bool) {
 			h.t.Fatalf("timed out waiting for %s; view:\n%s", what, h.m.View().Content)
 		}
 	}
+}
+
+// mintAndOpenPage mints a token for the open account (t) and opens its page
+// (o), waiting for each step.
+func (h *harness) mintAndOpenPage() {
+	h.t.Helper()
+	h.key("t")
+	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	h.key("o")
+	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
 }
 
 func (h *harness) key(keys ...string) {

@@ -145,10 +145,7 @@ func assertCleanView(t *testing.T, m Model, pageURL string) {
 func openRealPage(t *testing.T, h *harness) string {
 	t.Helper()
 	openWrongOTP(t, h)
-	h.key("t")
-	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
-	h.key("o")
-	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+	h.mintAndOpenPage()
 	return h.m.session.sess.PageURL()
 }
 
