@@ -683,17 +683,12 @@ func (s Session) closed() Session {
 
 // gone is the page closing or going silent before an outcome.
 func (s Session) gone() Session {
-	s.connected = false
-	if s.errorPending {
-		return s.failWithError("The page was closed after the error.")
-	}
-	s.phase = Abandoned
-	s.outcome = Outcome{
+	s = s.pageEnded("The page was closed after the error.", Outcome{
 		Kind:     OutcomeAbandoned,
 		Headline: "The page was closed before finishing.",
 		NextStep: "ask the customer whether they meant to close it; mint a new token and open the page again if needed.",
-	}
-	if s.exitPage != "" {
+	})
+	if s.phase == Abandoned && s.exitPage != "" {
 		s.outcome.Detail = "The customer was last on the " + pageLabel(s.exitPage) + "."
 	}
 	return s
@@ -703,16 +698,22 @@ func (s Session) gone() Session {
 // over (another window, or another agent under `reauth serve`): the customer
 // did not abandon anything, so the outcome says what did happen.
 func (s Session) replaced() Session {
-	s.connected = false
-	if s.errorPending {
-		return s.failWithError("A newer page for this account was opened after the error.")
-	}
-	s.phase = Abandoned
-	s.outcome = Outcome{
+	return s.pageEnded("A newer page for this account was opened after the error.", Outcome{
 		Kind:     OutcomeAbandoned,
 		Headline: "A newer page for this account took over.",
 		NextStep: "check who opened it (reauth audit --account ID) before minting again.",
+	})
+}
+
+// pageEnded ends the attempt when its page is gone before an outcome: in the
+// widget's error if one is pending (afterError says how the page ended),
+// otherwise as abandoned.
+func (s Session) pageEnded(afterError string, abandoned Outcome) Session {
+	s.connected = false
+	if s.errorPending {
+		return s.failWithError(afterError)
 	}
+	s.phase, s.outcome = Abandoned, abandoned
 	return s
 }
 
