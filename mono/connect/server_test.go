@@ -578,16 +578,7 @@ func TestRateLimitIsPerSession(t *testing.T) {
 	srv := startServer(t, sandboxConfig(), func(tu *tuning) { tu.rateBurst = 5; tu.rateRefill = 0.001 })
 	s := newSess(t, srv, "acct1", "")
 	quiet := newSess(t, srv, "acct2", "")
-	var limited int
-	for seq := int64(1); seq <= 10; seq++ {
-		code, _ := do(t, srv, s, req{body: eventBody(seq, "heartbeat", "", nil)})
-		if code == http.StatusTooManyRequests {
-			limited++
-		} else if code != http.StatusNoContent {
-			t.Fatalf("seq %d: %d", seq, code)
-		}
-	}
-	if limited != 5 {
+	if limited := postsLimited(t, srv, s, 10); limited != 5 {
 		t.Errorf("%d posts limited, want 5", limited)
 	}
 	postOK(t, srv, quiet, 1, "load", "", nil)
@@ -870,16 +861,7 @@ func TestPageRateLimitKnob(t *testing.T) {
 	cfg.PageRateLimit = RateLimit{PerSecond: 0.001, Burst: 5}
 	srv := startServer(t, cfg)
 	s := newSess(t, srv, "acct1", "")
-	var limited int
-	for seq := int64(1); seq <= 10; seq++ {
-		code, _ := do(t, srv, s, req{body: eventBody(seq, "heartbeat", "", nil)})
-		if code == http.StatusTooManyRequests {
-			limited++
-		} else if code != http.StatusNoContent {
-			t.Fatalf("seq %d: %d", seq, code)
-		}
-	}
-	if limited != 5 {
+	if limited := postsLimited(t, srv, s, 10); limited != 5 {
 		t.Errorf("%d posts limited, want 5", limited)
 	}
 
@@ -896,4 +878,20 @@ func TestPageRateLimitKnob(t *testing.T) {
 			t.Errorf("%+v: got %v, want a config error", bad, err)
 		}
 	}
+}
+
+// postsLimited posts n heartbeats (seqs 1..n) to s and counts the 429s; any
+// status but 204 or 429 fails the test.
+func postsLimited(t *testing.T, srv *Server, s *Session, n int64) int {
+	t.Helper()
+	limited := 0
+	for seq := int64(1); seq <= n; seq++ {
+		code, _ := do(t, srv, s, req{body: eventBody(seq, "heartbeat", "", nil)})
+		if code == http.StatusTooManyRequests {
+			limited++
+		} else if code != http.StatusNoContent {
+			t.Fatalf("seq %d: %d", seq, code)
+		}
+	}
+	return limited
 }
