@@ -813,14 +813,18 @@ func (h *signalHub) Publish(sig tui.AccountSignal) {
 	}
 }
 
+// runtimeCloseTimeout bounds Close: the webhook receiver and the page
+// server share it, so a slow client of one cannot stretch a shutdown.
+const runtimeCloseTimeout = 3 * time.Second
+
 func (rt *runtime) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), runtimeCloseTimeout)
+	defer cancel()
 	if rt.webhooks != nil {
-		_ = shutdownHTTP(rt.webhooks)
+		_ = rt.webhooks.Shutdown(ctx)
 	}
 	if rt.pages != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		_ = rt.pages.Close(ctx)
-		cancel()
 	}
 	if rt.audit != nil {
 		_ = rt.audit.Close()
@@ -1028,7 +1032,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "shutting down: closing sessions")
-	sctx, cancel := context.WithTimeout(context.Background(), sshserve.DefaultShutdownTimeout)
+	// One deadline for the whole shutdown: the SSH sessions get what the
+	// runtime's close (pages, webhook receiver: runtimeCloseTimeout, run
+	// by the deferred rt.Close) leaves of sshserve.DefaultShutdownTimeout.
+	sctx, cancel := context.WithTimeout(context.Background(), sshserve.DefaultShutdownTimeout-runtimeCloseTimeout)
 	defer cancel()
 	return srv.Shutdown(sctx)
 }

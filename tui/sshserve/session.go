@@ -137,11 +137,13 @@ func (as *agentSession) run() (int, string) {
 		tea.WithoutSignalHandler(),
 		tea.WithFPS(tui.FrameRate),
 	)
-	if pty, _, _ := as.sess.Pty(); pty.Window.Width <= 0 || pty.Window.Height <= 0 {
-		// A client that reports no size (some scripted ones) would get an
-		// empty screen; draw for the classic terminal until it resizes.
-		opts = append(opts, tea.WithWindowSize(80, 24))
-	}
+	// The client chooses its PTY size, and Bubble Tea sizes its cell
+	// buffers from the initial one unchecked: a pty-req of 65535x65535 is
+	// billions of cells on a server every agent shares. Clamp it here (this
+	// option comes after MakeOptions', so it wins), and every window-change
+	// in forwardResizes.
+	pty, _, _ := as.sess.Pty()
+	opts = append(opts, tea.WithWindowSize(clampWindow(pty.Window.Width, pty.Window.Height)))
 	p := tea.NewProgram(tui.New(ctx, deps), opts...)
 	as.mu.Lock()
 	as.program, as.cancel = p, cancel
@@ -154,7 +156,31 @@ func (as *agentSession) run() (int, string) {
 	if s.cfg.IdleTimeout > 0 {
 		go as.watchIdle(ctx, s.cfg.IdleTimeout)
 	}
-	_, err := p.Run()
+	// The program runs on its own goroutine so that this handler (and the
+	// session's slot) is bounded even when the program is not: once the
+	// connection is gone, the program gets endGrace to stop; after that the
+	// handler returns without it (a program stuck writing to a dead
+	// connection must not hold a slot or a shutdown).
+	ran := make(chan error, 1)
+	go func() {
+		_, err := p.Run()
+		ran <- err
+	}()
+	var err error
+	select {
+	case err = <-ran:
+	case <-as.sess.Context().Done():
+		t := time.NewTimer(endGrace)
+		select {
+		case err = <-ran:
+		case <-t.C:
+			cancel()
+			s.logger.Warn("program did not stop after its connection closed; leaving it", "user", as.agent.User, "key", as.agent.KeyFingerprint)
+			_ = input.Close()
+			return 1, "connection closed (program did not stop)"
+		}
+		t.Stop()
+	}
 	cancel()
 	_ = input.Close()
 
@@ -249,7 +275,8 @@ func (as *agentSession) forwardResizes(winch <-chan ssh.Window) {
 		if p != nil {
 			// Send returns at once after the program has ended: its
 			// context is cancelled by then.
-			p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+			width, height := clampWindow(w.Width, w.Height)
+			p.Send(tea.WindowSizeMsg{Width: width, Height: height})
 		}
 	}
 }
@@ -272,6 +299,26 @@ func (as *agentSession) watchIdle(ctx context.Context, idle time.Duration) {
 			t.Reset(idle - quiet)
 		}
 	}
+}
+
+// The largest terminal a session is drawn for. Bubble Tea keeps two cell
+// buffers of the window's size at ~120 bytes a cell, so 1000x500 cost a
+// measured 118 MB per session; 500x200 costs ~24 MB and still covers a
+// full-screen 4K terminal with a small font (~480x135). A bigger request is
+// drawn at this size (the app sits in the top-left of the agent's window).
+const (
+	MaxWidth  = 500
+	MaxHeight = 200
+)
+
+// clampWindow bounds a client-reported window size to MaxWidth x MaxHeight.
+// A client that reports no size (some scripted ones) would get an empty
+// screen; it is drawn for the classic 80x24 until it resizes.
+func clampWindow(width, height int) (int, int) {
+	if width <= 0 || height <= 0 {
+		return 80, 24
+	}
+	return min(width, MaxWidth), min(height, MaxHeight)
 }
 
 // maxUserLen bounds the SSH user name we display and audit.
