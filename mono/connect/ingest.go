@@ -176,7 +176,9 @@ func toEvent(p post, now time.Time) (mono.WidgetEvent, error) {
 		if !validEventName(p.Name) {
 			return mono.WidgetEvent{}, badPost("event name must be a short token")
 		}
-		ev.Name = p.Name
+		// One spelling from here on: Mono sends upper case, a page
+		// might not, and the drop policy and the machine must agree.
+		ev.Name = mono.NormalEventName(p.Name)
 	case p.Name != "":
 		return mono.WidgetEvent{}, badPost("only event posts carry a name")
 	}

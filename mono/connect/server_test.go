@@ -557,7 +557,7 @@ func TestFloodKeepsOutcomesAndNeverBlocks(t *testing.T) {
 			t.Fatalf("out of order: %d after %d", ev.Seq, lastSeq)
 		}
 		lastSeq = ev.Seq
-		if isOutcome(ev) {
+		if ev.IsOutcome() {
 			outcomes = append(outcomes, string(ev.Callback)+":"+ev.Name)
 		}
 	}

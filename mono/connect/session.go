@@ -249,21 +249,6 @@ func newPairingCode(read func([]byte) error) (string, error) {
 	return string(c), nil
 }
 
-// isOutcome: events that decide or explain how the attempt ended. They are
-// never dropped.
-func isOutcome(ev mono.WidgetEvent) bool {
-	switch ev.Callback {
-	case mono.CallbackSuccess, mono.CallbackClose, mono.CallbackUnload, mono.CallbackPageError:
-		return true
-	case mono.CallbackEvent:
-		switch ev.Name {
-		case mono.EventError, mono.EventExit, mono.EventSuccess:
-			return true
-		}
-	}
-	return false
-}
-
 // start runs the session's pump until the session ends.
 func (s *Session) start() { go s.run() }
 
@@ -387,7 +372,7 @@ func (s *Session) nextWakeLocked(now time.Time) time.Duration {
 // The first event of each (callback, name) is kept so a status pane never
 // misses a step it has not seen yet.
 func (s *Session) droppable(ev mono.WidgetEvent) bool {
-	if isOutcome(ev) {
+	if ev.IsOutcome() {
 		return false
 	}
 	if ev.Callback == mono.CallbackHeartbeat {
@@ -408,7 +393,7 @@ func (s *Session) enqueueLocked(ev mono.WidgetEvent) {
 			return
 		}
 		s.queuedChat++
-	} else if !isOutcome(ev) {
+	} else if !ev.IsOutcome() {
 		s.firstSeen[string(ev.Callback)+":"+ev.Name] = true
 	}
 	s.queue = append(s.queue, queued{ev: ev, chat: chat})
@@ -463,7 +448,7 @@ func (s *Session) accept(ev mono.WidgetEvent) (int, string) {
 		return 400, "seq too far ahead"
 	}
 	now := time.Now()
-	if !s.takeTokenLocked(now, isOutcome(ev)) {
+	if !s.takeTokenLocked(now, ev.IsOutcome()) {
 		return 429, "too many events"
 	}
 	s.touchLocked(now)
@@ -479,7 +464,7 @@ func (s *Session) accept(ev mono.WidgetEvent) (int, string) {
 		// timeout skipped is new though: keep it if it matters.
 		if _, skipped := s.skipped[ev.Seq]; skipped {
 			delete(s.skipped, ev.Seq)
-			if isOutcome(ev) {
+			if ev.IsOutcome() {
 				s.enqueueLocked(ev)
 			} else {
 				s.dropped.Add(1)
