@@ -10,10 +10,11 @@ import (
 	"unicode/utf8"
 )
 
-// hasControl reports anything a terminal could act on.
+// hasControl reports anything a terminal could act on, line breaks included
+// (U+0085 is a C1 control; U+2028 and U+2029 are checked by name).
 func hasControl(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidiControl(r) {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidiControl(r) || r == 0x2028 || r == 0x2029 {
 			return true
 		}
 	}
@@ -22,7 +23,8 @@ func hasControl(s string) bool {
 
 func FuzzCleanText(f *testing.F) {
 	for _, s := range []string{"", "plain", "\x1b]52;c;aGVsbG8=\x07copy", "\x1b]8;;https://evil\x1b\\link\x1b]8;;\x1b\\",
-		"\x1b[2J\x1b[Hclear", "\x9b31mC1", "a\u202eb", "bad \xff utf8", "tab\tnew\nline", "\x1bP1$r\x1b\\dcs", "Ọ̀kọ́"} {
+		"\x1b[2J\x1b[Hclear", "\x9b31mC1", "a\u202eb", "bad \xff utf8", "tab\tnew\nline", "\x1bP1$r\x1b\\dcs", "Ọ̀kọ́",
+		"line\u2028sep", "para\u2029sep", "next\u0085line", "raw\x85nel", "\u2028\u2029\u0085"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

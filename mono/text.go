@@ -11,7 +11,9 @@ import (
 // CleanText makes a string from a browser or from the API safe to put on a
 // terminal: escape sequences (CSI, OSC 8/52, DCS, ...) are removed whole, and
 // any remaining C0/C1 control, DEL, invalid UTF-8 and bidi override is dropped.
-// Newlines and tabs become spaces so one value stays on one line.
+// Line breaks (\n, \r, and Unicode's NEL U+0085, LINE SEPARATOR U+2028 and
+// PARAGRAPH SEPARATOR U+2029, which some terminals, editors and log viewers
+// also break lines on) and tabs become spaces so one value stays on one line.
 func CleanText(s string) string {
 	if isPlain(s) {
 		return s
@@ -25,7 +27,7 @@ func CleanText(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			continue
-		case r == '\n' || r == '\t' || r == '\r':
+		case r == '\n' || r == '\t' || r == '\r' || isLineSeparator(r):
 			b.WriteByte(' ')
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			continue
@@ -48,6 +50,13 @@ func isPlain(s string) bool {
 		}
 	}
 	return true
+}
+
+// isLineSeparator reports Unicode's line breaks outside ASCII: NEL (a C1
+// control), LINE SEPARATOR and PARAGRAPH SEPARATOR. The last two are white
+// space to package unicode, so without this they would pass through.
+func isLineSeparator(r rune) bool {
+	return r == 0x85 || r == 0x2028 || r == 0x2029
 }
 
 func isBidiControl(r rune) bool {
