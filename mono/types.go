@@ -48,6 +48,10 @@ const (
 // bank needs the customer to re-authorise.
 const SyncReauthRequired = "REAUTHORISATION_REQUIRED"
 
+// SyncStatusSuccessful is account_updated's meta.sync_status after a sync
+// that fetched the bank's data: the one signal that data is current.
+const SyncStatusSuccessful = "SUCCESSFUL"
+
 // Institution is the bank an account is held at.
 type Institution struct {
 	ID       string `json:"id,omitempty"`

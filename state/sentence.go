@@ -57,6 +57,11 @@ func Describe(ev mono.WidgetEvent) string {
 		return "Page closed"
 	case mono.CallbackPageError:
 		return pageErrorSentence(ev)
+	case mono.CallbackPageOpen:
+		if ev.IsReopen() {
+			return "Page reopened (a reload, the link opened again, or another device)"
+		}
+		return "Customer opened the page"
 	case mono.CallbackEvent:
 	default:
 		if c := clean(string(ev.Callback)); c != "" {
@@ -65,7 +70,7 @@ func Describe(ev mono.WidgetEvent) string {
 		return "Page signal (unnamed)"
 	}
 
-	switch eventName(ev) {
+	switch ev.EventName() {
 	case mono.EventLoaded:
 		return "Widget loaded"
 	case mono.EventOpened:
@@ -144,15 +149,14 @@ func Kind(ev mono.WidgetEvent) EventTone {
 	default:
 		return ToneInfo
 	}
-	switch eventName(ev) {
-	case mono.EventInstitutionSelected, mono.EventAuthMethodSwitched, mono.EventSubmitCredentials,
-		mono.EventSubmitMFA, mono.EventAccountSelected, mono.EventAccountLinked:
+	switch {
+	case ev.IsProgress():
 		return ToneProgress
-	case mono.EventSuccess:
+	case ev.IsSuccess():
 		return ToneSuccess
-	case mono.EventError:
+	case ev.IsError():
 		return ToneError
-	case mono.EventExit:
+	case ev.IsExit():
 		return ToneWarning
 	default:
 		return ToneInfo

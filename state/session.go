@@ -12,16 +12,23 @@
 //	                 ▼                  │ PageServed                ▲
 //	             TokenReady             ▼                           │ Back (page dropped)
 //	                                PageOpened ─────────────────────┘
-//	                                    │ PageConnected / LOADED / OPENED / heartbeat
+//	                                    │ page opened / any widget event
 //	                                    ▼
-//	                                WidgetLive ── ERROR, progress, EXIT: stays
-//	                                    │
-//	        SUCCESS ─▶ Succeeded ─VerifyStarted─▶ Verifying ─▶ Verified | StillSyncing
-//	        close / PageGone after an ERROR ─▶ Failed
-//	        close / PageGone otherwise      ─▶ Abandoned
-//	        token reaches ExpiresAt         ─▶ Expired   (from TokenReady … WidgetLive)
+//	      ┌────────────────────────▶ WidgetLive ◀───────────────────────┐
+//	      │ onClose without success    │  ▲ page (re)opened, events     │ page reopened
+//	      ▼                            │  │                             │
+//	WidgetClosed (Reopen on the page)  │  └── PageClosed ◀── unload / page silent
+//	                                   │
+//	   success from the widget or Mono's account_reauthorized webhook, from
+//	   any of these phases or after Failed/Expired/EndedByAgent/TakenOver:
+//	        ─▶ Succeeded ─VerifyStarted─▶ Verifying ─▶ Verified | StillSyncing
+//	   (MonoSynced, Mono's account_updated with sync SUCCESSFUL, ─▶ Verified)
+//	   page_error                          ─▶ Failed
+//	   the agent ends it (AgentEnded)      ─▶ EndedByAgent
+//	   a newer page for the account        ─▶ TakenOver
+//	   token reaches ExpiresAt             ─▶ Expired  (from TokenReady … PageClosed)
 //
-//	Failed, Abandoned, Expired ──MintRequested──▶ Minting (a fresh attempt)
+//	Failed, Expired, EndedByAgent, TakenOver ──MintRequested──▶ Minting (a fresh attempt)
 //	any phase ──Reset──▶ ChoosingAccount;  Tick is accepted everywhere.
 //
 // Rules worth knowing:
@@ -35,31 +42,45 @@
 //     results) carries the Generation read right after the request was
 //     applied; one from an older generation is rejected as stale (errors.Is
 //     ErrStale, and ErrIllegal), so a slow mint or an old page can never
-//     overwrite a newer attempt.
+//     overwrite a newer attempt. Mono's webhooks answer no request: they
+//     carry the account and Mono's time instead, and one older than the
+//     attempt is refused.
+//   - A closed widget or a closed page is not an outcome while the link is
+//     live: the customer can press Reopen, reload, or open the link again
+//     (the page server lets the newest page take over), and the attempt goes
+//     on. The attempt ends only when the widget or Mono reports success, the
+//     page cannot run the widget, the token expires, the agent ends it, or a
+//     newer attempt's page takes the account over.
+//   - Success always wins: a success from the widget or Mono's webhook turns
+//     a live attempt, or one that ended Failed, Expired, EndedByAgent or
+//     TakenOver, into Succeeded. It is never "ignored".
+//   - After success, Verified needs a fresh signal: Mono's account_updated
+//     with sync SUCCESSFUL ([MonoSynced]) or a re-read showing a sync after
+//     the success. data_status AVAILABLE alone describes Mono's cached data,
+//     so it is reported as such, never as verified.
 //   - Token expiry is judged against the now passed to Apply, before and after
 //     every event: at or after ExpiresAt, a session with a token and no outcome
-//     (TokenReady, PageOpening, PageOpened, WidgetLive) becomes Expired. The
-//     caller sends Tick about once a second so the countdown reaches zero even
-//     when nothing else happens. An event that is illegal after that expiry is
-//     refused with the session unchanged; the next Tick expires it.
-//   - Minting while a live token exists (TokenReady … WidgetLive) needs
-//     Event.Replace: the UI asks the agent first. After Failed, Abandoned or
-//     Expired the token is spent (a token is never reused), so minting needs no
-//     confirmation and starts a fresh attempt, clearing the old outcome.
-//   - Outcomes never change once set, except by Reset or a new mint. Page and
-//     widget events that arrive after an outcome (onClose after SUCCESS,
-//     heartbeats, the tab's unload) are expected, so they are not errors: the
-//     session only counts them in [Session.Ignored] and keeps the page's
-//     connected flag and last-seen time current.
-//   - A widget ERROR keeps the session live (a wrong OTP can be retried) and is
-//     remembered until the customer makes progress again; closing the widget or
-//     the page while that error is pending is Failed, otherwise Abandoned.
+//     becomes Expired. The caller sends Tick about once a second so the
+//     countdown reaches zero even when nothing else happens. An event that is
+//     illegal after that expiry is refused with the session unchanged; the
+//     next Tick expires it.
+//   - Minting while a live token exists needs Event.Replace: the UI asks the
+//     agent first. After an outcome the token is spent (a token is never
+//     reused), so minting needs no confirmation and starts a fresh attempt.
+//   - Outcomes never change once set, except to Succeeded (above), by Reset
+//     or by a new mint. Page and widget events that arrive after an outcome
+//     (onClose after SUCCESS, heartbeats, the tab's unload) are expected, so
+//     they are not errors: the session only counts them in [Session.Ignored]
+//     and keeps the page's connected flag and last-seen time current.
+//   - A widget ERROR is remembered until the customer makes progress again,
+//     and said in the situation line and, if the token then expires, in the
+//     outcome.
 //   - Back: Explaining → ChoosingAccount; Minting → Explaining (the late mint
 //     result is stale); TokenReady → Explaining (the unused token is dropped;
 //     it simply expires at Mono); PageOpening/PageOpened → TokenReady (the page
 //     is dropped, the token kept, since no customer used it). Once the widget
 //     is live, or after an outcome, Back is illegal: the agent waits for an
-//     outcome or uses Reset.
+//     outcome, ends the attempt (AgentEnded) or uses Reset.
 //
 // The token's value is a secret: it is only ever held, never formatted; every
 // String method here prints its fingerprint at most.
@@ -85,13 +106,16 @@ const (
 	PageOpening                  // page server starting / URL being issued
 	PageOpened                   // page served, waiting for the browser
 	WidgetLive                   // page connected, widget events arriving
-	Succeeded                    // outcome: the widget reported success
-	Failed                       // outcome: the widget or page failed
-	Abandoned                    // outcome: the customer left before finishing
+	WidgetClosed                 // the customer closed the widget without success; the page offers Reopen
+	PageClosed                   // the page was closed or went silent; the link still works
+	Succeeded                    // outcome: the widget or Mono reported success
+	Failed                       // outcome: the page could not run the widget
 	Expired                      // outcome: the token expired first
+	EndedByAgent                 // outcome: the agent ended the attempt
+	TakenOver                    // outcome: a newer attempt's page took the account over
 	Verifying                    // after success: re-reading the account
-	Verified                     // terminal: the account's data is available again
-	StillSyncing                 // terminal: re-authorised, data still syncing after the bound
+	Verified                     // terminal: a fresh signal confirmed the account's data
+	StillSyncing                 // terminal: re-authorised, fresh data not confirmed within the bound
 )
 
 var phaseNames = [...]string{
@@ -102,10 +126,13 @@ var phaseNames = [...]string{
 	PageOpening:     "opening page",
 	PageOpened:      "page opened",
 	WidgetLive:      "widget live",
+	WidgetClosed:    "widget closed",
+	PageClosed:      "page closed",
 	Succeeded:       "succeeded",
 	Failed:          "failed",
-	Abandoned:       "abandoned",
 	Expired:         "expired",
+	EndedByAgent:    "ended by agent",
+	TakenOver:       "taken over",
 	Verifying:       "verifying",
 	Verified:        "verified",
 	StillSyncing:    "still syncing",
@@ -121,16 +148,34 @@ func (p Phase) String() string {
 // tokenLive reports whether a phase holds an unspent token with no outcome:
 // the phases that expire, and that need Replace to mint again.
 func (p Phase) tokenLive() bool {
-	return p == TokenReady || p == PageOpening || p == PageOpened || p == WidgetLive
+	switch p {
+	case TokenReady, PageOpening, PageOpened, WidgetLive, WidgetClosed, PageClosed:
+		return true
+	}
+	return false
 }
+
+// Live reports whether the attempt is under way with a live token and no
+// outcome (the phases Tick can expire).
+func (p Phase) Live() bool { return p.tokenLive() }
 
 // HasOutcome reports whether the phase comes after an outcome was set.
 func (p Phase) HasOutcome() bool {
 	switch p {
-	case Succeeded, Failed, Abandoned, Expired, Verifying, Verified, StillSyncing:
+	case Succeeded, Failed, Expired, EndedByAgent, TakenOver, Verifying, Verified, StillSyncing:
 		return true
 	}
 	return false
+}
+
+// successCanWin: outcome phases a later success still turns into Succeeded.
+func (p Phase) successCanWin() bool {
+	return p == Failed || p == Expired || p == EndedByAgent || p == TakenOver
+}
+
+// succeeded: the phases after a success.
+func (p Phase) succeeded() bool {
+	return p == Succeeded || p == Verifying || p == Verified || p == StillSyncing
 }
 
 // EventKind says what happened. The zero value is not a valid kind, so a
@@ -152,6 +197,9 @@ const (
 	Tick                                  // the clock; only the now passed to Apply matters
 	VerifyStarted                         // the UI began re-reading the account
 	VerifyResult                          // Event.Account (or Event.Err), Event.GaveUp, Event.Generation
+	AgentEnded                            // the agent ended the attempt; Event.Why
+	MonoReauthorized                      // Mono's account_reauthorized webhook; Event.AccountID, Event.At
+	MonoSynced                            // Mono's account_updated with sync SUCCESSFUL; Event.AccountID, Event.At
 	Back                                  // the agent's esc
 	Reset                                 // start over
 )
@@ -171,6 +219,9 @@ var eventNames = [...]string{
 	Tick:             "tick",
 	VerifyStarted:    "verify started",
 	VerifyResult:     "verify result",
+	AgentEnded:       "agent ended",
+	MonoReauthorized: "mono reauthorized",
+	MonoSynced:       "mono synced",
 	Back:             "back",
 	Reset:            "reset",
 }
@@ -218,6 +269,9 @@ type Event struct {
 	Widget     mono.WidgetEvent // Widget
 	GaveUp     bool             // VerifyResult: the caller stops re-reading after this one
 	Replaced   bool             // PageGone: a newer page for the same account ended this one
+	Why        string           // AgentEnded: why, in the agent's words or the front end's (optional)
+	AccountID  string           // MonoReauthorized, MonoSynced: the account Mono named
+	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time)
 }
 
 // String shows the kind and generation only: the event may carry secrets.
@@ -265,19 +319,21 @@ const (
 	OutcomeNone OutcomeKind = iota
 	OutcomeSucceeded
 	OutcomeFailed
-	OutcomeAbandoned
 	OutcomeExpired
+	OutcomeEndedByAgent
+	OutcomeTakenOver
 )
 
 var outcomeNames = [...]string{
-	OutcomeNone:      "NONE",
-	OutcomeSucceeded: "SUCCEEDED",
-	OutcomeFailed:    "FAILED",
-	OutcomeAbandoned: "ABANDONED",
-	OutcomeExpired:   "EXPIRED",
+	OutcomeNone:         "NONE",
+	OutcomeSucceeded:    "SUCCEEDED",
+	OutcomeFailed:       "FAILED",
+	OutcomeExpired:      "EXPIRED",
+	OutcomeEndedByAgent: "ENDED BY AGENT",
+	OutcomeTakenOver:    "TAKEN OVER",
 }
 
-// String is the banner word: SUCCEEDED, FAILED, ABANDONED, EXPIRED.
+// String is the banner and audit word: SUCCEEDED, FAILED, EXPIRED, ENDED BY AGENT, TAKEN OVER.
 func (k OutcomeKind) String() string {
 	if k >= 0 && int(k) < len(outcomeNames) {
 		return outcomeNames[k]
@@ -332,14 +388,19 @@ type Session struct {
 	pairing      string
 	pageErr      string
 	connected    bool
-	lastEventAt  time.Time
+	pageOpens    int       // page_open events seen (the first open, then reopens)
+	lastEventAt  time.Time // the page's last sign of life, heartbeats included
+	lastAction   time.Time // the customer's last action in the widget
+	lastStep     string    // the widget step the customer last reached
 	lastError    WidgetError
 	errorPending bool // an ERROR not yet followed by progress
 	exitPage     string
+	startedAt    time.Time // when this attempt's token was requested
+	succeededAt  time.Time
+	successFrom  string // what reported the success: "the widget", "Mono's webhook"
 	outcome      Outcome
 	verification Verification
 	ignored      int
-	lateSuccess  bool
 }
 
 // New is a session waiting for the agent to choose an account.
@@ -372,9 +433,13 @@ func (s Session) PageError() string { return s.pageErr }
 // PageConnected reports whether the page has been heard from and not lost.
 func (s Session) PageConnected() bool { return s.connected }
 
-// LastEventAt is when the page last sent anything (zero before that), in the
-// caller's clock.
+// LastEventAt is when the page last sent anything, heartbeats included
+// (zero before that), in the caller's clock.
 func (s Session) LastEventAt() time.Time { return s.lastEventAt }
+
+// LastCustomerAction is when the customer last did something in the widget
+// (zero before that): heartbeats and the widget loading do not count.
+func (s Session) LastCustomerAction() time.Time { return s.lastAction }
 
 // LastError is the last widget ERROR (zero if none).
 func (s Session) LastError() WidgetError { return s.lastError }
@@ -391,10 +456,6 @@ func (s Session) Verification() Verification { return s.verification }
 // Ignored counts page and widget events that arrived after the outcome.
 func (s Session) Ignored() int { return s.ignored }
 
-// LateSuccess reports that the widget reported success after the token had
-// already expired: the agent should re-read the account before minting again.
-func (s Session) LateSuccess() bool { return s.lateSuccess }
-
 // MintNeedsReplace reports whether minting now would replace a live token,
 // so the UI must ask first and send MintRequested with Replace.
 func (s Session) MintNeedsReplace(now time.Time) bool {
@@ -410,24 +471,33 @@ func (s Session) String() string {
 // GoString keeps %#v from printing the token's value through reflection.
 func (s Session) GoString() string { return s.String() }
 
+// live lists the event kinds every phase with a live page accepts.
+var live = []EventKind{ReasonOverridden, MintRequested, PageServed, PageConnected, Widget, PageGone, AgentEnded, MonoReauthorized, MonoSynced}
+
+// late lists the page-side kinds an outcome phase accepts (and ignores,
+// except a success) plus Mono's success signals.
+var lateKinds = []EventKind{PageServed, PageFailed, PageConnected, Widget, PageGone, MonoReauthorized, MonoSynced}
+
 // allowed lists, per phase, the event kinds Apply accepts (besides Tick and
-// Reset, which every phase accepts). Page-side kinds after an outcome are
-// accepted and ignored.
+// Reset, which every phase accepts).
 var allowed = map[Phase][]EventKind{
 	ChoosingAccount: {AccountChosen},
 	Explaining:      {ReasonOverridden, MintRequested, Back},
 	Minting:         {ReasonOverridden, MintSucceeded, MintFailed, Back},
-	TokenReady:      {ReasonOverridden, MintRequested, PageRequested, Back},
-	PageOpening:     {ReasonOverridden, MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone, Back},
-	PageOpened:      {ReasonOverridden, MintRequested, PageConnected, Widget, PageGone, Back},
-	WidgetLive:      {ReasonOverridden, MintRequested, PageServed, PageConnected, Widget, PageGone},
-	Succeeded:       {VerifyStarted, PageServed, PageFailed, PageConnected, Widget, PageGone},
-	Failed:          {MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone},
-	Abandoned:       {MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone},
-	Expired:         {MintRequested, PageServed, PageFailed, PageConnected, Widget, PageGone},
-	Verifying:       {VerifyResult, PageServed, PageFailed, PageConnected, Widget, PageGone},
-	Verified:        {PageServed, PageFailed, PageConnected, Widget, PageGone},
-	StillSyncing:    {PageServed, PageFailed, PageConnected, Widget, PageGone},
+	TokenReady:      {ReasonOverridden, MintRequested, PageRequested, AgentEnded, MonoReauthorized, MonoSynced, Back},
+	PageOpening:     append([]EventKind{PageFailed, Back}, live...),
+	PageOpened:      append([]EventKind{Back}, live...),
+	WidgetLive:      live,
+	WidgetClosed:    live,
+	PageClosed:      live,
+	Succeeded:       append([]EventKind{VerifyStarted}, lateKinds...),
+	Failed:          append([]EventKind{MintRequested}, lateKinds...),
+	Expired:         append([]EventKind{MintRequested}, lateKinds...),
+	EndedByAgent:    append([]EventKind{MintRequested}, lateKinds...),
+	TakenOver:       append([]EventKind{MintRequested}, lateKinds...),
+	Verifying:       append([]EventKind{VerifyResult}, lateKinds...),
+	Verified:        lateKinds,
+	StillSyncing:    lateKinds,
 }
 
 // Can reports whether the current phase accepts events of this kind. Apply
@@ -468,6 +538,14 @@ func (s Session) Apply(ev Event, now time.Time) (Session, error) {
 
 // step applies an event the phase accepts. A non-empty why refuses it.
 func (s Session) step(ev Event, now time.Time) (Session, string) {
+	if ev.Kind == MonoReauthorized || ev.Kind == MonoSynced {
+		return s.fromMono(ev, now)
+	}
+	if ev.Kind == Widget && ev.Widget.IsSuccess() && s.phase.successCanWin() {
+		s.lastEventAt, s.lastAction = now, now
+		s.ignored++ // the page's own chatter count still sees it
+		return s.succeed(now, "the widget"), ""
+	}
 	if s.phase.HasOutcome() && ev.Kind.fromPage() {
 		return s.late(ev, now), ""
 	}
@@ -491,6 +569,7 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 			return s, "a live token exists; confirm with Replace"
 		}
 		s = s.freshAttempt()
+		s.startedAt = now
 		s.phase = Minting
 	case MintSucceeded:
 		if ev.Token.Value == "" {
@@ -523,11 +602,14 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 		s = s.widget(ev.Widget, now)
 	case PageGone:
 		s.lastEventAt = now
+		s.connected = false
 		if ev.Replaced {
-			s = s.replaced()
+			s = s.takenOver()
 		} else {
-			s = s.gone()
+			s.phase = PageClosed
 		}
+	case AgentEnded:
+		s = s.endedByAgent(ev.Why)
 	case VerifyStarted:
 		s.verification = Verification{}
 		s.phase = Verifying
@@ -559,7 +641,7 @@ func (s Session) back() Session {
 	case PageOpening, PageOpened:
 		s.generation++
 		s.pageURL, s.pairing, s.pageErr = "", "", ""
-		s.connected, s.lastEventAt = false, time.Time{}
+		s.connected, s.lastEventAt, s.pageOpens = false, time.Time{}, 0
 		s.phase = TokenReady
 	}
 	return s
@@ -573,14 +655,30 @@ func (s Session) expire(now time.Time) Session {
 	s.phase = Expired
 	s.outcome = Outcome{
 		Kind:     OutcomeExpired,
-		Headline: "Token expired before the customer finished.",
-		Detail:   "It expired at " + s.token.ExpiresAt.Format("15:04:05") + ".",
-		NextStep: "press t to mint a new token.",
-	}
-	if s.exitPage != "" {
-		s.outcome.Detail += " The customer was last on the " + pageLabel(s.exitPage) + "."
+		Headline: "The token expired before the customer finished.",
+		Detail:   "It expired at " + s.token.ExpiresAt.Format("15:04:05") + "." + s.whereLeft(),
+		NextStep: "press t to mint a new token if the customer wants to try again.",
 	}
 	return s
+}
+
+// whereLeft is a sentence (with a leading space) on where the customer got
+// to, for an outcome's detail; "" when nothing is known.
+func (s Session) whereLeft() string {
+	var parts []string
+	if s.errorPending && s.lastError.Type != "" {
+		parts = append(parts, "The widget last reported "+withStop(errorSentence(s.lastError.Type, s.lastError.Message)))
+	}
+	switch {
+	case s.exitPage != "":
+		parts = append(parts, "The customer was last on the "+pageLabel(s.exitPage)+".")
+	case s.lastStep != "":
+		parts = append(parts, "Last step: "+withStop(s.lastStep))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " " + strings.Join(parts, " ")
 }
 
 // late records a page-side event that arrived after the outcome.
@@ -593,141 +691,126 @@ func (s Session) late(ev Event, now time.Time) Session {
 		s.connected, s.lastEventAt = false, now
 	case Widget:
 		s.lastEventAt = now
-		s.connected = ev.Widget.Callback != mono.CallbackUnload
-		if s.phase == Expired && isSuccess(ev.Widget) {
-			s.lateSuccess = true
-		}
+		s.connected = !ev.Widget.IsPageGone()
 	}
 	return s
 }
 
-func isSuccess(we mono.WidgetEvent) bool {
-	return we.Callback == mono.CallbackSuccess ||
-		(we.Callback == mono.CallbackEvent && eventName(we) == mono.EventSuccess)
-}
-
-// eventName normalises an onEvent name; Mono sends upper case, but nothing
-// here should depend on it.
-func eventName(we mono.WidgetEvent) string {
-	return strings.ToUpper(strings.TrimSpace(we.Name))
+// fromMono applies Mono's webhooks about the account: a success from Mono
+// wins like the widget's; a sync SUCCESSFUL after it confirms fresh data.
+func (s Session) fromMono(ev Event, now time.Time) (Session, string) {
+	if ev.AccountID != s.account.ID {
+		return s, "the webhook is for another account"
+	}
+	at := ev.At
+	if at.IsZero() {
+		at = now
+	}
+	if !s.startedAt.IsZero() && at.Before(s.startedAt) {
+		return s, "the webhook is older than this attempt"
+	}
+	from := "Mono's account_reauthorized webhook"
+	if ev.Kind == MonoSynced {
+		from = "Mono's account_updated webhook (sync SUCCESSFUL)"
+	}
+	if !s.phase.succeeded() {
+		s = s.succeed(now, from)
+	}
+	if ev.Kind == MonoSynced && s.phase != Verified {
+		s.phase = Verified
+		s.verification.Headline = "Mono confirmed a successful sync at " + at.Format("15:04:05") + ": the account's data is current."
+		s.verification.NextStep = "tell the customer everything is working; nothing else to do."
+	}
+	return s, ""
 }
 
 // widget applies one relayed widget callback while no outcome is set.
 func (s Session) widget(we mono.WidgetEvent, now time.Time) Session {
 	s.lastEventAt = now
 	s.connected = true
-	s.phase = WidgetLive
-	if isSuccess(we) {
-		return s.succeed()
+	if we.IsCustomerAction() {
+		s.lastAction = now
 	}
-	switch we.Callback {
-	case mono.CallbackClose:
-		return s.closed()
-	case mono.CallbackUnload:
+	if we.IsSuccess() {
+		return s.succeed(now, "the widget")
+	}
+	switch {
+	case we.IsPageOpen():
+		s.pageOpens++
+		s.phase = WidgetLive
+	case we.IsClose():
+		s.phase = WidgetClosed
+	case we.IsPageGone():
 		s.connected = false
-		return s.gone()
-	case mono.CallbackPageError:
+		s.phase = PageClosed
+	case we.IsPageError():
 		return s.pageFailed(we)
-	case mono.CallbackEvent:
-		switch eventName(we) {
-		case mono.EventError:
-			s.lastError = WidgetError{Type: mono.CleanText(we.Data.ErrorType), Message: mono.CleanText(we.Data.ErrorMessage)}
-			s.errorPending = true
-		case mono.EventExit:
-			s.exitPage = mono.CleanText(we.Data.PageName)
-		case mono.EventInstitutionSelected, mono.EventAuthMethodSwitched, mono.EventSubmitCredentials,
-			mono.EventSubmitMFA, mono.EventAccountSelected, mono.EventAccountLinked:
-			// The customer carried on after an error, so a later close is
-			// them giving up, not the error ending the attempt.
-			s.errorPending = false
+	case we.IsError():
+		s.lastError = WidgetError{Type: mono.CleanText(we.Data.ErrorType), Message: mono.CleanText(we.Data.ErrorMessage)}
+		s.errorPending = true
+		s.phase = WidgetLive
+	case we.IsExit():
+		s.exitPage = mono.CleanText(we.Data.PageName)
+		s.phase = WidgetLive
+	case we.IsProgress():
+		// The customer carried on after an error (or after leaving).
+		s.errorPending = false
+		s.exitPage = ""
+		s.lastStep = Describe(we)
+		s.phase = WidgetLive
+	default:
+		if s.phase != WidgetClosed {
+			s.phase = WidgetLive
 		}
 	}
 	return s
 }
 
-func (s Session) succeed() Session {
+func (s Session) succeed(now time.Time, from string) Session {
 	s.phase = Succeeded
-	detail := "The customer finished re-authorising the account."
+	s.succeededAt = now
+	s.successFrom = from
+	detail := "The customer finished re-authorising the account (reported by " + from + ")."
 	if bank := strings.TrimSpace(s.account.Institution.Name); bank != "" {
-		detail = "The customer finished re-authorising their " + bank + " account."
+		detail = "The customer finished re-authorising their " + bank + " account (reported by " + from + ")."
 	}
 	s.outcome = Outcome{
 		Kind:     OutcomeSucceeded,
-		Headline: "Re-authorised. Checking the account's data…",
+		Headline: "Re-authorised. Waiting for Mono to confirm fresh data…",
 		Detail:   detail,
-		NextStep: "tell the customer they are done; wait while the account is re-read.",
+		NextStep: "tell the customer they are done; their data may take a few minutes to refresh.",
 	}
+	s.verification = Verification{}
 	return s
 }
 
-// closed is onClose without success.
-func (s Session) closed() Session {
-	if s.errorPending {
-		return s.failWithError("The customer closed the widget after the error.")
-	}
-	s.phase = Abandoned
-	s.outcome = Outcome{Kind: OutcomeAbandoned}
-	switch {
-	case s.exitPage == "":
-		s.outcome.Headline = "Customer closed the widget before finishing."
-		s.outcome.NextStep = "ask what stopped them; mint a new token and try again if they want to."
-	case isMFAPage(s.exitPage):
-		s.outcome.Headline = "Customer closed the widget on the " + pageLabel(s.exitPage) + "."
-		s.outcome.NextStep = "ask if they received the OTP, mint a new token if needed."
-	default:
-		s.outcome.Headline = "Customer closed the widget on the " + pageLabel(s.exitPage) + "."
-		s.outcome.NextStep = "ask what stopped them; mint a new token and try again if they want to."
-	}
-	return s
-}
-
-// gone is the page closing or going silent before an outcome.
-func (s Session) gone() Session {
-	s = s.pageEnded("The page was closed after the error.", Outcome{
-		Kind:     OutcomeAbandoned,
-		Headline: "The page was closed before finishing.",
-		NextStep: "ask the customer whether they meant to close it; mint a new token and open the page again if needed.",
-	})
-	if s.phase == Abandoned && s.exitPage != "" {
-		s.outcome.Detail = "The customer was last on the " + pageLabel(s.exitPage) + "."
-	}
-	return s
-}
-
-// replaced ends the attempt because a newer page for the same account took
-// over (another window, or another agent under `reauth serve`): the customer
-// did not abandon anything, so the outcome says what did happen.
-func (s Session) replaced() Session {
-	return s.pageEnded("A newer page for this account was opened after the error.", Outcome{
-		Kind:     OutcomeAbandoned,
-		Headline: "A newer page for this account took over.",
-		NextStep: "check who opened it (reauth audit --account ID) before minting again.",
-	})
-}
-
-// pageEnded ends the attempt when its page is gone before an outcome: in the
-// widget's error if one is pending (afterError says how the page ended),
-// otherwise as abandoned.
-func (s Session) pageEnded(afterError string, abandoned Outcome) Session {
-	s.connected = false
-	if s.errorPending {
-		return s.failWithError(afterError)
-	}
-	s.phase, s.outcome = Abandoned, abandoned
-	return s
-}
-
-func (s Session) failWithError(detail string) Session {
-	s.phase = Failed
-	headline := errorSentence(s.lastError.Type, s.lastError.Message)
+// takenOver ends the attempt because a newer page for the same account took
+// over (another attempt: a new mint, another window's attempt, or under
+// `reauth serve` another agent): the customer did not abandon anything.
+func (s Session) takenOver() Session {
+	s.phase = TakenOver
 	s.outcome = Outcome{
-		Kind:     OutcomeFailed,
-		Headline: withStop(headline),
-		Detail:   detail,
-		NextStep: "ask the customer to try again later, or mint a new token and retry.",
+		Kind:     OutcomeTakenOver,
+		Headline: "A newer page for this account took over.",
+		Detail:   "Another attempt opened a page for this account." + s.whereLeft(),
+		NextStep: "check who opened it (reauth audit --account " + s.account.ID + ") before minting again.",
 	}
-	if userFixable(s.lastError.Type) {
-		s.outcome.NextStep = "ask the customer to check what they entered, then mint a new token and retry."
+	return s
+}
+
+// endedByAgent is the agent's own end of a live attempt.
+func (s Session) endedByAgent(why string) Session {
+	s.phase = EndedByAgent
+	s.connected = false
+	headline := "The agent ended the attempt."
+	if w := strings.TrimSpace(mono.CleanText(why)); w != "" {
+		headline = withStop(w)
+	}
+	s.outcome = Outcome{
+		Kind:     OutcomeEndedByAgent,
+		Headline: headline,
+		Detail:   strings.TrimSpace(s.whereLeft()),
+		NextStep: "mint a new token if the customer wants to try again.",
 	}
 	return s
 }
@@ -743,6 +826,17 @@ func (s Session) pageFailed(we mono.WidgetEvent) Session {
 	return s
 }
 
+// freshAfterSuccess reports whether a re-read shows data Mono synced after
+// the success: a sync_status of SUCCESSFUL, or a last sync after it, when
+// Mono sends those fields (it documents neither on account reads, so their
+// absence proves nothing).
+func (s Session) freshAfterSuccess(a mono.Account) bool {
+	if strings.EqualFold(a.SyncStatus, mono.SyncStatusSuccessful) {
+		return true
+	}
+	return !a.LastSyncedAt.IsZero() && !s.succeededAt.IsZero() && a.LastSyncedAt.After(s.succeededAt)
+}
+
 func (s Session) verify(ev Event) (Session, string) {
 	if ev.Err == nil && ev.Account.ID != s.account.ID {
 		return s, "the re-read is for another account"
@@ -755,22 +849,24 @@ func (s Session) verify(ev Event) (Session, string) {
 		v.Account, v.Status, v.LastErr = ev.Account, ev.Account.DataStatus.Normal(), ""
 	}
 	s.verification = v
+	status := string(v.Status)
+	if status == "" {
+		status = "not read"
+	}
 	switch {
-	case ev.Err == nil && (v.Status.Is(mono.StatusAvailable) || v.Status.Is(mono.StatusPartial)):
+	case ev.Err == nil && s.freshAfterSuccess(ev.Account):
 		s.phase = Verified
-		s.verification.Headline = "The account's data is available again (" + string(v.Status) + ")."
+		s.verification.Headline = "Mono's re-read shows data synced after the reauth (data " + status + ")."
 		s.verification.NextStep = "tell the customer everything is working; nothing else to do."
-		if v.Status.Is(mono.StatusPartial) {
-			s.verification.NextStep = "nothing else to do; the rest of the data may follow."
-		}
 	case ev.GaveUp:
 		s.phase = StillSyncing
-		status := string(v.Status)
-		if status == "" {
-			status = "not read"
+		s.verification.Headline = "Re-authorised; Mono has not confirmed fresh data yet (data " + status + ")."
+		if v.Status.Is(mono.StatusAvailable) || v.Status.Is(mono.StatusPartial) {
+			s.verification.Headline = "Re-authorised; Mono reports data " + status + " (its cached data), but no sync has confirmed it yet."
 		}
-		s.verification.Headline = "Re-authorised, but the account's data is still syncing (" + status + ")."
-		s.verification.NextStep = "tell the customer it can take a few minutes; check the account again later."
+		s.verification.NextStep = "tell the customer the reauth worked and their data may take a while to refresh; check the account again later."
+	case v.Status.Is(mono.StatusAvailable) || v.Status.Is(mono.StatusPartial):
+		s.verification.Headline = "Mono reports data " + status + "; waiting for Mono's sync to confirm."
 	}
 	return s, ""
 }

@@ -104,11 +104,19 @@ func sessionIn(t *testing.T, p Phase) Session {
 	case WidgetLive:
 		return s
 	case Failed:
-		s = feed(t, s, onEvent(mono.EventError, mono.EventData{ErrorType: "BANK_ERROR", ErrorMessage: "The bank is unavailable"}),
-			callback(mono.CallbackClose))
+		s = feed(t, s, mono.WidgetEvent{Callback: mono.CallbackPageError, Data: mono.EventData{ErrorMessage: "connect.js threw"}})
 		return checkPhase(t, s, p)
-	case Abandoned:
+	case WidgetClosed:
 		s = feed(t, s, callback(mono.CallbackClose))
+		return checkPhase(t, s, p)
+	case PageClosed:
+		s = feed(t, s, callback(mono.CallbackUnload))
+		return checkPhase(t, s, p)
+	case EndedByAgent:
+		step(Event{Kind: AgentEnded}, midway)
+		return checkPhase(t, s, p)
+	case TakenOver:
+		step(Event{Kind: PageGone, Generation: gen(), Replaced: true}, midway)
 		return checkPhase(t, s, p)
 	}
 	s = feed(t, s, onEvent(mono.EventSuccess, mono.EventData{Code: successCode}))
@@ -120,7 +128,7 @@ func sessionIn(t *testing.T, p Phase) Session {
 	case Verifying:
 		return checkPhase(t, s, p)
 	case Verified:
-		step(Event{Kind: VerifyResult, Generation: gen(), Account: withStatus(mono.StatusAvailable)}, midway)
+		step(Event{Kind: MonoSynced, AccountID: testAccount.ID, At: midway}, midway)
 	case StillSyncing:
 		step(Event{Kind: VerifyResult, Generation: gen(), Account: withStatus(mono.StatusProcessing), GaveUp: true}, midway)
 	}
@@ -178,35 +186,46 @@ func wellFormed(s Session, kind EventKind) Event {
 		ev.Widget = onEvent(mono.EventSubmitCredentials, mono.EventData{})
 	case VerifyResult:
 		ev.Account = withStatus(mono.StatusAvailable)
+	case AgentEnded:
+		ev.Why = "The agent ended it."
+	case MonoReauthorized, MonoSynced:
+		ev.AccountID, ev.At = testAccount.ID, midway
 	}
 	return ev
 }
 
-// lateKinds are the page-side kinds an outcome phase accepts and ignores.
-var lateKinds = []EventKind{PageServed, PageFailed, PageConnected, Widget, PageGone}
-
 // expectedNext is the transition table written out by hand: a missing entry
 // means the event is illegal in that phase. Tick and Reset are added below.
 var expectedNext = func() map[Phase]map[EventKind]Phase {
+	// Every phase with a live page takes the same kinds.
+	livePage := func(p Phase) map[EventKind]Phase {
+		return map[EventKind]Phase{ReasonOverridden: p, MintRequested: Minting, PageServed: p, PageConnected: WidgetLive,
+			Widget: WidgetLive, PageGone: PageClosed, AgentEnded: EndedByAgent, MonoReauthorized: Succeeded, MonoSynced: Verified}
+	}
 	m := map[Phase]map[EventKind]Phase{
 		ChoosingAccount: {AccountChosen: Explaining},
 		Explaining:      {ReasonOverridden: Explaining, MintRequested: Minting, Back: ChoosingAccount},
 		Minting:         {ReasonOverridden: Minting, MintSucceeded: TokenReady, MintFailed: Explaining, Back: Explaining},
-		TokenReady:      {ReasonOverridden: TokenReady, MintRequested: Minting, PageRequested: PageOpening, Back: Explaining},
-		PageOpening: {ReasonOverridden: PageOpening, MintRequested: Minting, PageServed: PageOpened, PageFailed: TokenReady,
-			PageConnected: WidgetLive, Widget: WidgetLive, PageGone: Abandoned, Back: TokenReady},
-		PageOpened: {ReasonOverridden: PageOpened, MintRequested: Minting, PageConnected: WidgetLive, Widget: WidgetLive,
-			PageGone: Abandoned, Back: TokenReady},
-		WidgetLive: {ReasonOverridden: WidgetLive, MintRequested: Minting, PageServed: WidgetLive, PageConnected: WidgetLive,
-			Widget: WidgetLive, PageGone: Abandoned},
+		TokenReady: {ReasonOverridden: TokenReady, MintRequested: Minting, PageRequested: PageOpening, Back: Explaining,
+			AgentEnded: EndedByAgent, MonoReauthorized: Succeeded, MonoSynced: Verified},
+		PageOpening:  livePage(PageOpening),
+		PageOpened:   livePage(PageOpened),
+		WidgetLive:   livePage(WidgetLive),
+		WidgetClosed: livePage(WidgetClosed),
+		PageClosed:   livePage(PageClosed),
 		Succeeded:    {VerifyStarted: Verifying},
 		Failed:       {MintRequested: Minting},
-		Abandoned:    {MintRequested: Minting},
 		Expired:      {MintRequested: Minting},
-		Verifying:    {VerifyResult: Verified},
+		EndedByAgent: {MintRequested: Minting},
+		TakenOver:    {MintRequested: Minting},
+		Verifying:    {VerifyResult: Verifying}, // AVAILABLE alone verifies nothing
 		Verified:     {},
 		StillSyncing: {},
 	}
+	m[PageOpening][PageFailed] = TokenReady
+	m[PageOpening][PageServed] = PageOpened
+	m[PageOpening][Back] = TokenReady
+	m[PageOpened][Back] = TokenReady
 	for p, row := range m {
 		row[Tick] = p
 		row[Reset] = ChoosingAccount
@@ -214,6 +233,11 @@ var expectedNext = func() map[Phase]map[EventKind]Phase {
 			for _, k := range lateKinds {
 				row[k] = p
 			}
+			// Success always wins; a sync SUCCESSFUL verifies.
+			if p.successCanWin() {
+				row[MonoReauthorized] = Succeeded
+			}
+			row[MonoSynced] = Verified
 		}
 	}
 	return m
@@ -254,7 +278,7 @@ func TestEveryPhaseTimesEveryEvent(t *testing.T) {
 				if got.Phase() != want {
 					t.Fatalf("phase = %s, want %s", got.Phase(), want)
 				}
-				isLate := p.HasOutcome() && kind.fromPage()
+				isLate := p.HasOutcome() && kind.fromPage() && kind != MonoReauthorized && kind != MonoSynced
 				if wantIgnored := before.Ignored() + btoi(isLate); got.Ignored() != wantIgnored {
 					t.Errorf("Ignored = %d, want %d", got.Ignored(), wantIgnored)
 				}
@@ -313,7 +337,7 @@ func TestSucceedsFirstTime(t *testing.T) {
 		t.Fatalf("phase = %s", s.Phase())
 	}
 	o := s.Outcome()
-	if o.Kind != OutcomeSucceeded || o.Headline != "Re-authorised. Checking the account's data…" {
+	if o.Kind != OutcomeSucceeded || o.Headline != "Re-authorised. Waiting for Mono to confirm fresh data…" {
 		t.Errorf("outcome = %+v", o)
 	}
 	if !strings.Contains(o.Detail, "GTBank") {
@@ -330,10 +354,16 @@ func TestSucceedsFirstTime(t *testing.T) {
 	if s.Phase() != Verifying || s.Verification().Status != mono.StatusProcessing || s.Verification().Checks != 1 {
 		t.Fatalf("after PROCESSING: %s %+v", s.Phase(), s.Verification())
 	}
+	// AVAILABLE is Mono's cached data: said as such, not verified.
 	s = apply(t, s, Event{Kind: VerifyResult, Generation: s.Generation(), Account: withStatus("available")}, midway)
 	v := s.Verification()
-	if s.Phase() != Verified || v.Checks != 2 || v.Headline != "The account's data is available again (AVAILABLE)." {
+	if s.Phase() != Verifying || v.Checks != 2 || v.Headline != "Mono reports data AVAILABLE; waiting for Mono's sync to confirm." {
 		t.Fatalf("after AVAILABLE: %s %+v", s.Phase(), v)
+	}
+	// Mono's account_updated with sync SUCCESSFUL is the fresh signal.
+	s = apply(t, s, Event{Kind: MonoSynced, AccountID: testAccount.ID, At: midway}, midway)
+	if v := s.Verification(); s.Phase() != Verified || !strings.Contains(v.Headline, "Mono confirmed a successful sync") {
+		t.Fatalf("after sync SUCCESSFUL: %s %+v", s.Phase(), v)
 	}
 	if s.Outcome() != o {
 		t.Errorf("verification changed the outcome")
@@ -359,14 +389,15 @@ func TestWrongOTPThenSuccess(t *testing.T) {
 	}
 }
 
-func TestBankErrorThenCloseFails(t *testing.T) {
+// Closing the widget after an error is not the end while the link is live:
+// the situation says what happened and that the customer can press Reopen;
+// if the token then expires, the outcome names the error.
+func TestBankErrorThenCloseKeepsTheAttemptOpen(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		events []mono.WidgetEvent
 	}{
 		{"close", []mono.WidgetEvent{callback(mono.CallbackClose)}},
-		// The widget sends EXIT when the customer dismisses the error screen:
-		// still the error that ended it.
 		{"exit then close", []mono.WidgetEvent{onEvent(mono.EventExit, mono.EventData{PageName: "ERROR"}), callback(mono.CallbackClose)}},
 		// The heartbeat and OPENED are not progress.
 		{"noise then close", []mono.WidgetEvent{callback(mono.CallbackHeartbeat), onEvent(mono.EventOpened, mono.EventData{}), callback(mono.CallbackClose)}},
@@ -375,36 +406,44 @@ func TestBankErrorThenCloseFails(t *testing.T) {
 			s := sessionIn(t, WidgetLive)
 			s = feed(t, s, onEvent(mono.EventError, mono.EventData{ErrorType: "BANK_ERROR", ErrorMessage: "The bank is unavailable"}))
 			s = feed(t, s, tc.events...)
-			if s.Phase() != Failed {
-				t.Fatalf("phase = %s", s.Phase())
+			if s.Phase() != WidgetClosed || s.Outcome().Kind != OutcomeNone {
+				t.Fatalf("phase = %s outcome %v", s.Phase(), s.Outcome())
 			}
-			want := "Error: BANK_ERROR — The bank is unavailable. Next: ask the customer to try again later, or mint a new token and retry."
-			if got := s.Outcome().String(); got != want {
-				t.Errorf("outcome\n got %q\nwant %q", got, want)
+			sit := s.Situation(midway)
+			if !strings.Contains(sit.Where, "Error: BANK_ERROR — The bank is unavailable.") || !strings.Contains(sit.Next, "press Reopen") ||
+				!strings.Contains(sit.Next, "5:00 more") {
+				t.Errorf("situation %+v", sit)
+			}
+			s = apply(t, s, Event{Kind: Tick}, expiryAt)
+			if s.Phase() != Expired || !strings.Contains(s.Outcome().Detail, "BANK_ERROR") {
+				t.Errorf("expired: %s %+v", s.Phase(), s.Outcome())
 			}
 		})
 	}
 }
 
-func TestWrongOTPThenCloseFailsButRetryThenCloseAbandons(t *testing.T) {
+func TestWrongOTPThenCloseThenReopenAndSucceed(t *testing.T) {
 	s := sessionIn(t, WidgetLive)
 	s = feed(t, s, onEvent(mono.EventError, mono.EventData{ErrorType: "INVALID_OTP", ErrorMessage: "The OTP entered is wrong"}))
-
-	failed := feed(t, s, callback(mono.CallbackClose))
-	if failed.Phase() != Failed || !strings.Contains(failed.Outcome().NextStep, "check what they entered") {
-		t.Errorf("close after wrong OTP: %s %+v", failed.Phase(), failed.Outcome())
+	if sit := s.Situation(midway); !strings.Contains(sit.Next, "check what they entered") {
+		t.Errorf("after wrong OTP: %+v", sit)
 	}
-
-	retried := feed(t, s, onEvent(mono.EventSubmitMFA, mono.EventData{MFAType: "OTP"}), callback(mono.CallbackClose))
-	if retried.Phase() != Abandoned {
-		t.Errorf("close after a retry = %s, want abandoned", retried.Phase())
+	closed := feed(t, s, callback(mono.CallbackClose))
+	if closed.Phase() != WidgetClosed {
+		t.Fatalf("close after wrong OTP: %s", closed.Phase())
 	}
-	if retried.LastError().Type != "INVALID_OTP" {
-		t.Errorf("the last error is still worth showing, got %+v", retried.LastError())
+	// The customer presses Reopen: the widget's events go on.
+	again := feed(t, closed, onEvent(mono.EventOpened, mono.EventData{}), onEvent(mono.EventSubmitMFA, mono.EventData{MFAType: "OTP"}))
+	if again.Phase() != WidgetLive || again.LastError().Type != "INVALID_OTP" {
+		t.Fatalf("reopened: %s %+v", again.Phase(), again.LastError())
+	}
+	done := feed(t, again, onEvent(mono.EventSuccess, mono.EventData{}))
+	if done.Phase() != Succeeded {
+		t.Fatalf("success after reopen: %s", done.Phase())
 	}
 }
 
-func TestExitOnMFAThenCloseAbandons(t *testing.T) {
+func TestExitOnMFAThenCloseSaysWhereAndWhatToSay(t *testing.T) {
 	s := sessionIn(t, WidgetLive)
 	s = feed(t, s,
 		onEvent(mono.EventSubmitCredentials, mono.EventData{}),
@@ -414,25 +453,26 @@ func TestExitOnMFAThenCloseAbandons(t *testing.T) {
 		t.Fatalf("after EXIT: %s exit %q", s.Phase(), s.ExitPage())
 	}
 	s = feed(t, s, callback(mono.CallbackClose))
-	want := "Customer closed the widget on the MFA page. Next: ask if they received the OTP, mint a new token if needed."
-	if s.Phase() != Abandoned || s.Outcome().Kind != OutcomeAbandoned || s.Outcome().String() != want {
-		t.Fatalf("%s %q", s.Phase(), s.Outcome())
+	sit := s.Situation(midway)
+	if s.Phase() != WidgetClosed || sit.Where != "The customer closed the widget on the MFA page." ||
+		!strings.Contains(sit.Next, "received the code") || !strings.Contains(sit.Next, "press Reopen") {
+		t.Fatalf("%s %+v", s.Phase(), sit)
 	}
 }
 
-func TestCloseWithoutExitOrOnOtherPageAbandons(t *testing.T) {
+func TestCloseWithoutExitOrOnOtherPage(t *testing.T) {
 	s := feed(t, sessionIn(t, WidgetLive), callback(mono.CallbackClose))
-	if s.Outcome().Headline != "Customer closed the widget before finishing." {
-		t.Errorf("no EXIT: %q", s.Outcome().Headline)
+	if sit := s.Situation(midway); sit.Where != "The customer closed the widget." {
+		t.Errorf("no EXIT: %+v", sit)
 	}
 	s = feed(t, sessionIn(t, WidgetLive), onEvent(mono.EventExit, mono.EventData{PageName: "Login page"}), callback(mono.CallbackClose))
-	if s.Outcome().Headline != "Customer closed the widget on the Login page." || strings.Contains(s.Outcome().NextStep, "OTP") {
-		t.Errorf("EXIT on login: %+v", s.Outcome())
+	if sit := s.Situation(midway); sit.Where != "The customer closed the widget on the Login page." || strings.Contains(sit.Next, "code") {
+		t.Errorf("EXIT on login: %+v", sit)
 	}
 }
 
 func TestTokenExpiresAtExactlyItsExpiry(t *testing.T) {
-	for _, p := range []Phase{TokenReady, PageOpening, PageOpened, WidgetLive} {
+	for _, p := range []Phase{TokenReady, PageOpening, PageOpened, WidgetLive, WidgetClosed, PageClosed} {
 		t.Run(p.String(), func(t *testing.T) {
 			s := sessionIn(t, p)
 			s = apply(t, s, Event{Kind: Tick}, expiryAt.Add(-time.Minute)) // 09:59
@@ -447,11 +487,11 @@ func TestTokenExpiresAtExactlyItsExpiry(t *testing.T) {
 			if s.Phase() != Expired {
 				t.Fatalf("not expired at 10:00: %s", s.Phase())
 			}
-			want := "Token expired before the customer finished. Next: press t to mint a new token."
+			want := "The token expired before the customer finished. Next: press t to mint a new token if the customer wants to try again."
 			if s.Outcome().Kind != OutcomeExpired || s.Outcome().String() != want {
 				t.Errorf("outcome %q", s.Outcome())
 			}
-			if s.Outcome().Detail != "It expired at 10:00:00." {
+			if !strings.HasPrefix(s.Outcome().Detail, "It expired at 10:00:00.") {
 				t.Errorf("detail %q", s.Outcome().Detail)
 			}
 		})
@@ -460,17 +500,18 @@ func TestTokenExpiresAtExactlyItsExpiry(t *testing.T) {
 
 func TestExpiryAppliesOnAnyEventNotJustTick(t *testing.T) {
 	s := sessionIn(t, WidgetLive)
-	// A SUCCESS that arrives after the expiry cannot win: the outcome is
-	// EXPIRED, and the late success is flagged so the agent checks first.
+	// Success always wins: a SUCCESS that arrives after the expiry (the
+	// widget finished as the clock ran out) turns the expired attempt into
+	// a success; the expiry is still applied first.
 	s = apply(t, s, widget(s, onEvent(mono.EventSuccess, mono.EventData{})), expiryAt.Add(time.Second))
-	if s.Phase() != Expired || s.Ignored() != 1 || !s.LateSuccess() {
-		t.Fatalf("phase %s ignored %d late %v", s.Phase(), s.Ignored(), s.LateSuccess())
+	if s.Phase() != Succeeded || s.Outcome().Kind != OutcomeSucceeded {
+		t.Fatalf("phase %s outcome %v", s.Phase(), s.Outcome())
 	}
 
 	// At the expiry a mint needs no Replace: there is no live token left.
 	ready := sessionIn(t, TokenReady)
 	minted := apply(t, ready, Event{Kind: MintRequested}, expiryAt)
-	if minted.Phase() != Minting || minted.Outcome().Kind != OutcomeNone || minted.LateSuccess() {
+	if minted.Phase() != Minting || minted.Outcome().Kind != OutcomeNone {
 		t.Errorf("mint at expiry: %s %v", minted.Phase(), minted.Outcome())
 	}
 
@@ -491,7 +532,7 @@ func TestExpiryAppliesOnAnyEventNotJustTick(t *testing.T) {
 func TestExpiredMovesOnOnlyByMinting(t *testing.T) {
 	s := sessionIn(t, Expired)
 	for _, kind := range allEventKinds {
-		if s.Can(kind) != (kind == MintRequested || kind == Tick || kind == Reset || kind.fromPage()) {
+		if s.Can(kind) != (kind == MintRequested || kind == Tick || kind == Reset || kind.fromPage() || kind == MonoReauthorized || kind == MonoSynced) {
 			t.Errorf("Can(%s) = %v in expired", kind, s.Can(kind))
 		}
 	}
@@ -530,7 +571,7 @@ func TestStaleMintResultRejected(t *testing.T) {
 }
 
 func TestReplacingALiveTokenNeedsReplace(t *testing.T) {
-	for _, p := range []Phase{TokenReady, PageOpening, PageOpened, WidgetLive} {
+	for _, p := range []Phase{TokenReady, PageOpening, PageOpened, WidgetLive, WidgetClosed, PageClosed} {
 		t.Run(p.String(), func(t *testing.T) {
 			s := sessionIn(t, p)
 			if !s.MintNeedsReplace(midway) {
@@ -560,7 +601,7 @@ func TestReplacingALiveTokenNeedsReplace(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range []Phase{Failed, Abandoned} {
+	for _, p := range []Phase{Failed, EndedByAgent, TakenOver} {
 		s := sessionIn(t, p)
 		if s.MintNeedsReplace(midway) {
 			t.Errorf("%s: a spent token needs no Replace", p)
@@ -571,45 +612,90 @@ func TestReplacingALiveTokenNeedsReplace(t *testing.T) {
 	}
 }
 
-func TestPageGoneAbandons(t *testing.T) {
-	for _, p := range []Phase{PageOpening, PageOpened, WidgetLive} {
+// A closed or silent page is not an outcome while the link is live: the
+// situation says to open the link again and for how long it works; a
+// reopened page carries on.
+func TestPageGoneLeavesTheAttemptOpen(t *testing.T) {
+	for _, p := range []Phase{PageOpening, PageOpened, WidgetLive, WidgetClosed} {
 		s := sessionIn(t, p)
 		s = apply(t, s, Event{Kind: PageGone, Generation: s.Generation()}, midway)
-		if s.Phase() != Abandoned || s.Outcome().Headline != "The page was closed before finishing." || s.PageConnected() {
-			t.Errorf("%s: %s %+v", p, s.Phase(), s.Outcome())
+		sit := s.Situation(midway)
+		if s.Phase() != PageClosed || s.Outcome().Kind != OutcomeNone || s.PageConnected() ||
+			!strings.Contains(sit.Next, "open the link again") || !strings.Contains(sit.Next, "works for 5:00 more") {
+			t.Errorf("%s: %s %+v %+v", p, s.Phase(), s.Outcome(), sit)
 		}
 	}
-	// The page's own unload callback is the same signal.
+	// The page's own unload callback is the same signal; a reopen carries on.
 	s := feed(t, sessionIn(t, WidgetLive), onEvent(mono.EventExit, mono.EventData{PageName: "MFA"}), callback(mono.CallbackUnload))
-	if s.Phase() != Abandoned || s.Outcome().Detail != "The customer was last on the MFA page." {
-		t.Errorf("unload: %s %+v", s.Phase(), s.Outcome())
+	if s.Phase() != PageClosed {
+		t.Fatalf("unload: %s", s.Phase())
 	}
-	// After an error, the page closing ends in that error.
-	s = feed(t, sessionIn(t, WidgetLive), onEvent(mono.EventError, mono.EventData{ErrorType: "BANK_ERROR"}))
-	s = apply(t, s, Event{Kind: PageGone, Generation: s.Generation()}, midway)
-	if s.Phase() != Failed || s.Outcome().Headline != "Error: BANK_ERROR." {
-		t.Errorf("gone after error: %s %+v", s.Phase(), s.Outcome())
+	s = feed(t, s, mono.WidgetEvent{Callback: mono.CallbackPageOpen, Name: mono.EventPageReopened})
+	if s.Phase() != WidgetLive || !s.PageConnected() {
+		t.Fatalf("reopened: %s connected %v", s.Phase(), s.PageConnected())
+	}
+	s = feed(t, s, onEvent(mono.EventSuccess, mono.EventData{}))
+	if s.Phase() != Succeeded {
+		t.Fatalf("success after reopen: %s", s.Phase())
 	}
 }
 
-// A page a newer page for the same account took over is not the customer
-// abandoning it: the outcome says what happened and what to check. After an
-// error, the error stands.
+// A page a newer attempt's page for the same account took over is its own
+// outcome, TAKEN OVER, with what to check.
 func TestReplacedPageSaysSo(t *testing.T) {
-	for _, p := range []Phase{PageOpening, PageOpened, WidgetLive} {
+	for _, p := range []Phase{PageOpening, PageOpened, WidgetLive, PageClosed} {
 		s := sessionIn(t, p)
 		s = apply(t, s, Event{Kind: PageGone, Generation: s.Generation(), Replaced: true}, midway)
 		o := s.Outcome()
-		if s.Phase() != Abandoned || o.Headline != "A newer page for this account took over." ||
+		if s.Phase() != TakenOver || o.Kind != OutcomeTakenOver || o.Headline != "A newer page for this account took over." ||
 			!strings.Contains(o.NextStep, "reauth audit --account") || s.PageConnected() {
 			t.Errorf("%s: %s %+v", p, s.Phase(), o)
 		}
 	}
-	s := feed(t, sessionIn(t, WidgetLive), onEvent(mono.EventError, mono.EventData{ErrorType: "BANK_ERROR"}))
-	s = apply(t, s, Event{Kind: PageGone, Generation: s.Generation(), Replaced: true}, midway)
-	if s.Phase() != Failed || s.Outcome().Headline != "Error: BANK_ERROR." ||
-		s.Outcome().Detail != "A newer page for this account was opened after the error." {
-		t.Errorf("replaced after error: %s %+v", s.Phase(), s.Outcome())
+}
+
+// Success always wins: the widget's or Mono's, after a close, a page gone,
+// an expiry, the agent's end or a takeover.
+func TestSuccessFromAnySignalWins(t *testing.T) {
+	webhook := func(s Session) Event {
+		return Event{Kind: MonoReauthorized, AccountID: testAccount.ID, At: midway}
+	}
+	for _, p := range []Phase{TokenReady, PageOpened, WidgetLive, WidgetClosed, PageClosed, Failed, EndedByAgent, TakenOver} {
+		s := apply(t, sessionIn(t, p), webhook(sessionIn(t, p)), midway)
+		if s.Phase() != Succeeded || !strings.Contains(s.Outcome().Detail, "account_reauthorized") {
+			t.Errorf("webhook in %s: %s %+v", p, s.Phase(), s.Outcome())
+		}
+	}
+	exp := sessionIn(t, Expired)
+	if s := apply(t, exp, Event{Kind: MonoReauthorized, AccountID: testAccount.ID, At: expiryAt}, expiryAt); s.Phase() != Succeeded {
+		t.Errorf("webhook after expiry: %s", s.Phase())
+	}
+	for _, p := range []Phase{Failed, EndedByAgent, TakenOver} {
+		s := sessionIn(t, p)
+		s = apply(t, s, widget(s, onEvent(mono.EventSuccess, mono.EventData{})), midway)
+		if s.Phase() != Succeeded {
+			t.Errorf("widget success in %s: %s", p, s.Phase())
+		}
+	}
+	// A webhook for another account, or older than this attempt, changes nothing.
+	live := sessionIn(t, WidgetLive)
+	for _, ev := range []Event{
+		{Kind: MonoReauthorized, AccountID: "000000000000000000000000", At: midway},
+		{Kind: MonoReauthorized, AccountID: testAccount.ID, At: t0.Add(-time.Minute)},
+	} {
+		if got, err := live.Apply(ev, midway); err == nil || !reflect.DeepEqual(got, live) {
+			t.Errorf("%+v: err %v phase %s", ev, err, got.Phase())
+		}
+	}
+}
+
+func TestAgentEndIsItsOwnOutcome(t *testing.T) {
+	s := feed(t, sessionIn(t, WidgetLive), onEvent(mono.EventExit, mono.EventData{PageName: "MFA"}))
+	s = apply(t, s, Event{Kind: AgentEnded}, midway)
+	o := s.Outcome()
+	if s.Phase() != EndedByAgent || o.Kind.String() != "ENDED BY AGENT" || o.Headline != "The agent ended the attempt." ||
+		o.Detail != "The customer was last on the MFA page." {
+		t.Errorf("%s %+v", s.Phase(), o)
 	}
 }
 
@@ -708,20 +794,26 @@ func TestVerificationOutcomes(t *testing.T) {
 		t.Fatalf("read failure: %s %+v", s.Phase(), s.Verification())
 	}
 	partial := apply(t, s, Event{Kind: VerifyResult, Generation: s.Generation(), Account: withStatus(mono.StatusPartial)}, midway)
-	if partial.Phase() != Verified || partial.Verification().LastErr != "" || !strings.Contains(partial.Verification().Headline, "PARTIAL") {
+	if partial.Phase() != Verifying || partial.Verification().LastErr != "" || !strings.Contains(partial.Verification().Headline, "PARTIAL") {
 		t.Errorf("partial: %s %+v", partial.Phase(), partial.Verification())
 	}
-	// An AVAILABLE on the last try still counts as verified.
+	// AVAILABLE on the last try is Mono's cached data: said so, not verified.
 	lastTry := apply(t, s, Event{Kind: VerifyResult, Generation: s.Generation(), Account: withStatus(mono.StatusAvailable), GaveUp: true}, midway)
-	if lastTry.Phase() != Verified {
-		t.Errorf("available on the last try: %s", lastTry.Phase())
+	if lastTry.Phase() != StillSyncing || !strings.Contains(lastTry.Verification().Headline, "cached data") {
+		t.Errorf("available on the last try: %s %+v", lastTry.Phase(), lastTry.Verification())
+	}
+	// A read that shows a sync after the success is fresh.
+	fresh := withStatus(mono.StatusAvailable)
+	fresh.LastSyncedAt = midway.Add(time.Minute)
+	if v := apply(t, s, Event{Kind: VerifyResult, Generation: s.Generation(), Account: fresh}, midway.Add(time.Minute)); v.Phase() != Verified {
+		t.Errorf("fresh read: %s", v.Phase())
 	}
 	still := apply(t, s, Event{Kind: VerifyResult, Generation: s.Generation(), Account: withStatus(mono.StatusProcessing), GaveUp: true}, midway)
-	if still.Phase() != StillSyncing || still.Verification().Headline != "Re-authorised, but the account's data is still syncing (PROCESSING)." {
+	if still.Phase() != StillSyncing || still.Verification().Headline != "Re-authorised; Mono has not confirmed fresh data yet (data PROCESSING)." {
 		t.Errorf("gave up: %s %+v", still.Phase(), still.Verification())
 	}
 	unread := apply(t, s, Event{Kind: VerifyResult, Generation: s.Generation(), Err: errors.New("timeout"), GaveUp: true}, midway)
-	if unread.Phase() != StillSyncing || !strings.Contains(unread.Verification().Headline, "(not read)") {
+	if unread.Phase() != StillSyncing || !strings.Contains(unread.Verification().Headline, "(data not read)") {
 		t.Errorf("gave up unread: %s %+v", unread.Phase(), unread.Verification())
 	}
 	if still.Outcome().Kind != OutcomeSucceeded {
@@ -837,7 +929,7 @@ func TestStringsCoverEveryValue(t *testing.T) {
 		check("event kind", k.String())
 	}
 	clear(seen)
-	for k := OutcomeNone; k <= OutcomeExpired; k++ {
+	for k := OutcomeNone; k <= OutcomeTakenOver; k++ {
 		check("outcome kind", k.String())
 	}
 	for _, tc := range []struct{ got, want string }{

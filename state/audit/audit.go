@@ -58,6 +58,13 @@ const (
 	ActionVerification      Action = "verification"
 	ActionHostedLinkCreated Action = "hosted_link_created"
 	ActionWebhookReceived   Action = "webhook_received"
+	// ActionTokenMintRequested is written (and fsynced) before a mint
+	// request leaves the process, so every token Mono issues has a record
+	// even if the process dies before the answer.
+	ActionTokenMintRequested Action = "token_mint_requested"
+	// ActionPageEvent: the page itself opened, reopened, closed or went
+	// silent (not the widget).
+	ActionPageEvent Action = "page_event"
 )
 
 // How an agent reached reauth.
@@ -80,6 +87,7 @@ type Record struct {
 	Time             time.Time `json:"time"`
 	Agent            Agent     `json:"agent,omitzero"`
 	Session          string    `json:"session,omitempty"`
+	Seq              int       `json:"seq,omitempty"` // order within Session: 1, 2, 3… as the attempt's events happened
 	Account          string    `json:"account,omitempty"`
 	Action           Action    `json:"action"`
 	Reason           string    `json:"reason,omitempty"`

@@ -1,0 +1,247 @@
+package state
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state/audit"
+)
+
+// Attempt is one reauth as every front end runs it — the TUI, `reauth
+// link`, anything new: the machine ([Session]) plus what each change says
+// ([Line]s, for a status pane or a transcript) and what it records (audit
+// records, numbered in the order they happened). Front ends feed it the
+// same events and so say and record the same things; only how they show
+// them differs. Like Session it does no I/O and takes time as an argument;
+// unlike Session it is changed in place (it numbers records).
+type Attempt struct {
+	id   string
+	sess Session
+	seq  int
+}
+
+// NewAttempt starts an attempt whose audit records carry id.
+func NewAttempt(id string) Attempt { return Attempt{id: id, sess: New()} }
+
+// ID is the audit correlation id of the attempt's records.
+func (a *Attempt) ID() string { return a.id }
+
+// Session is the machine's current value.
+func (a *Attempt) Session() Session { return a.sess }
+
+// Line is one line of a status pane or a transcript.
+type Line struct {
+	At   time.Time
+	Tone EventTone
+	Text string
+}
+
+// Step is what one event changed: the lines to show and the records to
+// write, each in order.
+type Step struct {
+	Before, After Phase
+	Lines         []Line
+	Records       []audit.Record
+}
+
+// Changed reports whether the phase moved.
+func (st Step) Changed() bool { return st.Before != st.After }
+
+// NewOutcome reports whether this step set an outcome (or turned one into
+// a success).
+func (st Step) NewOutcome() bool {
+	for _, r := range st.Records {
+		if r.Action == audit.ActionOutcome {
+			return true
+		}
+	}
+	return false
+}
+
+// Apply runs ev through the machine at now. On error nothing changes and
+// the step is empty.
+func (a *Attempt) Apply(ev Event, now time.Time) (Step, error) {
+	before := a.sess
+	next, err := before.Apply(ev, now)
+	if err != nil {
+		return Step{}, err
+	}
+	a.sess = next
+	st := Step{Before: before.phase, After: next.phase}
+	line := func(tone EventTone, text string) { st.Lines = append(st.Lines, Line{At: now, Tone: tone, Text: text}) }
+	record := func(r audit.Record) { st.Records = append(st.Records, r) }
+
+	switch ev.Kind {
+	case AccountChosen:
+		r := next.Reason()
+		record(audit.Record{Action: audit.ActionSessionStarted})
+		record(audit.Record{Action: audit.ActionReasonShown, Reason: r.Kind.String(), Detail: strings.Join(r.Evidence, "; ")})
+	case ReasonOverridden:
+		record(audit.Record{Action: audit.ActionReasonOverridden, Reason: next.Reason().Kind.String()})
+	case MintRequested:
+		record(audit.Record{Action: audit.ActionTokenMintRequested, Reason: next.Reason().Kind.String()})
+	case MintSucceeded:
+		t := next.Token()
+		line(ToneInfo, "Token minted "+t.Fingerprint()+", expires "+t.ExpiresAt.Local().Format("15:04:05"))
+		record(audit.Record{Action: audit.ActionTokenMinted, TokenFingerprint: t.Fingerprint(), TokenExpiresAt: t.ExpiresAt,
+			Reason: next.Reason().Kind.String()})
+	case MintFailed:
+		line(ToneError, "Mint failed: "+next.MintError())
+		record(audit.Record{Action: audit.ActionTokenMintFailed, Detail: next.MintError()})
+	case PageServed:
+		if before.PageURL() != next.PageURL() {
+			line(ToneInfo, "Page ready, pairing code "+next.PairingCode())
+			record(audit.Record{Action: audit.ActionPageOpened, PageURL: StripFragment(next.PageURL())})
+		}
+	case PageFailed:
+		line(ToneError, "Could not start the page: "+next.PageError())
+	case Widget:
+		a.widgetLines(ev.Widget, before, next, line, record)
+	case PageGone:
+		text := "Page closed: it stopped responding or was closed"
+		if ev.Replaced {
+			text = "Page replaced: a newer page was opened for this account"
+		}
+		line(ToneWarning, text)
+		record(audit.Record{Action: audit.ActionPageEvent, Event: text})
+	case MonoReauthorized:
+		line(ToneSuccess, "Mono webhook: account re-authorised")
+	case MonoSynced:
+		line(ToneSuccess, "Mono webhook: account synced successfully")
+	}
+
+	if next.phase == Expired && before.phase != Expired {
+		line(ToneWarning, "Token expired")
+	}
+	if o := next.Outcome(); o.Kind != OutcomeNone && (o.Kind != before.Outcome().Kind || o.Headline != before.Outcome().Headline) {
+		line(o.Kind.Tone(), o.Kind.String()+": "+o.Headline)
+		detail := o.Headline
+		if o.Detail != "" {
+			detail += " " + o.Detail
+		}
+		record(audit.Record{Action: audit.ActionOutcome, Outcome: o.Kind.String(), Detail: detail})
+	}
+	if (next.phase == Verified || next.phase == StillSyncing) && before.phase != next.phase {
+		v := next.Verification()
+		tone := ToneSuccess
+		if next.phase == StillSyncing {
+			tone = ToneWarning
+		}
+		line(tone, v.Headline)
+		record(audit.Record{Action: audit.ActionVerification, Outcome: next.phase.String(), Detail: v.Headline})
+	}
+	for i := range st.Records {
+		a.seq++
+		st.Records[i].Session, st.Records[i].Account, st.Records[i].Seq = a.id, next.Account().ID, a.seq
+	}
+	return st, nil
+}
+
+// widgetLines says and records one widget event. Heartbeats say nothing;
+// onLoad and LOADED say the same thing, so only LOADED is shown.
+func (a *Attempt) widgetLines(we mono.WidgetEvent, before, next Session, line func(EventTone, string), record func(audit.Record)) {
+	if we.Callback == mono.CallbackHeartbeat || we.Callback == mono.CallbackLoad {
+		return
+	}
+	sentence, tone := Describe(we), Kind(we)
+	if we.IsPageOpen() {
+		line(ToneInfo, sentence)
+		record(audit.Record{Action: audit.ActionPageEvent, Event: sentence})
+		return
+	}
+	late := before.phase.HasOutcome() && !(we.IsSuccess() && (before.phase.successCanWin() || before.phase.succeeded()))
+	if late {
+		// It decides nothing now (the widget always closes itself after a
+		// success; a page may still chatter): say so, quietly.
+		tone = ToneFaint
+		if !we.IsClose() {
+			sentence += " (after the outcome)"
+		}
+	}
+	line(tone, sentence)
+	record(audit.Record{Action: audit.ActionWidgetEvent, Event: sentence})
+}
+
+// Tone is the colour an outcome banner or line takes.
+func (k OutcomeKind) Tone() EventTone {
+	switch k {
+	case OutcomeSucceeded:
+		return ToneSuccess
+	case OutcomeFailed:
+		return ToneError
+	default:
+		return ToneWarning
+	}
+}
+
+// Situation is the "Now" line of a live attempt: where the customer is and
+// what the agent should say next.
+type Situation struct {
+	Where string
+	Next  string
+}
+
+// Situation says where a live attempt stands at now, from the events seen
+// so far ("" fields outside the page phases).
+func (s Session) Situation(now time.Time) Situation {
+	left := "it works for " + remaining(s.token, now) + " more"
+	switch s.phase {
+	case PageOpening:
+		return Situation{Where: "Starting the page…"}
+	case PageOpened:
+		return Situation{Where: "The customer has not opened the page yet.", Next: "read them the link or send it; " + left + "."}
+	case WidgetClosed:
+		where := "The customer closed the widget"
+		if s.exitPage != "" {
+			where += " on the " + pageLabel(s.exitPage)
+		}
+		where += "."
+		next := "ask them to press Reopen on the page; the link " + left + "."
+		if s.errorPending && s.lastError.Type != "" {
+			where += " The widget had reported " + withStop(errorSentence(s.lastError.Type, s.lastError.Message))
+		} else if isMFAPage(s.exitPage) {
+			next = "ask whether they received the code from their bank, then press Reopen; the link " + left + "."
+		}
+		return Situation{Where: where, Next: next}
+	case PageClosed:
+		return Situation{Where: "The customer closed the page (or it stopped responding).",
+			Next: "ask them to open the link again (the same link); " + left + "."}
+	case WidgetLive:
+		switch {
+		case s.errorPending && s.lastError.Type != "":
+			next := "the bank or Mono failed; the customer can try again now, or later with a new token."
+			if userFixable(s.lastError.Type) {
+				next = "ask the customer to check what they entered and try again."
+			}
+			return Situation{Where: "The widget reported " + withStop(errorSentence(s.lastError.Type, s.lastError.Message)), Next: next}
+		case s.exitPage != "":
+			return Situation{Where: "The customer is leaving the widget on the " + pageLabel(s.exitPage) + ".",
+				Next: "ask what stopped them; they can press Reopen on the page."}
+		case strings.HasPrefix(s.lastStep, "Account linked"):
+			return Situation{Where: "Account linked; the widget is finishing.", Next: "ask the customer to press Continue in the widget to finish."}
+		case s.lastStep != "":
+			return Situation{Where: "Last step: " + withStop(s.lastStep), Next: "wait; help with the next step if they ask."}
+		default:
+			return Situation{Where: "The customer has the page open.", Next: "ask them to follow the steps in the widget."}
+		}
+	}
+	return Situation{}
+}
+
+// remaining is a token's time left as M:SS.
+func remaining(t mono.Token, now time.Time) string {
+	d := t.Remaining(now).Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// StripFragment drops a URL's #fragment (where the page secret lives), for
+// what is recorded or logged.
+func StripFragment(u string) string {
+	base, _, _ := strings.Cut(u, "#")
+	return base
+}
