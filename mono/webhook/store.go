@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -43,7 +44,9 @@ type Store struct {
 type storeFile struct {
 	Version     int             `json:"version"`
 	NeedsReauth map[string]Mark `json:"needs_reauth"`
-	SeenEvents  []string        `json:"seen_events"`
+	// SeenEvents are event ids as sent, oldest first: an id cleaning
+	// would change is kept as NUL + hex (see dedupeKey).
+	SeenEvents []string `json:"seen_events"`
 }
 
 func newStore(path string) *Store {
@@ -65,7 +68,8 @@ func DefaultStorePath() (string, error) {
 
 // OpenStore loads the store at path, or starts an empty one if the file does
 // not exist yet (its directory is created 0700). A file that does not parse is
-// an error rather than silently dropping every mark.
+// an error rather than silently dropping every mark. Temp files a save left
+// behind when its process died mid-write (see removeStaleTemps) are deleted.
 func OpenStore(path string) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("webhook: store path is empty")
@@ -73,6 +77,7 @@ func OpenStore(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
+	removeStaleTemps(path, time.Now())
 	s := newStore(path)
 	if _, _, err := s.reload(); err != nil {
 		return nil, err
@@ -143,14 +148,18 @@ func sameFile(a, b os.FileInfo) bool {
 	return a != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// Apply records ev: it returns false (and changes nothing) when ev.ID was
-// already seen. Otherwise it marks or clears the account as the event says,
-// remembers ev.ID, and persists before returning true. If persisting fails
-// nothing changes in memory either, so Mono's retry is processed afresh.
+// Apply records ev: it returns false (and changes nothing) when its event id
+// was already seen. Ids are compared exactly as sent, before cleaning: two
+// ids that differ only in characters cleaning removes are two events (the
+// Mark keeps the cleaned ev.ID, for people). Otherwise it marks or clears the
+// account as the event says, remembers the id, and persists before returning
+// true. If persisting fails nothing changes in memory either, so Mono's retry
+// is processed afresh.
 func (s *Store) Apply(ev Event) (fresh bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.seen[ev.ID]; ev.ID != "" && dup {
+	key := ev.dedupeKey()
+	if _, dup := s.seen[key]; key != "" && dup {
 		return false, nil
 	}
 	if ev.AccountID == "" && (ev.NeedsReauth() || ev.Kind == Reauthorized) {
@@ -170,9 +179,9 @@ func (s *Store) Apply(ev Event) (fresh bool, err error) {
 		}
 	}
 	order, evicted := s.seenOrder, []string(nil)
-	if ev.ID != "" {
+	if key != "" {
 		// Clip forces a fresh array, so a failed commit leaves s.seenOrder intact.
-		order, changed = append(slices.Clip(order), ev.ID), true
+		order, changed = append(slices.Clip(order), key), true
 		if over := len(order) - s.maxSeen; over > 0 {
 			evicted, order = order[:over], order[over:]
 		}
@@ -183,8 +192,8 @@ func (s *Store) Apply(ev Event) (fresh bool, err error) {
 	if err := s.commit(marks, order); err != nil {
 		return false, err
 	}
-	if ev.ID != "" {
-		s.seen[ev.ID] = struct{}{}
+	if key != "" {
+		s.seen[key] = struct{}{}
 		for _, old := range evicted {
 			delete(s.seen, old)
 		}
@@ -233,11 +242,12 @@ func (s *Store) Marked() map[string]Mark {
 	return maps.Clone(s.marks)
 }
 
-// Seen reports whether eventID has been recorded (among the last DefaultSeen).
+// Seen reports whether eventID, exactly as sent, has been recorded (among the
+// last DefaultSeen).
 func (s *Store) Seen(eventID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.seen[eventID]
+	_, ok := s.seen[dedupeKey(eventID)]
 	return ok
 }
 
@@ -260,13 +270,75 @@ func (s *Store) commit(marks map[string]Mark, order []string) error {
 	return nil
 }
 
+// staleTempAge is how old a save's temp file must be before OpenStore takes
+// it for the leftover of a writer that died mid-save (kill -9, power loss).
+// A save takes milliseconds; a younger temp file may be another process's
+// save in flight (a `reauth webhooks` receiver beside the app), and deleting
+// it would fail that save.
+const staleTempAge = time.Minute
+
+// tempPattern is the os.CreateTemp pattern of path's temp files: the random
+// part CreateTemp puts in place of "*" is decimal digits.
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".*.tmp" }
+
+// isOwnTemp reports whether name is one of the temp files tempPattern makes
+// for the store file named base, and nothing else that may share the
+// directory (the audit log, the app's log, an administrator's backup).
+func isOwnTemp(base, name string) bool {
+	mid, ok := strings.CutPrefix(name, "."+base+".")
+	if !ok {
+		return false
+	}
+	mid, ok = strings.CutSuffix(mid, ".tmp")
+	if !ok || mid == "" || len(mid) > 20 {
+		return false
+	}
+	for _, c := range mid {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStaleTemps deletes the temp files that saves of path left behind
+// when their process was killed between creating the temp file and renaming
+// it (each is a whole copy of the store; without this they pile up forever).
+// Only regular files of the store's own naming pattern, older than
+// staleTempAge, are removed; it reports how many. Best effort: a directory it
+// cannot read just keeps its files.
+func removeStaleTemps(path string, now time.Time) (removed int) {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isOwnTemp(base, e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || now.Sub(info.ModTime()) < staleTempAge {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			removed++
+		}
+	}
+	return removed
+}
+
+// beforeRename, when set (tests only), runs between a save's temp file being
+// complete and its rename: where a kill -9 leaves the temp file behind.
+var beforeRename func(tmp string)
+
 // writeFileAtomic replaces path with data so that a crash at any point leaves
 // either the old file or the new one: write a temp file in the same directory,
 // fsync it, rename over path, then fsync the directory so the rename itself
 // is durable.
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
+	tmp, err := os.CreateTemp(dir, tempPattern(path)) // mode 0600
 	if err != nil {
 		return err
 	}
@@ -284,6 +356,9 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	}
 	if err = tmp.Close(); err != nil {
 		return err
+	}
+	if beforeRename != nil {
+		beforeRename(tmp.Name())
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return err

@@ -16,6 +16,7 @@ package webhook
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,13 +82,40 @@ func kindOf(name string) EventKind {
 
 // Event is one accepted webhook. Every string has been through mono.CleanText.
 type Event struct {
-	ID         string // event_id; empty for older payloads (then no dedupe)
+	ID         string // event_id, cleaned for display; empty for older payloads (then no dedupe)
 	Kind       EventKind
 	Name       string // the event name as sent
 	AccountID  string
 	DataStatus mono.DataStatus // account_updated's meta.data_status
 	SyncStatus string          // account_updated's meta.sync_status, if any
 	Received   time.Time
+
+	// rawID is event_id exactly as sent, kept only when cleaning changed it
+	// (control characters, escapes, spaces around it). Dedupe uses it, so
+	// two ids that differ only in what cleaning removes stay two events.
+	// Unexported: it may hold escape sequences and must never be shown.
+	rawID string
+}
+
+// dedupeKey is what the Store remembers ev by: its id exactly as sent.
+func (ev Event) dedupeKey() string {
+	if ev.rawID != "" {
+		return dedupeKey(ev.rawID)
+	}
+	return dedupeKey(ev.ID)
+}
+
+// dedupeKey maps an event id exactly as sent to the key the Store keeps.
+// An id that cleaning leaves as it is (every id Mono sends) is its own key,
+// so stores written before raw ids were kept still dedupe. Any other id is
+// kept as NUL followed by its bytes in hex: exact, one-to-one, safe to
+// write to the store file and to print, and never equal to a clean id
+// (cleaning removes NUL).
+func dedupeKey(raw string) string {
+	if raw == "" || cleanID(raw) == raw {
+		return raw
+	}
+	return "\x00" + hex.EncodeToString([]byte(raw))
 }
 
 // NeedsReauth reports whether the event says the account needs reauth.
@@ -112,13 +140,20 @@ type Config struct {
 	OnEvent func(Event)
 	// Now stamps Event.Received. Default time.Now.
 	Now func() time.Time
-	// Logger gets one line per request, never the secret. Default: discard.
+	// Logger gets one line per authenticated request, and refused requests
+	// as a summary of counts by reason at most once per RefusalLogEvery
+	// (never a line each: anyone who can reach the receiver can send those).
+	// Never the secret. Default: discard.
 	Logger *slog.Logger
+	// RefusalLogEvery is the shortest time between two summaries of refused
+	// requests. Default DefaultRefusalLogEvery (10 s).
+	RefusalLogEvery time.Duration
 }
 
 type handler struct {
 	cfg        Config
 	secretHash [sha256.Size]byte
+	refusals   *refusalLog
 }
 
 // NewHandler returns the webhook receiver. Answers: 405 for anything but POST,
@@ -135,7 +170,8 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &handler{cfg: cfg, secretHash: sha256.Sum256([]byte(cfg.Secret))}
+	return &handler{cfg: cfg, secretHash: sha256.Sum256([]byte(cfg.Secret)),
+		refusals: newRefusalLog(cfg.Logger, cfg.RefusalLogEvery)}
 }
 
 // authorised compares the header with the secret in constant time. Both are
@@ -150,37 +186,40 @@ func (h *handler) authorised(got string) bool {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	logger := h.cfg.Logger
+	// Refusals are counted, not logged one by one (see refusalLog).
+	refuse := func(status int, reason, msg, detail string) {
+		h.refusals.refused(reason, r.RemoteAddr, detail)
+		http.Error(w, msg, status)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		refuse(http.StatusMethodNotAllowed, refusedMethod, "method not allowed", "")
 		return
 	}
 	if !h.authorised(r.Header.Get(SecretHeader)) {
+		reason := refusedSecret
 		if h.cfg.Secret == "" {
-			logger.Error("webhook refused: MONO_WEBHOOK_SECRET is not set", "remote", r.RemoteAddr)
-		} else {
-			logger.Warn("webhook refused: wrong or missing secret", "remote", r.RemoteAddr)
+			reason = refusedNoSecret
 		}
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		refuse(http.StatusUnauthorized, reason, "unauthorized", "")
 		return
 	}
 	if r.ContentLength > MaxBody {
-		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		refuse(http.StatusRequestEntityTooLarge, refusedTooLarge, "body too large", "")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			refuse(http.StatusRequestEntityTooLarge, refusedTooLarge, "body too large", "")
 			return
 		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
+		refuse(http.StatusBadRequest, refusedUnread, "cannot read body", "")
 		return
 	}
 	ev, err := Parse(body)
 	if err != nil {
-		logger.Warn("webhook rejected", "err", err)
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		refuse(http.StatusBadRequest, refusedBadBody, err.Error(), err.Error())
 		return
 	}
 	ev.Received = h.cfg.Now()
@@ -247,11 +286,14 @@ func Parse(body []byte) (Event, error) {
 	if len(rawID) == 0 && w.Data != nil {
 		rawID = w.Data.EventID
 	}
-	id, err := idText(rawID)
+	sent, err := idText(rawID)
 	if err != nil {
 		return Event{}, fmt.Errorf("event_id: %w", err)
 	}
-	ev.ID = id
+	// People see the cleaned id; dedupe goes by the id as sent.
+	if ev.ID = cleanID(sent); ev.ID != sent {
+		ev.rawID = sent
+	}
 	if ev.Kind == Unknown {
 		return ev, nil
 	}
@@ -292,13 +334,15 @@ func accountID(raw json.RawMessage) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("data.account._id: %w", err)
 	}
-	if id == "" {
+	if id = cleanID(id); id == "" {
 		return "", errors.New(`missing "data.account._id"`)
 	}
 	return id, nil
 }
 
-// idText accepts a JSON string or number as an id, cleaned and bounded.
+// idText accepts a JSON string or number as an id and returns it exactly as
+// sent (a number as written), bounded: callers clean it (cleanID) for
+// anything a person reads.
 func idText(raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
@@ -311,12 +355,15 @@ func idText(raw json.RawMessage) (string, error) {
 		}
 		s = n.String()
 	}
-	s = strings.TrimSpace(mono.CleanText(s))
 	if len(s) > maxIDLen {
 		return "", fmt.Errorf("longer than %d bytes", maxIDLen)
 	}
 	return s, nil
 }
+
+// cleanID is an id as people see it and the marks file keeps it: no escape
+// or control characters, no spaces around it.
+func cleanID(s string) string { return strings.TrimSpace(mono.CleanText(s)) }
 
 func firstNonEmpty(a, b string) string {
 	if strings.TrimSpace(a) != "" {
