@@ -748,7 +748,7 @@ func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind
 // onWebhook audits an accepted webhook and tells every program about it.
 func (rt *runtime) onWebhook(ev webhook.Event) {
 	rt.hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Event: ev.Name, NeedsReauth: ev.NeedsReauth(),
-		Reauthorized: ev.Kind == webhook.Reauthorized, DataStatus: ev.DataStatus})
+		Reauthorized: ev.Kind == webhook.Reauthorized, DataStatus: ev.DataStatus, SyncStatus: ev.SyncStatus, At: ev.Received})
 	if err := rt.audit.Append(audit.Record{Agent: audit.Agent{User: "mono", Via: "webhook"}, Account: ev.AccountID,
 		Action: audit.ActionWebhookReceived, Event: ev.Name, Detail: string(ev.DataStatus)}); err != nil {
 		rt.env.logger.Error("audit append failed", "err", err)

@@ -31,6 +31,26 @@ func (a *Attempt) ID() string { return a.id }
 // Session is the machine's current value.
 func (a *Attempt) Session() Session { return a.sess }
 
+// Refine replaces the chosen account with a fuller read of the same account
+// (the list's copy may lack the evidence) while the reason is still being
+// explained, so the reason sees it. It records nothing: the attempt has not
+// moved.
+func (a *Attempt) Refine(acct mono.Account, now time.Time) error {
+	if a.sess.phase != Explaining || acct.ID != a.sess.account.ID {
+		return &TransitionError{Phase: a.sess.phase, Event: AccountChosen, Why: "only the chosen account, while explaining"}
+	}
+	next, err := New().Apply(Event{Kind: AccountChosen, Account: acct}, now)
+	if err != nil {
+		return err
+	}
+	if a.sess.reason.Overridden {
+		next.reason = ReasonWithKind(acct, a.sess.reason.Kind)
+	}
+	next.generation = a.sess.generation
+	a.sess = next
+	return nil
+}
+
 // Line is one line of a status pane or a transcript.
 type Line struct {
 	At   time.Time
@@ -96,7 +116,7 @@ func (a *Attempt) Apply(ev Event, now time.Time) (Step, error) {
 			record(audit.Record{Action: audit.ActionPageOpened, PageURL: StripFragment(next.PageURL())})
 		}
 	case PageFailed:
-		line(ToneError, "Could not start the page: "+next.PageError())
+		line(ToneError, "Could not start the page: "+errText(ev.Err, "the page could not be served"))
 	case Widget:
 		a.widgetLines(ev.Widget, before, next, line, record)
 	case PageGone:
@@ -186,7 +206,7 @@ type Situation struct {
 // Situation says where a live attempt stands at now, from the events seen
 // so far ("" fields outside the page phases).
 func (s Session) Situation(now time.Time) Situation {
-	left := "it works for " + remaining(s.token, now) + " more"
+	left := "the link works for " + remaining(s.token, now) + " more"
 	switch s.phase {
 	case PageOpening:
 		return Situation{Where: "Starting the page…"}
@@ -198,11 +218,11 @@ func (s Session) Situation(now time.Time) Situation {
 			where += " on the " + pageLabel(s.exitPage)
 		}
 		where += "."
-		next := "ask them to press Reopen on the page; the link " + left + "."
+		next := "ask them to press Reopen on the page; " + left + "."
 		if s.errorPending && s.lastError.Type != "" {
 			where += " The widget had reported " + withStop(errorSentence(s.lastError.Type, s.lastError.Message))
 		} else if isMFAPage(s.exitPage) {
-			next = "ask whether they received the code from their bank, then press Reopen; the link " + left + "."
+			next = "ask whether they received the code from their bank, then press Reopen; " + left + "."
 		}
 		return Situation{Where: where, Next: next}
 	case PageClosed:
@@ -215,7 +235,7 @@ func (s Session) Situation(now time.Time) Situation {
 			if userFixable(s.lastError.Type) {
 				next = "ask the customer to check what they entered and try again."
 			}
-			return Situation{Where: "The widget reported " + withStop(errorSentence(s.lastError.Type, s.lastError.Message)), Next: next}
+			return Situation{Where: withStop(errorSentence(s.lastError.Type, s.lastError.Message)), Next: next}
 		case s.exitPage != "":
 			return Situation{Where: "The customer is leaving the widget on the " + pageLabel(s.exitPage) + ".",
 				Next: "ask what stopped them; they can press Reopen on the page."}

@@ -177,7 +177,7 @@ func TestFullFlowWrongOTPThenSuccess(t *testing.T) {
 	}
 	h.clock.Advance(31 * time.Second) // past the sandbox's confirm delay
 	h.until("verified", func(m Model) bool { return m.session.sess.Phase() == state.Verified })
-	if !strings.Contains(plain(h.m), "data available") {
+	if !strings.Contains(plain(h.m), "data synced after the reauth") {
 		t.Fatalf("verification not shown:\n%s", plain(h.m))
 	}
 	for _, want := range []audit.Action{audit.ActionSessionStarted, audit.ActionReasonShown, audit.ActionTokenMinted,
@@ -370,12 +370,19 @@ func goldenCases() []goldenCase {
 			page(t, h, append(slices.Clone(live), e(mono.EventSubmitMFA, mono.EventData{MFAType: "OTP"}), e(mono.EventSuccess, mono.EventData{Code: "x"}))...)
 			h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
 		}},
-		{"failed", func(t *testing.T, h *harness) {
+		{"closed_after_error", func(t *testing.T, h *harness) {
 			page(t, h, append(slices.Clone(live[:5]), e(mono.EventError, mono.EventData{ErrorType: "BANK_UNAVAILABLE", ErrorMessage: "The bank is not responding"}),
 				mono.WidgetEvent{Callback: mono.CallbackClose})...)
 		}},
-		{"abandoned", func(t *testing.T, h *harness) {
+		{"closed_on_mfa", func(t *testing.T, h *harness) {
 			page(t, h, append(slices.Clone(live[:5]), e(mono.EventExit, mono.EventData{PageName: "MFA"}), mono.WidgetEvent{Callback: mono.CallbackClose})...)
+		}},
+		{"page_closed", func(t *testing.T, h *harness) {
+			page(t, h, append(slices.Clone(live[:4]), mono.WidgetEvent{Callback: mono.CallbackUnload})...)
+		}},
+		{"page_error", func(t *testing.T, h *harness) {
+			page(t, h, mono.WidgetEvent{Callback: mono.CallbackPageError,
+				Data: mono.EventData{ErrorMessage: "Re-auth token is required for reauthorisation"}})
 		}},
 		{"expired", func(t *testing.T, h *harness) {
 			page(t, h, live[:3]...)
@@ -468,7 +475,7 @@ func TestVerificationGivesUpAsStillSyncing(t *testing.T) {
 	if h.m.session.sess.Phase() != state.StillSyncing {
 		t.Fatalf("phase %v, want StillSyncing:\n%s", h.m.session.sess.Phase(), plain(h.m))
 	}
-	if !strings.Contains(plain(h.m), "syncing") {
+	if !strings.Contains(plain(h.m), "has not confirmed fresh data") {
 		t.Fatalf("not explained:\n%s", plain(h.m))
 	}
 }
@@ -532,7 +539,7 @@ func TestReplacedPageSaysWhy(t *testing.T) {
 	h.pages.last().end(connect.EndReplaced)
 	h.until("the page's end", func(m Model) bool { return m.session.sess.Phase().HasOutcome() })
 	v := plain(h.m)
-	for _, want := range []string{"Page replaced: another page was opened for this account",
+	for _, want := range []string{"Page replaced: a newer page was opened for this account", "TAKEN OVER",
 		"A newer page for this account took over.", "reauth audit --account"} {
 		if !strings.Contains(v, want) {
 			t.Fatalf("the session screen lacks %q:\n%s", want, v)
@@ -540,7 +547,7 @@ func TestReplacedPageSaysWhy(t *testing.T) {
 	}
 	h.until("the outcome's audit record", func(Model) bool { return slices.Contains(h.audit.actions(), audit.ActionOutcome) })
 	for _, r := range h.audit.recsCopy() {
-		if r.Action == audit.ActionOutcome && r.Detail != "A newer page for this account took over." {
+		if r.Action == audit.ActionOutcome && (r.Outcome != "TAKEN OVER" || !strings.HasPrefix(r.Detail, "A newer page for this account took over.")) {
 			t.Fatalf("the outcome audit record says %q", r.Detail)
 		}
 	}

@@ -108,4 +108,6 @@ type AccountSignal struct {
 	NeedsReauth  bool
 	Reauthorized bool
 	DataStatus   mono.DataStatus
+	SyncStatus   string    // account_updated's meta.sync_status, if any
+	At           time.Time // Mono's timestamp for the event, or when it was received
 }

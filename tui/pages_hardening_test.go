@@ -57,7 +57,7 @@ func posterFor(t *testing.T, pageURL string) *pagePoster {
 	t.Helper()
 	u, err := url.Parse(pageURL)
 	if err != nil || u.Fragment == "" {
-		t.Fatalf("page URL %q has no secret fragment", stripFragment(pageURL))
+		t.Fatalf("page URL %q has no secret fragment", state.StripFragment(pageURL))
 	}
 	return &pagePoster{t: t, base: u.Scheme + "://" + u.Host, id: path.Base(u.Path), secret: u.Fragment,
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}}
@@ -179,7 +179,10 @@ func TestHostilePageReachesNoTerminal(t *testing.T) {
 		}
 	}
 
+	// Closing the widget is not an outcome; the page failing is.
 	p.mustPost("close", "", nil)
+	h.until("widget closed", func(m Model) bool { return m.session.sess.Phase() == state.WidgetClosed })
+	p.mustPost("page_error", "", map[string]any{"errorType": "SDK" + c1, "errorMessage": "connect.js threw" + osc52 + cursor})
 	h.until("outcome", func(m Model) bool { return m.session.sess.Phase() == state.Failed })
 	outcome := h.m.session.sess.Outcome()
 	banner := bannerLines(h.m)
@@ -188,15 +191,15 @@ func TestHostilePageReachesNoTerminal(t *testing.T) {
 	}
 	ignored := h.m.session.sess.Ignored()
 
-	// After the outcome a page may say anything: success, another error,
-	// an exit. It is heard (and cleaned) but decides nothing.
-	p.mustPost("event", "SUCCESS", map[string]any{"code": osc52})
-	p.mustPost("success", "", map[string]any{"code": "code" + osc8})
+	// After the outcome a page may say anything but success (which always
+	// wins): another error, an exit, a close. It is heard (and cleaned) but
+	// decides nothing.
 	p.mustPost("event", "ERROR", map[string]any{"errorType": "BANK" + c1, "errorMessage": osc52 + cursor})
 	p.mustPost("event", "EXIT", map[string]any{"pageName": cursor + "MFA"})
-	h.until("late posts delivered", func(m Model) bool { return m.session.sess.Ignored() >= ignored+4 })
+	p.mustPost("close", "", nil)
+	h.until("late posts delivered", func(m Model) bool { return m.session.sess.Ignored() >= ignored+3 })
 	s := h.m.session
-	if s.sess.Phase() != state.Failed || s.sess.Outcome() != outcome || s.sess.LateSuccess() {
+	if s.sess.Phase() != state.Failed || s.sess.Outcome() != outcome {
 		t.Fatalf("posts after the outcome changed it: phase %v, outcome %+v", s.sess.Phase(), s.sess.Outcome())
 	}
 	if got := bannerLines(h.m); strings.Join(got, "\n") != strings.Join(banner, "\n") {
@@ -222,7 +225,7 @@ func (a *memAudit) recsCopy() []audit.Record {
 func bannerLines(m Model) []string {
 	var out []string
 	for _, l := range strings.Split(plain(m), "\n") {
-		for _, word := range []string{"SUCCEEDED", "FAILED", "ABANDONED", "EXPIRED ", "Next "} {
+		for _, word := range []string{"SUCCEEDED", "FAILED", "ENDED BY AGENT", "TAKEN OVER", "EXPIRED ", "Next "} {
 			if strings.Contains(l, word) {
 				out = append(out, strings.TrimSpace(l))
 				break
@@ -394,7 +397,7 @@ func TestNewTokenInvalidatesOldPage(t *testing.T) {
 	h.key("o")
 	h.until("new page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
 	newURL := h.m.session.sess.PageURL()
-	if stripFragment(newURL) == stripFragment(oldURL) {
+	if state.StripFragment(newURL) == state.StripFragment(oldURL) {
 		t.Fatal("the new token reused the old page")
 	}
 	fresh := posterFor(t, newURL)

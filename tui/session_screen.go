@@ -32,8 +32,14 @@ const (
 // sessionScreen is one account's reauth: reason, token, page, live status.
 // Every change of phase goes through state.Session.Apply.
 type sessionScreen struct {
-	id         string // audit correlation id for this attempt
-	sess       state.Session
+	// att is the attempt every front end runs (state.Attempt): the machine,
+	// its status lines and its audit records. sess is att's current
+	// session, kept beside it for reading.
+	att  state.Attempt
+	sess state.Session
+	// pending are att's audit records not yet handed to a Cmd; they are
+	// written in order.
+	pending    []audit.Record
 	account    mono.Account
 	status     statusPane
 	page       Page // the served page, nil until PageServed
@@ -100,10 +106,13 @@ type (
 )
 
 func newSessionScreen(m *Model, a mono.Account) *sessionScreen {
-	s := &sessionScreen{id: newSessionID(), account: a, status: newStatusPane()}
+	s := &sessionScreen{att: state.NewAttempt(newSessionID()), account: a, status: newStatusPane()}
 	s.apply(m, state.Event{Kind: state.AccountChosen, Account: a})
 	return s
 }
+
+// id is the audit correlation id of this attempt.
+func (s *sessionScreen) id() string { return s.att.ID() }
 
 func newSessionID() string {
 	var b [6]byte
@@ -114,24 +123,39 @@ func newSessionID() string {
 // start fetches the account's details (the list may lack the evidence) and
 // records the start in the audit.
 func (s *sessionScreen) start(m *Model) tea.Cmd {
-	r := s.sess.Reason()
-	return tea.Batch(
-		m.fetchDetail(s.sess.Generation(), s.account.ID),
-		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionSessionStarted}),
-		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionReasonShown, Reason: r.Kind.String(),
-			Detail: strings.Join(r.Evidence, "; ")}),
-	)
+	return tea.Batch(m.fetchDetail(s.sess.Generation(), s.account.ID), s.flush(m))
 }
 
-// apply runs one event through the machine. A refused event leaves the
-// session as it was; it is logged as a notice only when the agent caused it.
+// apply runs one event through the attempt: its lines go to the status
+// pane and its audit records wait in pending for the next flush, so they
+// are written in the order they happened. A refused event changes nothing.
 func (s *sessionScreen) apply(m *Model, ev state.Event) error {
-	next, err := s.sess.Apply(ev, m.deps.now())
+	st, err := s.att.Apply(ev, m.deps.now())
 	if err != nil {
 		return err
 	}
-	s.sess = next
+	s.sess = s.att.Session()
+	for _, l := range st.Lines {
+		s.status.add(statusLine{at: l.At, tone: l.Tone.String(), text: l.Text})
+	}
+	s.pending = append(s.pending, st.Records...)
 	return nil
+}
+
+// flush hands the pending audit records to one Cmd that writes them in
+// order (each waits for an fsync: never in Update).
+func (s *sessionScreen) flush(m *Model) tea.Cmd {
+	recs := s.pending
+	s.pending = nil
+	return m.recordCmd(recs)
+}
+
+// takePending returns the pending records for a Cmd that writes them
+// itself before its own work (a mint is recorded before it leaves).
+func (s *sessionScreen) takePending() []audit.Record {
+	recs := s.pending
+	s.pending = nil
+	return recs
 }
 
 // dropPage detaches the screen's page and returns the Cmd that closes it:
@@ -158,9 +182,16 @@ func (m Model) fetchDetail(gen uint64, id string) tea.Cmd {
 	}
 }
 
-func (m Model) mint(gen uint64, id string) tea.Cmd {
+// mint writes recs (the token_mint_requested record) before the request
+// leaves the process, so every token Mono issues is in the audit even if
+// the program dies before the answer.
+func (m Model) mint(gen uint64, id string, recs []audit.Record) tea.Cmd {
 	ctx, api := m.ctx, m.deps.Mono
+	recordAll := m.recordAll(recs)
 	return func() tea.Msg {
+		if recordAll != nil {
+			recordAll()
+		}
 		t, err := api.Reauthorise(ctx, id)
 		return mintResultMsg{gen: gen, token: t, err: err}
 	}
@@ -319,10 +350,9 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		}
 		s.detailErr = ""
 		s.account = mergeAccount(s.account, msg.account)
-		// Re-choose with the fuller account so the reason sees its evidence.
-		fresh := state.New()
-		if next, err := fresh.Apply(state.Event{Kind: state.AccountChosen, Account: s.account}, m.deps.now()); err == nil {
-			s.sess = next
+		// The fuller account lets the reason see its evidence.
+		if s.att.Refine(s.account, m.deps.now()) == nil {
+			s.sess = s.att.Session()
 		}
 		return nil, true
 	case mintResultMsg:
@@ -336,11 +366,14 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		before := s.sess.Phase()
-		gone := state.Event{Kind: state.PageGone, Generation: msg.gen, Replaced: msg.why == connect.EndReplaced}
-		if s.apply(m, gone) == nil && !before.HasOutcome() {
-			s.status.add(statusLine{at: m.deps.now(), tone: "warning", text: pageEndedText(msg.why)})
+		if msg.why == connect.EndExpired {
+			// The page server ended it at the token's expiry: the clock
+			// says so too.
+			_ = s.apply(m, state.Event{Kind: state.Tick})
+		} else {
+			_ = s.apply(m, state.Event{Kind: state.PageGone, Generation: msg.gen, Replaced: msg.why == connect.EndReplaced})
 		}
-		return s.afterChange(m, before), true
+		return tea.Batch(s.afterChange(m, before), s.flush(m)), true
 	case verifyResultMsg:
 		return s.onVerify(m, msg), true
 	case hostedLinkMsg:
@@ -351,7 +384,7 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		}
 		s.hosted = mono.CleanText(msg.url)
 		s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Hosted reauth link created and copied; progress will come from Mono's webhooks"})
-		return tea.Batch(tea.SetClipboard(s.hosted), m.record(audit.Record{Session: s.id, Account: s.account.ID,
+		return tea.Batch(tea.SetClipboard(s.hosted), m.record(audit.Record{Session: s.id(), Account: s.account.ID,
 			Action: audit.ActionHostedLinkCreated, PageURL: s.hosted})), true
 	case browserResultMsg:
 		if msg.err != nil {
@@ -391,17 +424,13 @@ func (s *sessionScreen) onMint(m *Model, msg mintResultMsg) tea.Cmd {
 		if s.apply(m, state.Event{Kind: state.MintFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))}) != nil {
 			return nil
 		}
-		return m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionTokenMintFailed, Detail: plainError(msg.err)})
+		return s.flush(m)
 	}
 	if s.apply(m, state.Event{Kind: state.MintSucceeded, Generation: msg.gen, Token: msg.token}) != nil {
 		return nil // stale: a newer request or Back superseded it
 	}
 	s.reveal = false
-	s.status = newStatusPane()
-	s.status.add(statusLine{at: msg.token.MintedAt, tone: "info", text: "Token minted " + msg.token.Fingerprint() +
-		", expires " + msg.token.ExpiresAt.Local().Format("15:04:05")})
-	return tea.Batch(s.afterChange(m, before), m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionTokenMinted,
-		TokenFingerprint: msg.token.Fingerprint(), TokenExpiresAt: msg.token.ExpiresAt, Reason: s.sess.Reason().Kind.String()}))
+	return tea.Batch(s.afterChange(m, before), s.flush(m))
 }
 
 func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
@@ -409,17 +438,15 @@ func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
 	// session to Expired, and afterChange records that outcome.
 	before := s.sess.Phase()
 	if msg.err != nil {
-		if s.apply(m, state.Event{Kind: state.PageFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))}) == nil {
-			s.status.add(statusLine{at: m.deps.now(), tone: "error", text: "Could not start the page: " + plainError(msg.err)})
-		}
-		return s.afterChange(m, before)
+		_ = s.apply(m, state.Event{Kind: state.PageFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))})
+		return tea.Batch(s.afterChange(m, before), s.flush(m))
 	}
 	err := s.apply(m, state.Event{Kind: state.PageServed, Generation: msg.gen, PageURL: msg.page.URL(), Pairing: msg.page.PairingCode()})
 	if err != nil || s.sess.Phase().HasOutcome() {
 		// Nobody is waiting for this page any more, or its token expired
 		// while it started: a page for a dead token must not reach the
 		// customer.
-		return tea.Batch(closePage(msg.page), s.afterChange(m, before))
+		return tea.Batch(closePage(msg.page), s.afterChange(m, before), s.flush(m))
 	}
 	var closeOld tea.Cmd
 	if s.page != msg.page {
@@ -429,9 +456,7 @@ func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
 	// If the program ends without a quit key (SSH drop, shutdown, signal),
 	// the customer's page must still be closed.
 	context.AfterFunc(m.ctx, msg.page.Close)
-	s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Page ready, pairing code " + msg.page.PairingCode()})
-	return tea.Batch(closeOld, m.waitEvent(msg.gen, msg.page, nil), m.launchBrowser(msg.page.URL()),
-		m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionPageOpened, PageURL: stripFragment(msg.page.URL())}))
+	return tea.Batch(closeOld, m.waitEvent(msg.gen, msg.page, s.takePending()), m.launchBrowser(msg.page.URL()))
 }
 
 // onWidget applies a page's events in their order, as if each came in its
@@ -443,54 +468,27 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 		return nil // an old page still talking: ignore it
 	}
 	var cmds []tea.Cmd
-	var recs []audit.Record
 	for _, ev := range msg.evs {
 		if msg.page != s.page {
 			break // an earlier event ended this page (its token expired)
 		}
-		recs = s.onWidgetEvent(m, msg.gen, ev, recs, &cmds)
+		before := s.sess.Phase()
+		if s.apply(m, state.Event{Kind: state.Widget, Generation: msg.gen, Widget: ev}) != nil {
+			continue
+		}
+		if c := s.afterChange(m, before); c != nil {
+			cmds = append(cmds, c)
+		}
 	}
 	if msg.page != s.page {
 		// Stop reading the dropped page; what this batch must record still is.
-		return tea.Batch(append(cmds, m.recordCmd(recs))...)
+		return tea.Batch(append(cmds, s.flush(m))...)
 	}
-	wait := m.waitEvent(msg.gen, msg.page, recs)
+	wait := m.waitEvent(msg.gen, msg.page, s.takePending())
 	if len(cmds) == 0 {
 		return wait // the usual case: no tea.Batch round trip per event
 	}
 	return tea.Batch(append(cmds, wait)...)
-}
-
-// onWidgetEvent applies one event: status line, audit record (appended to
-// recs) and, on a phase change, afterChange's commands (appended to cmds).
-func (s *sessionScreen) onWidgetEvent(m *Model, gen uint64, ev mono.WidgetEvent, recs []audit.Record, cmds *[]tea.Cmd) []audit.Record {
-	before := s.sess.Phase()
-	if err := s.apply(m, state.Event{Kind: state.Widget, Generation: gen, Widget: ev}); err != nil {
-		return recs
-	}
-	// onLoad and the LOADED event say the same thing: show it once.
-	if ev.Callback != mono.CallbackHeartbeat && ev.Callback != mono.CallbackLoad {
-		// Receipt time, from our clock: the browser's own clock may be off.
-		at := m.deps.now()
-		sentence := state.Describe(ev)
-		tone := state.Kind(ev).String()
-		confirmsSuccess := s.sess.Outcome().Kind == state.OutcomeSucceeded &&
-			(ev.Callback == mono.CallbackSuccess || ev.Name == mono.EventSuccess)
-		if before.HasOutcome() && !confirmsSuccess {
-			// It decides nothing now (the widget always closes itself after a
-			// success; a page may still chatter): say so, quietly.
-			tone = "faint"
-			if ev.Callback != mono.CallbackClose {
-				sentence += " (after the outcome; ignored)"
-			}
-		}
-		s.status.add(statusLine{at: at, tone: tone, text: sentence})
-		recs = append(recs, audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionWidgetEvent, Event: sentence})
-	}
-	if c := s.afterChange(m, before); c != nil {
-		*cmds = append(*cmds, c)
-	}
-	return recs
 }
 
 // recordCmd is recordAll as a tea.Cmd.
@@ -502,7 +500,8 @@ func (m Model) recordCmd(es []audit.Record) tea.Cmd {
 	return func() tea.Msg { f(); return nil }
 }
 
-// afterChange reacts to a phase change: outcome lines, audit, verification.
+// afterChange reacts to a phase change (the attempt has said and recorded
+// it): an expired token's page is closed, a success starts verification.
 func (s *sessionScreen) afterChange(m *Model, before state.Phase) tea.Cmd {
 	now := m.deps.now()
 	after := s.sess.Phase()
@@ -510,13 +509,8 @@ func (s *sessionScreen) afterChange(m *Model, before state.Phase) tea.Cmd {
 		return nil
 	}
 	var cmds []tea.Cmd
-	if after.HasOutcome() && !before.HasOutcome() {
-		o := s.sess.Outcome()
-		cmds = append(cmds, m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionOutcome,
-			Outcome: o.Kind.String(), Detail: o.Headline}))
-		if after == state.Expired {
-			cmds = append(cmds, s.dropPage()) // an expired token's page can do nothing more
-		}
+	if after == state.Expired || after == state.EndedByAgent || after == state.TakenOver {
+		cmds = append(cmds, s.dropPage()) // its page can do nothing more
 	}
 	if after == state.Succeeded {
 		if s.apply(m, state.Event{Kind: state.VerifyStarted, Generation: s.sess.Generation()}) == nil {
@@ -550,29 +544,33 @@ func (s *sessionScreen) onVerify(m *Model, msg verifyResultMsg) tea.Cmd {
 		s.verifyErr = hint
 		s.status.add(statusLine{at: now, tone: "warning", text: "Re-read failed, will retry: " + hint})
 	}
-	switch s.sess.Phase() {
-	case state.Verifying:
-		if msg.kicked {
-			return nil // the scheduled re-reads carry on by themselves
-		}
-		return m.verifyLater(msg.gen, s.account.ID, verifyBackoff(m.deps.VerifyEvery, s.sess.Verification().Checks))
-	case state.Verified, state.StillSyncing:
-		v := s.sess.Verification()
-		tone := "success"
-		if s.sess.Phase() == state.StillSyncing {
-			tone = "warning"
-		}
-		s.status.add(statusLine{at: now, tone: tone, text: v.Headline})
-		return m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionVerification,
-			Outcome: s.sess.Phase().String(), Detail: v.Headline})
+	if s.sess.Phase() == state.Verifying && !msg.kicked { // kicked: the scheduled re-reads carry on by themselves
+		return tea.Batch(s.flush(m), m.verifyLater(msg.gen, s.account.ID, verifyBackoff(m.deps.VerifyEvery, s.sess.Verification().Checks)))
 	}
-	return nil
+	return s.flush(m)
 }
 
-// onSignal reacts to Mono's webhooks about this session's account: while
-// verifying, a reauthorized/updated event prompts an immediate re-read.
+// onSignal reacts to Mono's webhooks about this session's account. Mono's
+// success (account_reauthorized) wins like the widget's; an account_updated
+// with sync SUCCESSFUL confirms fresh data; while verifying, any other news
+// prompts an immediate re-read.
 func (s *sessionScreen) onSignal(m *Model, sig AccountSignal) tea.Cmd {
 	now := m.deps.now()
+	at := sig.At
+	if at.IsZero() {
+		at = now
+	}
+	before := s.sess.Phase()
+	var ev state.Event
+	switch {
+	case sig.Reauthorized:
+		ev = state.Event{Kind: state.MonoReauthorized, AccountID: sig.AccountID, At: at}
+	case strings.EqualFold(sig.SyncStatus, mono.SyncStatusSuccessful):
+		ev = state.Event{Kind: state.MonoSynced, AccountID: sig.AccountID, At: at}
+	}
+	if ev.Kind != 0 && s.apply(m, ev) == nil {
+		return tea.Batch(s.afterChange(m, before), s.flush(m))
+	}
 	text := "Mono webhook: " + sig.Event
 	tone := "info"
 	switch {
@@ -610,10 +608,7 @@ func (s *sessionScreen) onClock(m *Model, now time.Time) tea.Cmd {
 	if s.apply(m, state.Event{Kind: state.Tick}) != nil {
 		return nil
 	}
-	if s.sess.Phase() == state.Expired && before != state.Expired {
-		s.status.add(statusLine{at: now, tone: "warning", text: "Token expired"})
-	}
-	return s.afterChange(m, before)
+	return tea.Batch(s.afterChange(m, before), s.flush(m))
 }
 
 func (s *sessionScreen) setNotice(text string, ok bool) { s.notice, s.noticeOK = text, ok }
@@ -629,7 +624,9 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 			if d == confirmReplaceToken {
 				return s.requestMint(m, true)
 			}
-			return m.backToSearch()
+			// Leaving a live attempt ends it, in the agent's name.
+			_ = s.apply(m, state.Event{Kind: state.AgentEnded, Why: "The agent left the attempt."})
+			return tea.Batch(s.flush(m), m.backToSearch())
 		case key.Matches(msg, k.No):
 			s.dialog = noDialog
 		}
@@ -645,7 +642,7 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Open):
 			s.picking = false
 			if s.apply(m, state.Event{Kind: state.ReasonOverridden, Reason: kinds[s.pickIdx]}) == nil {
-				return m.record(audit.Record{Session: s.id, Account: s.account.ID, Action: audit.ActionReasonOverridden, Reason: kinds[s.pickIdx].String()})
+				return s.flush(m)
 			}
 		case key.Matches(msg, k.Back):
 			s.picking = false
@@ -669,7 +666,7 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 			if s.sess.PageURL() == "" {
 				return s.dropPage()
 			}
-		case s.sess.Phase() == state.WidgetLive:
+		case s.sess.Phase().Live():
 			s.dialog = confirmLeaveLivePage
 		default:
 			return m.backToSearch()
@@ -704,7 +701,7 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		}
 		if !s.hostedBusy {
 			s.hostedBusy = true
-			return m.initiateHosted(s.account.ID, s.id)
+			return m.initiateHosted(s.account.ID, s.id())
 		}
 	case key.Matches(msg, k.Reveal):
 		s.reveal = !s.reveal
@@ -742,8 +739,10 @@ func (s *sessionScreen) requestMint(m *Model, replace bool) tea.Cmd {
 		s.setNotice("Can't mint now: "+s.sess.Phase().String(), false)
 		return nil
 	}
+	// The previous attempt's lines stay, dimmed, above the new one's.
+	s.status.dim()
 	// A new token makes the old page useless; close it so it can't report.
-	return tea.Batch(s.dropPage(), m.mint(s.sess.Generation(), s.account.ID))
+	return tea.Batch(s.dropPage(), m.mint(s.sess.Generation(), s.account.ID, s.takePending()))
 }
 
 // enableKeys turns on the session keys the current phase accepts.
@@ -779,7 +778,7 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 	k.CopyToken.SetEnabled(hasToken)
 	k.OpenPage.SetEnabled(ph == state.TokenReady || (s.page != nil && m.deps.OpenBrowser != nil && !ph.HasOutcome()))
 	k.CopyLink.SetEnabled(s.sess.PageURL() != "")
-	k.Hosted.SetEnabled(!s.hostedBusy && (s.hosted != "" || !ph.HasOutcome()) && ph != state.WidgetLive)
+	k.Hosted.SetEnabled(!s.hostedBusy && (s.hosted != "" || !ph.HasOutcome()) && ph != state.WidgetLive && ph != state.WidgetClosed && ph != state.PageClosed)
 	if s.hosted != "" {
 		k.Hosted.SetHelp("h", "copy hosted link")
 	} else {
@@ -798,13 +797,6 @@ func (m Model) statusRows() int { return max(3, m.height-16) }
 func maskFragment(u string) string {
 	if i := strings.IndexByte(u, '#'); i >= 0 {
 		return u[:i] + "#••••••"
-	}
-	return u
-}
-
-func stripFragment(u string) string {
-	if i := strings.IndexByte(u, '#'); i >= 0 {
-		return u[:i]
 	}
 	return u
 }
@@ -884,8 +876,10 @@ func (s *sessionScreen) view(m *Model, width, height int) string {
 		} else {
 			header += st.Faint.Render("  ○ waiting for the page")
 		}
-		if t := s.sess.LastEventAt(); !t.IsZero() {
-			header += st.Faint.Render(fmt.Sprintf("  last event %s ago", ago(now.Sub(t))))
+		if t := s.sess.LastCustomerAction(); !t.IsZero() {
+			// Customer actions only: a heartbeat says the page is open,
+			// not that anyone is using it.
+			header += st.Faint.Render(fmt.Sprintf("  last customer action %s ago", ago(now.Sub(t))))
 		}
 	}
 	top = append(top, ansi.Truncate(header, width, "…"))
@@ -1016,8 +1010,11 @@ func (s *sessionScreen) bottomLines(m *Model, width int) []string {
 			}
 		}
 	}
-	if s.sess.LateSuccess() {
-		out = append(out, ansi.Truncate(st.Warning.Render("The widget reported success after the token expired: check the account before minting again."), width, "…"))
+	if sit := s.sess.Situation(m.deps.now()); sit.Where != "" && s.dialog == noDialog && !s.picking {
+		out = append(out, ansi.Truncate(st.Label.Render("Now  ")+st.Value.Render(sit.Where), width, "…"))
+		if sit.Next != "" {
+			out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(sit.Next), width, "…"))
+		}
 	}
 	if s.notice != "" {
 		style := st.Warning
@@ -1043,20 +1040,26 @@ func phaseWords(p state.Phase) string {
 		return "page opened, waiting for the customer"
 	case state.WidgetLive:
 		return "widget live"
+	case state.WidgetClosed:
+		return "widget closed, link still live"
+	case state.PageClosed:
+		return "page closed, link still live"
 	case state.Succeeded:
 		return "succeeded"
 	case state.Failed:
 		return "failed"
-	case state.Abandoned:
-		return "abandoned"
 	case state.Expired:
 		return "token expired"
+	case state.EndedByAgent:
+		return "ended by agent"
+	case state.TakenOver:
+		return "taken over"
 	case state.Verifying:
-		return "re-authorised, checking the account"
+		return "re-authorised, waiting for fresh data"
 	case state.Verified:
-		return "re-authorised, data available"
+		return "re-authorised, fresh data confirmed"
 	case state.StillSyncing:
-		return "re-authorised, bank data still syncing"
+		return "re-authorised, fresh data not confirmed yet"
 	}
 	return p.String()
 }

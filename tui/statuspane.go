@@ -42,6 +42,14 @@ func newStatusPane() statusPane { return statusPane{follow: true} }
 
 func (p *statusPane) add(l statusLine) { p.lines = append(p.lines, l) }
 
+// dim fades every line so far: a new attempt's lines follow the previous
+// attempt's, which stay readable but clearly past.
+func (p *statusPane) dim() {
+	for i := range p.lines {
+		p.lines[i].tone = "faint"
+	}
+}
+
 func (p *statusPane) start(height int) int {
 	last := max(0, len(p.lines)-height)
 	if p.follow {

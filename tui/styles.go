@@ -92,10 +92,11 @@ func NewStyles(dark bool) Styles {
 		"UNKNOWN":      badge(faint),
 	}
 	s.Banner = map[string]lipgloss.Style{
-		"SUCCEEDED": badge(green),
-		"FAILED":    badge(red),
-		"ABANDONED": badge(yellow),
-		"EXPIRED":   badge(yellow),
+		"SUCCEEDED":      badge(green),
+		"FAILED":         badge(red),
+		"EXPIRED":        badge(yellow),
+		"ENDED BY AGENT": badge(yellow),
+		"TAKEN OVER":     badge(yellow),
 	}
 	s.Tone = map[string]lipgloss.Style{
 		"info":     lipgloss.NewStyle().Foreground(fg),
