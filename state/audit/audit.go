@@ -73,12 +73,18 @@ const (
 	ViaSSH   = "ssh"
 )
 
-// Agent is who acted: the OS user locally, the SSH user and public-key
-// fingerprint under `reauth serve`.
+// Agent is who acted: the OS user locally; under `reauth serve` the name
+// the agent's public key has in the authorized keys file (its comment's part
+// before "@") and that key's fingerprint, never the user name the SSH client
+// sent. That one is only a claim: ClaimedUser keeps it when it differs from
+// User.
 type Agent struct {
 	User           string `json:"user,omitempty"`
 	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 	Via            string `json:"via,omitempty"`
+	// ClaimedUser is the user name the SSH client sent, when it is not User
+	// (alice's key logging in as "bob": User "alice", ClaimedUser "bob").
+	ClaimedUser string `json:"claimed_user,omitempty"`
 }
 
 // Record is one audit line. Token values never go in: TokenFingerprint holds
@@ -394,6 +400,7 @@ func (r *Record) fields() []fieldRef {
 		{"agent.user", &r.Agent.User},
 		{"agent.key_fingerprint", &r.Agent.KeyFingerprint},
 		{"agent.via", &r.Agent.Via},
+		{"agent.claimed_user", &r.Agent.ClaimedUser},
 		{"session", &r.Session},
 		{"account", &r.Account},
 		{"action", (*string)(&r.Action)},

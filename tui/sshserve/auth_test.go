@@ -133,7 +133,14 @@ func TestAllowAnyKeyWarnsAndLetsAnyoneIn(t *testing.T) {
 	}
 	f.keys["eve"] = newKey(t)
 	tm := f.open("eve", termOpts{})
-	tm.waitText("eve (SHA256:")
+	// No authorized keys file, so no comment: the agent is named by the
+	// key's fingerprint, and "eve" is only what the client claims.
+	fp := gossh.FingerprintSHA256(f.keys["eve"].PublicKey())
+	short := fp[:len("SHA256:")+8]
+	tm.waitText(short + "… · claims eve")
+	if got := f.seenAgents(); len(got) != 1 || got[0] != (audit.Agent{User: short, KeyFingerprint: fp, Via: audit.ViaSSH, ClaimedUser: "eve"}) {
+		t.Fatalf("NewDeps got %+v, want %s claiming eve", got, short)
+	}
 
 	g := newFixture(t, fixtureOpts{agents: []string{"ada"}})
 	if w := g.srv.Warning(); w != "" {

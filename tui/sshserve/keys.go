@@ -134,7 +134,9 @@ var harmlessKeyOptions = map[string]bool{
 
 // authorizedKey is one allowed public key.
 type authorizedKey struct {
-	comment string // the key's comment, usually who it belongs to
+	// comment is the key's comment: who it belongs to ("ada@support"). The
+	// agent's name comes from it (keyName), not from the SSH user name.
+	comment string
 	line    int
 }
 
@@ -160,6 +162,11 @@ func parseAuthorizedKeys(data []byte) (map[string]authorizedKey, error) {
 		}
 		if _, isCert := pub.(*gossh.Certificate); isCert {
 			return nil, fmt.Errorf("line %d: certificates are not supported; list the agent's public key", i+1)
+		}
+		// The comment names the agent: one key listed twice under two
+		// names would make who acted depend on which line was read last.
+		if prev, dup := keys[string(pub.Marshal())]; dup && keyName(prev.comment, "") != keyName(comment, "") {
+			return nil, fmt.Errorf("line %d lists the key of line %d under another name; keep one", i+1, prev.line)
 		}
 		keys[string(pub.Marshal())] = authorizedKey{comment: comment, line: i + 1}
 	}

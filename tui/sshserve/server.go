@@ -10,11 +10,17 @@
 //     that agent's program alone. When the session ends (the agent quits,
 //     the connection drops, the idle timeout fires or the server shuts down)
 //     its context is cancelled, so its pages, loaders and goroutines stop.
-//   - Identity is the SSH user name plus the SHA256 fingerprint of the public
-//     key the agent authenticated with. The user name is chosen by the
-//     client, so the fingerprint is what really identifies an agent; both go
-//     to the audit log through NewDeps, and a short form is shown in the
-//     header.
+//   - Identity comes from the key, never from the SSH user name (which the
+//     client chooses: alice's key can log in as "bob"). An agent is the name
+//     their public key has in the authorized keys file (the comment's part
+//     before "@": "ssh-ed25519 AAAA… ada@support" is "ada"; a key without a
+//     comment, and every key under AllowAnyKey, is named by its
+//     fingerprint's short form "SHA256:AbCdEfGh") plus the key's SHA256
+//     fingerprint. The user name the client sent is kept beside it as a
+//     claim (audit.Agent.ClaimedUser), only when it differs. All of it goes
+//     to the audit log through NewDeps and to the connection log; the header
+//     shows "ada (SHA256:AbCdEfGh…)", or "ada (SHA256:AbCdEfGh…) · claims
+//     bob".
 //   - Only keys listed in an OpenSSH authorized_keys file get in (re-read when
 //     it changes, so revoking a key needs no restart); AllowAnyKey lets any
 //     key in and says so loudly.
@@ -96,9 +102,10 @@ type Config struct {
 	// Logger receives connection logs (never secrets). Nil: discarded.
 	Logger *log.Logger
 	// NewDeps builds the dependencies of one session's program. It is
-	// called once per SSH session, from that session's goroutine. The
-	// server then overrides Agent (the short identity) and OpenBrowser (nil:
-	// never launch a browser on the server). Required.
+	// called once per SSH session, from that session's goroutine, with the
+	// agent's identity from their key (see the package comment). The
+	// server then overrides Agent (the header's short identity) and
+	// OpenBrowser (nil: never launch a browser on the server). Required.
 	NewDeps func(agent audit.Agent) tui.Deps
 }
 
@@ -193,7 +200,7 @@ func (s *Server) allowKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	}
 	_, ok := s.keys.lookup(key)
 	if !ok {
-		s.logger.Debug("public key refused", "user", cleanUser(ctx.User()), "key", gossh.FingerprintSHA256(key),
+		s.logger.Debug("public key refused", "claimed_user", cleanUser(ctx.User()), "key", gossh.FingerprintSHA256(key),
 			"remote", ctx.RemoteAddr().String())
 	}
 	return ok

@@ -73,15 +73,21 @@ func (s *Server) handle(sess ssh.Session) {
 		refuse(sess, "reauth: public-key authentication is required")
 		return
 	}
-	agent := audit.Agent{User: cleanUser(sess.User()), KeyFingerprint: gossh.FingerprintSHA256(key), Via: audit.ViaSSH}
+	agent, ok := s.identify(key, sess.User())
+	if !ok {
+		s.logger.Info("session refused: key no longer authorized", "claimed_user", cleanUser(sess.User()),
+			"key", agent.KeyFingerprint, "remote", sess.RemoteAddr().String())
+		refuse(sess, RevokedMessage)
+		return
+	}
 	as.agent, as.label = agent, agentLabel(agent)
 	if msg, ok := s.admit(as); !ok {
-		s.logger.Info("session refused", "user", agent.User, "key", agent.KeyFingerprint, "why", msg)
+		s.logger.Info("session refused", append(agentAttrs(agent), "why", msg)...)
 		refuse(sess, msg)
 		return
 	}
 	start := time.Now()
-	s.logger.Info("agent connected", "user", agent.User, "key", agent.KeyFingerprint, "remote", sess.RemoteAddr().String())
+	s.logger.Info("agent connected", append(agentAttrs(agent), "remote", sess.RemoteAddr().String())...)
 	// Released before the exit status goes out, so an agent who reconnects
 	// at once is not refused as over MaxSessions by their own old session.
 	code, why := func() (int, string) {
@@ -89,8 +95,8 @@ func (s *Server) handle(sess ssh.Session) {
 		defer s.release(as)
 		return as.run()
 	}()
-	s.logger.Info("agent disconnected", "user", agent.User, "key", agent.KeyFingerprint,
-		"after", time.Since(start).Round(time.Second), "ended_by", why)
+	s.logger.Info("agent disconnected", append(agentAttrs(agent),
+		"after", time.Since(start).Round(time.Second), "ended_by", why)...)
 	_ = sess.Exit(code)
 }
 
@@ -175,7 +181,7 @@ func (as *agentSession) run() (int, string) {
 		case err = <-ran:
 		case <-t.C:
 			cancel()
-			s.logger.Warn("program did not stop after its connection closed; leaving it", "user", as.agent.User, "key", as.agent.KeyFingerprint)
+			s.logger.Warn("program did not stop after its connection closed; leaving it", agentAttrs(as.agent)...)
 			_ = input.Close()
 			return 1, "connection closed (program did not stop)"
 		}
@@ -195,7 +201,7 @@ func (as *agentSession) run() (int, string) {
 	case ctx.Err() != nil && as.sess.Context().Err() != nil:
 		return 1, "connection closed"
 	default:
-		s.logger.Error("program ended with an error", "user", as.agent.User, "err", err)
+		s.logger.Error("program ended with an error", append(agentAttrs(as.agent), "err", err)...)
 		return 1, "error"
 	}
 }
@@ -244,7 +250,7 @@ func (as *agentSession) forceEndAfter(d time.Duration) {
 	select {
 	case <-as.done:
 	case <-t.C:
-		as.srv.logger.Warn("session did not end when asked; closing it", "user", as.agent.User, "key", as.agent.KeyFingerprint)
+		as.srv.logger.Warn("session did not end when asked; closing it", agentAttrs(as.agent)...)
 		as.kill()
 		_ = as.sess.Close()
 	}
@@ -292,7 +298,7 @@ func (as *agentSession) watchIdle(ctx context.Context, idle time.Duration) {
 		case <-t.C:
 			quiet := time.Since(time.Unix(0, as.lastInput.Load()))
 			if quiet >= idle {
-				as.srv.logger.Info("idle timeout", "user", as.agent.User, "key", as.agent.KeyFingerprint, "idle", quiet.Round(time.Second))
+				as.srv.logger.Info("idle timeout", append(agentAttrs(as.agent), "idle", quiet.Round(time.Second))...)
 				as.end(endIdle)
 				return
 			}
@@ -321,31 +327,106 @@ func clampWindow(width, height int) (int, int) {
 	return min(width, MaxWidth), min(height, MaxHeight)
 }
 
-// maxUserLen bounds the SSH user name we display and audit.
+// RevokedMessage is what a client whose key was removed from the authorized
+// keys file after it logged in gets instead of a session.
+const RevokedMessage = "reauth: your key is no longer authorized; ask an administrator"
+
+// maxUserLen bounds a name we display and audit: a key's name and the user
+// name the client claims.
 const maxUserLen = 32
 
-// cleanUser makes the client-chosen user name safe for a terminal and the
-// audit log: no escape sequences, no control characters, bounded length.
-func cleanUser(u string) string {
-	u = strings.TrimSpace(mono.CleanText(u))
-	if utf8.RuneCountInString(u) > maxUserLen {
-		u = string([]rune(u)[:maxUserLen-1]) + "…"
+// maxClaimLen bounds the claimed user name in the header, so the agent's
+// real name always fits beside it.
+const maxClaimLen = 16
+
+// identify is who an SSH session's agent is: the name their public key has
+// in the authorized keys file (see keyName) and its fingerprint. The user
+// name the client sent is only a claim (anyone can type any user name):
+// Agent.ClaimedUser keeps it when it differs. The key is looked up again, so
+// a key revoked since the connection was authenticated gets no session (ok
+// false). With AllowAnyKey there is no file and no comment: the name is the
+// fingerprint's short form.
+func (s *Server) identify(key gossh.PublicKey, user string) (audit.Agent, bool) {
+	fp := gossh.FingerprintSHA256(key)
+	agent := audit.Agent{User: shortFingerprint(fp), KeyFingerprint: fp, Via: audit.ViaSSH}
+	if s.keys != nil {
+		k, ok := s.keys.lookup(key)
+		if !ok {
+			return agent, false
+		}
+		agent.User = keyName(k.comment, fp)
 	}
-	if u == "" {
-		return "unknown"
+	if claimed := cleanUser(user); claimed != agent.User {
+		agent.ClaimedUser = claimed
 	}
-	return u
+	return agent, true
 }
 
-// agentLabel is the header's short identity: "ada (SHA256:AbCdEfGh…)".
-// The full fingerprint is in the audit log; eight characters are enough for
-// a colleague to tell two agents apart at a glance.
-func agentLabel(a audit.Agent) string {
-	fp := a.KeyFingerprint
-	if algo, sum, ok := strings.Cut(fp, ":"); ok && len(sum) > 8 {
-		fp = algo + ":" + sum[:8] + "…"
+// keyName is the name an agent is shown and audited by: the part of their
+// key's authorized_keys comment before the first "@" ("ada@support" → "ada",
+// "Ada Obi" → "Ada Obi"), cleaned of escape and control characters, trimmed
+// and bounded to 32 characters. A key with no usable comment (none, "@host",
+// only control characters) is named by its fingerprint's short form.
+func keyName(comment, fingerprint string) string {
+	name, _, _ := strings.Cut(comment, "@")
+	if name = bounded(strings.TrimSpace(mono.CleanText(name)), maxUserLen); name != "" {
+		return name
 	}
-	return a.User + " (" + fp + ")"
+	return shortFingerprint(fingerprint)
+}
+
+// shortFingerprint is a fingerprint's first eight characters after its
+// algorithm: "SHA256:AbCdEfGh". The full one is in the audit log; eight
+// characters are enough for a colleague to tell two keys apart at a glance.
+func shortFingerprint(fp string) string {
+	if algo, sum, ok := strings.Cut(fp, ":"); ok && len(sum) > 8 {
+		return algo + ":" + sum[:8]
+	}
+	return fp
+}
+
+// cleanUser makes the client-chosen user name safe for a terminal, the log
+// and the audit: no escape sequences, no control characters, bounded
+// length ("" when nothing is left).
+func cleanUser(u string) string {
+	return bounded(strings.TrimSpace(mono.CleanText(u)), maxUserLen)
+}
+
+// bounded cuts s to at most n runes, marking the cut with "…".
+func bounded(s string, n int) string {
+	if utf8.RuneCountInString(s) > n {
+		return string([]rune(s)[:n-1]) + "…"
+	}
+	return s
+}
+
+// agentLabel is the header's short identity: "ada (SHA256:AbCdEfGh…)", and
+// when the client claimed another user name, "ada (SHA256:AbCdEfGh…) · claims
+// bob". A key named by its fingerprint shows it once: "SHA256:AbCdEfGh…".
+func agentLabel(a audit.Agent) string {
+	short := shortFingerprint(a.KeyFingerprint)
+	abbrev := short
+	if short != a.KeyFingerprint {
+		abbrev += "…"
+	}
+	label := a.User + " (" + abbrev + ")"
+	if a.User == short {
+		label = abbrev
+	}
+	if a.ClaimedUser != "" {
+		label += " · claims " + bounded(a.ClaimedUser, maxClaimLen)
+	}
+	return label
+}
+
+// agentAttrs are the log attributes naming an agent: the key's name and
+// fingerprint, and the claimed user name when there is one.
+func agentAttrs(a audit.Agent) []any {
+	attrs := []any{"user", a.User, "key", a.KeyFingerprint}
+	if a.ClaimedUser != "" {
+		attrs = append(attrs, "claimed_user", a.ClaimedUser)
+	}
+	return attrs
 }
 
 // sessionPages remembers the pages one session opened so they can all be
