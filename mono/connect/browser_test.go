@@ -149,6 +149,7 @@ type pageFacts struct {
 	State      string   `json:"state"`
 	Final      string   `json:"final"`
 	Banner     bool     `json:"banner"`
+	Reopen     bool     `json:"reopen"` // the Reopen button is showing
 }
 
 func readPage(t *testing.T, ctx context.Context) pageFacts {
@@ -165,6 +166,7 @@ func readPage(t *testing.T, ctx context.Context) pageFacts {
 			state: document.getElementById("app").dataset.state,
 			final: document.getElementById("final").textContent,
 			banner: !document.getElementById("sandbox-banner").hidden,
+			reopen: !document.getElementById("final").hidden && !document.getElementById("reopen").hidden,
 		};
 	})()`))
 	if err != nil {
@@ -292,6 +294,7 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 	}
 	opening := func(r string) []step {
 		return []step{
+			{cb: mono.CallbackPageOpen, name: mono.EventPageOpened},
 			{cb: mono.CallbackLoad},
 			{cb: mono.CallbackEvent, name: mono.EventLoaded},
 			{cb: mono.CallbackEvent, name: mono.EventOpened},
@@ -365,7 +368,7 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 					step{cb: mono.CallbackEvent, name: mono.EventError, check: all(ref(r), errorIs("BANK_UNAVAILABLE", ""))},
 					closed)
 			},
-			state: "failed",
+			state: "closed",
 		},
 		{
 			name: "closes on MFA, clicked", scenario: ScenarioClosesOnMFA,
@@ -380,7 +383,7 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 					step{cb: mono.CallbackEvent, name: mono.EventExit, check: all(ref(r), pageName("MFA"))},
 					closed)
 			},
-			state: "failed",
+			state: "closed",
 		},
 		{
 			name: "closes on MFA, autoplay", scenario: ScenarioClosesOnMFA, autoplay: true,
@@ -389,7 +392,7 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 					step{cb: mono.CallbackEvent, name: mono.EventExit, check: all(ref(r), pageName("MFA"))},
 					closed)
 			},
-			state: "failed",
+			state: "closed",
 		},
 		{
 			name: "cannot reauth, autoplay", scenario: ScenarioCannotReauth, autoplay: true,
@@ -398,7 +401,7 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 					step{cb: mono.CallbackEvent, name: mono.EventError, check: errorIs("REAUTH_NOT_ALLOWED", "This account can not be re-authorised.")},
 					closed)
 			},
-			state: "failed",
+			state: "closed",
 		},
 		{
 			name: "account contract, autoplay", scenario: ScenarioSucceeds, contract: ContractAccount, autoplay: true,
@@ -410,7 +413,10 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 		{
 			name: "missing token shows the SDK's error", scenario: ScenarioSucceeds, noToken: true,
 			want: func(r string) []step {
-				return []step{{cb: mono.CallbackPageError, check: errorIs("SDK_ERROR", "Re-auth token is required for reauthorisation")}}
+				return []step{
+					{cb: mono.CallbackPageOpen, name: mono.EventPageOpened},
+					{cb: mono.CallbackPageError, check: errorIs("SDK_ERROR", "Re-auth token is required for reauthorisation")},
+				}
 			},
 			state: "error",
 		},
@@ -441,7 +447,8 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 			}
 			got := expectSequence(t, s, 20*time.Second, c.want(p.Reference)...)
 			for _, ev := range got {
-				if ev.At.IsZero() || time.Since(ev.At) > time.Minute || ev.Seq <= 0 {
+				// The page's own events have seqs; the server's PAGE_OPENED has 0.
+				if ev.At.IsZero() || time.Since(ev.At) > time.Minute || (ev.Seq <= 0) != ev.IsPageOpen() {
 					t.Errorf("event %s %s: at %v seq %d", ev.Callback, ev.Name, ev.At, ev.Seq)
 				}
 			}
@@ -463,6 +470,14 @@ func TestSandboxWidgetInChromium(t *testing.T) {
 			}
 			if c.noToken && !strings.Contains(f.Final, "Re-auth token is required for reauthorisation") {
 				t.Errorf("page does not show the SDK error: %q", f.Final)
+			}
+			// A widget closed without success is not the end while the
+			// link lives: the page offers Reopen (and says the last problem).
+			if wantReopen := c.state == "closed"; f.Reopen != wantReopen {
+				t.Errorf("Reopen offered %v, want %v: %q", f.Reopen, wantReopen, f.Final)
+			}
+			if c.state == "closed" && !strings.Contains(f.Final, "You closed the window") {
+				t.Errorf("closed page says %q", f.Final)
 			}
 			if c.contract == ContractAccount {
 				u, _ := url.Parse(f.FrameSrc)
@@ -490,6 +505,7 @@ func TestTokenExpiresScenarioDawdlesThenPageUnloads(t *testing.T) {
 	ctx, closeTab := newTab(t)
 	navigate(t, ctx, s.URL())
 	expectSequence(t, s, 20*time.Second,
+		step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened},
 		step{cb: mono.CallbackLoad},
 		step{cb: mono.CallbackEvent, name: mono.EventLoaded},
 		step{cb: mono.CallbackEvent, name: mono.EventOpened},
@@ -526,29 +542,6 @@ wait:
 	}
 }
 
-func TestSecondTabIsTurnedAway(t *testing.T) {
-	t.Parallel()
-	cfg := sandboxConfig()
-	cfg.SandboxOpenDelay = 100 * time.Millisecond
-	srv := startServer(t, cfg)
-	s := newSess(t, srv, "acct1", "")
-	first, _ := newTab(t)
-	navigate(t, first, s.URL())
-	expectSequence(t, s, 20*time.Second, step{cb: mono.CallbackLoad})
-	second, _ := newTab(t)
-	navigate(t, second, s.URL())
-	pollTrue(t, second, "the second tab to give up", `document.getElementById("app").dataset.state === "inactive"`)
-	if f := readPage(t, second); f.Pairing == s.PairingCode() || f.FrameSrc != "" {
-		t.Errorf("second tab got the session: %+v", f)
-	}
-	// A reloaded page no longer has its secret.
-	if err := chromedp.Do(first, chromedp.Reload()); err != nil {
-		t.Fatal(err)
-	}
-	pollTrue(t, first, "the reloaded page to ask for the link again", `document.getElementById("app").dataset.state === "inactive"`)
-	waitFor(t, s, 10*time.Second, func(ev mono.WidgetEvent) bool { return ev.Callback == mono.CallbackUnload && ev.Name == "" })
-}
-
 func TestReplacedSessionPageSaysSo(t *testing.T) {
 	t.Parallel()
 	cfg := sandboxConfig()
@@ -559,7 +552,7 @@ func TestReplacedSessionPageSaysSo(t *testing.T) {
 	s := newSess(t, srv, "acct1", "")
 	ctx, _ := newTab(t)
 	navigate(t, ctx, s.URL())
-	expectSequence(t, s, 20*time.Second, step{cb: mono.CallbackLoad})
+	expectSequence(t, s, 20*time.Second, step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened}, step{cb: mono.CallbackLoad})
 	newSess(t, srv, "acct1", "") // the agent started over
 	// The next heartbeat gets 410 and the page stops.
 	pollTrue(t, ctx, "the page to notice it was replaced", `document.getElementById("app").dataset.state === "inactive"`)
@@ -612,6 +605,14 @@ func (f *fakeMonoFrame) queue(ref string) chan []map[string]any {
 
 // push hands the frame for ref a batch of raw {type, data} messages.
 func (f *fakeMonoFrame) push(ref string, msgs ...map[string]any) { f.queue(ref) <- msgs }
+
+// forget drops what the frame for ref was loaded with, so a test can tell a
+// later load from the first.
+func (f *fakeMonoFrame) forget(ref string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.loads, ref)
+}
 
 func (f *fakeMonoFrame) loaded(ref string) url.Values {
 	f.mu.Lock()

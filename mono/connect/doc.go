@@ -25,7 +25,15 @@
 // drain after Done() loses nothing. The channel is buffered and fed by a per-session goroutine, so a
 // slow reader never blocks the HTTP handlers; when the reader falls behind,
 // heartbeats and repeats of non-outcome events are dropped and counted in
-// Dropped(). Outcome events (success, close, unload, page_error, and the
-// ERROR, EXIT and SUCCESS events) are never dropped while the session is
-// open. Events made by the server itself have Seq 0 (see PageGone).
+// Dropped(). What mono.WidgetEvent.MustDeliver names (the outcomes: success,
+// close, unload, page_error, and the ERROR, EXIT and SUCCESS events; and the
+// server's page_open) is never dropped while the session is open. Events
+// made by the server itself have Seq 0: PageGone, and PAGE_OPENED /
+// PAGE_REOPENED each time a page fetches its config.
+//
+// A session outlives its page: the newest page wins (a reload, the link
+// opened again, another device), and a superseded page is told so (409). A
+// session ends only by its owner (Close, CloseWithReason), a newer session
+// for the same account, the server closing, or its token's expiry; its page
+// is then told the cause (410, see EndReason).
 package connect

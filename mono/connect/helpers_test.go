@@ -229,12 +229,18 @@ func expectSequence(t *testing.T, s *Session, within time.Duration, steps ...ste
 	return got
 }
 
-// expectOpening takes the three events connect.js makes itself. onLoad and
-// LOADED come from the iframe's load, OPENED from a fixed 2 s timer after
-// open(): with a slow frame, OPENED can come first, so the order between
-// the two is not fixed (load always precedes LOADED).
-func expectOpening(t *testing.T, s *Session, within time.Duration) {
+// expectOpening takes the server's PAGE_OPENED (made when the page fetched
+// its config, before it loads the Connect script; unless first is false,
+// after a reopen the caller took itself) and the three events connect.js
+// makes itself. onLoad and LOADED come from the iframe's load,
+// OPENED from a fixed 2 s timer after open(): with a slow frame, OPENED can
+// come first, so the order between the two is not fixed (load always
+// precedes LOADED).
+func expectOpening(t *testing.T, s *Session, within time.Duration, first bool) {
 	t.Helper()
+	if first {
+		expectSequence(t, s, within, step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened})
+	}
 	var got []mono.WidgetEvent
 	for range 3 {
 		got = append(got, next(t, s, within))

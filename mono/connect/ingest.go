@@ -27,6 +27,9 @@ type post struct {
 	// Secret is read only from text/plain bodies: navigator.sendBeacon
 	// cannot set SecretHeader.
 	Secret string `json:"secret"`
+	// Page is the page instance's id from its config (pageId). A post
+	// naming an instance a newer one superseded is answered 409.
+	Page string `json:"page"`
 }
 
 // postData is the typed view of the data fields we know. A known field with
@@ -67,6 +70,22 @@ func validEventName(s string) bool {
 	return true
 }
 
+// validPageID: empty (a post naming no page instance), or up to 64
+// base64url characters as openPage makes them.
+func validPageID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 var knownCallbacks = map[string]mono.Callback{
 	string(mono.CallbackLoad):      mono.CallbackLoad,
 	string(mono.CallbackEvent):     mono.CallbackEvent,
@@ -80,12 +99,12 @@ var knownCallbacks = map[string]mono.Callback{
 // handleEvents is the ingest. Checks, in order: session (404/410), content
 // type (415), Origin (403), secret in the header (401), size (413), one JSON
 // object (400), secret in a beacon body (401), shape (400), then the
-// session's seq window (400) and rate limit (429). Any refusal leaves the
-// session untouched.
+// session's end (410), page instance (409), seq window (400) and rate limit
+// (429). Any refusal leaves the session untouched.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	sess, status, why := s.lookup(r.PathValue("id"))
-	if status != 0 {
-		s.refuse(w, r, status, why)
+	sess, v := s.lookup(r.PathValue("id"))
+	if v.status != 0 {
+		s.answer(w, v)
 		return
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -130,8 +149,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	if status, why := sess.accept(ev); status != http.StatusNoContent {
-		s.refuse(w, r, status, why)
+	v = sess.accept(ev, p.Page)
+	if v.expire {
+		s.endSession(sess, EndExpired)
+	}
+	if v.status != http.StatusNoContent {
+		s.answer(w, v)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -169,6 +192,9 @@ func toEvent(p post, now time.Time) (mono.WidgetEvent, error) {
 	}
 	if p.Seq <= 0 {
 		return mono.WidgetEvent{}, badPost("seq must be a positive integer")
+	}
+	if !validPageID(p.Page) {
+		return mono.WidgetEvent{}, badPost("page must be the pageId from the config")
 	}
 	ev := mono.WidgetEvent{Seq: p.Seq, Callback: cb, At: now}
 	switch {

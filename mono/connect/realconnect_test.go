@@ -177,6 +177,9 @@ func raw(typ string, data map[string]any) map[string]any {
 	return map[string]any{"type": typ, "data": data}
 }
 
+// Mono's real connect.js 2.0.2 with the token contract: the iframe gets the
+// token and a referrer without the secret; every raw message maps to its
+// callback; a reload in the middle continues the same session to success.
 func TestRealConnectJS202TokenContract(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, liveConfig(realConnectServer(t, "2.0.2"), ContractToken))
@@ -186,7 +189,7 @@ func TestRealConnectJS202TokenContract(t *testing.T) {
 
 	// connect.js makes these itself: onLoad + LOADED when its iframe loads,
 	// OPENED 2 s after open().
-	expectOpening(t, s, 20*time.Second)
+	expectOpening(t, s, 20*time.Second, true)
 	r := s.Reference()
 	q := fakeMono.loaded(r)
 	if q == nil {
@@ -209,6 +212,46 @@ func TestRealConnectJS202TokenContract(t *testing.T) {
 	pollTrue(t, ctx, "the Mono frame to be visible",
 		`getComputedStyle(document.getElementById("mono-connect--frame-id")).visibility === "visible"`)
 
+	// The page's pairing bar stays visible over connect.js's own fixed,
+	// full-viewport container and frame, which start below it.
+	assertOnTop(t, ctx, "the pairing code over Mono's widget", "#pairing-code")
+	assertOnTop(t, ctx, "Mono's frame", "#mono-connect--frame-id")
+
+	fakeMono.push(r,
+		raw("mono.connect.institution_selected", map[string]any{"institution": map[string]any{"id": gtbankID, "name": "GTBank"}, "authMethod": "mobile_banking"}),
+		raw("mono.connect.login_attempt", nil),
+	)
+	got := expectSequence(t, s, 20*time.Second,
+		step{cb: mono.CallbackEvent, name: mono.EventInstitutionSelected, check: all(ref(r), inst(gtbankID, "GTBank"), authMethod(mono.AuthMobileBanking))},
+		step{cb: mono.CallbackEvent, name: mono.EventSubmitCredentials, check: ref(r)},
+	)
+
+	// The customer reloads: the same session continues. The reloaded page
+	// takes the secret from the tab's storage (its address has none), and
+	// connect.js builds a new frame whose referrer holds no secret either.
+	fakeMono.forget(r)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	expectReopened(t, s)
+	expectOpening(t, s, 20*time.Second, false)
+	q = fakeMono.loaded(r)
+	if q == nil {
+		t.Fatal("connect.js did not load https://connect.mono.co again after the reload")
+	}
+	if q.Get("referrer") != pageURL || q.Get("reauth_token") != testToken("acct202").Value {
+		t.Errorf("iframe query after the reload: %v", q)
+	}
+	for k, vs := range q {
+		for _, v := range vs {
+			if strings.Contains(v, secretOf(s)) {
+				t.Errorf("the page secret reached Mono in %s=%q after the reload", k, v)
+			}
+		}
+	}
+	pollTrue(t, ctx, "the Mono frame to be visible again",
+		`getComputedStyle(document.getElementById("mono-connect--frame-id")).visibility === "visible"`)
+
 	fakeMono.push(r,
 		raw("mono.connect.institution_selected", map[string]any{"institution": map[string]any{"id": gtbankID, "name": "GTBank"}, "authMethod": "mobile_banking"}),
 		raw("mono.connect.login_attempt", nil),
@@ -220,7 +263,7 @@ func TestRealConnectJS202TokenContract(t *testing.T) {
 		raw("mono.connect.some_future_event", map[string]any{"x": 1}),
 		raw("mono.connect.widget.account_linked", map[string]any{"code": "code_real_202"}),
 	)
-	got := expectSequence(t, s, 20*time.Second,
+	got = append(got, expectSequence(t, s, 20*time.Second,
 		step{cb: mono.CallbackEvent, name: mono.EventInstitutionSelected, check: all(ref(r), inst(gtbankID, "GTBank"), authMethod(mono.AuthMobileBanking))},
 		step{cb: mono.CallbackEvent, name: mono.EventSubmitCredentials, check: ref(r)},
 		step{cb: mono.CallbackEvent, name: mono.EventSubmitMFA, check: mfa("OTP")},
@@ -231,7 +274,8 @@ func TestRealConnectJS202TokenContract(t *testing.T) {
 		step{cb: mono.CallbackSuccess, check: func(d mono.EventData) string { return field("code", d.Code, "code_real_202") }},
 		step{cb: mono.CallbackEvent, name: mono.EventSuccess, check: func(d mono.EventData) string { return field("code", d.Code, "code_real_202") }},
 		step{cb: mono.CallbackClose},
-	)
+	)...)
+	assertSeqsIncrease(t, got)
 	if got[0].At.IsZero() || time.Since(got[0].At) > time.Minute {
 		t.Errorf("timestamp not carried: %v", got[0].At)
 	}
@@ -248,7 +292,7 @@ func TestRealConnectJS220AccountContract(t *testing.T) {
 	}
 	ctx, _ := newTab(t)
 	navigate(t, ctx, s.URL())
-	expectOpening(t, s, 20*time.Second)
+	expectOpening(t, s, 20*time.Second, true)
 	q := fakeMono.loaded("ref_220")
 	if q == nil {
 		t.Fatal("connect.js never loaded https://connect.mono.co")
@@ -273,7 +317,30 @@ func TestRealConnectJS220AccountContract(t *testing.T) {
 		step{cb: mono.CallbackEvent, name: mono.EventExit, check: pageName("MFA")},
 		step{cb: mono.CallbackClose},
 	)
-	pollTrue(t, ctx, "the failure screen", `document.getElementById("app").dataset.state === "failed"`)
+	pollTrue(t, ctx, "the closed-window notice with Reopen",
+		`document.getElementById("app").dataset.state === "closed" && !document.getElementById("reopen").hidden`)
+
+	// Reopen works with Mono's own script: a new Connect, reauthorise(),
+	// open(); connect.js replaces its frame, and events flow on.
+	fakeMono.forget("ref_220")
+	if err := chromedp.Do(ctx, chromedp.Click("#reopen")); err != nil {
+		t.Fatal(err)
+	}
+	expectOpening(t, s, 20*time.Second, false)
+	if q := fakeMono.loaded("ref_220"); q == nil || q.Get("data") != `{"account":"acct220"}` || q.Get("scope") != "reauth" {
+		t.Fatalf("iframe query after Reopen: %v", q)
+	}
+	fakeMono.push("ref_220",
+		raw("mono.connect.institution_selected", map[string]any{"institution": map[string]any{"id": gtbankID, "name": "GTBank"}, "authMethod": "internet_banking"}),
+		raw("mono.connect.widget.account_linked", map[string]any{"code": "code_real_220"}),
+	)
+	expectSequence(t, s, 20*time.Second,
+		step{cb: mono.CallbackEvent, name: mono.EventInstitutionSelected, check: ref("ref_220")},
+		step{cb: mono.CallbackSuccess, check: func(d mono.EventData) string { return field("code", d.Code, "code_real_220") }},
+		step{cb: mono.CallbackEvent, name: mono.EventSuccess},
+		step{cb: mono.CallbackClose},
+	)
+	pollTrue(t, ctx, "the success screen", `document.getElementById("app").dataset.state === "succeeded"`)
 }
 
 func TestRealConnectJS202WithoutTokenShowsItsError(t *testing.T) {
@@ -286,6 +353,7 @@ func TestRealConnectJS202WithoutTokenShowsItsError(t *testing.T) {
 	ctx, _ := newTab(t)
 	navigate(t, ctx, s.URL())
 	expectSequence(t, s, 20*time.Second,
+		step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened},
 		step{cb: mono.CallbackPageError, check: errorIs("SDK_ERROR", "Re-auth token is required for reauthorisation")})
 	pollTrue(t, ctx, "the error screen", `document.getElementById("app").dataset.state === "error"`)
 	final, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("final").textContent`))

@@ -29,7 +29,7 @@ func (s *Server) handleStandIn(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWidgetPage(w http.ResponseWriter, r *http.Request) {
-	s.serveAsset(w, "assets/sandbox/widget.html", "text/html; charset=utf-8")
+	s.serveAsset(w, http.StatusOK, "assets/sandbox/widget.html", "text/html; charset=utf-8")
 }
 
 // planRequest: what the simulated widget received in its URL, as Mono's

@@ -44,10 +44,11 @@ type Server struct {
 	tombOrder []string
 	serveDone chan struct{}
 
-	baseCtx context.Context
-	cancel  context.CancelFunc
-	pageCSP string
-	standIn []byte
+	baseCtx  context.Context
+	cancel   context.CancelFunc
+	pageCSP  string
+	standIn  []byte
+	refusals *refusalLog
 }
 
 // NewServer validates cfg. Call Start to listen.
@@ -62,6 +63,7 @@ func NewServer(cfg Config) (*Server, error) {
 		byAccount: map[string]*Session{},
 		tombs:     map[string]string{},
 		pageCSP:   set.pageCSP(),
+		refusals:  newRefusalLog(set.Logger, set.tune.refusalLog),
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	if set.Mode == ModeSandbox {
@@ -159,6 +161,7 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, sess := range all {
 		s.endSession(sess, EndServerClosed)
 	}
+	defer s.refusals.close() // after the last request: its count is in the final line
 	if !started {
 		return nil
 	}
@@ -238,8 +241,14 @@ func (s *Server) pairingInUseLocked(code string) bool {
 	return false
 }
 
-// endSession removes sess, leaving a tombstone so its page learns it is gone.
+// endSession removes sess, leaving a tombstone so its page learns it is gone
+// and why. Once the token has expired, an end by the agent's app or by the
+// server shutting down is told as the expiry: that is the true cause for the
+// customer (the app closes the page because the token ran out).
 func (s *Server) endSession(sess *Session, why string) {
+	if (why == EndClosed || why == EndServerClosed) && sess.tokenExpired() {
+		why = EndExpired
+	}
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)
@@ -258,17 +267,18 @@ func (s *Server) endSession(sess *Session, why string) {
 	sess.end(why)
 }
 
-// lookup finds an open session, or says why not (404 / 410).
-func (s *Server) lookup(id string) (*Session, int, string) {
+// lookup finds an open session, or says why not: 404 unknown, or 410 ended
+// (then the verdict names the EndReason).
+func (s *Server) lookup(id string) (*Session, verdict) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sess, ok := s.sessions[id]; ok {
-		return sess, 0, ""
+		return sess, verdict{}
 	}
 	if why, ok := s.tombs[id]; ok {
-		return nil, http.StatusGone, "this link is no longer active (" + why + "); ask for a new one"
+		return nil, endedVerdict(why)
 	}
-	return nil, http.StatusNotFound, "no such page"
+	return nil, verdict{status: http.StatusNotFound, why: "no such page"}
 }
 
 // SecretHeader carries the page secret on the page's requests (the unload
@@ -326,12 +336,18 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
+// handlePage serves the page, also for an ended session (with 410): the page
+// then asks for its config and tells the customer the true cause.
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
-	if _, status, why := s.lookup(r.PathValue("id")); status != 0 {
-		http.Error(w, why, status)
-		return
+	_, v := s.lookup(r.PathValue("id"))
+	switch v.status {
+	case 0:
+		s.serveAsset(w, http.StatusOK, "assets/page.html", "text/html; charset=utf-8")
+	case http.StatusGone:
+		s.serveAsset(w, http.StatusGone, "assets/page.html", "text/html; charset=utf-8")
+	default:
+		http.Error(w, v.why, v.status)
 	}
-	s.serveAsset(w, "assets/page.html", "text/html; charset=utf-8")
 }
 
 // assetFiles serves the named embedded files of dir as {file}; anything
@@ -347,17 +363,18 @@ func (s *Server) assetFiles(dir string, files ...string) http.HandlerFunc {
 		if strings.HasSuffix(name, ".js") {
 			ctype = "text/javascript; charset=utf-8"
 		}
-		s.serveAsset(w, dir+"/"+name, ctype)
+		s.serveAsset(w, http.StatusOK, dir+"/"+name, ctype)
 	}
 }
 
-func (s *Server) serveAsset(w http.ResponseWriter, name, ctype string) {
+func (s *Server) serveAsset(w http.ResponseWriter, status int, name, ctype string) {
 	b, err := assets.ReadFile(name)
 	if err != nil {
 		http.Error(w, "missing asset", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", ctype)
+	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
@@ -365,9 +382,16 @@ func (s *Server) serveAsset(w http.ResponseWriter, name, ctype string) {
 // open session, the right secret in SecretHeader, and — for POSTs — our own
 // Origin. It writes the refusal itself.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) *Session {
-	sess, status, why := s.lookup(r.PathValue("id"))
-	if status != 0 {
-		s.refuse(w, r, status, why)
+	sess, v := s.lookup(r.PathValue("id"))
+	if v.status != 0 {
+		s.answer(w, v)
+		return nil
+	}
+	if sess.pastExpiryGrace() {
+		// The pump ends it too, on its own timer; a clock that jumped
+		// (or a pump yet to wake) must not leave it taking requests.
+		s.endSession(sess, EndExpired)
+		s.answer(w, endedVerdict(EndExpired))
 		return nil
 	}
 	if r.Method == http.MethodPost {
@@ -391,20 +415,44 @@ func (s *Server) originOK(r *http.Request) bool {
 	return o != "" && o == s.origin
 }
 
-// refuse answers with a short plain body and logs why (never the body of
-// the request, which may hold a secret).
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, why string) {
-	s.set.Logger.Debug("widget page refused a request", "path", redactPath(r.URL.Path), "status", status, "why", why)
+// refuse answers with a short plain body. It writes no log line of its
+// own: refusals are counted and logged at a bounded rate (refusalLog), so a
+// page or a script hammering the server cannot fill the log. Neither the
+// request's body nor its secret is ever logged.
+func (s *Server) refuse(w http.ResponseWriter, _ *http.Request, status int, why string) {
+	s.refusals.count(status)
 	http.Error(w, why, status)
 }
 
-// redactPath keeps the shape of a path for logs without the session id.
-func redactPath(p string) string {
-	parts := strings.Split(p, "/")
-	if len(parts) > 2 && parts[1] == "s" {
-		parts[2] = "…"
+// endedReply is the 410 body for a request to an ended session: page.js
+// says the cause in full.
+type endedReply struct {
+	Error  string `json:"error"`  // "ended"
+	Reason string `json:"reason"` // expired | ended_by_agent | replaced | succeeded | server_closed
+}
+
+// movedReply is the 409 body for a post from a page instance a newer one
+// superseded.
+type movedReply struct {
+	Error   string `json:"error"` // "moved"
+	Message string `json:"message"`
+}
+
+// movedMessage is what a superseded page shows.
+const movedMessage = "This reauth continued in another tab or on another device."
+
+// answer writes a session's refusal: 410 and 409 as JSON the page acts on,
+// anything else as short plain text. It is counted like every refusal.
+func (s *Server) answer(w http.ResponseWriter, v verdict) {
+	s.refusals.count(v.status)
+	switch {
+	case v.status == http.StatusGone && v.ended != "":
+		writeJSON(w, v.status, endedReply{Error: "ended", Reason: endedReason(v.ended)})
+	case v.status == http.StatusConflict && v.moved:
+		writeJSON(w, v.status, movedReply{Error: "moved", Message: movedMessage})
+	default:
+		http.Error(w, v.why, v.status)
 	}
-	return strings.Join(parts, "/")
 }
 
 // pageConfig is what /s/<id>/config returns to the page that proved it
@@ -416,7 +464,12 @@ type pageConfig struct {
 	Connect     connectConfig `json:"connect"`
 	HeartbeatMs int64         `json:"heartbeatMs"`
 	SeqStart    int64         `json:"seqStart"`
-	ExpiresAt   string        `json:"expiresAt,omitempty"`
+	// PageID names this page instance; its posts carry it as "page".
+	PageID    string `json:"pageId"`
+	ExpiresAt string `json:"expiresAt,omitempty"`
+	// ExpiresInMs is the token's time left by the server's clock: the page
+	// offers Reopen until then, whatever its own clock says.
+	ExpiresInMs int64 `json:"expiresInMs,omitempty"`
 }
 
 type pageAccount struct {
@@ -440,9 +493,12 @@ func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	seqStart, status, why := sess.openPage()
-	if status != http.StatusOK {
-		s.refuse(w, r, status, why)
+	seqStart, pageID, v := sess.openPage()
+	if v.expire {
+		s.endSession(sess, EndExpired)
+	}
+	if v.status != http.StatusOK {
+		s.answer(w, v)
 		return
 	}
 	a := sess.params.Account
@@ -462,6 +518,7 @@ func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
 		},
 		HeartbeatMs: s.set.HeartbeatInterval.Milliseconds(),
 		SeqStart:    seqStart,
+		PageID:      pageID,
 	}
 	if s.set.ownConnectJS {
 		cfg.Connect.ScriptURL = s.base + s.set.connectJSPath
@@ -475,6 +532,7 @@ func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	if !sess.params.Token.ExpiresAt.IsZero() {
 		cfg.ExpiresAt = sess.params.Token.ExpiresAt.UTC().Format(time.RFC3339)
+		cfg.ExpiresInMs = sess.expiresIn().Milliseconds()
 	}
 	writeJSON(w, http.StatusOK, cfg)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,7 @@ type tuning struct {
 	eventBuffer  int           // Events() channel capacity
 	chatterQueue int           // droppable events allowed to wait behind a full channel
 	holdMax      int           // out-of-order posts held while waiting for a gap
-	holdWindow   time.Duration // how long a gap in the seqs is waited for
+	holdWindow   time.Duration // how long a held post waits for the gaps before it
 	maxSeqAhead  int64         // a seq this far past the next expected one is refused
 	rateBurst    float64       // token bucket per session: burst...
 	rateRefill   float64       // ...and tokens per second
@@ -58,6 +59,8 @@ type tuning struct {
 	reserveRate  float64       // ...and tokens per second
 	maxTombs     int           // ended session ids remembered for 410 Gone
 	firstSeenCap int           // distinct (callback, name) pairs whose first event is kept
+	expiryGrace  time.Duration // posts still taken this long after the token expires
+	refusalLog   time.Duration // at most one log line about refused requests per this
 }
 
 func defaultTuning() tuning {
@@ -73,6 +76,11 @@ func defaultTuning() tuning {
 		reserveRate:  1,
 		maxTombs:     1024,
 		firstSeenCap: 64,
+		// A success Mono accepted just before the token expired can reach
+		// us a little later (page.js retries a post for about 16 s): it must
+		// still count, so the session ends as expired only after this.
+		expiryGrace: 30 * time.Second,
+		refusalLog:  10 * time.Second,
 	}
 }
 
@@ -81,6 +89,13 @@ func defaultTuning() tuning {
 type queued struct {
 	ev   mono.WidgetEvent
 	chat bool
+}
+
+// heldPost is a post that arrived ahead of a gap in the seqs, and when it
+// was accepted (monotonic): it waits at most holdWindow from then.
+type heldPost struct {
+	ev mono.WidgetEvent
+	at time.Time
 }
 
 // Session is one page for one reauth attempt. Its methods are safe for
@@ -108,8 +123,7 @@ type Session struct {
 	ended      string // why the session ended; "" while open
 	nextSeq    int64  // next seq delivered in order
 	highSeq    int64  // highest seq accepted
-	held       map[int64]mono.WidgetEvent
-	heldSince  time.Time
+	held       map[int64]heldPost
 	skipped    map[int64]struct{} // seqs jumped over when a gap timed out
 	queue      []queued           // accepted, in order, waiting for the pump
 	queuedChat int                // droppable events in queue
@@ -118,7 +132,9 @@ type Session struct {
 	lastMono   time.Time // monotonic time of last contact (watchdog)
 	lastWall   time.Time // wall time of last contact (LastSeen)
 	gone       bool      // "page gone" reported since the last contact
-	pageOpen   bool      // a page holds the config and has not unloaded
+	pageID     string    // the newest page instance ("" before the first config fetch)
+	opens      int       // config fetches so far: the first is PAGE_OPENED, later ones PAGE_REOPENED
+	expiring   bool      // the pump has asked the server to end the session as expired
 	posts      bucket    // every post
 	reserve    bucket    // outcomes only, when posts is empty (takeTokenLocked)
 	sandbox    *sandboxOutcome
@@ -161,15 +177,50 @@ func (s *Session) LastSeen() time.Time {
 	return s.lastWall
 }
 
-// Close ends the session: its page's posts get 410 Gone from now on.
-func (s *Session) Close() { s.srv.endSession(s, EndClosed) }
+// Close ends the session as its owner's (the agent's) decision: its page's
+// requests get 410 Gone from now on, and the page says the support agent
+// ended it — or that the link expired, if the token has by then (an app
+// that closes the page because the token ran out must not have the
+// customer told the agent ended it).
+func (s *Session) Close() { s.CloseWithReason(EndClosed) }
+
+// CloseWithReason ends the session for one of the owner's reasons:
+// EndClosed (the agent ended it), EndSucceeded (the reauth is done; the page
+// says the account is re-authorised) or EndExpired. Any other value counts
+// as EndClosed.
+func (s *Session) CloseWithReason(why string) {
+	switch why {
+	case EndClosed, EndSucceeded, EndExpired:
+	default:
+		why = EndClosed
+	}
+	s.srv.endSession(s, why)
+}
 
 // Why a session ended (EndReason).
 const (
 	EndClosed       = "closed"                      // Close: its owner ended it
 	EndReplaced     = "replaced by a newer session" // a newer session for the same account
 	EndServerClosed = "server closed"               // the page server shut down
+	EndExpired      = "expired"                     // the token expired (see Close and tuning.expiryGrace)
+	EndSucceeded    = "succeeded"                   // CloseWithReason(EndSucceeded): the reauth is done
 )
+
+// endedReason is how a page is told why its session ended: the "reason" of
+// the 410 reply, one word per EndReason for page.js to say in full.
+func endedReason(why string) string {
+	switch why {
+	case EndExpired:
+		return "expired"
+	case EndReplaced:
+		return "replaced"
+	case EndSucceeded:
+		return "succeeded"
+	case EndServerClosed:
+		return "server_closed"
+	}
+	return "ended_by_agent"
+}
 
 // EndReason says why the session ended (one of the End constants), or ""
 // while it is open. It is set before Done is closed.
@@ -211,7 +262,7 @@ func newSession(srv *Server, p SessionParams, base string, pairing string) (*Ses
 		notify:    make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
 		nextSeq:   1,
-		held:      map[int64]mono.WidgetEvent{},
+		held:      map[int64]heldPost{},
 		skipped:   map[int64]struct{}{},
 		firstSeen: map[string]bool{},
 		posts:     bucket{tokens: srv.set.tune.rateBurst, at: time.Now()},
@@ -329,12 +380,12 @@ func (s *Session) wake() {
 	}
 }
 
-// checkTimersLocked emits "page gone" after HeartbeatTimeout of silence and
-// gives up on a gap in the seqs after the hold window.
+// checkTimersLocked emits "page gone" after HeartbeatTimeout of silence,
+// releases held posts whose hold window has passed, and asks for the
+// session to end once its token is past expiry and the grace after it.
 func (s *Session) checkTimersLocked(now time.Time) {
 	if s.contact && !s.gone && now.Sub(s.lastMono) >= s.srv.set.HeartbeatTimeout {
 		s.gone = true
-		s.pageOpen = false
 		s.enqueueLocked(mono.WidgetEvent{
 			Seq:      0,
 			Callback: mono.CallbackUnload,
@@ -343,9 +394,29 @@ func (s *Session) checkTimersLocked(now time.Time) {
 		})
 		s.srv.set.Logger.Warn("widget page went silent", "session", s.id, "after", s.srv.set.HeartbeatTimeout)
 	}
-	if len(s.held) > 0 && now.Sub(s.heldSince) >= s.srv.set.tune.holdWindow {
-		s.skipGapLocked(now)
+	if len(s.held) > 0 {
+		s.releaseHeldLocked(now)
 	}
+	if !s.expiring && s.pastExpiryGrace() {
+		// end waits for this goroutine to stop: it cannot run here.
+		s.expiring = true
+		go s.srv.endSession(s, EndExpired)
+	}
+}
+
+// tokenExpired: the token has reached its expiry by the server's clock
+// (never, without a token expiry, as with the account contract). It reads
+// nothing s.mu guards.
+func (s *Session) tokenExpired() bool {
+	exp := s.params.Token.ExpiresAt
+	return !exp.IsZero() && !s.srv.set.Now().Before(exp)
+}
+
+// pastExpiryGrace: the token expired more than expiryGrace ago; from then on
+// the session ends as expired.
+func (s *Session) pastExpiryGrace() bool {
+	exp := s.params.Token.ExpiresAt
+	return !exp.IsZero() && !s.srv.set.Now().Before(exp.Add(s.srv.set.tune.expiryGrace))
 }
 
 func (s *Session) nextWakeLocked(now time.Time) time.Duration {
@@ -362,8 +433,13 @@ func (s *Session) nextWakeLocked(now time.Time) time.Duration {
 	if s.contact && !s.gone {
 		consider(s.lastMono.Add(s.srv.set.HeartbeatTimeout))
 	}
-	if len(s.held) > 0 {
-		consider(s.heldSince.Add(s.srv.set.tune.holdWindow))
+	for _, h := range s.held {
+		consider(h.at.Add(s.srv.set.tune.holdWindow))
+	}
+	if exp := s.params.Token.ExpiresAt; !exp.IsZero() && !s.expiring {
+		// The deadline is on the wall clock (which tests may move); the
+		// pump re-checks it whenever it wakes.
+		consider(now.Add(exp.Add(s.srv.set.tune.expiryGrace).Sub(s.srv.set.Now())))
 	}
 	return wake
 }
@@ -372,7 +448,7 @@ func (s *Session) nextWakeLocked(now time.Time) time.Duration {
 // The first event of each (callback, name) is kept so a status pane never
 // misses a step it has not seen yet.
 func (s *Session) droppable(ev mono.WidgetEvent) bool {
-	if ev.IsOutcome() {
+	if ev.MustDeliver() {
 		return false
 	}
 	if ev.Callback == mono.CallbackHeartbeat {
@@ -393,7 +469,7 @@ func (s *Session) enqueueLocked(ev mono.WidgetEvent) {
 			return
 		}
 		s.queuedChat++
-	} else if !ev.IsOutcome() {
+	} else if !ev.MustDeliver() {
 		s.firstSeen[string(ev.Callback)+":"+ev.Name] = true
 	}
 	s.queue = append(s.queue, queued{ev: ev, chat: chat})
@@ -402,69 +478,134 @@ func (s *Session) enqueueLocked(ev mono.WidgetEvent) {
 
 func (s *Session) drainHeldLocked() {
 	for {
-		ev, ok := s.held[s.nextSeq]
+		h, ok := s.held[s.nextSeq]
 		if !ok {
 			return
 		}
 		delete(s.held, s.nextSeq)
-		s.enqueueLocked(ev)
+		s.enqueueLocked(h.ev)
 		s.nextSeq++
 	}
 }
 
-// skipGapLocked stops waiting for missing seqs: it jumps to the lowest held
-// one and remembers the seqs jumped over, so an outcome event among them
-// that turns up late is still delivered (out of order) rather than lost.
-func (s *Session) skipGapLocked(now time.Time) {
+// releaseHeldLocked stops waiting for the gaps before every held post that
+// has waited its full hold window: it skips all of them at once, up to the
+// newest such post, and delivers what is held up to there in order. So a
+// post is delivered within one hold window of its acceptance however many
+// gaps come before it (waiting for each gap in turn made a success behind
+// 32 gaps wait 48 s). Posts still inside their own window stay held.
+func (s *Session) releaseHeldLocked(now time.Time) {
+	upTo := int64(-1)
+	for seq, h := range s.held {
+		if now.Sub(h.at) >= s.srv.set.tune.holdWindow && seq > upTo {
+			upTo = seq
+		}
+	}
+	if upTo >= 0 {
+		s.skipToLocked(upTo)
+	}
+}
+
+// skipToLocked gives up on every missing seq up to upTo: it delivers the held
+// posts up to upTo in order (and whatever follows them without a gap), and
+// remembers the seqs jumped over, so an outcome among them that turns up
+// late is still delivered (out of order) rather than lost.
+func (s *Session) skipToLocked(upTo int64) {
+	if upTo < s.nextSeq {
+		return
+	}
+	seqs := make([]int64, 0, len(s.held))
+	for seq := range s.held {
+		if seq <= upTo {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		for miss := s.nextSeq; miss < seq && len(s.skipped) < 4*s.srv.set.tune.holdMax; miss++ {
+			s.skipped[miss] = struct{}{}
+		}
+		s.enqueueLocked(s.held[seq].ev)
+		delete(s.held, seq)
+		s.nextSeq = seq + 1
+	}
+	s.drainHeldLocked()
+}
+
+// skipAllHeldLocked delivers everything held, skipping every gap.
+func (s *Session) skipAllHeldLocked() {
+	upTo := int64(-1)
+	for seq := range s.held {
+		upTo = max(upTo, seq)
+	}
+	s.skipToLocked(upTo)
+}
+
+// lowestHeldLocked is the lowest held seq (-1 when nothing is held).
+func (s *Session) lowestHeldLocked() int64 {
 	lowest := int64(-1)
 	for seq := range s.held {
 		if lowest < 0 || seq < lowest {
 			lowest = seq
 		}
 	}
-	if lowest < 0 {
-		return
-	}
-	for seq := s.nextSeq; seq < lowest && len(s.skipped) < 4*s.srv.set.tune.holdMax; seq++ {
-		s.skipped[seq] = struct{}{}
-	}
-	s.nextSeq = lowest
-	s.drainHeldLocked()
-	if len(s.held) > 0 {
-		s.heldSince = now
-	}
+	return lowest
 }
 
-// accept files a validated post. It returns an HTTP status and a short
-// reason for refusals; on refusal nothing about the session changes (bar
-// the rate limiter's own count).
-func (s *Session) accept(ev mono.WidgetEvent) (int, string) {
+// verdict is a session's answer to one request from a page.
+type verdict struct {
+	status int    // HTTP status; 200/204 when accepted
+	why    string // a refusal in short plain words (never a secret)
+	ended  string // with 410: the EndReason the page is told
+	moved  bool   // with 409: a newer page instance holds the session
+	expire bool   // the session must now end as expired (the caller ends it, outside s.mu)
+}
+
+// endedVerdict is the answer to any request to an ended (or expired)
+// session.
+func endedVerdict(why string) verdict {
+	return verdict{status: 410, why: "this page's session has ended (" + why + ")", ended: why}
+}
+
+// accept files a validated post from page instance page ("" when the post
+// names none: only tools do that, and they count as the newest page). On
+// refusal nothing about the session changes (bar the rate limiter's own
+// count).
+func (s *Session) accept(ev mono.WidgetEvent, page string) verdict {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended != "" {
-		return 410, "this page's session has ended"
+		return endedVerdict(s.ended)
+	}
+	if s.pastExpiryGrace() {
+		v := endedVerdict(EndExpired)
+		v.expire = true
+		return v
+	}
+	if page != "" && page != s.pageID {
+		// A newer page took the session over (a reload, the link opened
+		// again, another device). This one must stop, and its unload is not
+		// the page going away: the newer page is live.
+		return verdict{status: 409, why: "a newer page holds this session", moved: true}
 	}
 	if ev.Seq > s.nextSeq+s.srv.set.tune.maxSeqAhead {
-		return 400, "seq too far ahead"
+		return verdict{status: 400, why: "seq too far ahead"}
 	}
 	now := time.Now()
 	if !s.takeTokenLocked(now, ev.IsOutcome()) {
-		return 429, "too many events"
+		return verdict{status: 429, why: "too many events"}
 	}
 	s.touchLocked(now)
 	if ev.Seq > s.highSeq {
 		s.highSeq = ev.Seq
 	}
-	if ev.Callback == mono.CallbackUnload {
-		s.pageOpen = false
-	}
 	switch {
 	case ev.Seq < s.nextSeq:
 		// Usually a retry of a post whose reply was lost. A seq that a gap
-		// timeout skipped is new though: keep it if it matters.
+		// timeout skipped is new though: keep it if it must be delivered.
 		if _, skipped := s.skipped[ev.Seq]; skipped {
 			delete(s.skipped, ev.Seq)
-			if ev.IsOutcome() {
+			if ev.MustDeliver() {
 				s.enqueueLocked(ev)
 			} else {
 				s.dropped.Add(1)
@@ -478,16 +619,13 @@ func (s *Session) accept(ev mono.WidgetEvent) (int, string) {
 		if _, dup := s.held[ev.Seq]; dup {
 			break
 		}
-		if len(s.held) == 0 {
-			s.heldSince = now
-		}
-		s.held[ev.Seq] = ev
-		if len(s.held) > s.srv.set.tune.holdMax {
-			s.skipGapLocked(now)
+		s.held[ev.Seq] = heldPost{ev: ev, at: now}
+		for len(s.held) > s.srv.set.tune.holdMax {
+			s.skipToLocked(s.lowestHeldLocked())
 		}
 		s.wake() // re-arm the pump's hold timer
 	}
-	return 204, ""
+	return verdict{status: 204}
 }
 
 func (s *Session) touchLocked(now time.Time) {
@@ -530,29 +668,62 @@ func (b *bucket) take(now time.Time, refill, burst float64) bool {
 	return true
 }
 
-// openPage is called when a page fetches its config. Only one page at a
-// time holds a session (a second tab would interleave its seqs with the
-// first's); once the first has unloaded or gone silent, a page opened
-// again from the same link continues the seq numbering.
-func (s *Session) openPage() (seqStart int64, status int, reason string) {
+// openPage is called when a page fetches its config. The newest page wins:
+// while the session is open and its token live, a reload, the link opened
+// again after the tab was closed, or opened on another device takes the
+// session over. The new instance gets its own id (its posts carry it; an
+// older instance's posts are answered 409 from now on) and a seqStart past
+// every seq accepted so far, so nothing the older page still sends can
+// collide with the new one's. The consumer hears PAGE_OPENED the first time
+// and PAGE_REOPENED after that; neither is ever dropped.
+func (s *Session) openPage() (seqStart int64, pageID string, v verdict) {
+	id, err := randomString(12) // tells instances apart; not a secret
+	if err != nil {
+		return 0, "", verdict{status: 500, why: "could not start the page"}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended != "" {
-		return 0, 410, "this page's session has ended"
+		return 0, "", endedVerdict(s.ended)
 	}
-	if s.pageOpen && !s.gone {
-		return 0, 409, "this link is already open in another tab"
+	if s.tokenExpired() {
+		// A new page could not start the widget with this token.
+		v := endedVerdict(EndExpired)
+		v.expire = s.pastExpiryGrace()
+		return 0, "", v
 	}
-	if len(s.held) > 0 {
-		s.skipGapLocked(time.Now())
+	now := time.Now()
+	// A page reloading in a loop must not flood the consumer with
+	// never-dropped PAGE_REOPENED events: opening costs a post.
+	if !s.posts.take(now, s.srv.set.tune.rateRefill, s.srv.set.tune.rateBurst) {
+		return 0, "", verdict{status: 429, why: "too many page loads"}
 	}
+	// The older page can no longer fill its gaps (its posts are refused
+	// from now on): deliver what it left held.
+	s.skipAllHeldLocked()
 	if s.highSeq >= s.nextSeq {
 		s.nextSeq = s.highSeq + 1
 	}
-	s.pageOpen = true
-	s.touchLocked(time.Now())
-	s.wake() // arm the watchdog
-	return s.nextSeq, 200, ""
+	s.pageID = id
+	name := mono.EventPageOpened
+	if s.opens > 0 {
+		name = mono.EventPageReopened
+	}
+	s.opens++
+	s.touchLocked(now)
+	s.enqueueLocked(mono.WidgetEvent{Seq: 0, Callback: mono.CallbackPageOpen, Name: name, At: s.srv.set.Now()})
+	return s.nextSeq, id, verdict{status: 200}
+}
+
+// expiresIn is how long the token has left by the server's clock (0 when it
+// has none). The page counts down from this rather than comparing
+// expiresAt with its own clock, which may be wrong.
+func (s *Session) expiresIn() time.Duration {
+	exp := s.params.Token.ExpiresAt
+	if exp.IsZero() {
+		return 0
+	}
+	return max(exp.Sub(s.srv.set.Now()), time.Millisecond)
 }
 
 // end marks the session ended; it returns once the pump has stopped.

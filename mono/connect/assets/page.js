@@ -6,7 +6,13 @@
 
   // 1. Take the secret out of the address bar before anything else runs.
   // connect.js sends window.location.href to Mono as `referrer`, and the
-  // secret must never leave this page except in our own event posts.
+  // secret must never leave this page except in our own requests. This tab
+  // keeps it in sessionStorage, so a reload (no fragment any more) still
+  // works; a link opened again in a new tab brings its own fragment.
+  var sessionPath = location.pathname.replace(/\/+$/, "");
+  var sessionId = sessionPath.slice(sessionPath.lastIndexOf("/") + 1);
+  var secretKey = "reauth.secret:" + sessionId;
+  var doneKey = "reauth.done:" + sessionId;
   var secret = "";
   if (location.hash.length > 1) {
     try {
@@ -15,37 +21,73 @@
       secret = "";
     }
   }
-  var sessionPath = location.pathname.replace(/\/+$/, "");
   history.replaceState(null, "", sessionPath);
+  function stored(key) {
+    try { return sessionStorage.getItem(key) || ""; } catch (e) { return ""; }
+  }
+  function store(key, value) {
+    try {
+      if (value) sessionStorage.setItem(key, value); else sessionStorage.removeItem(key);
+    } catch (e) {
+      // storage disabled: a reload will ask for the link again
+    }
+  }
+  if (secret) store(secretKey, secret); else secret = stored(secretKey);
 
   var eventsURL = sessionPath + "/events";
   var $ = function (id) { return document.getElementById(id); };
   var app = $("app");
 
+  var cfg = null;
+  var pageId = "";     // this page instance, from the config
+  var deadline = 0;    // when the link expires, by this page's clock (0: never)
   var nextSeq = 1;
   var queue = [];
   var sending = false;
   var stopped = false; // the server no longer takes our posts
   var unloadSent = false;
   var succeeded = false;
-  var finished = false;
   var lastError = "";
   var heartbeat = null;
 
   function setState(state) { app.setAttribute("data-state", state); }
+  function state() { return app.getAttribute("data-state"); }
   function setStatus(text) { $("status").textContent = text; }
+  // A notice is showing: status updates from the widget must not replace it.
+  function noticeShown() { return !$("final").hidden; }
 
-  function finish(kind, title, text) {
-    finished = true;
-    setState(kind);
+  // notice shows a message on top of everything but the pairing bar (the
+  // widget included) and sets the page's state.
+  function notice(st, tone, title, text, reopen) {
+    setState(st);
     var box = $("final");
-    box.className = "final " + (kind === "succeeded" ? "succeeded" : "failed");
+    box.className = "notice " + tone;
     $("final-title").textContent = title;
     $("final-text").textContent = text;
+    $("reopen").hidden = !reopen;
     box.hidden = false;
+    if (reopen) $("reopen").focus();
+  }
+
+  function hideNotice() { $("final").hidden = true; }
+
+  // removeWidget takes connect.js's container (and its iframe) out of the
+  // page: used when this page may no longer drive the reauth.
+  function removeWidget() {
+    var w = $("mono-connect--widget-div");
+    if (w) w.remove();
+  }
+
+  function stop() {
+    stopped = true;
+    queue.length = 0;
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = null;
   }
 
   function delay(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+
+  function linkExpired() { return deadline > 0 && Date.now() >= deadline; }
 
   // Keep only the documented data fields, with the documented types, so a
   // quirk in what the widget sends never gets a whole event refused.
@@ -78,7 +120,7 @@
 
   function post(callback, name, data) {
     if (stopped || unloadSent) return;
-    var ev = { seq: nextSeq++, callback: callback, data: data || { timestamp: Date.now() } };
+    var ev = { seq: nextSeq++, callback: callback, page: pageId, data: data || { timestamp: Date.now() } };
     if (name) ev.name = String(name).replace(/[^A-Za-z0-9_.:-]/g, "_").slice(0, 64) || "UNKNOWN";
     queue.push(ev);
     pump();
@@ -92,13 +134,16 @@
     while (queue.length && !stopped) {
       var outcome = await send(queue[0]);
       if (outcome === "stop") {
-        stopped = true;
-        queue.length = 0;
+        stop();
         break;
       }
       queue.shift();
     }
     sending = false;
+  }
+
+  async function reply(r) {
+    try { return await r.json(); } catch (e) { return {}; }
   }
 
   async function send(ev) {
@@ -113,8 +158,20 @@
           credentials: "same-origin",
         });
         if (r.ok) return "ok";
-        if (r.status === 401 || r.status === 403 || r.status === 404 || r.status === 410) {
-          inactive(r.status);
+        if (r.status === 409) {
+          var m = await reply(r);
+          if (m.error === "moved") {
+            moved(m.message);
+            return "stop";
+          }
+          return "skip";
+        }
+        if (r.status === 410) {
+          ended((await reply(r)).reason);
+          return "stop";
+        }
+        if (r.status === 401 || r.status === 403 || r.status === 404) {
+          inactive();
           return "stop";
         }
         if (r.status !== 429 && r.status < 500) return "skip"; // our own bug; do not loop
@@ -126,29 +183,74 @@
     return "skip";
   }
 
-  function inactive(status) {
-    if (heartbeat) clearInterval(heartbeat);
-    if (finished) return;
-    var why = status === 410
-      ? "This link has been replaced or closed by your support agent."
-      : "This page can no longer reach the support agent's app.";
-    finish("inactive", "This link is no longer active", why + " Ask your agent for a new link.");
+  // moved: a newer page (a reload elsewhere, the link opened again, another
+  // device) took the session over. This page stops and says so.
+  function moved(message) {
+    stop();
+    removeWidget();
+    notice("moved", "info", "Continued elsewhere",
+      message || "This reauth continued in another tab or on another device.", false);
+  }
+
+  // What the customer is told when the session has ended, by cause.
+  var endings = {
+    expired: ["expired", "failed", "Link expired", "This link has expired; ask your support agent for a new one."],
+    ended_by_agent: ["inactive", "failed", "Session ended",
+      "Your support agent ended this session. If you still need to re-authorise, ask them for a new link."],
+    replaced: ["inactive", "failed", "Link replaced",
+      "A newer link replaced this one: use the latest link your support agent sent you."],
+    succeeded: ["succeeded", "succeeded", "Your account is re-authorised", "Thank you. You can close this page now."],
+    server_closed: ["inactive", "failed", "Link no longer active",
+      "Your support agent's app has stopped. Ask your agent for a new link."],
+  };
+
+  function ended(reason) {
+    stop();
+    removeWidget();
+    store(secretKey, "");
+    var e = endings[reason] || ["inactive", "failed", "This link is no longer active", "Ask your support agent for a new link."];
+    notice(e[0], e[1], e[2], e[3], false);
+    app.setAttribute("data-reason", reason || "");
+  }
+
+  function inactive() {
+    stop();
+    removeWidget();
+    notice("inactive", "failed", "This link is no longer active",
+      "This page can no longer reach the support agent's app. Ask your agent for a new link.", false);
+  }
+
+  function expiredNotice() {
+    var e = endings.expired;
+    notice(e[0], e[1], e[2], e[3], false);
+  }
+
+  // closedNotice: the widget closed without success. While the link lives,
+  // the customer may open it again; the attempt goes on.
+  function closedNotice() {
+    if (linkExpired()) {
+      expiredNotice();
+      return;
+    }
+    notice("closed", "failed", "You closed the window",
+      (lastError ? "Last problem: " + lastError + ". " : "") +
+      "Re-authorisation did not finish. Press Reopen to open the secure bank window again.", true);
   }
 
   function pageError(type, message) {
     post("page_error", "", { timestamp: Date.now(), errorType: type, errorMessage: String(message).slice(0, 1000) });
-    finish("error", "The secure bank window could not start", String(message));
+    notice("error", "failed", "The secure bank window could not start", String(message), false);
   }
 
   window.addEventListener("pagehide", function () {
-    if (stopped || unloadSent || !secret) return;
+    if (stopped || unloadSent || !secret || !pageId) return;
     unloadSent = true;
     if (heartbeat) clearInterval(heartbeat);
     // Hand what is still queued to sendBeacon, then the unload itself. A
     // post already in flight may arrive twice: the server dedupes by seq.
     var pending = queue.slice();
     queue.length = 0;
-    pending.push({ seq: nextSeq++, callback: "unload", data: { timestamp: Date.now() } });
+    pending.push({ seq: nextSeq++, callback: "unload", page: pageId, data: { timestamp: Date.now() } });
     pending.forEach(function (ev) {
       ev.secret = secret; // beacons cannot carry our header
       try {
@@ -157,6 +259,11 @@
         // nothing more can be done while the page goes away
       }
     });
+  });
+  // A page restored from the back/forward cache has told the server it
+  // left: loading it again makes it a new page, which takes the session back.
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted && unloadSent) location.reload();
   });
 
   var statusText = {
@@ -183,7 +290,9 @@
     return statusText[name] || "Working…";
   }
 
-  function startWidget(cfg) {
+  // startWidget opens the widget: the first time, and again on Reopen (a
+  // new Connect with the same config; connect.js replaces its old iframe).
+  function startWidget() {
     var c = cfg.connect;
     try {
       if (typeof window.Connect !== "function") {
@@ -197,21 +306,20 @@
           var d = pick(data);
           if (name === "ERROR") lastError = d.errorMessage || d.errorType || "";
           post("event", name, d);
-          if (!finished) setStatus(describe(name, d));
+          if (!noticeShown()) setStatus(describe(name, d));
         },
         onSuccess: function (data) {
           succeeded = true;
+          store(doneKey, "1");
           post("success", "", pick(data));
-          finish("succeeded", "Your account is re-authorised", "Thank you. You can close this page now.");
+          notice("succeeded", "succeeded", "Your account is re-authorised", "Thank you. You can close this page now.", false);
           setStatus("Done.");
         },
         onClose: function () {
           post("close", "", { timestamp: Date.now() });
-          if (!succeeded && !finished) {
-            finish("failed", "The bank window was closed",
-              (lastError ? "Last problem: " + lastError + ". " : "") +
-              "Re-authorisation did not finish. Your support agent can send a new link.");
-          }
+          if (succeeded || stopped || state() !== "open") return;
+          closedNotice();
+          setStatus("The secure bank window was closed.");
         },
       };
       if (c.scope) opts.scope = c.scope;
@@ -225,11 +333,22 @@
     }
   }
 
-  function loadScript(cfg) {
+  $("reopen").addEventListener("click", function () {
+    if (stopped || succeeded) return;
+    if (linkExpired()) {
+      expiredNotice();
+      return;
+    }
+    hideNotice();
+    lastError = "";
+    startWidget();
+  });
+
+  function loadScript() {
     var s = document.createElement("script");
     s.src = cfg.connect.scriptURL;
     s.async = true;
-    s.onload = function () { startWidget(cfg); };
+    s.onload = startWidget;
     s.onerror = function () {
       var host = cfg.connect.scriptURL;
       try { host = new URL(cfg.connect.scriptURL).host; } catch (e) { /* keep the URL */ }
@@ -244,39 +363,59 @@
     window.addEventListener("message", function (e) {
       if (e.origin !== location.origin || !e.data || e.data.type !== "reauth.sandbox.hello") return;
       var frame = document.getElementById("mono-connect--frame-id");
-      if (!frame || e.source !== frame.contentWindow) return;
+      if (!frame || e.source !== frame.contentWindow || stopped) return;
       e.source.postMessage({ type: "reauth.sandbox.session", path: sessionPath, secret: secret }, location.origin);
     });
   }
 
-  async function main() {
-    if (!secret) {
-      finish("inactive", "Open the link again",
-        "This page was reloaded or opened without its key. Open the link your support agent gave you again.");
-      return;
-    }
-    var r;
-    try {
-      r = await fetch(sessionPath + "/config", {
+  // fetchConfig asks for this page's config; a 429 (a page reloaded very
+  // often) is retried a few times.
+  async function fetchConfig() {
+    for (var attempt = 0; ; attempt++) {
+      var r = await fetch(sessionPath + "/config", {
         headers: { "X-Reauth-Secret": secret },
         cache: "no-store",
         credentials: "same-origin",
       });
-    } catch (e) {
-      finish("inactive", "Cannot reach the support agent's app", "Check your connection and open the link again.");
+      if (r.status !== 429 || attempt >= 4) return r;
+      await delay(500 * Math.pow(2, attempt));
+    }
+  }
+
+  async function main() {
+    if (stored(doneKey)) {
+      notice("succeeded", "succeeded", "Your account is re-authorised", "Thank you. You can close this page now.", false);
       return;
     }
-    if (r.status === 409) {
-      finish("inactive", "Already open", "This link is already open in another tab or window. Use that one.");
+    var r;
+    try {
+      r = await fetchConfig();
+    } catch (e) {
+      notice("inactive", "failed", "Cannot reach the support agent's app", "Check your connection and open the link again.", false);
+      return;
+    }
+    if (r.status === 410) {
+      ended((await reply(r)).reason);
+      return;
+    }
+    if (r.status === 401 && !secret) {
+      notice("inactive", "failed", "Open the link again",
+        "This page was opened without its key. Open the link your support agent gave you again.", false);
       return;
     }
     if (!r.ok) {
-      stopped = true;
-      inactive(r.status);
+      if (r.status === 401) store(secretKey, "");
+      inactive();
       return;
     }
-    var cfg = await r.json();
+    cfg = await r.json();
+    pageId = cfg.pageId || "";
     nextSeq = cfg.seqStart || 1;
+    if (cfg.expiresInMs > 0) {
+      deadline = Date.now() + cfg.expiresInMs;
+      // A closed window's Reopen button goes when the link expires.
+      setTimeout(function () { if (state() === "closed") expiredNotice(); }, cfg.expiresInMs);
+    }
     $("pairing-code").textContent = cfg.pairingCode;
     $("account-holder").textContent = cfg.account.holder || "—";
     $("account-bank").textContent = cfg.account.bank || "—";
@@ -290,7 +429,7 @@
       if (!queue.length) post("heartbeat", "", { timestamp: Date.now() });
     }, cfg.heartbeatMs || 5000);
     setStatus("Loading the secure bank window…");
-    loadScript(cfg);
+    loadScript();
   }
 
   main();
