@@ -26,6 +26,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/log/v2"
@@ -310,6 +311,18 @@ func openLogger(c common) (*log.Logger, func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, nil, usageError{"cannot open the log file: " + err.Error()}
+	}
+	// The mode above only applies to a new file. An existing log others can
+	// read (made by an older reauth, a copy, a umask) names agents, accounts
+	// and token fingerprints: tighten it, as the audit log does.
+	if fi, err := f.Stat(); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		if err == nil {
+			err = f.Chmod(0o600)
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, nil, usageError{"cannot make the log file private (chmod 600): " + err.Error()}
+		}
 	}
 	l := log.NewWithOptions(f, log.Options{ReportTimestamp: true, Level: log.InfoLevel})
 	if c.debug {
@@ -899,7 +912,43 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "reauth: audit:", w)
 	}
-	return audit.Print(stdout, recs, *jsonOut)
+	if !*jsonOut {
+		return audit.Print(stdout, recs, false)
+	}
+	// --json: the file may have been edited by hand, and encoding/json
+	// passes C1 controls, bidi overrides and other invisible format
+	// characters through as they are, so a record could reorder or hide
+	// text on the terminal of whoever reads the output. Each record is
+	// marshalled again and every such rune (and DEL) is written as a \uXXXX
+	// escape: the JSON means the same, and holds nothing a terminal acts on.
+	// (encoding/json already escapes C0 controls, U+2028 and U+2029.)
+	hidden := func(r rune) bool {
+		return r == 0x7f || (r >= 0x80 && (!unicode.IsPrint(r) || unicode.Is(unicode.Cf, r)))
+	}
+	for _, r := range recs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		var out strings.Builder
+		out.Grow(len(b) + 1)
+		for _, c := range string(b) { // valid UTF-8: json.Marshal replaced any invalid byte
+			switch {
+			case !hidden(c):
+				out.WriteRune(c)
+			case c > 0xffff: // a UTF-16 surrogate pair, as JSON spells it
+				c -= 0x10000
+				fmt.Fprintf(&out, `\u%04x\u%04x`, 0xd800+(c>>10), 0xdc00+(c&0x3ff))
+			default:
+				fmt.Fprintf(&out, `\u%04x`, c)
+			}
+		}
+		out.WriteByte('\n')
+		if _, err := io.WriteString(stdout, out.String()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) error {

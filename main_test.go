@@ -641,3 +641,85 @@ func TestNoColor(t *testing.T) {
 		t.Fatal("no colour without NO_COLOR: the check above proves nothing")
 	}
 }
+
+// An existing reauth.log others can read (0644, e.g. from an older reauth)
+// is tightened to 0600 when reauth opens it, as the audit log is; what it
+// held is kept.
+func TestExistingLogFileIsTightenedTo0600(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reauth.log")
+	if err := os.WriteFile(path, []byte("an earlier run's line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	r := runBin(t, []string{"REAUTH_LOG_FILE=" + path}, "accounts", "ada", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("reauth.log mode %04o after reauth opened it, want 0600", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), "an earlier run's line\n") {
+		t.Fatalf("the log's earlier content was lost: %q", b)
+	}
+}
+
+// `reauth audit --json` on a hand-edited audit line carrying bidi
+// overrides, line separators, ESC, C1 controls, DEL and invisible format
+// characters (as JSON escapes and as raw UTF-8) prints them all as \uXXXX
+// escapes: the output holds no such rune, every line is JSON meaning the
+// same record, and ordinary non-ASCII names stay readable.
+func TestAuditJSONEscapesControlAndBidiRunes(t *testing.T) {
+	hostile := `{"time":"2026-11-25T16:02:11Z","agent":{"user":"ada\u202eevil` + "\u2066" + `x","via":"ssh","claimed_user":"b\u0085ob"},` +
+		`"account":"65f1c0ffee0123456789abcd","action":"outcome","outcome":"SUCCEEDED` + "\u2028" + `FORGED\u2029",` +
+		`"detail":"esc \u001b[2J c1 \u009b31m ` + "\u009d0;t\u009c" + ` del ` + "\x7f" + ` rlo ` + "\u202e" + ` lrm \u200e zw ` + "\u200b" +
+		` tag ` + "\U000E0041" + ` bom ` + "\ufeff" + ` Ọ̀kọ́ GTBank"}`
+	plain := `{"time":"2026-11-25T16:03:00Z","agent":{"user":"ada","via":"local"},"account":"65f1c0ffee0123456789abcd","action":"token_minted","token_fingerprint":"sha256:ab12cd34ef56"}`
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(path, []byte(hostile+"\n"+plain+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runBin(t, nil, "audit", "--json", "--audit-log", path)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for i, c := range r.stdout {
+		if c == 0x1b || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029 || c == 0x202e || c == 0x2066 ||
+			c == 0x200e || c == 0x200b || c == 0xfeff || c == 0xe0041 || c == 0xfffd {
+			t.Errorf("raw %U at byte %d of the output", c, i)
+		}
+	}
+	for _, esc := range []string{`\u202e`, `\u2066`, `\u2028`, `\u2029`, `\u001b`, `\u009b`, `\u009d`, `\u009c`, `\u0085`,
+		`\u007f`, `\u200e`, `\u200b`, `\ufeff`, `\udb40\udc41`} {
+		if !strings.Contains(r.stdout, esc) {
+			t.Errorf("output lacks the escape %s:\n%s", esc, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "Ọ̀kọ́ GTBank") {
+		t.Errorf("a readable name was escaped:\n%s", r.stdout)
+	}
+	// Each line is JSON meaning exactly the record that was read.
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), r.stdout)
+	}
+	canon := func(s string) string {
+		t.Helper()
+		var v map[string]any
+		if err := json.Unmarshal([]byte(s), &v); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, s)
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	for i, in := range []string{hostile, plain} {
+		if got, want := canon(lines[i]), canon(in); got != want {
+			t.Errorf("line %d means something else:\n got %s\nwant %s", i+1, got, want)
+		}
+	}
+}
