@@ -32,11 +32,11 @@ import (
 	"charm.land/log/v2"
 	"github.com/pkg/browser"
 
+	"github.com/reauth/reauth/internal/link"
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
-	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 	"github.com/reauth/reauth/tui/sshserve"
@@ -131,9 +131,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var fe failedError
+	var xe exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &xe):
+		return xe.code // the command has said why
 	case errors.As(err, &fe):
 		if fe.msg != "" {
 			fmt.Fprintln(stderr, "reauth:", fe.msg)
@@ -147,6 +150,12 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitFailed
 	}
 }
+
+// exitError ends with a chosen status and nothing more to print (130:
+// interrupted by Ctrl-C, as shells report it).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // failedError is an operation that ran and failed (exit 1) with its message
 // already chosen.
@@ -1098,10 +1107,11 @@ func portOf(addr string) string {
 
 func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
-	fs := newFlagSet("link", "reauth link ACCOUNT_ID [--no-browser] [--json] [--timeout D]", stderr)
+	fs := newFlagSet("link", "reauth link ACCOUNT_ID [--no-browser] [--json] [--timeout D] [--exit-on-close]", stderr)
 	c.register(fs, true)
 	jsonOut := fs.Bool("json", false, "JSON lines: the first has the page url, then one per event, then the outcome")
 	timeout := fs.Duration("timeout", 0, "give up after this long (default: a minute after the token expires)")
+	exitOnClose := fs.Bool("exit-on-close", false, "stop at the first close of the widget or the page (by default the customer can reopen it while the link lives)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -1110,91 +1120,140 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if *timeout < 0 {
+		return usageError{"--timeout must not be negative"}
+	}
 	e, err := setup(c)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	// The audit first: a run that cannot record its mint does not mint.
+	rec, err := openLinkAudit(c)
+	if err != nil {
+		return failedError{"cannot open the audit log, so no token is minted: " + oneLine(err)}
+	}
+	defer rec.close()
+	var hub *signalHub
+	if c.webhookAddr != "" {
+		// Mono's account_reauthorized for this account ends the run as a
+		// success even if the page is gone.
+		secret := os.Getenv("MONO_WEBHOOK_SECRET")
+		if secret == "" {
+			return usageError{"--webhook-addr needs MONO_WEBHOOK_SECRET (Mono sends it in mono-webhook-secret)"}
+		}
+		marks, _, err := openMarks(c)
+		if err != nil {
+			return failedError{"--webhook-addr needs the webhook store: " + oneLine(err)}
+		}
+		hub = newSignalHub()
+		srv, err := serveWebhooks(ctx, c.webhookAddr, secret, marks, e.logger, func(ev webhook.Event) {
+			hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Reauthorized: ev.Kind == webhook.Reauthorized,
+				SyncStatus: ev.SyncStatus, At: ev.Received})
+		})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = shutdownHTTP(srv) }()
+	}
 	cfg, err := pageConfig(c, e, nil)
 	if err != nil {
 		return err
 	}
+	pages, err := connect.NewServer(cfg)
+	if err != nil {
+		return usageError{oneLine(err)}
+	}
+	if err := pages.Start(); err != nil {
+		return failedError{"cannot start the widget page server on " + c.widgetAddr + ": " + oneLine(err)}
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = pages.Close(cctx)
+	}()
 	acct, err := e.client.Account(ctx, id)
 	if err != nil {
 		return err
 	}
-	var tok mono.Token
-	if cfg.Contract == connect.ContractToken {
-		if tok, err = e.client.Reauthorise(ctx, acct.ID); err != nil {
-			return err
-		}
-	}
-	rec := linkAuditor(c, e, acct.ID)
-	defer rec.close()
-	if tok.Value != "" {
-		rec.append(audit.Record{Action: audit.ActionTokenMinted, TokenFingerprint: tok.Fingerprint(), TokenExpiresAt: tok.ExpiresAt})
-	}
-	opts := connect.LinkOptions{Server: cfg, Account: acct, Token: tok, Out: stdout, JSON: *jsonOut,
-		OpenBrowser: !c.noBrowser, Open: openBrowser, Timeout: *timeout, Describe: state.Describe,
-		OnSession: func(s *connect.Session) {
-			rec.append(audit.Record{Action: audit.ActionPageOpened, PageURL: s.URL()})
-		}}
+	scenario := ""
 	if e.sandbox != nil {
-		opts.Scenario = string(sandbox.ScenarioFor(acct.ID))
+		scenario = string(sandbox.ScenarioFor(acct.ID))
 	}
-	res, err := connect.RunLink(ctx, opts)
-	if err != nil {
-		if connect.IsConfigError(err) {
-			return usageError{oneLine(err)}
-		}
+	opts := link.Options{Account: acct, Audit: rec, Out: stdout, JSON: *jsonOut, Sandbox: e.sandbox != nil,
+		Timeout: *timeout, ExitOnClose: *exitOnClose, Now: e.now,
+		Open: func(_ context.Context, a mono.Account, tok mono.Token) (link.Page, error) {
+			return pages.NewSession(connect.SessionParams{Account: a, Token: tok, Scenario: scenario})
+		}}
+	if cfg.Contract == connect.ContractToken {
+		opts.Mint = e.client
+	}
+	if !c.noBrowser {
+		opts.OpenBrowser = openBrowser
+	}
+	if hub != nil {
+		opts.Signals = linkSignals(ctx, hub, acct.ID)
+	}
+	res, err := link.Run(ctx, opts)
+	switch {
+	case errors.Is(err, link.ErrCanceled):
+		fmt.Fprintln(stderr, "reauth: cancelled")
+		return exitError{code: 130}
+	case err != nil && connect.IsConfigError(err):
+		return usageError{oneLine(err)}
+	case err != nil:
 		return err
-	}
-	rec.append(audit.Record{Action: audit.ActionOutcome, Outcome: string(res.Outcome), Detail: res.Reason})
-	if res.ExitCode() != 0 {
+	case res.ExitCode() != 0:
 		return failedError{} // the outcome line on stdout already said why
 	}
 	return nil
 }
 
-// linkRecorder audits a `reauth link` run; without an audit log it does
-// nothing (and says so in the log).
-type linkRecorder struct {
-	log     *audit.Log
-	agent   audit.Agent
-	account string
-	session string
-	logger  *log.Logger
+// linkSignals forwards the hub's news about one account to a link run.
+func linkSignals(ctx context.Context, hub *signalHub, accountID string) <-chan link.Signal {
+	in := hub.Subscribe(ctx)
+	out := make(chan link.Signal, 8)
+	go func() {
+		defer close(out)
+		for sig := range in {
+			if sig.AccountID != accountID {
+				continue // a webhook for another account never touches this run
+			}
+			select {
+			case out <- link.Signal{AccountID: sig.AccountID, Reauthorized: sig.Reauthorized, SyncStatus: sig.SyncStatus, At: sig.At}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
-func linkAuditor(c common, e *env, account string) *linkRecorder {
-	r := &linkRecorder{agent: audit.Agent{User: osUser(), Via: audit.ViaLocal}, account: account,
-		session: "link-" + newEventID(), logger: e.logger}
+// linkAudit stamps a `reauth link` run's records with the local agent and
+// appends them durably; an append that fails is the run's error.
+type linkAudit struct {
+	log   *audit.Log
+	agent audit.Agent
+}
+
+func openLinkAudit(c common) (*linkAudit, error) {
 	path := c.auditPath
 	if path == "" {
-		path, _ = audit.DefaultPath()
+		var err error
+		if path, err = audit.DefaultPath(); err != nil {
+			return nil, err
+		}
 	}
 	l, err := audit.Open(path)
 	if err != nil {
-		e.logger.Error("audit log unavailable", "err", err)
-		return r
+		return nil, err
 	}
-	r.log = l
-	r.append(audit.Record{Action: audit.ActionSessionStarted, Detail: "reauth link"})
-	return r
+	return &linkAudit{log: l, agent: audit.Agent{User: osUser(), Via: audit.ViaLocal}}, nil
 }
 
-func (r *linkRecorder) append(rec audit.Record) {
-	if r.log == nil {
-		return
-	}
-	rec.Agent, rec.Account, rec.Session = r.agent, r.account, r.session
-	if err := r.log.Append(rec); err != nil {
-		r.logger.Error("audit append failed", "action", rec.Action, "err", err)
-	}
+func (r *linkAudit) Append(rec audit.Record) error {
+	rec.Agent = r.agent
+	return r.log.Append(rec)
 }
 
-func (r *linkRecorder) close() {
-	if r.log != nil {
-		_ = r.log.Close()
-	}
-}
+func (r *linkAudit) close() { _ = r.log.Close() }

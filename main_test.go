@@ -488,7 +488,7 @@ func TestLinkEndToEndInChromium(t *testing.T) {
 			t.Fatalf("no outcome; events so far %v", names)
 		}
 	}
-	if outcome["outcome"] != "succeeded" {
+	if outcome["outcome"] != "SUCCEEDED" {
 		t.Fatalf("outcome %v", outcome)
 	}
 	want := []string{"LOADED", "OPENED", "INSTITUTION_SELECTED", "SUBMIT_CREDENTIALS", "SUBMIT_MFA", "ERROR", "SUBMIT_MFA", "SUCCESS"}

@@ -102,6 +102,9 @@ func (a *Attempt) Apply(ev Event, now time.Time) (Step, error) {
 		record(audit.Record{Action: audit.ActionReasonOverridden, Reason: next.Reason().Kind.String()})
 	case MintRequested:
 		record(audit.Record{Action: audit.ActionTokenMintRequested, Reason: next.Reason().Kind.String()})
+	case LinkPrepared:
+		line(ToneInfo, "Link prepared (no token: the widget takes the account id), works until "+ev.At.Local().Format("15:04:05"))
+		record(audit.Record{Action: audit.ActionLinkPrepared, Detail: "contract account: no token minted", TokenExpiresAt: ev.At})
 	case MintSucceeded:
 		t := next.Token()
 		line(ToneInfo, "Token minted "+t.Fingerprint()+", expires "+t.ExpiresAt.Local().Format("15:04:05"))
@@ -171,7 +174,7 @@ func (a *Attempt) widgetLines(we mono.WidgetEvent, before, next Session, line fu
 		record(audit.Record{Action: audit.ActionPageEvent, Event: sentence})
 		return
 	}
-	late := before.phase.HasOutcome() && !(we.IsSuccess() && (before.phase.successCanWin() || before.phase.succeeded()))
+	late := before.phase.HasOutcome() && !(we.IsSuccess() && (before.phase.successCanWin() || before.phase.Succeeded()))
 	if late {
 		// It decides nothing now (the widget always closes itself after a
 		// success; a page may still chatter): say so, quietly.

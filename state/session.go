@@ -173,8 +173,8 @@ func (p Phase) successCanWin() bool {
 	return p == Failed || p == Expired || p == EndedByAgent || p == TakenOver
 }
 
-// succeeded: the phases after a success.
-func (p Phase) succeeded() bool {
+// Succeeded reports whether the phase comes after a success.
+func (p Phase) Succeeded() bool {
 	return p == Succeeded || p == Verifying || p == Verified || p == StillSyncing
 }
 
@@ -198,6 +198,7 @@ const (
 	VerifyStarted                         // the UI began re-reading the account
 	VerifyResult                          // Event.Account (or Event.Err), Event.GaveUp, Event.Generation
 	AgentEnded                            // the agent ended the attempt; Event.Why
+	LinkPrepared                          // no token (the widget takes the account id); Event.At: when the link ends
 	MonoReauthorized                      // Mono's account_reauthorized webhook; Event.AccountID, Event.At
 	MonoSynced                            // Mono's account_updated with sync SUCCESSFUL; Event.AccountID, Event.At
 	Back                                  // the agent's esc
@@ -220,6 +221,7 @@ var eventNames = [...]string{
 	VerifyStarted:    "verify started",
 	VerifyResult:     "verify result",
 	AgentEnded:       "agent ended",
+	LinkPrepared:     "link prepared",
 	MonoReauthorized: "mono reauthorized",
 	MonoSynced:       "mono synced",
 	Back:             "back",
@@ -271,7 +273,7 @@ type Event struct {
 	Replaced   bool             // PageGone: a newer page for the same account ended this one
 	Why        string           // AgentEnded: why, in the agent's words or the front end's (optional)
 	AccountID  string           // MonoReauthorized, MonoSynced: the account Mono named
-	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time)
+	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time); LinkPrepared: the link's end
 }
 
 // String shows the kind and generation only: the event may carry secrets.
@@ -482,7 +484,7 @@ var lateKinds = []EventKind{PageServed, PageFailed, PageConnected, Widget, PageG
 // Reset, which every phase accepts).
 var allowed = map[Phase][]EventKind{
 	ChoosingAccount: {AccountChosen},
-	Explaining:      {ReasonOverridden, MintRequested, Back},
+	Explaining:      {ReasonOverridden, MintRequested, LinkPrepared, Back},
 	Minting:         {ReasonOverridden, MintSucceeded, MintFailed, Back},
 	TokenReady:      {ReasonOverridden, MintRequested, PageRequested, AgentEnded, MonoReauthorized, MonoSynced, Back},
 	PageOpening:     append([]EventKind{PageFailed, Back}, live...),
@@ -571,6 +573,16 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 		s = s.freshAttempt()
 		s.startedAt = now
 		s.phase = Minting
+	case LinkPrepared:
+		if !ev.At.After(now) {
+			return s, "the link would end before it starts"
+		}
+		// The widget takes the account id: no token is minted, and the
+		// link's own end stands in for the token's expiry.
+		s = s.freshAttempt()
+		s.startedAt = now
+		s.token = mono.Token{AccountID: s.account.ID, MintedAt: now, ExpiresAt: ev.At}
+		s.phase = TokenReady
 	case MintSucceeded:
 		if ev.Token.Value == "" {
 			return s, "the minted token is empty"
@@ -713,7 +725,7 @@ func (s Session) fromMono(ev Event, now time.Time) (Session, string) {
 	if ev.Kind == MonoSynced {
 		from = "Mono's account_updated webhook (sync SUCCESSFUL)"
 	}
-	if !s.phase.succeeded() {
+	if !s.phase.Succeeded() {
 		s = s.succeed(now, from)
 	}
 	if ev.Kind == MonoSynced && s.phase != Verified {

@@ -188,6 +188,8 @@ func wellFormed(s Session, kind EventKind) Event {
 		ev.Account = withStatus(mono.StatusAvailable)
 	case AgentEnded:
 		ev.Why = "The agent ended it."
+	case LinkPrepared:
+		ev.At = expiryAt
 	case MonoReauthorized, MonoSynced:
 		ev.AccountID, ev.At = testAccount.ID, midway
 	}
@@ -204,7 +206,7 @@ var expectedNext = func() map[Phase]map[EventKind]Phase {
 	}
 	m := map[Phase]map[EventKind]Phase{
 		ChoosingAccount: {AccountChosen: Explaining},
-		Explaining:      {ReasonOverridden: Explaining, MintRequested: Minting, Back: ChoosingAccount},
+		Explaining:      {ReasonOverridden: Explaining, MintRequested: Minting, LinkPrepared: TokenReady, Back: ChoosingAccount},
 		Minting:         {ReasonOverridden: Minting, MintSucceeded: TokenReady, MintFailed: Explaining, Back: Explaining},
 		TokenReady: {ReasonOverridden: TokenReady, MintRequested: Minting, PageRequested: PageOpening, Back: Explaining,
 			AgentEnded: EndedByAgent, MonoReauthorized: Succeeded, MonoSynced: Verified},

@@ -86,7 +86,13 @@ func TestWaitEventRecordsInOrder(t *testing.T) {
 	}
 	p := &fakePage{events: make(chan mono.WidgetEvent, 1), done: make(chan struct{})}
 	p.events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackHeartbeat}
-	go m.waitEvent(1, p, recs)()
+	q := &auditQueue{}
+	q.push(recs[:4])
+	// Two Cmds drain the same journal, the later one started first: the
+	// records still arrive in the order Update queued them.
+	q2 := func() { q.push(recs[4:]); go m.waitEvent(1, p, q)() }
+	q2()
+	go m.waitEvent(1, p, q)()
 	for i := range 10 {
 		if r := <-rec; r.Event != fmt.Sprint(i) {
 			t.Fatalf("record %q where %d was due", r.Event, i)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -37,9 +38,9 @@ type sessionScreen struct {
 	// session, kept beside it for reading.
 	att  state.Attempt
 	sess state.Session
-	// pending are att's audit records not yet handed to a Cmd; they are
-	// written in order.
-	pending    []audit.Record
+	// journal holds att's audit records until a Cmd writes them, in
+	// order, whichever Cmd runs first.
+	journal    *auditQueue
 	account    mono.Account
 	status     statusPane
 	page       Page // the served page, nil until PageServed
@@ -106,7 +107,7 @@ type (
 )
 
 func newSessionScreen(m *Model, a mono.Account) *sessionScreen {
-	s := &sessionScreen{att: state.NewAttempt(newSessionID()), account: a, status: newStatusPane()}
+	s := &sessionScreen{att: state.NewAttempt(newSessionID()), account: a, status: newStatusPane(), journal: &auditQueue{}}
 	s.apply(m, state.Event{Kind: state.AccountChosen, Account: a})
 	return s
 }
@@ -138,24 +139,54 @@ func (s *sessionScreen) apply(m *Model, ev state.Event) error {
 	for _, l := range st.Lines {
 		s.status.add(statusLine{at: l.At, tone: l.Tone.String(), text: l.Text})
 	}
-	s.pending = append(s.pending, st.Records...)
+	s.journal.push(st.Records)
 	return nil
 }
 
-// flush hands the pending audit records to one Cmd that writes them in
-// order (each waits for an fsync: never in Update).
+// flush is a Cmd that writes the journal's records (each waits for an
+// fsync: never in Update).
 func (s *sessionScreen) flush(m *Model) tea.Cmd {
-	recs := s.pending
-	s.pending = nil
-	return m.recordCmd(recs)
+	q, rec := s.journal, m.deps.Audit
+	if rec == nil {
+		return nil
+	}
+	return func() tea.Msg { q.drain(rec); return nil }
 }
 
-// takePending returns the pending records for a Cmd that writes them
-// itself before its own work (a mint is recorded before it leaves).
-func (s *sessionScreen) takePending() []audit.Record {
-	recs := s.pending
-	s.pending = nil
-	return recs
+// auditQueue keeps an attempt's audit records in the order Update made
+// them, for Cmds that run in any order: each drain writes everything queued
+// so far, in order, one drain at a time, so records reach the audit in
+// their Seq order however the Cmds are scheduled. It is the Cmds' buffer,
+// not model state: Update only appends.
+type auditQueue struct {
+	mu      sync.Mutex
+	pending []audit.Record
+	writing sync.Mutex
+}
+
+func (q *auditQueue) push(recs []audit.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	q.mu.Lock()
+	q.pending = append(q.pending, recs...)
+	q.mu.Unlock()
+}
+
+// drain writes every queued record to rec, in order.
+func (q *auditQueue) drain(rec Recorder) {
+	if rec == nil {
+		return
+	}
+	q.writing.Lock()
+	defer q.writing.Unlock()
+	q.mu.Lock()
+	recs := q.pending
+	q.pending = nil
+	q.mu.Unlock()
+	for _, r := range recs {
+		rec.Record(r)
+	}
 }
 
 // dropPage detaches the screen's page and returns the Cmd that closes it:
@@ -185,13 +216,10 @@ func (m Model) fetchDetail(gen uint64, id string) tea.Cmd {
 // mint writes recs (the token_mint_requested record) before the request
 // leaves the process, so every token Mono issues is in the audit even if
 // the program dies before the answer.
-func (m Model) mint(gen uint64, id string, recs []audit.Record) tea.Cmd {
-	ctx, api := m.ctx, m.deps.Mono
-	recordAll := m.recordAll(recs)
+func (m Model) mint(gen uint64, id string, journal *auditQueue) tea.Cmd {
+	ctx, api, rec := m.ctx, m.deps.Mono, m.deps.Audit
 	return func() tea.Msg {
-		if recordAll != nil {
-			recordAll()
-		}
+		journal.drain(rec)
 		t, err := api.Reauthorise(ctx, id)
 		return mintResultMsg{gen: gen, token: t, err: err}
 	}
@@ -217,15 +245,12 @@ const maxEventBatch = 64
 // then every one already queued behind it (up to maxEventBatch), in order.
 // Events arrive through the page server's buffer, so this never holds up
 // the browser's HTTP request.
-func (m Model) waitEvent(gen uint64, p Page, recs []audit.Record) tea.Cmd {
-	ctx := m.ctx
-	recordAll := m.recordAll(recs)
+func (m Model) waitEvent(gen uint64, p Page, journal *auditQueue) tea.Cmd {
+	ctx, rec := m.ctx, m.deps.Audit
 	return func() tea.Msg {
-		if recordAll != nil {
-			// Each Record waits for an fsync: not on the way to the next
-			// event. The records of one batch are written in their order.
-			go recordAll()
-		}
+		// Each Record waits for an fsync: not on the way to the next
+		// event. The journal keeps them in order.
+		go journal.drain(rec)
 		select {
 		case ev, ok := <-p.Events():
 			if !ok {
@@ -456,7 +481,7 @@ func (s *sessionScreen) onPage(m *Model, msg pageResultMsg) tea.Cmd {
 	// If the program ends without a quit key (SSH drop, shutdown, signal),
 	// the customer's page must still be closed.
 	context.AfterFunc(m.ctx, msg.page.Close)
-	return tea.Batch(closeOld, m.waitEvent(msg.gen, msg.page, s.takePending()), m.launchBrowser(msg.page.URL()))
+	return tea.Batch(closeOld, m.waitEvent(msg.gen, msg.page, s.journal), m.launchBrowser(msg.page.URL()))
 }
 
 // onWidget applies a page's events in their order, as if each came in its
@@ -484,7 +509,7 @@ func (s *sessionScreen) onWidget(m *Model, msg widgetMsg) tea.Cmd {
 		// Stop reading the dropped page; what this batch must record still is.
 		return tea.Batch(append(cmds, s.flush(m))...)
 	}
-	wait := m.waitEvent(msg.gen, msg.page, s.takePending())
+	wait := m.waitEvent(msg.gen, msg.page, s.journal)
 	if len(cmds) == 0 {
 		return wait // the usual case: no tea.Batch round trip per event
 	}
@@ -742,7 +767,7 @@ func (s *sessionScreen) requestMint(m *Model, replace bool) tea.Cmd {
 	// The previous attempt's lines stay, dimmed, above the new one's.
 	s.status.dim()
 	// A new token makes the old page useless; close it so it can't report.
-	return tea.Batch(s.dropPage(), m.mint(s.sess.Generation(), s.account.ID, s.takePending()))
+	return tea.Batch(s.dropPage(), m.mint(s.sess.Generation(), s.account.ID, s.journal))
 }
 
 // enableKeys turns on the session keys the current phase accepts.

@@ -65,6 +65,9 @@ const (
 	// ActionPageEvent: the page itself opened, reopened, closed or went
 	// silent (not the widget).
 	ActionPageEvent Action = "page_event"
+	// ActionLinkPrepared: the widget takes the account id, so no token was
+	// minted (the contract is in Detail).
+	ActionLinkPrepared Action = "link_prepared"
 )
 
 // How an agent reached reauth.
