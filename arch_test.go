@@ -28,3 +28,38 @@ func TestDomainImportsNoUI(t *testing.T) {
 		}
 	}
 }
+
+// The layers run one way: mono/... (Mono's API, the page server, webhooks,
+// the sandbox) never imports state/... (the machine and its audit), even
+// indirectly; the machine asks mono's types for protocol facts, and the
+// application layer (internal/link, main, tui) joins the two.
+func TestMonoImportsNoState(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./mono/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list gave %d packages", len(deps))
+	}
+	for _, p := range deps {
+		if strings.HasPrefix(p, "github.com/reauth/reauth/state") || strings.HasPrefix(p, "github.com/reauth/reauth/internal") {
+			t.Errorf("mono depends on %s", p)
+		}
+	}
+}
+
+// state does no I/O beyond its audit log: the machine package itself
+// imports no network, file or process package.
+func TestStateMachineDoesNoIO(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "./state").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		switch {
+		case p == "os", p == "net", strings.HasPrefix(p, "net/"), p == "os/exec", p == "io/fs", p == "syscall":
+			t.Errorf("state imports %s", p)
+		}
+	}
+}

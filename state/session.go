@@ -838,15 +838,21 @@ func (s Session) pageFailed(we mono.WidgetEvent) Session {
 	return s
 }
 
-// freshAfterSuccess reports whether a re-read shows data Mono synced after
-// the success: a sync_status of SUCCESSFUL, or a last sync after it, when
+// freshAfterSuccess reports whether a re-read shows data Mono synced since
+// this attempt began (a sync could not succeed while the account needed
+// reauth, and Mono completes the reauth before the widget says so): a
+// sync_status of SUCCESSFUL, or a last sync after the attempt's start, when
 // Mono sends those fields (it documents neither on account reads, so their
 // absence proves nothing).
 func (s Session) freshAfterSuccess(a mono.Account) bool {
 	if strings.EqualFold(a.SyncStatus, mono.SyncStatusSuccessful) {
 		return true
 	}
-	return !a.LastSyncedAt.IsZero() && !s.succeededAt.IsZero() && a.LastSyncedAt.After(s.succeededAt)
+	since := s.startedAt
+	if since.IsZero() {
+		since = s.succeededAt
+	}
+	return !a.LastSyncedAt.IsZero() && !since.IsZero() && a.LastSyncedAt.After(since)
 }
 
 func (s Session) verify(ev Event) (Session, string) {
