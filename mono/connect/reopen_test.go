@@ -438,3 +438,36 @@ func TestRefusalsAreLoggedAtABoundedRate(t *testing.T) {
 	}
 	t.Logf("%d refusals in %s: %s", 3000, elapsed.Round(time.Millisecond), strings.Join(refusedLines, " | "))
 }
+
+// A page that falls silent is still reported gone (PAGE_GONE), and the link
+// opened again afterwards continues the session (PAGE_REOPENED), its seqs
+// past the silent page's.
+func TestPageGoneThenReopened(t *testing.T) {
+	cfg := sandboxConfig()
+	cfg.HeartbeatInterval, cfg.HeartbeatTimeout = 20*time.Millisecond, 150*time.Millisecond
+	srv := startServer(t, cfg)
+	s := newSess(t, srv, "acct1", "")
+	first := mustConfig(t, srv, s)
+	if code, body := do(t, srv, s, req{body: pagePost(1, "load", "", first.PageID)}); code != http.StatusNoContent {
+		t.Fatalf("load: %d %s", code, body)
+	}
+	expectSequence(t, s, 5*time.Second, opened(true), step{cb: mono.CallbackLoad})
+	if ev := next(t, s, 5*time.Second); ev.Callback != mono.CallbackUnload || ev.Name != PageGone || ev.Seq != 0 {
+		t.Fatalf("want PAGE_GONE, got %+v", ev)
+	}
+	second := mustConfig(t, srv, s)
+	if ev := next(t, s, 5*time.Second); !ev.IsReopen() {
+		t.Fatalf("want PAGE_REOPENED, got %+v", ev)
+	}
+	if second.SeqStart != 2 {
+		t.Fatalf("seqStart %d, want 2", second.SeqStart)
+	}
+	if code, body := do(t, srv, s, req{body: pagePost(2, "load", "", second.PageID)}); code != http.StatusNoContent {
+		t.Fatalf("the reopened page's load: %d %s", code, body)
+	}
+	// (The reopened page may itself be reported gone first on a slow
+	// machine: its watchdog runs too.)
+	if ev := waitFor(t, s, 5*time.Second, func(ev mono.WidgetEvent) bool { return !ev.IsPageGone() }); ev.Callback != mono.CallbackLoad || ev.Seq != 2 {
+		t.Fatalf("got %+v", ev)
+	}
+}
