@@ -273,19 +273,6 @@ func (m Model) waitEvent(gen uint64, p Page, journal *auditQueue) tea.Cmd {
 	}
 }
 
-// pageEndedText says in plain words why the page's session ended under the
-// agent: the page server ends it when a newer page is opened for the same
-// account, which under `reauth serve` may be another agent's.
-func pageEndedText(why string) string {
-	switch why {
-	case connect.EndReplaced:
-		return "Page replaced: another page was opened for this account"
-	case connect.EndServerClosed:
-		return "Page closed: the page server stopped"
-	}
-	return "Page closed"
-}
-
 // drainEvents returns first and the events already waiting behind it, up to
 // maxEventBatch, without blocking. A closed channel ends the batch; the
 // next waitEvent reports the end.
