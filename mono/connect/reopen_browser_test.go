@@ -220,6 +220,15 @@ func TestReloadContinuesTheSession(t *testing.T) {
 	got = append(got, expectSequence(t, s, 20*time.Second, withSteps(choseStep, toSuccess)...)...)
 	assertSeqsIncrease(t, got)
 	pageState(t, ctx, "succeeded")
+
+	// The agent's app closes the session after the success: the page's next
+	// heartbeat learns it ended, as succeeded, and still says so.
+	s.Close()
+	pollTrue(t, ctx, "the page to learn its session ended",
+		`document.getElementById("app").dataset.reason === "succeeded" && document.getElementById("app").dataset.state === "succeeded"`)
+	if f := readPage(t, ctx); !strings.Contains(f.Final, "Your account is re-authorised") {
+		t.Errorf("page after the agent closed a succeeded session: %q", f.Final)
+	}
 }
 
 // The tab is closed, and the customer opens the link again in a new tab:

@@ -191,6 +191,17 @@ func TestEndedSessionsSayWhy(t *testing.T) {
 		{"ended_by_agent", func() *Session { s := newSess(t, srv, "a1", ""); s.Close(); return s }, srv},
 		{"ended_by_agent", func() *Session { s := newSess(t, srv, "a2", ""); s.CloseWithReason("nonsense"); return s }, srv},
 		{"succeeded", func() *Session { s := newSess(t, srv, "a3", ""); s.CloseWithReason(EndSucceeded); return s }, srv},
+		// The agent's app closing the page after the page reported success:
+		// the customer is told the account is re-authorised.
+		{"succeeded", func() *Session {
+			s := newSess(t, srv, "a6", "")
+			postOK(t, srv, s, 1, "success", "", map[string]any{"code": "code_x"})
+			s.Close()
+			if s.EndReason() != EndSucceeded {
+				t.Errorf("closed after a success: EndReason %q, want %q", s.EndReason(), EndSucceeded)
+			}
+			return s
+		}, srv},
 		{"replaced", func() *Session { s := newSess(t, srv, "a4", ""); newSess(t, srv, "a4", ""); return s }, srv},
 		{"server_closed", func() *Session {
 			s := newSess(t, closed, "a5", "")

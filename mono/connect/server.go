@@ -242,13 +242,9 @@ func (s *Server) pairingInUseLocked(code string) bool {
 }
 
 // endSession removes sess, leaving a tombstone so its page learns it is gone
-// and why. Once the token has expired, an end by the agent's app or by the
-// server shutting down is told as the expiry: that is the true cause for the
-// customer (the app closes the page because the token ran out).
+// and why: the true cause for the customer (Session.endCause).
 func (s *Server) endSession(sess *Session, why string) {
-	if (why == EndClosed || why == EndServerClosed) && sess.tokenExpired() {
-		why = EndExpired
-	}
+	why = sess.endCause(why)
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)

@@ -135,6 +135,7 @@ type Session struct {
 	pageID     string    // the newest page instance ("" before the first config fetch)
 	opens      int       // config fetches so far: the first is PAGE_OPENED, later ones PAGE_REOPENED
 	expiring   bool      // the pump has asked the server to end the session as expired
+	succeeded  bool      // a success was accepted: an end after it is told as EndSucceeded
 	posts      bucket    // every post
 	reserve    bucket    // outcomes only, when posts is empty (takeTokenLocked)
 	sandbox    *sandboxOutcome
@@ -179,9 +180,10 @@ func (s *Session) LastSeen() time.Time {
 
 // Close ends the session as its owner's (the agent's) decision: its page's
 // requests get 410 Gone from now on, and the page says the support agent
-// ended it — or that the link expired, if the token has by then (an app
-// that closes the page because the token ran out must not have the
-// customer told the agent ended it).
+// ended it — or the truer cause, when there is one: the account is
+// re-authorised if the page reported a success, else the link expired if
+// the token has (an app that closes the page because the reauth is done or
+// the token ran out must not have the customer told the agent ended it).
 func (s *Session) Close() { s.CloseWithReason(EndClosed) }
 
 // CloseWithReason ends the session for one of the owner's reasons:
@@ -404,6 +406,25 @@ func (s *Session) checkTimersLocked(now time.Time) {
 	}
 }
 
+// endCause is the cause a page is told when its session ends for why: an
+// end by the agent's app or by the server shutting down, after a success,
+// is the success; otherwise, once the token has expired, the expiry.
+func (s *Session) endCause(why string) string {
+	if why != EndClosed && why != EndServerClosed {
+		return why
+	}
+	s.mu.Lock()
+	succeeded := s.succeeded
+	s.mu.Unlock()
+	switch {
+	case succeeded:
+		return EndSucceeded
+	case s.tokenExpired():
+		return EndExpired
+	}
+	return why
+}
+
 // tokenExpired: the token has reached its expiry by the server's clock
 // (never, without a token expiry, as with the account contract). It reads
 // nothing s.mu guards.
@@ -598,6 +619,9 @@ func (s *Session) accept(ev mono.WidgetEvent, page string) verdict {
 	s.touchLocked(now)
 	if ev.Seq > s.highSeq {
 		s.highSeq = ev.Seq
+	}
+	if ev.IsSuccess() {
+		s.succeeded = true
 	}
 	switch {
 	case ev.Seq < s.nextSeq:

@@ -208,9 +208,10 @@
     stop();
     removeWidget();
     store(secretKey, "");
+    app.setAttribute("data-reason", reason || "");
+    if (succeeded) return; // this page saw the success: that stays the last word
     var e = endings[reason] || ["inactive", "failed", "This link is no longer active", "Ask your support agent for a new link."];
     notice(e[0], e[1], e[2], e[3], false);
-    app.setAttribute("data-reason", reason || "");
   }
 
   function inactive() {
