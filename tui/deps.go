@@ -55,6 +55,21 @@ type Recorder interface {
 	Record(r audit.Record)
 }
 
+// SecretGuard is a Recorder that can be told the secrets of an attempt (a
+// token, the page secret, an onSuccess code) so it redacts them from any
+// record. The TUI registers each one in the Cmd that learns it, before the
+// message that carries it reaches Update, so before any record of it.
+type SecretGuard interface {
+	Guard(secrets ...string)
+}
+
+// guard registers secrets with rec when it is a SecretGuard.
+func guard(rec Recorder, secrets ...string) {
+	if g, ok := rec.(SecretGuard); ok {
+		g.Guard(secrets...)
+	}
+}
+
 // Deps is everything the TUI needs from outside. Nil fields get safe
 // defaults (no browser, no audit, the real clock).
 type Deps struct {

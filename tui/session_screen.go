@@ -221,17 +221,21 @@ func (m Model) mint(gen uint64, id string, journal *auditQueue) tea.Cmd {
 	return func() tea.Msg {
 		journal.drain(rec)
 		t, err := api.Reauthorise(ctx, id)
+		guard(rec, t.Value)
 		return mintResultMsg{gen: gen, token: t, err: err}
 	}
 }
 
 func (m Model) openPage(gen uint64, req PageRequest) tea.Cmd {
-	ctx, pages := m.ctx, m.deps.Pages
+	ctx, pages, rec := m.ctx, m.deps.Pages, m.deps.Audit
 	return func() tea.Msg {
 		if pages == nil {
 			return pageResultMsg{gen: gen, err: errors.New("no page server is configured")}
 		}
 		p, err := pages.Open(ctx, req)
+		if err == nil {
+			guard(rec, pageSecret(p.URL()))
+		}
 		return pageResultMsg{gen: gen, page: p, err: err}
 	}
 }
@@ -256,13 +260,13 @@ func (m Model) waitEvent(gen uint64, p Page, journal *auditQueue) tea.Cmd {
 			if !ok {
 				return pageEndedMsg{gen: gen, page: p, why: p.EndReason()}
 			}
-			return widgetMsg{gen: gen, page: p, evs: drainEvents(p, ev)}
+			return widgetMsg{gen: gen, page: p, evs: guardCodes(rec, drainEvents(p, ev))}
 		case <-p.Done():
 			// Drain what was queued before the end so no outcome is lost.
 			select {
 			case ev, ok := <-p.Events():
 				if ok {
-					return widgetMsg{gen: gen, page: p, evs: drainEvents(p, ev)}
+					return widgetMsg{gen: gen, page: p, evs: guardCodes(rec, drainEvents(p, ev))}
 				}
 			default:
 			}
@@ -271,6 +275,23 @@ func (m Model) waitEvent(gen uint64, p Page, journal *auditQueue) tea.Cmd {
 			return nil
 		}
 	}
+}
+
+// pageSecret is the secret a page URL carries in its fragment.
+func pageSecret(u string) string {
+	_, frag, _ := strings.Cut(u, "#")
+	return frag
+}
+
+// guardCodes registers the onSuccess codes of evs with rec before the
+// events reach Update (and so before any record of them).
+func guardCodes(rec Recorder, evs []mono.WidgetEvent) []mono.WidgetEvent {
+	for _, ev := range evs {
+		if ev.Data.Code != "" {
+			guard(rec, ev.Data.Code)
+		}
+	}
+	return evs
 }
 
 // drainEvents returns first and the events already waiting behind it, up to

@@ -52,6 +52,15 @@ type Appender interface {
 	Append(r audit.Record) error
 }
 
+// guard registers secrets with the audit when it can redact them (an
+// *audit.Log behind the Appender): each is registered as soon as the run
+// learns it, before any record of it.
+func (r *runner) guard(secrets ...string) {
+	if g, ok := r.opts.Audit.(interface{ Guard(...string) }); ok {
+		g.Guard(secrets...)
+	}
+}
+
 // Signal is news about an account from Mono's webhooks.
 type Signal struct {
 	AccountID    string
@@ -184,6 +193,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		}
 		gen := r.att.Session().Generation()
 		t, err := r.opts.Mint.Reauthorise(ctx, r.opts.Account.ID)
+		r.guard(t.Value)
 		if err != nil {
 			_ = r.apply(state.Event{Kind: state.MintFailed, Generation: gen, Err: err})
 			return res, err
@@ -212,6 +222,9 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	}
 	r.page = page
 	defer page.Close()
+	if _, secret, ok := strings.Cut(page.URL(), "#"); ok {
+		r.guard(secret)
+	}
 	res.URL, res.PairingCode = page.URL(), page.PairingCode()
 	r.p.header(page, r.opts.Account, r.att.Session().Token(), r.opts.Sandbox)
 	if err := r.apply(state.Event{Kind: state.PageServed, Generation: gen, PageURL: page.URL(), Pairing: page.PairingCode()}); err != nil {
@@ -314,6 +327,9 @@ func (r *runner) wait(ctx context.Context, gen uint64) error {
 // widget applies one page event; true when it is the close that follows a
 // success.
 func (r *runner) widget(gen uint64, ev mono.WidgetEvent) bool {
+	if ev.Data.Code != "" {
+		r.guard(ev.Data.Code)
+	}
 	if ev.Callback != mono.CallbackHeartbeat {
 		r.events++
 		r.p.event(ev)

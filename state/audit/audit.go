@@ -227,8 +227,11 @@ func (l *Log) Guard(secrets ...string) {
 
 // Append writes r as one line and fsyncs it. When it returns nil the record is
 // on disk (acknowledged); the fsync may be shared with concurrent Appends (see
-// the package comment). A zero Time is stamped with Options.Now. It refuses a
-// record carrying a secret (errors.Is(err, ErrSecret)) and writes nothing.
+// the package comment). A zero Time is stamped with Options.Now. A guarded
+// secret or a Mono secret key in a text field is replaced by Redacted (the
+// record is still written: a hole in the audit is worse); a raw value in
+// token_fingerprint is refused (errors.Is(err, ErrSecret)) and nothing is
+// written.
 func (l *Log) Append(r Record) error {
 	n, err := l.write(r)
 	if err != nil {
@@ -266,7 +269,12 @@ func (l *Log) write(r Record) (n uint64, err error) {
 		// codes had split.
 		cleaned := mono.CleanText(*fv.value)
 		if l.holdsSecret(*fv.value) || (cleaned != *fv.value && l.holdsSecret(cleaned)) {
-			return 0, fmt.Errorf("%w (field %s)", ErrSecret, fv.name)
+			// The record still goes in (an audit with a hole is worse),
+			// with the secret replaced; the error message never holds it.
+			cleaned = l.redactSecrets(cleaned)
+			if l.holdsSecret(cleaned) {
+				return 0, fmt.Errorf("%w (field %s)", ErrSecret, fv.name)
+			}
 		}
 		*fv.value = cleaned
 	}
@@ -414,6 +422,36 @@ func (r *Record) fields() []fieldRef {
 		{"outcome", &r.Outcome},
 		{"detail", &r.Detail},
 	}
+}
+
+// Redacted replaces a secret in a record's text.
+const Redacted = "[redacted]"
+
+// redactSecrets replaces every guarded secret and every Mono secret key in
+// s with Redacted.
+func (l *Log) redactSecrets(s string) string {
+	if mayBeSecretKey(s) {
+		s = secretKeyShape().ReplaceAllString(s, Redacted)
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if i+guardKeyLen <= len(s) {
+			longest := ""
+			for _, secret := range l.secrets[s[i:i+guardKeyLen]] {
+				if strings.HasPrefix(s[i:], secret) && len(secret) > len(longest) {
+					longest = secret
+				}
+			}
+			if longest != "" {
+				b.WriteString(Redacted)
+				i += len(longest)
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
 }
 
 // holdsSecret reports whether s contains a guarded secret or a Mono secret

@@ -127,7 +127,7 @@ func TestAppendRoundTripAndClock(t *testing.T) {
 	}
 }
 
-func TestSecretsAreRefused(t *testing.T) {
+func TestSecretsAreRedactedOrRefused(t *testing.T) {
 	l, path := openTemp(t)
 	const token = "VwxcfeLRZvq1UlD5WiuN"
 	const pageSecret = "Zq3t9XkLw2Pd8Rr1Mn4Bv7Cx"
@@ -136,27 +136,36 @@ func TestSecretsAreRefused(t *testing.T) {
 	const secretKey = "test_sk_" + "9xQ2m4Lr7Tz1Wk5Hp8"
 	l.Guard(token, pageSecret, "short")
 
-	cases := []Record{
+	// Text holding a secret is recorded with the secret redacted.
+	redacted := []Record{
 		{Action: ActionWidgetEvent, Detail: "token is " + token},
 		{Action: ActionPageOpened, Event: "secret=" + pageSecret},
 		{Action: ActionSessionStarted, Agent: Agent{User: token}},
 		{Action: ActionOutcome, Reason: "key " + secretKey},
 		{Action: ActionOutcome, Outcome: "LIVE_SK_ABCDEF123"},
-		{Action: ActionTokenMinted, TokenFingerprint: token}, // raw token in the fingerprint field
 		{Action: ActionPageOpened, PageURL: "http://127.0.0.1:4000/" + pageSecret},
 		{Action: ActionWidgetEvent, Event: token[:10] + "\x1b[0m" + token[10:]}, // joined again by cleaning
 	}
-	for i, r := range cases {
-		err := l.Append(r)
-		if !errors.Is(err, ErrSecret) {
-			t.Errorf("case %d: Append = %v, want ErrSecret", i, err)
-			continue
+	for i, r := range redacted {
+		if err := l.Append(r); err != nil {
+			t.Errorf("case %d: Append = %v, want the record redacted and written", i, err)
 		}
-		for _, s := range []string{token, pageSecret, secretKey} {
-			if strings.Contains(err.Error(), s) {
-				t.Errorf("case %d: error message leaks the secret: %v", i, err)
-			}
+	}
+	// A raw token where a fingerprint belongs is refused, never written.
+	if err := l.Append(Record{Action: ActionTokenMinted, TokenFingerprint: token}); !errors.Is(err, ErrSecret) || strings.Contains(err.Error(), token) {
+		t.Errorf("raw token as fingerprint: %v", err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{token, pageSecret, secretKey, "LIVE_SK_ABCDEF123"} {
+		if strings.Contains(string(raw), s) {
+			t.Errorf("the audit file holds a secret %q", s)
 		}
+	}
+	if n := strings.Count(string(raw), Redacted); n < len(redacted) {
+		t.Errorf("%d redactions in the file, want at least %d:\n%s", n, len(redacted), raw)
 	}
 	// Harmless records still go through: a fingerprint, a too-short guard
 	// string in ordinary text, and a page URL whose secret is in the fragment,
@@ -171,7 +180,7 @@ func TestSecretsAreRefused(t *testing.T) {
 			t.Errorf("ok case %d refused: %v", i, err)
 		}
 	}
-	raw, err := os.ReadFile(path)
+	raw, err = os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,10 +190,10 @@ func TestSecretsAreRefused(t *testing.T) {
 		}
 	}
 	recs, _, _ := ReadFile(path, Filter{})
-	if len(recs) != len(ok) {
-		t.Fatalf("%d records on disk, want %d", len(recs), len(ok))
+	if len(recs) != len(redacted)+len(ok) {
+		t.Fatalf("%d records on disk, want %d", len(recs), len(redacted)+len(ok))
 	}
-	if got := recs[2].PageURL; got != "http://127.0.0.1:4000/s/abc" {
+	if got := recs[len(redacted)+2].PageURL; got != "http://127.0.0.1:4000/s/abc" {
 		t.Errorf("PageURL = %q, want scheme+host+path only", got)
 	}
 }
