@@ -356,7 +356,9 @@ func TestReopenGoesWhenTheLinkExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(states, ",") != "open,closed,expired" {
+	// The observer may be installed after the page reached "open" (a busy
+	// machine): what matters is that the closed notice came, then expired.
+	if got := strings.TrimPrefix(strings.Join(states, ","), "open,"); got != "closed,expired" {
 		t.Fatalf("states %v, want the closed notice first, then expired", states)
 	}
 	f := readPage(t, ctx)

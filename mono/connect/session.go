@@ -121,6 +121,7 @@ type Session struct {
 
 	mu         sync.Mutex
 	ended      string // why the session ended; "" while open
+	codes      []string // onSuccess codes seen, redacted from later text
 	nextSeq    int64  // next seq delivered in order
 	highSeq    int64  // highest seq accepted
 	held       map[int64]heldPost
@@ -623,6 +624,7 @@ func (s *Session) accept(ev mono.WidgetEvent, page string) verdict {
 	if ev.IsSuccess() {
 		s.succeeded = true
 	}
+	ev = s.redactLocked(ev)
 	switch {
 	case ev.Seq < s.nextSeq:
 		// Usually a retry of a post whose reply was lost. A seq that a gap
@@ -760,3 +762,36 @@ func (s *Session) end(why string) {
 	})
 	<-s.stopped
 }
+
+// redactLocked removes this session's secrets — the token, the page secret
+// and every onSuccess code it has seen (this event's included) — from the
+// event's text, so a page (or a widget error) quoting one cannot put it on
+// a screen, in a transcript, a log or the audit. Data.Code keeps the code
+// itself: it is a secret field nobody prints.
+func (s *Session) redactLocked(ev mono.WidgetEvent) mono.WidgetEvent {
+	if c := ev.Data.Code; len(c) >= minRedactLen && !slices.Contains(s.codes, c) && len(s.codes) < maxCodesKept {
+		s.codes = append(s.codes, c)
+	}
+	secrets := append([]string{s.params.Token.Value, s.secret}, s.codes...)
+	d := &ev.Data
+	for _, f := range []*string{&ev.Name, &d.InstitutionID, &d.InstitutionName, &d.AuthMethod, &d.PrevAuthMethod, &d.MFAType,
+		&d.ErrorType, &d.ErrorMessage, &d.PageName, &d.Reference} {
+		for _, secret := range secrets {
+			if len(secret) >= minRedactLen && strings.Contains(*f, secret) {
+				*f = strings.ReplaceAll(*f, secret, Redacted)
+			}
+		}
+	}
+	return ev
+}
+
+// Redacted stands in for a secret in an event's text.
+const Redacted = "[redacted]"
+
+// minRedactLen: shorter strings are too likely to be ordinary text; every
+// real token, page secret and code is longer. maxCodesKept bounds what a
+// page inventing codes can make the session remember.
+const (
+	minRedactLen = 8
+	maxCodesKept = 16
+)
