@@ -21,7 +21,9 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +32,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/log/v2"
+	xterm "github.com/charmbracelet/x/term"
 	"github.com/pkg/browser"
 
 	"github.com/reauth/reauth/internal/link"
@@ -95,6 +98,13 @@ func (e usageError) Error() string { return e.msg }
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
+	if len(args) > 1 && args[0] == "help" && !strings.HasPrefix(args[1], "-") {
+		// reauth help COMMAND is reauth COMMAND --help.
+		args = []string{args[1], "--help"}
+	}
 	cmd := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -118,11 +128,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "webhooks":
 		err = runWebhooks(ctx, args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "reauth", buildVersion())
+		fmt.Fprintln(stdout, versionLine())
 	case "help":
 		fmt.Fprint(stdout, usage+envHelp+"\n")
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q (try reauth --help)", cmd)}
+		err = usageError{fmt.Sprintf("unknown command %q (try reauth --help)", mono.CleanText(cmd))}
+	}
+	// --help and -h: the help goes to stdout (it was asked for) and the
+	// exit status is 0.
+	if he := (helpError{}); errors.As(err, &he) {
+		if _, werr := io.WriteString(stdout, he.text); werr != nil {
+			return exitFailed
+		}
+		return exitOK
 	}
 	return exitCode(err, stderr)
 }
@@ -132,9 +150,16 @@ func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
 	var fe failedError
 	var xe exitError
+	var fl flagError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, &fl):
+		// The error and one line saying where the usage is, not the whole
+		// usage (which buried the error between 50 lines of flags).
+		fmt.Fprintln(stderr, "reauth:", oneLine(errors.New(fl.msg)))
+		fmt.Fprintln(stderr, fl.hint())
+		return exitUsage
 	case errors.As(err, &xe):
 		return xe.code // the command has said why
 	case errors.As(err, &fe):
@@ -232,9 +257,12 @@ func (c *common) register(fs *flag.FlagSet, page bool) {
 	}
 }
 
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+func newFlagSet(name, synopsis string, _ io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print the whole usage on every bad flag; parse
+	// prints nothing itself. It hands the help text to run (stdout, when
+	// asked for) and a bad flag to exitCode (one line and a hint).
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
@@ -249,9 +277,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				var help strings.Builder
+				fs.SetOutput(&help)
+				fs.Usage()
+				fs.SetOutput(io.Discard)
+				return nil, helpError{help.String()}
 			}
-			return nil, usageError{err.Error()}
+			return nil, flagError{cmd: fs.Name(), msg: err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -404,27 +436,35 @@ func setup(c common) (*env, error) {
 
 func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
-	fs := newFlagSet("accounts", "reauth accounts [QUERY] [--needs-reauth] [--json]", stderr)
-	c.register(fs, false)
+	fs := newFlagSet("accounts", "reauth accounts [QUERY] [--needs-reauth] [--json] [--timeout D]\n\n"+
+		"Nothing matching is not an error: an empty list ([] with --json; \"No accounts match.\" on stderr\n"+
+		"without it) and exit 0. Exit 1: Mono failed or did not answer in time; 2: usage.", stderr)
+	c.registerOnly(fs, "sandbox", "debug", "log-file", "api-timeout", "sandbox-seed", "sandbox-clock")
 	needs := fs.Bool("needs-reauth", false, "only accounts that need reauth")
 	jsonOut := fs.Bool("json", false, "JSON array output")
 	limit := fs.Int("limit", 0, "print at most this many (0: all)")
+	timeout := fs.Duration("timeout", defaultMonoTimeout, "give up when Mono has not answered within this long, retries included (0: no limit)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *timeout < 0 {
+		return usageError{"--timeout must not be negative"}
 	}
 	e, err := setup(c)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	mctx, finish := waitForMono(ctx, stderr, *timeout)
 	var all []mono.Account
-	for page, err := range e.client.Accounts(ctx) {
+	for page, err := range e.client.Accounts(mctx) {
 		if err != nil {
-			return err
+			return finish(err)
 		}
 		all = append(all, page.Accounts...)
 	}
+	_ = finish(nil)
 	found := tui.FindAccounts(all, strings.Join(pos, " "), *needs)
 	if *limit > 0 && len(found) > *limit {
 		found = found[:*limit]
@@ -445,7 +485,9 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "%s  %-28s %-18s %s  %s\n", a.ID, trunc(a.Name, 28), trunc(a.Institution.Name, 18), a.MaskedNumber(), status)
 	}
 	if len(found) == 0 {
-		return failedError{"no account matches"}
+		// As with --json ([]): an empty result, not a failure. Said on
+		// stderr so stdout stays a list a script can read.
+		fmt.Fprintln(stderr, "No accounts match.")
 	}
 	return nil
 }
@@ -463,17 +505,23 @@ func accountArg(cmd string, pos []string) (string, error) {
 	if len(pos) != 1 {
 		return "", usageError{cmd + " needs exactly one ACCOUNT_ID"}
 	}
-	if !mono.IsAccountID(pos[0]) {
+	// Spaces around a pasted id are trimmed, as the TUI trims what is typed.
+	id := strings.TrimSpace(pos[0])
+	if !mono.IsAccountID(id) {
 		return "", usageError{fmt.Sprintf("%q is not a Mono account id (24 hex characters)", mono.CleanText(pos[0]))}
 	}
-	return pos[0], nil
+	return id, nil
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
-	fs := newFlagSet("token", "reauth token ACCOUNT_ID [--json]", stderr)
-	c.register(fs, false)
+	fs := newFlagSet("token", "reauth token ACCOUNT_ID [--json] [--timeout D]\n\n"+
+		"Every mint is audited: token_mint_requested is on disk before the request leaves, then\n"+
+		"token_minted (fingerprint and expiry, never the token) or token_mint_failed. When the audit\n"+
+		"log cannot be written no token is minted (exit 1).", stderr)
+	c.registerOnly(fs, "sandbox", "debug", "log-file", "audit-log", "api-timeout", "sandbox-seed", "sandbox-clock")
 	jsonOut := fs.Bool("json", false, `print {"account_id","token","expires_at"}`)
+	timeout := fs.Duration("timeout", defaultMonoTimeout, "give up when Mono has not answered within this long (0: no limit)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -482,12 +530,21 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if *timeout < 0 {
+		return usageError{"--timeout must not be negative"}
+	}
+	// The audit first: a mint that cannot be recorded is not made.
+	rec, err := openLinkAudit(c)
+	if err != nil {
+		return failedError{noAuditNoMint + oneLine(err)}
+	}
+	defer rec.close()
 	e, err := setup(c)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	tok, err := e.client.Reauthorise(ctx, id)
+	tok, err := mintAudited(ctx, e, rec, id, stderr, *timeout)
 	if err != nil {
 		return err
 	}
@@ -538,6 +595,12 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	c.register(fs, true)
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if !isTerminal(os.Stdin) || !isTerminal(stdout) {
+		// Bubble Tea would fail with its own words (or read /dev/tty behind
+		// a script's back); say what is needed, as `reauth serve` does.
+		fmt.Fprintln(stderr, noTerminalMessage)
+		return exitError{code: exitUsage}
 	}
 	// A bad secret key file is a usage error: say so before any screen.
 	key, err := secretKey()
@@ -892,14 +955,24 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 // ---- audit and webhooks ----
 
 func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit", "reauth audit [--account ID] [--since D] [--json]", stderr)
+	fs := newFlagSet("audit", "reauth audit [--account ID] [--since D] [--json]\n\n"+
+		"Records are printed in file order, except that the records of one attempt (session) are\n"+
+		"printed together in their seq order, where the attempt first appears.\n"+
+		"--account ID with no records says \"no audit records for account ID\" on stderr and exits 0.\n"+
+		"Exit 1: no audit log yet, or it cannot be read; 2: usage.", stderr)
 	account := fs.String("account", "", "only this account id")
-	since := fs.Duration("since", 0, "only records newer than this (e.g. 24h)")
+	var since sinceFlag
+	fs.Var(&since, "since", "only records newer than this: a Go duration (24h, 90m) or days (7d)")
 	jsonOut := fs.Bool("json", false, "JSON lines output")
 	path := fs.String("audit-log", os.Getenv("REAUTH_AUDIT_LOG"), "audit log path")
-	if _, err := parse(fs, args); err != nil {
+	pos, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("audit takes no arguments (got %q); for one account: --account ID", mono.CleanText(pos[0]))}
+	}
+	*account = strings.TrimSpace(*account)
 	if *path == "" {
 		p, err := audit.DefaultPath()
 		if err != nil {
@@ -908,8 +981,8 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		*path = p
 	}
 	f := audit.Filter{Account: *account}
-	if *since > 0 {
-		f.Since = time.Now().Add(-*since)
+	if since > 0 {
+		f.Since = time.Now().Add(-time.Duration(since))
 	}
 	recs, warnings, err := audit.ReadFile(*path, f)
 	if errors.Is(err, os.ErrNotExist) {
@@ -920,6 +993,18 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "reauth: audit:", w)
+	}
+	// Writers sharing fsyncs can put an attempt's records in the file out
+	// of order; each attempt reads in its own order.
+	audit.InAttemptOrder(recs)
+	if len(recs) == 0 && *account != "" {
+		// Not an error (exit 0): the answer is "nobody did anything".
+		msg := "no audit records for account " + mono.CleanText(*account)
+		if since > 0 {
+			msg += " in the last " + since.String()
+		}
+		fmt.Fprintln(stderr, "reauth:", msg)
+		return nil
 	}
 	if !*jsonOut {
 		return audit.Print(stdout, recs, false)
@@ -963,7 +1048,9 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	fs := newFlagSet("webhooks", "reauth webhooks [--webhook-addr 127.0.0.1:8090]", stderr)
-	c.register(fs, false)
+	// The receiver calls no Mono API: only the log and where the marks
+	// store lives (beside the audit log) apply.
+	c.registerOnly(fs, "debug", "log-file", "audit-log")
 	addr := fs.String("webhook-addr", "127.0.0.1:8090", "listen address for Mono's webhooks")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -1257,3 +1344,228 @@ func (r *linkAudit) Append(rec audit.Record) error {
 }
 
 func (r *linkAudit) close() { _ = r.log.Close() }
+
+// ---- command-line conventions, the CLI's audited mint, waiting on Mono ----
+
+// helpError carries a command's help text, asked for with --help or -h: run
+// prints it on stdout and exits 0.
+type helpError struct{ text string }
+
+func (e helpError) Error() string { return "help requested" }
+func (e helpError) Unwrap() error { return flag.ErrHelp }
+
+// flagError is a command line the flag package refused (an unknown flag, a
+// bad value): exitCode prints it and one hint line, and exits 2.
+type flagError struct{ cmd, msg string }
+
+func (e flagError) Error() string { return e.msg }
+
+// hint names the help to read: "run 'reauth link --help' for usage".
+func (e flagError) hint() string {
+	if e.cmd == "" || e.cmd == "reauth" {
+		return "run 'reauth --help' for usage"
+	}
+	return "run 'reauth " + e.cmd + " --help' for usage"
+}
+
+// registerOnly registers the flags of common.register named in names and no
+// others, so a command's help lists only flags that do something for it.
+// The flags are common.register's own (same names, defaults, help and
+// fields of c).
+func (c *common) registerOnly(fs *flag.FlagSet, names ...string) {
+	all := flag.NewFlagSet("", flag.ContinueOnError)
+	c.register(all, true)
+	for _, n := range names {
+		f := all.Lookup(n)
+		if f == nil {
+			panic("registerOnly: common.register has no flag " + n)
+		}
+		fs.Var(f.Value, f.Name, f.Usage)
+	}
+}
+
+// buildDate can be set with -ldflags "-X main.buildDate=2026-11-25T14:00:00Z";
+// otherwise `reauth version` shows the time of the commit built (vcs.time).
+var buildDate string
+
+// versionLine is what `reauth version` and `reauth --version` print: the
+// version, the VCS commit and the build date, from the binary's build
+// information; "unknown" for what the build did not record (go build
+// -buildvcs=false records no commit).
+//
+//	reauth dev (commit 4924b83+dirty, built 2026-11-25T14:00:00Z, go1.26.8 linux/amd64)
+func versionLine() string {
+	commit, date, dirty, goVersion := "unknown", "unknown", false, goruntime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+				if len(commit) > 12 {
+					commit = commit[:12]
+				}
+			case "vcs.time":
+				date = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if dirty && commit != "unknown" {
+		commit += "+dirty"
+	}
+	if buildDate != "" {
+		date = buildDate
+	}
+	return fmt.Sprintf("reauth %s (commit %s, built %s, %s %s/%s)", buildVersion(), commit, date, goVersion,
+		goruntime.GOOS, goruntime.GOARCH)
+}
+
+// noTerminalMessage is what the TUI says when started without a terminal.
+const noTerminalMessage = "reauth needs an interactive terminal (stdin and stdout); from a script use " +
+	"reauth accounts, token, link or audit (reauth --help)"
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && xterm.IsTerminal(f.Fd())
+}
+
+// sinceFlag is audit --since: a Go duration (24h, 90m) or whole or
+// fractional days (7d, 1.5d).
+type sinceFlag time.Duration
+
+func (s *sinceFlag) String() string {
+	d := time.Duration(*s)
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
+}
+
+func (s *sinceFlag) Set(v string) error {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || n < 0 || n > 100*365 {
+			return errors.New("want a duration like 24h or days like 7d")
+		}
+		d = time.Duration(n * float64(24*time.Hour))
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return errors.New("want a duration like 24h or days like 7d")
+		}
+	}
+	if d < 0 {
+		return errors.New("must not be negative")
+	}
+	*s = sinceFlag(d)
+	return nil
+}
+
+// defaultMonoTimeout bounds a CLI command's whole conversation with Mono
+// (retries included) unless --timeout says otherwise.
+const defaultMonoTimeout = 30 * time.Second
+
+// stillWaitingEvery is how often a command waiting on Mono says so, on a
+// terminal: first after this long, then again each time it passes.
+const stillWaitingEvery = 3 * time.Second
+
+// errMonoDeadline is the cause of a context whose --timeout passed.
+var errMonoDeadline = errors.New("mono deadline")
+
+// waitForMono gives the Mono calls that follow an overall deadline (none
+// when timeout is 0) and, when stderr is a terminal, says every few seconds
+// that they are still waiting. finish ends both; it turns an error caused by
+// the deadline into "Mono did not answer within 30s" (exit 1) and returns
+// any other error as it is.
+func waitForMono(ctx context.Context, stderr io.Writer, timeout time.Duration) (context.Context, func(error) error) {
+	cancel := context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errMonoDeadline)
+	}
+	tick := time.NewTicker(stillWaitingEvery)
+	stopNotice := stillWaiting(stderr, isTerminal(stderr), tick.C, time.Now())
+	return ctx, func(err error) error {
+		tick.Stop()
+		stopNotice()
+		defer cancel()
+		if err != nil && errors.Is(context.Cause(ctx), errMonoDeadline) {
+			return failedError{"Mono did not answer within " + timeout.String()}
+		}
+		return err
+	}
+}
+
+// stillWaiting writes "reauth: still waiting for Mono (3s)…" to w for each
+// tick (elapsed since start), but only when isTerminal: a script reading
+// stderr gets no chatter. The returned stop waits until nothing more can be
+// written.
+func stillWaiting(w io.Writer, isTerminal bool, ticks <-chan time.Time, start time.Time) (stop func()) {
+	if !isTerminal {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case <-done:
+				return
+			case at := <-ticks:
+				fmt.Fprintf(w, "reauth: still waiting for Mono (%s)…\n", at.Sub(start).Round(time.Second))
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-exited
+	}
+}
+
+// noAuditNoMint starts the error of a mint refused because the audit log
+// cannot record it.
+const noAuditNoMint = "cannot write the audit log, so no token is minted: "
+
+// mintAudited mints a token for `reauth token` with an audit trail of its
+// own attempt ("token-<hex>", Seq 1 and 2): token_mint_requested, on disk
+// before the request leaves (when it cannot be written nothing is sent),
+// then token_minted (fingerprint and expiry) or token_mint_failed. A token
+// whose token_minted record cannot be written is not handed out.
+func mintAudited(ctx context.Context, e *env, rec *linkAudit, id string, stderr io.Writer, timeout time.Duration) (mono.Token, error) {
+	session := "token-" + newEventID()
+	write := func(seq int, r audit.Record) error {
+		r.Time, r.Session, r.Seq, r.Account = e.now(), session, seq, id
+		return rec.Append(r)
+	}
+	if err := write(1, audit.Record{Action: audit.ActionTokenMintRequested, Detail: "reauth token"}); err != nil {
+		return mono.Token{}, failedError{noAuditNoMint + oneLine(err)}
+	}
+	mctx, finish := waitForMono(ctx, stderr, timeout)
+	tok, err := e.client.Reauthorise(mctx, id)
+	if err = finish(err); err != nil {
+		detail := oneLine(err)
+		switch {
+		case ctx.Err() != nil:
+			detail = "cancelled before Mono answered (a token may have been minted; a new mint replaces it)"
+		case errors.As(err, new(failedError)):
+			detail += " (a token may have been minted; a new mint replaces it)"
+		}
+		if aerr := write(2, audit.Record{Action: audit.ActionTokenMintFailed, Detail: detail}); aerr != nil {
+			e.logger.Error("audit append failed", "action", audit.ActionTokenMintFailed, "err", aerr)
+			return mono.Token{}, failedError{oneLine(err) + " (and the audit log could not record the failure: " + oneLine(aerr) + ")"}
+		}
+		return mono.Token{}, err
+	}
+	rec.log.Guard(tok.Value)
+	if err := write(2, audit.Record{Action: audit.ActionTokenMinted, TokenFingerprint: tok.Fingerprint(),
+		TokenExpiresAt: tok.ExpiresAt}); err != nil {
+		return mono.Token{}, failedError{"Mono minted a token " + tok.Fingerprint() +
+			" but the audit log could not record it, so it is not shown (a new mint replaces it): " + oneLine(err)}
+	}
+	return tok, nil
+}

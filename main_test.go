@@ -7,13 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +28,7 @@ import (
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
+	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 )
 
@@ -108,8 +113,10 @@ func TestAccountsNeedsReauthAndNoMatch(t *testing.T) {
 			t.Fatalf("line without the reauth flag: %q", l)
 		}
 	}
+	// Nothing matching is an empty list, not a failure (exit 0), with and
+	// without --json: TestAccountsNoMatchIsTheSameWithAndWithoutJSON.
 	r = runBin(t, nil, "accounts", "zzzzqqqqxxxx")
-	if r.code != 1 || !strings.Contains(r.stderr, "no account matches") {
+	if r.code != 0 || !strings.Contains(r.stderr, "No accounts match.") {
 		t.Fatalf("no match: exit %d %q", r.code, r.stderr)
 	}
 }
@@ -321,6 +328,64 @@ func TestTUIInPseudoTerminal(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("q did not quit")
+	}
+}
+
+// sharedFirstName finds, in the seeded sandbox, a holder whose full name
+// opens only them while their first name alone ranks another holder first
+// (the issue's pair: "Yetunde" finds Yetunde Ogundipe before Yetunde
+// Adeleke). Typing the full name and enter in one write must open them,
+// not the first hit of a partial query.
+func sharedFirstName(t *testing.T) (want, first mono.Account) {
+	t.Helper()
+	all := sandbox.Generate(1, 520)
+	for _, a := range all {
+		name := strings.Fields(a.Name)
+		if len(name) < 2 {
+			continue
+		}
+		full := tui.FindAccounts(all, a.Name, false)
+		partial := tui.FindAccounts(all, name[0], false)
+		if len(full) == 0 || full[0].ID != a.ID || len(partial) < 2 || partial[0].ID == a.ID ||
+			strings.HasPrefix(strings.ToLower(partial[0].Name), strings.ToLower(a.Name)) {
+			continue
+		}
+		if want.ID == "" || a.Name == "Yetunde Adeleke" {
+			want, first = a, partial[0]
+		}
+	}
+	if want.ID == "" {
+		t.Fatal("the sandbox has no two holders sharing a first name")
+	}
+	return want, first
+}
+
+// The issue's most serious item: the whole name and enter arrive in one
+// write, before the search for the whole name has answered; enter must act
+// on the query as typed (the session shows the full name typed), never on
+// the rows of an older, partial query.
+func TestEnterInTheSameWriteOpensTheAccountTyped(t *testing.T) {
+	want, first := sharedFirstName(t)
+	t.Logf("typing %q; its first name alone ranks %q first", want.Name, first.Name)
+	for round := range 3 {
+		s := startScreen(t, 100, 30, nil, "--no-browser")
+		s.waitText("loaded 520 / 520")
+		if round == 2 {
+			// Half the first name first, with its result on screen.
+			s.send(want.Name[:3])
+			s.waitText("/ " + want.Name[:3])
+			s.send(want.Name[3:] + "\r")
+		} else {
+			s.send(want.Name + "\r")
+		}
+		txt := s.waitFor("the session screen", func(txt string) bool {
+			return strings.Contains(txt, "›  "+want.Name) || strings.Contains(txt, "›  "+first.Name)
+		})
+		header := strings.SplitN(txt, "\n", 2)[0]
+		if !strings.Contains(header, want.Name) || strings.Contains(header, first.Name) {
+			t.Fatalf("round %d: typed %q and enter, opened:\n%s", round, want.Name, txt)
+		}
+		s.waitText(want.MaskedNumber())
 	}
 }
 
@@ -721,5 +786,636 @@ func TestAuditJSONEscapesControlAndBidiRunes(t *testing.T) {
 		if got, want := canon(lines[i]), canon(in); got != want {
 			t.Errorf("line %d means something else:\n got %s\nwant %s", i+1, got, want)
 		}
+	}
+}
+
+// ---- the command line: audited mints, a slow Mono, conventions ----
+
+// readAudit reads an audit file the way `reauth audit` does.
+func readAudit(t *testing.T, path string) []audit.Record {
+	t.Helper()
+	recs, warns, err := audit.ReadFile(path, audit.Filter{})
+	if err != nil || len(warns) > 0 {
+		t.Fatalf("reading %s: %v %v", path, err, warns)
+	}
+	return recs
+}
+
+// `reauth token` audits every mint: token_mint_requested (Seq 1) then
+// token_minted (Seq 2, the printed token's fingerprint and expiry) or
+// token_mint_failed, one "token-…" session, the local agent; by
+// --audit-log, REAUTH_AUDIT_LOG or the default path.
+func TestTokenMintIsAudited(t *testing.T) {
+	id := "5ca1ab1e0000000000000001"
+	dir := t.TempDir()
+	flagPath, envPath := filepath.Join(dir, "flag.jsonl"), filepath.Join(dir, "env.jsonl")
+	state := t.TempDir()
+	cases := []struct {
+		name, path string
+		env        []string
+		args       []string
+	}{
+		{"--audit-log", flagPath, nil, []string{"token", id, "--json", "--audit-log", flagPath}},
+		{"REAUTH_AUDIT_LOG", envPath, []string{"REAUTH_AUDIT_LOG=" + envPath}, []string{"token", id, "--json"}},
+		{"default path", filepath.Join(state, "reauth", "audit.jsonl"), []string{"XDG_STATE_HOME=" + state}, []string{"token", id, "--json"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runBin(t, append([]string{"REAUTH_AGENT=ada"}, c.env...), c.args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			var got struct {
+				Token     string `json:"token"`
+				ExpiresAt string `json:"expires_at"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+				t.Fatal(err)
+			}
+			recs := readAudit(t, c.path)
+			if len(recs) != 2 {
+				t.Fatalf("%d records, want 2: %+v", len(recs), recs)
+			}
+			req, minted := recs[0], recs[1]
+			if req.Action != audit.ActionTokenMintRequested || req.Seq != 1 || minted.Action != audit.ActionTokenMinted || minted.Seq != 2 {
+				t.Fatalf("records %s/%d, %s/%d; want token_mint_requested/1, token_minted/2", req.Action, req.Seq, minted.Action, minted.Seq)
+			}
+			for _, rec := range recs {
+				if !strings.HasPrefix(rec.Session, "token-") || rec.Session != req.Session || rec.Account != id ||
+					rec.Agent.User != "ada" || rec.Agent.Via != audit.ViaLocal {
+					t.Fatalf("record %+v: want session token-…, account %s, agent ada (local)", rec, id)
+				}
+			}
+			if minted.TokenFingerprint != mono.Fingerprint(got.Token) {
+				t.Fatalf("fingerprint %s, want the printed token's %s", minted.TokenFingerprint, mono.Fingerprint(got.Token))
+			}
+			if exp, _ := time.Parse(time.RFC3339, got.ExpiresAt); !minted.TokenExpiresAt.Truncate(time.Second).Equal(exp) {
+				t.Fatalf("audited expiry %s, printed %s", minted.TokenExpiresAt, got.ExpiresAt)
+			}
+			b, _ := os.ReadFile(c.path)
+			if bytes.Contains(b, []byte(got.Token)) {
+				t.Fatal("the token itself is in the audit log")
+			}
+		})
+	}
+	t.Run("refused mint", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "audit.jsonl")
+		r := runBin(t, nil, "token", "5ca1ab1e0000000000000005", "--audit-log", path)
+		if r.code != 1 || r.stdout != "" {
+			t.Fatalf("exit %d stdout %q", r.code, r.stdout)
+		}
+		recs := readAudit(t, path)
+		if len(recs) != 2 || recs[0].Action != audit.ActionTokenMintRequested || recs[1].Action != audit.ActionTokenMintFailed ||
+			recs[1].Seq != 2 || !strings.Contains(recs[1].Detail, "cannot be re-authorised") {
+			t.Fatalf("records %+v", recs)
+		}
+	})
+}
+
+// monoServer is a Mono-shaped server on loopback: POST
+// /accounts/ID/reauthorise runs mint and answers with a token; any other
+// request runs other (nil: 404).
+func monoServer(t *testing.T, mint func(r *http.Request), other http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/reauthorise") && mint != nil {
+			mint(r)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"token":"tok_0123456789abcdefghij"}`)
+			return
+		}
+		if other != nil {
+			other(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &requests
+}
+
+// token_mint_requested is on disk before the mint request reaches Mono:
+// the server reads the audit file when the POST arrives.
+func TestTokenMintRequestIsOnDiskBeforeTheRequest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	seen := make(chan []audit.Record, 1)
+	srv, _ := monoServer(t, func(*http.Request) {
+		recs, _, _ := audit.ReadFile(path, audit.Filter{})
+		seen <- recs
+	}, nil)
+	id := "5ca1ab1e0000000000000001"
+	r := runBin(t, []string{"MONO_API_URL=" + srv.URL, "MONO_SECRET_KEY=live_sk_notreal0000", "MONO_PUBLIC_KEY=live_pk_x"},
+		"token", id, "--audit-log", path)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var atRequest []audit.Record
+	select {
+	case atRequest = <-seen:
+	default:
+		t.Fatal("the mint request never reached the server")
+	}
+	if len(atRequest) != 1 || atRequest[0].Action != audit.ActionTokenMintRequested || atRequest[0].Account != id {
+		t.Fatalf("audit when the request arrived: %+v; want exactly token_mint_requested", atRequest)
+	}
+	if recs := readAudit(t, path); len(recs) != 2 || recs[1].Action != audit.ActionTokenMinted ||
+		recs[1].TokenFingerprint != mono.Fingerprint("tok_0123456789abcdefghij") {
+		t.Fatalf("audit afterwards: %+v", recs)
+	}
+}
+
+// An audit log that cannot be opened or written (a directory where the
+// file should be) refuses the mint: exit 1, one line, no token, and no
+// request to Mono.
+func TestTokenRefusesWithoutAnAuditLog(t *testing.T) {
+	srv, requests := monoServer(t, func(*http.Request) {}, nil)
+	monoEnv := []string{"MONO_API_URL=" + srv.URL, "MONO_SECRET_KEY=live_sk_notreal0000"}
+	dir := t.TempDir() // a directory: not a file the log can be
+	for _, c := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"--audit-log", monoEnv, []string{"token", "5ca1ab1e0000000000000001", "--audit-log", dir}},
+		{"REAUTH_AUDIT_LOG", append([]string{"REAUTH_AUDIT_LOG=" + dir}, monoEnv...), []string{"token", "5ca1ab1e0000000000000001", "--json"}},
+		{"sandbox", nil, []string{"token", "5ca1ab1e0000000000000001", "--audit-log", dir}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runBin(t, c.env, c.args...)
+			if r.code != 1 || r.stdout != "" {
+				t.Fatalf("exit %d stdout %q stderr %q; want 1 and nothing on stdout", r.code, r.stdout, r.stderr)
+			}
+			if !strings.HasPrefix(r.stderr, "reauth: cannot write the audit log, so no token is minted: ") ||
+				strings.Count(r.stderr, "\n") != 1 {
+				t.Fatalf("stderr %q", r.stderr)
+			}
+		})
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("%d requests reached Mono; want none", n)
+	}
+}
+
+// `reauth audit` prints one attempt's records in Seq order even when group
+// commit put them out of order in the file; records without a Seq stay in
+// file order. Text and --json agree.
+func TestAuditPrintsAnAttemptInSeqOrder(t *testing.T) {
+	line := func(min int, session string, seq int, event string) string {
+		at := time.Date(2026, 11, 25, 16, min, 0, 0, time.UTC).Format(time.RFC3339)
+		s := `{"time":"` + at + `","agent":{"user":"ada","via":"local"},"account":"65f1c0ffee0123456789abcd","action":"widget_event","event":"` + event + `"`
+		if session != "" {
+			s += `,"session":"` + session + `","seq":` + strconv.Itoa(seq)
+		}
+		return s + "}\n"
+	}
+	file := line(0, "", 0, "old-1") + // written before records carried a seq
+		line(1, "s-a", 1, "a1") +
+		line(2, "s-b", 2, "b2") + // b's second record reached the file first
+		line(3, "s-a", 3, "a3") +
+		line(2, "s-a", 2, "a2") +
+		line(1, "s-b", 1, "b1") +
+		line(5, "", 0, "webhook") +
+		line(4, "s-a", 4, "a4")
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"old-1", "a1", "a2", "a3", "a4", "b1", "b2", "webhook"}
+	r := runBin(t, nil, "audit", "--json", "--audit-log", path)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var rec audit.Record
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Event)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("--json order %v, want %v", got, want)
+	}
+	r = runBin(t, nil, "audit", "--audit-log", path)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	got = nil
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		f := strings.Fields(l)
+		got = append(got, f[len(f)-1])
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("text order %v, want %v:\n%s", got, want, r.stdout)
+	}
+}
+
+// slowMono answers nothing until the client goes away or the test ends.
+func slowMono(t *testing.T) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	wait := func(r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wait(r)
+		http.Error(w, `{"message":"too late"}`, http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(func() { close(release); srv.Close() })
+	return srv
+}
+
+// A Mono that does not answer: accounts and token end at --timeout with
+// "reauth: Mono did not answer within 2s" (exit 1), well before the
+// per-call API timeout; the failed mint is audited. With stderr not a
+// terminal nothing else is said, even past the 3 s notice.
+func TestSlowMonoEndsAtTheTimeout(t *testing.T) {
+	srv := slowMono(t)
+	env := []string{"MONO_API_URL=" + srv.URL, "MONO_SECRET_KEY=live_sk_notreal0000", "MONO_PUBLIC_KEY=live_pk_x"}
+	for _, c := range []struct {
+		name    string
+		timeout string
+		args    []string
+	}{
+		{"accounts", "2s", []string{"accounts", "ada"}},
+		{"accounts --json", "2s", []string{"accounts", "--json"}},
+		{"token", "2s", []string{"token", "5ca1ab1e0000000000000001"}},
+		{"token past the notice", "4s", []string{"token", "5ca1ab1e0000000000000001", "--json"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			start := time.Now()
+			r := runBin(t, append([]string{"REAUTH_AUDIT_LOG=" + path}, env...), append(c.args, "--timeout", c.timeout)...)
+			took := time.Since(start)
+			t.Logf("%v --timeout %s ended after %s", c.args, c.timeout, took.Round(10*time.Millisecond))
+			want := "reauth: Mono did not answer within " + c.timeout + "\n"
+			if r.code != 1 || r.stderr != want || r.stdout != "" {
+				t.Fatalf("exit %d stdout %q stderr %q; want exit 1 and %q", r.code, r.stdout, r.stderr, want)
+			}
+			if limit, _ := time.ParseDuration(c.timeout); took > limit+8*time.Second {
+				t.Fatalf("took %s with --timeout %s", took, c.timeout)
+			}
+			if c.args[0] != "token" {
+				return
+			}
+			recs := readAudit(t, path)
+			if len(recs) != 2 || recs[0].Action != audit.ActionTokenMintRequested || recs[1].Action != audit.ActionTokenMintFailed ||
+				!strings.Contains(recs[1].Detail, "did not answer within "+c.timeout) {
+				t.Fatalf("audit %+v", recs)
+			}
+		})
+	}
+}
+
+// On a terminal, a command waiting on Mono says so after ~3 s: stderr on a
+// pty shows "still waiting for Mono (3s)…", then the timeout.
+func TestSlowMonoNoticeOnATerminal(t *testing.T) {
+	srv := slowMono(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	state := t.TempDir()
+	cmd := exec.Command(binPath, "accounts", "--timeout", "4s")
+	cmd.Env = []string{"HOME=" + state, "XDG_STATE_HOME=" + state, "PATH=" + os.Getenv("PATH"),
+		"MONO_API_URL=" + srv.URL, "MONO_SECRET_KEY=live_sk_notreal0000"}
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	read := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(ptmx) // ends with EIO once the child's end is closed
+		read <- string(b)
+	}()
+	var ee *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1", err)
+	}
+	var got string
+	select {
+	case got = <-read:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the terminal's output did not end")
+	}
+	got = strings.ReplaceAll(got, "\r\n", "\n")
+	want := "reauth: still waiting for Mono (3s)…\nreauth: Mono did not answer within 4s\n"
+	if got != want {
+		t.Fatalf("terminal got %q, want %q", got, want)
+	}
+}
+
+// The notice itself: one line per tick with the time waited, only on a
+// terminal; nothing after stop.
+func TestStillWaitingOnlyOnATerminal(t *testing.T) {
+	start := time.Date(2026, 11, 25, 16, 0, 0, 0, time.UTC)
+	for _, term := range []bool{true, false} {
+		var out bytes.Buffer
+		ticks := make(chan time.Time) // a send returns once the notice has taken the tick
+		stop := stillWaiting(&out, term, ticks, start)
+		if term {
+			ticks <- start.Add(3 * time.Second)
+			ticks <- start.Add(6*time.Second + 200*time.Millisecond)
+		} else {
+			select {
+			case ticks <- start.Add(3 * time.Second):
+				t.Fatal("not a terminal, yet something is waiting for ticks")
+			default:
+			}
+		}
+		stop()
+		stop() // twice is fine
+		want := ""
+		if term {
+			want = "reauth: still waiting for Mono (3s)…\nreauth: still waiting for Mono (6s)…\n"
+		}
+		if out.String() != want {
+			t.Fatalf("terminal=%v: wrote %q, want %q", term, out.String(), want)
+		}
+	}
+}
+
+// every command, as typed after "reauth" ("" is the TUI).
+var allCommands = []string{"", "accounts", "token", "link", "serve", "sandbox", "audit", "webhooks"}
+
+func commandArgs(cmd string, args ...string) []string {
+	if cmd == "" {
+		return args
+	}
+	return append([]string{cmd}, args...)
+}
+
+// A bad flag or flag value is the error and one hint line on stderr, exit
+// 2: not the whole usage between two copies of the error.
+func TestBadFlagPrintsOneHint(t *testing.T) {
+	for _, cmd := range allCommands {
+		for _, bad := range [][]string{{"--frobnicate"}, {"-frobnicate=1", "x"}} {
+			t.Run(cmd+bad[0], func(t *testing.T) {
+				r := runBin(t, nil, commandArgs(cmd, bad...)...)
+				hint := "run 'reauth " + cmd + " --help' for usage\n"
+				if cmd == "" {
+					hint = "run 'reauth --help' for usage\n"
+				}
+				want := "reauth: flag provided but not defined: -frobnicate\n" + hint
+				if r.code != 2 || r.stderr != want || r.stdout != "" {
+					t.Fatalf("exit %d stdout %q stderr %q; want 2 and %q", r.code, r.stdout, r.stderr, want)
+				}
+			})
+		}
+	}
+	for _, args := range [][]string{{"accounts", "--limit", "many"}, {"token", "--timeout", "soon"}, {"audit", "--since", "lately"}} {
+		r := runBin(t, nil, args...)
+		if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); r.code != 2 || len(lines) != 2 ||
+			!strings.Contains(lines[0], "invalid value") || lines[1] != "run 'reauth "+args[0]+" --help' for usage" {
+			t.Fatalf("%v: exit %d stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
+
+// --help and -h on every command: the help on stdout, nothing on stderr,
+// exit 0; `reauth help COMMAND` is the same.
+func TestHelpGoesToStdoutAndExitsZero(t *testing.T) {
+	for _, cmd := range allCommands {
+		for _, h := range []string{"--help", "-h"} {
+			r := runBin(t, nil, commandArgs(cmd, h)...)
+			if r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, "Usage") || !strings.Contains(r.stdout, "MONO_SECRET_KEY") {
+				t.Fatalf("reauth %s %s: exit %d stderr %q stdout:\n%s", cmd, h, r.code, r.stderr, r.stdout)
+			}
+		}
+	}
+	a, b := runBin(t, nil, "help", "token"), runBin(t, nil, "token", "--help")
+	if a.code != 0 || a.stdout != b.stdout || !strings.Contains(a.stdout, "reauth token ACCOUNT_ID") {
+		t.Fatalf("reauth help token: exit %d\n%s", a.code, a.stdout)
+	}
+}
+
+// Each command's help lists the flags that do something for it, and not
+// the page server's, the audit's or the sandbox's when they do nothing there.
+func TestHelpListsOnlyFlagsThatApply(t *testing.T) {
+	cases := map[string]struct{ has, hasNot []string }{
+		"accounts": {has: []string{"-needs-reauth", "-json", "-limit", "-timeout", "-sandbox", "-api-timeout"},
+			hasNot: []string{"-widget-addr", "-public-url", "-no-browser", "-autoplay", "-webhook-addr", "-redirect-url",
+				"-connect-js-url", "-widget-contract", "-audit-log", "-sandbox-confirm-delay"}},
+		"token": {has: []string{"-json", "-timeout", "-audit-log", "-sandbox", "-api-timeout"},
+			hasNot: []string{"-widget-addr", "-public-url", "-no-browser", "-autoplay", "-webhook-addr", "-redirect-url",
+				"-sandbox-confirm-delay"}},
+		"webhooks": {has: []string{"-webhook-addr", "-audit-log", "-log-file"},
+			hasNot: []string{"-sandbox", "-api-timeout", "-sandbox-seed", "-sandbox-clock", "-sandbox-confirm-delay", "-widget-addr"}},
+		"audit":   {has: []string{"-account", "-since", "-json", "-audit-log"}, hasNot: []string{"-sandbox", "-api-timeout", "-log-file"}},
+		"sandbox": {has: []string{"-addr", "-seed", "-accounts"}, hasNot: []string{"-sandbox", "-api-timeout", "-audit-log"}},
+	}
+	flagLine := regexp.MustCompile(`(?m)^  (-[a-z-]+)`)
+	for cmd, c := range cases {
+		r := runBin(t, nil, cmd, "--help")
+		var listed []string
+		for _, m := range flagLine.FindAllStringSubmatch(r.stdout, -1) {
+			listed = append(listed, m[1])
+		}
+		for _, f := range c.has {
+			if !slices.Contains(listed, f) {
+				t.Errorf("reauth %s --help does not list %s: %v", cmd, f, listed)
+			}
+		}
+		for _, f := range c.hasNot {
+			if slices.Contains(listed, f) {
+				t.Errorf("reauth %s --help lists %s, which does nothing there", cmd, f)
+			}
+		}
+	}
+	// A flag a command does not list is refused, not silently ignored.
+	if r := runBin(t, nil, "accounts", "--widget-addr", "127.0.0.1:0"); r.code != 2 {
+		t.Fatalf("accounts --widget-addr: exit %d", r.code)
+	}
+}
+
+// `reauth --version` and `reauth version`: the version, the commit and the
+// build date ("unknown" when the build did not record them; this
+// environment builds with -buildvcs=false), and the Go toolchain.
+func TestVersionShowsCommitAndDate(t *testing.T) {
+	shape := regexp.MustCompile(`^reauth \S+ \(commit ([0-9a-f]{7,12}(\+dirty)?|unknown), built (\S+), go\S+ \S+/\S+\)\n$`)
+	var first string
+	for _, args := range [][]string{{"--version"}, {"version"}, {"-version"}} {
+		r := runBin(t, nil, args...)
+		if r.code != 0 || r.stderr != "" || !shape.MatchString(r.stdout) {
+			t.Fatalf("%v: exit %d stdout %q stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+		if first == "" {
+			first = r.stdout
+		} else if r.stdout != first {
+			t.Fatalf("%v printed %q, --version %q", args, r.stdout, first)
+		}
+	}
+	if m := shape.FindStringSubmatch(first); m[3] != "unknown" {
+		if _, err := time.Parse(time.RFC3339, m[3]); err != nil {
+			t.Fatalf("build date %q is neither unknown nor RFC 3339", m[3])
+		}
+	}
+}
+
+// Nothing matching: exit 0 with and without --json; an empty JSON array, or
+// no lines on stdout and "No accounts match." on stderr.
+func TestAccountsNoMatchIsTheSameWithAndWithoutJSON(t *testing.T) {
+	text := runBin(t, nil, "accounts", "zzzzqqqqxxxx")
+	js := runBin(t, nil, "accounts", "zzzzqqqqxxxx", "--json")
+	if text.code != 0 || js.code != 0 {
+		t.Fatalf("exit %d without --json, %d with; want 0 both", text.code, js.code)
+	}
+	if text.stdout != "" || text.stderr != "No accounts match.\n" {
+		t.Fatalf("text: stdout %q stderr %q", text.stdout, text.stderr)
+	}
+	if strings.TrimSpace(js.stdout) != "[]" || js.stderr != "" {
+		t.Fatalf("--json: stdout %q stderr %q", js.stdout, js.stderr)
+	}
+}
+
+// writeAuditFile writes one widget_event per (age, account) pair.
+func writeAuditFile(t *testing.T, recs ...audit.Record) string {
+	t.Helper()
+	var b bytes.Buffer
+	for _, r := range recs {
+		line, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(append(line, '\n'))
+	}
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// audit --since takes days (7d, 1.5d) as well as Go durations.
+func TestAuditSinceAcceptsDays(t *testing.T) {
+	now := time.Now()
+	rec := func(ago time.Duration, event string) audit.Record {
+		return audit.Record{Time: now.Add(-ago), Account: "65f1c0ffee0123456789abcd", Action: audit.ActionWidgetEvent, Event: event}
+	}
+	path := writeAuditFile(t, rec(20*24*time.Hour, "twenty-days"), rec(5*24*time.Hour, "five-days"),
+		rec(30*time.Hour, "thirty-hours"), rec(time.Hour, "one-hour"))
+	for since, want := range map[string][]string{
+		"7d":   {"five-days", "thirty-hours", "one-hour"},
+		"1.5d": {"thirty-hours", "one-hour"},
+		"36h":  {"thirty-hours", "one-hour"},
+		"2h":   {"one-hour"},
+		"30d":  {"twenty-days", "five-days", "thirty-hours", "one-hour"},
+	} {
+		r := runBin(t, nil, "audit", "--json", "--since", since, "--audit-log", path)
+		if r.code != 0 {
+			t.Fatalf("--since %s: exit %d %s", since, r.code, r.stderr)
+		}
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			var rec audit.Record
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("--since %s: %v", since, err)
+			}
+			got = append(got, rec.Event)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("--since %s: %v, want %v", since, got, want)
+		}
+	}
+	for _, bad := range []string{"7", "d", "-3d", "7days", "-1h"} {
+		if r := runBin(t, nil, "audit", "--since", bad, "--audit-log", path); r.code != 2 {
+			t.Fatalf("--since %s: exit %d, want 2", bad, r.code)
+		}
+	}
+}
+
+// audit --account with an id that has no records says so on stderr and
+// exits 0 (as its help says); stdout stays empty for scripts.
+func TestAuditAccountWithoutRecordsSaysSo(t *testing.T) {
+	path := writeAuditFile(t, audit.Record{Time: time.Now(), Account: "65f1c0ffee0123456789abcd", Action: audit.ActionTokenMinted})
+	unknown := "5ca1ab1e00000000000000ff"
+	for _, args := range [][]string{{"--account", unknown}, {"--account", unknown, "--json"}} {
+		r := runBin(t, nil, append([]string{"audit", "--audit-log", path}, args...)...)
+		if r.code != 0 || r.stdout != "" || r.stderr != "reauth: no audit records for account "+unknown+"\n" {
+			t.Fatalf("%v: exit %d stdout %q stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := runBin(t, nil, "audit", "--audit-log", path, "--account", unknown, "--since", "7d")
+	if r.code != 0 || r.stderr != "reauth: no audit records for account "+unknown+" in the last 7d\n" {
+		t.Fatalf("with --since: exit %d stderr %q", r.code, r.stderr)
+	}
+	if r := runBin(t, nil, "audit", "--audit-log", path, "--account", "65f1c0ffee0123456789abcd"); r.code != 0 || r.stderr != "" ||
+		!strings.Contains(r.stdout, "token_minted") {
+		t.Fatalf("known account: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runBin(t, nil, "audit", unknown, "--audit-log", path); r.code != 2 || !strings.Contains(r.stderr, "--account") {
+		t.Fatalf("an id as an argument: exit %d stderr %q", r.code, r.stderr)
+	}
+	if h := runBin(t, nil, "audit", "--help"); !strings.Contains(h.stdout, "no audit records for account ID\" on stderr and exits 0") {
+		t.Fatalf("the help does not say what an account without records does:\n%s", h.stdout)
+	}
+}
+
+// An account id pasted with spaces around it is trimmed, as the TUI trims
+// what the agent types.
+func TestAccountIDArgumentIsTrimmed(t *testing.T) {
+	for _, raw := range []string{" 5ca1ab1e0000000000000001", "5ca1ab1e0000000000000001 ", "\t5ca1ab1e0000000000000001\n"} {
+		id, err := accountArg("token", []string{raw})
+		if err != nil || id != "5ca1ab1e0000000000000001" {
+			t.Fatalf("accountArg(%q) = %q, %v", raw, id, err)
+		}
+	}
+	if _, err := accountArg("token", []string{"5ca1ab1e 0000000000000001"}); err == nil {
+		t.Fatal("a space inside the id was accepted")
+	}
+	r := runBin(t, nil, "token", "  5ca1ab1e0000000000000001  ", "--json", "--audit-log", filepath.Join(t.TempDir(), "a.jsonl"))
+	var got struct {
+		AccountID string `json:"account_id"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &got) != nil || got.AccountID != "5ca1ab1e0000000000000001" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// The TUI without a terminal (stdin or stdout not a TTY) says it needs one
+// and exits 2, as `reauth serve` does for SSH, instead of Bubble Tea's
+// error.
+func TestTUINeedsATerminal(t *testing.T) {
+	want := "reauth needs an interactive terminal"
+	// stdin from /dev/null, stdout and stderr pipes.
+	r := runBin(t, nil, "--no-browser")
+	if r.code != 2 || !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 || strings.Contains(r.stderr, "bubbletea") {
+		t.Fatalf("stdin /dev/null: exit %d stderr %q", r.code, r.stderr)
+	}
+	// stdin a terminal, stdout a pipe.
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	state := t.TempDir()
+	cmd := exec.Command(binPath, "--no-browser")
+	cmd.Env = []string{"HOME=" + state, "XDG_STATE_HOME=" + state, "PATH=" + os.Getenv("PATH"), "TERM=xterm-256color"}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.HasPrefix(stderr.String(), want) || stdout.Len() != 0 {
+			t.Fatalf("stdout a pipe: %v stdout %q stderr %q", err, stdout.String(), stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the TUI started with stdout a pipe")
 	}
 }
