@@ -504,6 +504,7 @@ func TestAccountMergesDetail(t *testing.T) {
 		SyncMessage:   "Customer enabled 2FA",
 		LastSyncedAt:  time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC),
 		RetrievedData: []string{"transactions", "balance"},
+		SessionID:     "x", // data_request_id is null: ""
 	}
 	if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", want) {
 		t.Errorf("account =\n %+v\nwant\n %+v", a, want)

@@ -179,6 +179,11 @@ type wireMeta struct {
 	SyncStatus    flexString  `json:"sync_status"`
 	SyncMessage   flexString  `json:"sync_message"`
 	LastSyncedAt  flexTime    `json:"last_synced_at"`
+	// Mono support's handles for a sync (account reads; some webhooks).
+	DataRequestID      flexString `json:"data_request_id"`
+	DataRequestIDCamel flexString `json:"dataRequestId"`
+	SessionID          flexString `json:"session_id"`
+	SessionIDCamel     flexString `json:"sessionId"`
 }
 
 // wireAccount is a list item or the detail's data.account.
@@ -270,6 +275,9 @@ func (c *Client) toAccount(w wireAccount, cust *wireCustomer, meta *wireMeta) Ac
 		SyncStatus:   strings.ToUpper(c.clean(firstNonEmpty(meta.SyncStatus, w.SyncStatus))),
 		SyncMessage:  c.clean(firstNonEmpty(meta.SyncMessage, w.SyncMessage)),
 		LastSyncedAt: time.Time(meta.LastSyncedAt),
+		// Optional like the sync fields: absent, null or odd, they read as "".
+		DataRequestID: c.clean(firstNonEmpty(meta.DataRequestID, meta.DataRequestIDCamel)),
+		SessionID:     c.clean(firstNonEmpty(meta.SessionID, meta.SessionIDCamel)),
 	}
 	if a.LastSyncedAt.IsZero() {
 		a.LastSyncedAt = time.Time(w.LastSyncedAt)

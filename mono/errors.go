@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -27,6 +28,10 @@ const (
 	KindNetwork                // dial failure, reset, timeout
 	KindInvalidInput           // rejected locally before any request was sent
 	KindCanceled               // the caller's context was cancelled
+	// KindPaymentRequired is 402, Mono's "request failed": the parameters
+	// were valid but Mono would not carry the request out, e.g. because the
+	// business's wallet cannot pay for a billed (live) call.
+	KindPaymentRequired
 )
 
 var kindNames = [...]string{
@@ -43,6 +48,8 @@ var kindNames = [...]string{
 	KindNetwork:      "network",
 	KindInvalidInput: "invalid input",
 	KindCanceled:     "canceled",
+
+	KindPaymentRequired: "payment required",
 }
 
 func (k ErrorKind) String() string {
@@ -71,7 +78,7 @@ func (e *Error) Error() string {
 		b.WriteString(e.Op)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Kind.String())
+	b.WriteString(e.kind().String())
 	if e.Status != 0 {
 		fmt.Fprintf(&b, " (%d)", e.Status)
 	}
@@ -84,7 +91,21 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// KindOf reports the kind of err: the Kind of the first *Error in its chain,
+// kind is e.Kind, except that a 402 reply classed as a plain bad request
+// (every 4xx without a kind of its own is) reads as KindPaymentRequired:
+// Mono's 402 "request failed" is about billing, not about the request, and
+// an agent must be told to look at the wallet rather than at the input.
+// KindOf, Hint and Error all go through it, so a 402 has its own kind
+// wherever the error was made.
+func (e *Error) kind() ErrorKind {
+	if e.Kind == KindBadRequest && e.Status == http.StatusPaymentRequired {
+		return KindPaymentRequired
+	}
+	return e.Kind
+}
+
+// KindOf reports the kind of err: the kind of the first *Error in its chain
+// (KindPaymentRequired for a 402, see Error.kind),
 // KindCanceled / KindNetwork for bare context errors, else KindUnknown.
 func KindOf(err error) ErrorKind {
 	if err == nil {
@@ -92,7 +113,7 @@ func KindOf(err error) ErrorKind {
 	}
 	var me *Error
 	if errors.As(err, &me) {
-		return me.Kind
+		return me.kind()
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -111,7 +132,7 @@ func (e *Error) Hint() string {
 		}
 		return def
 	}
-	switch e.Kind {
+	switch e.kind() {
 	case KindUnauthorised:
 		return fmt.Sprintf("Mono rejected the secret key (%d). Check MONO_SECRET_KEY.", status(401))
 	case KindForbidden:
@@ -133,6 +154,12 @@ func (e *Error) Hint() string {
 		return "Mono sent a reply we could not read."
 	case KindCannotReauth:
 		return "Mono says this account cannot be re-authorised."
+	case KindPaymentRequired:
+		h := fmt.Sprintf("Mono refused the request as unpaid (%d): check your Mono wallet/billing.", status(402))
+		if e.Message != "" {
+			h += " Mono said: " + strings.TrimRight(e.Message, ". ") + "."
+		}
+		return h
 	case KindBadRequest:
 		return withMessage(fmt.Sprintf("Mono refused the request (%d)", status(400)), e.Message)
 	case KindConflict:

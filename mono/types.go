@@ -90,6 +90,12 @@ type Account struct {
 	SyncMessage   string    `json:"sync_message,omitempty"`
 	LastSyncedAt  time.Time `json:"last_synced_at,omitzero"`
 	RetrievedData []string  `json:"retrieved_data,omitempty"`
+
+	// What Mono support asks for when debugging a failed sync: the account
+	// read's data.meta.data_request_id and data.meta.session_id. Empty when
+	// the reply has none (list items, older replies).
+	DataRequestID string `json:"data_request_id,omitempty"`
+	SessionID     string `json:"session_id,omitempty"`
 }
 
 // NeedsReauth reports whether the account carries Mono's reauth signal.
