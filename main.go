@@ -924,6 +924,10 @@ type auditRecorder struct {
 	logger *log.Logger
 }
 
+// Guard registers an attempt's secrets (token, page secret, onSuccess code)
+// so the audit redacts them from any record (tui.SecretGuard).
+func (a auditRecorder) Guard(secrets ...string) { a.log.Guard(secrets...) }
+
 func (a auditRecorder) Record(r audit.Record) {
 	r.Agent = a.agent
 	if err := a.log.Append(r); err != nil {
@@ -1344,6 +1348,9 @@ func (r *linkAudit) Append(rec audit.Record) error {
 }
 
 func (r *linkAudit) close() { _ = r.log.Close() }
+
+// Guard registers an attempt's secrets so the audit redacts them.
+func (r *linkAudit) Guard(secrets ...string) { r.log.Guard(secrets...) }
 
 // ---- command-line conventions, the CLI's audited mint, waiting on Mono ----
 

@@ -311,10 +311,17 @@ func (m Model) onKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	return m, cmd
 }
 
-// quit closes the customer's page first, then ends the program.
+// quit closes the customer's page first, then ends the program. With a
+// live attempt (a token, a page the customer may be using) it asks first;
+// the same key again, or y, quits and records the agent's end.
 func (m Model) quit() (Model, tea.Cmd) {
-	if m.session != nil {
-		return m, tea.Sequence(m.session.dropPage(), tea.Quit)
+	if s := m.session; s != nil {
+		if s.dialog != confirmQuit && s.sess.Phase().Live() {
+			s.dialog = confirmQuit
+			m.syncKeys()
+			return m, nil
+		}
+		return m, s.endAndQuit(&m)
 	}
 	return m, tea.Quit
 }

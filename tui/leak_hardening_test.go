@@ -27,6 +27,7 @@ type snapshot struct {
 	screen  screenID
 	phase   state.Phase
 	pageURL string
+	asking  bool // a yes/no question is on screen
 }
 
 // watched wraps the root model and publishes a snapshot after each Update.
@@ -42,6 +43,7 @@ func (w watched) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	s := snapshot{loaded: loaded(w.Model), query: w.search.result.Query, screen: w.screen}
 	if w.session != nil {
 		s.phase, s.pageURL = w.session.sess.Phase(), w.session.sess.PageURL()
+		s.asking = w.session.dialog != noDialog
 	}
 	w.mu.Lock()
 	*w.last = s
@@ -136,7 +138,10 @@ func TestQuitLeavesNoGoroutines(t *testing.T) {
 	page.mustPost("event", "OPENED", nil)
 	waitSnap(t, w, "widget live", func(s snapshot) bool { return s.phase == state.WidgetLive })
 
-	// q quits at once, live widget or not; the program closes the page.
+	// q with a live widget asks first; q again quits, and the program
+	// closes the page.
+	typeKeys("q")
+	waitSnap(t, w, "the quit question", func(s snapshot) bool { return s.asking })
 	typeKeys("q")
 	select {
 	case err := <-done:

@@ -28,6 +28,7 @@ const (
 	noDialog dialog = iota
 	confirmReplaceToken
 	confirmLeaveLivePage
+	confirmQuit
 )
 
 // sessionScreen is one account's reauth: reason, token, page, live status.
@@ -654,8 +655,11 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Yes):
 			d := s.dialog
 			s.dialog = noDialog
-			if d == confirmReplaceToken {
+			switch d {
+			case confirmReplaceToken:
 				return s.requestMint(m, true)
+			case confirmQuit:
+				return s.endAndQuit(m)
 			}
 			// Leaving a live attempt ends it, in the agent's name.
 			_ = s.apply(m, state.Event{Kind: state.AgentEnded, Why: "The agent left the attempt."})
@@ -691,6 +695,9 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Back):
 		switch {
+		case s.sess.Phase().Live():
+			// A live token or page is never dropped without asking.
+			s.dialog = confirmLeaveLivePage
 		case s.sess.Can(state.Back):
 			_ = s.apply(m, state.Event{Kind: state.Back})
 			if s.sess.Phase() == state.ChoosingAccount {
@@ -699,8 +706,6 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 			if s.sess.PageURL() == "" {
 				return s.dropPage()
 			}
-		case s.sess.Phase().Live():
-			s.dialog = confirmLeaveLivePage
 		default:
 			return m.backToSearch()
 		}
@@ -767,7 +772,21 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// endAndQuit records the agent's end of a live attempt, writes the
+// attempt's records, closes the customer's page, then quits: in that order.
+func (s *sessionScreen) endAndQuit(m *Model) tea.Cmd {
+	if s.sess.Phase().Live() {
+		_ = s.apply(m, state.Event{Kind: state.AgentEnded, Why: "The agent quit reauth."})
+	}
+	return tea.Sequence(s.flush(m), s.dropPage(), tea.Quit)
+}
+
 func (s *sessionScreen) requestMint(m *Model, replace bool) tea.Cmd {
+	if replace && s.sess.Phase().Live() {
+		// The live attempt ends here, in the agent's name, before the new
+		// one starts: its page stops working.
+		_ = s.apply(m, state.Event{Kind: state.AgentEnded, Why: "The agent minted a new token; this attempt's link stopped working."})
+	}
 	if err := s.apply(m, state.Event{Kind: state.MintRequested, Replace: replace}); err != nil {
 		s.setNotice("Can't mint now: "+s.sess.Phase().String(), false)
 		return nil
@@ -784,7 +803,9 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 	if s.dialog != noDialog {
 		k.Yes.SetEnabled(true)
 		k.No.SetEnabled(true)
-		k.QuitKey.SetEnabled(false)
+		// The quit key again confirms a quit; in other questions q is not
+		// an answer.
+		k.QuitKey.SetEnabled(s.dialog == confirmQuit)
 		return
 	}
 	if s.picking {
@@ -1019,7 +1040,12 @@ func (s *sessionScreen) bottomLines(m *Model, width int) []string {
 			"A token is still live (%s left). Mint a new one? The old page stops working.  y / n", ago(left))), "\n")...)
 	case s.dialog == confirmLeaveLivePage:
 		out = append(out, strings.Split(st.Dialog.Width(width).Render(
-			"The customer's widget is still live. Leave this reauth?  y / n"), "\n")...)
+			"This attempt is live (its link works for "+ago(s.sess.Token().Remaining(m.deps.now()))+
+				" more). Leave and end it? The customer's page stops working.  y / n"), "\n")...)
+	case s.dialog == confirmQuit:
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(
+			"This attempt is live (its link works for "+ago(s.sess.Token().Remaining(m.deps.now()))+
+				" more). Quit reauth and end it? The customer's page stops working.  y / n (or the quit key again)"), "\n")...)
 	case s.picking:
 		out = append(out, st.Section.Render("Why does this account need reauth?"))
 		for i, kind := range state.AllReasonKinds() {
