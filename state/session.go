@@ -271,6 +271,7 @@ type Event struct {
 	Widget     mono.WidgetEvent // Widget
 	GaveUp     bool             // VerifyResult: the caller stops re-reading after this one
 	Replaced   bool             // PageGone: a newer page for the same account ended this one
+	Refused    bool             // MintFailed: Mono says the account cannot be re-authorised
 	Why        string           // AgentEnded: why, in the agent's words or the front end's (optional)
 	AccountID  string           // MonoReauthorized, MonoSynced: the account Mono named
 	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time); LinkPrepared: the link's end
@@ -403,6 +404,7 @@ type Session struct {
 	outcome      Outcome
 	verification Verification
 	ignored      int
+	refused      bool // Mono said the account cannot be re-authorised: no mint helps
 }
 
 // New is a session waiting for the agent to choose an account.
@@ -509,6 +511,9 @@ func (s Session) Can(kind EventKind) bool {
 	if kind == Tick || kind == Reset {
 		return true
 	}
+	if kind == MintRequested && s.refused {
+		return false // Mono refused this account: another token cannot help
+	}
 	for _, k := range allowed[s.phase] {
 		if k == kind {
 			return true
@@ -595,6 +600,18 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 	case MintFailed:
 		s.mintErr = errText(ev.Err, "the token could not be minted")
 		s.phase = Explaining
+		if ev.Refused {
+			// Not a failure to retry: Mono will not re-authorise this
+			// account, so the attempt ends here with what to do instead.
+			s.refused = true
+			s.phase = Failed
+			s.outcome = Outcome{
+				Kind:     OutcomeFailed,
+				Headline: "Mono says this account cannot be re-authorised.",
+				Detail:   "Mono refused to mint a reauth token for it.",
+				NextStep: "the customer must link the account again from scratch; if it should work, escalate to Mono support with account id " + s.account.ID + ".",
+			}
+		}
 	case PageRequested:
 		s.generation++
 		s.pageErr = ""

@@ -959,3 +959,21 @@ func TestOutcomeStringWithoutNextStep(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// Mono refusing a mint ("cannot be re-authorised") is an outcome with a
+// next step, and no further mint is offered for the account.
+func TestMonoRefusingAMintIsAnOutcome(t *testing.T) {
+	s := sessionIn(t, Minting)
+	s = apply(t, s, Event{Kind: MintFailed, Generation: s.Generation(), Err: errors.New("This account can not be re-authorised."), Refused: true}, t0)
+	o := s.Outcome()
+	if s.Phase() != Failed || o.Kind != OutcomeFailed || !strings.Contains(o.NextStep, "link the account again") ||
+		!strings.Contains(o.NextStep, testAccount.ID) {
+		t.Fatalf("%s %+v", s.Phase(), o)
+	}
+	if s.Can(MintRequested) {
+		t.Error("a mint is still offered after Mono refused the account")
+	}
+	if _, err := s.Apply(Event{Kind: MintRequested}, t0); !errors.Is(err, ErrIllegal) {
+		t.Errorf("mint after refusal: %v", err)
+	}
+}

@@ -455,10 +455,11 @@ func mergeAccount(list, detail mono.Account) mono.Account {
 func (s *sessionScreen) onMint(m *Model, msg mintResultMsg) tea.Cmd {
 	before := s.sess.Phase()
 	if msg.err != nil {
-		if s.apply(m, state.Event{Kind: state.MintFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err))}) != nil {
+		refused := mono.KindOf(msg.err) == mono.KindCannotReauth
+		if s.apply(m, state.Event{Kind: state.MintFailed, Generation: msg.gen, Err: errors.New(plainError(msg.err)), Refused: refused}) != nil {
 			return nil
 		}
-		return s.flush(m)
+		return tea.Batch(s.afterChange(m, before), s.flush(m))
 	}
 	if s.apply(m, state.Event{Kind: state.MintSucceeded, Generation: msg.gen, Token: msg.token}) != nil {
 		return nil // stale: a newer request or Back superseded it

@@ -195,7 +195,14 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		t, err := r.opts.Mint.Reauthorise(ctx, r.opts.Account.ID)
 		r.guard(t.Value)
 		if err != nil {
-			_ = r.apply(state.Event{Kind: state.MintFailed, Generation: gen, Err: err})
+			refused := mono.KindOf(err) == mono.KindCannotReauth
+			_ = r.apply(state.Event{Kind: state.MintFailed, Generation: gen, Err: err, Refused: refused})
+			if refused {
+				// An outcome, not a setup error: say it as one.
+				res.Outcome = r.att.Session().Outcome()
+				r.p.outcome(res.Outcome, r.now())
+				return res, nil
+			}
 			return res, err
 		}
 		if err := r.apply(state.Event{Kind: state.MintSucceeded, Generation: gen, Token: t}); err != nil {
