@@ -687,13 +687,15 @@ type runtime struct {
 	hookURL  string
 	secret   string // MONO_WEBHOOK_SECRET
 	redirect string
+	// localPages: no --public-url, so page links only open on this machine.
+	localPages bool
 	// catalog is the account list every program shares: paged from Mono
 	// once (not once per SSH session) and refreshed in the background.
 	catalog *tui.Catalog
 }
 
 func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
-	rt := &runtime{env: e, hub: newSignalHub(), redirect: c.redirectURL}
+	rt := &runtime{env: e, hub: newSignalHub(), redirect: c.redirectURL, localPages: c.publicURL == ""}
 	rt.catalog = tui.NewCatalog(ctx, e.client, tui.CatalogOptions{RefreshEvery: c.accountsRefresh, Now: e.now,
 		OnLoad: func(n int, took time.Duration, err error) {
 			if err != nil && ctx.Err() == nil {
@@ -949,6 +951,9 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 	}
 	if rt.env.sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }
+	} else if rt.localPages {
+		// A live customer is rarely at the agent's own computer.
+		d.PageNote = "This link only opens on this computer; for a customer elsewhere, run with --public-url (see README)."
 	}
 	if rt.marks != nil {
 		d.NeedsReauth = rt.marks.NeedsReauth

@@ -495,6 +495,9 @@ func (m Model) headerView(w int) string {
 	left := st.Title.Render("reauth")
 	if m.deps.Sandbox {
 		left += " " + st.Sandbox.Render("SANDBOX")
+	} else {
+		// Real customers, real tokens: say so as plainly as SANDBOX.
+		left += " " + st.Live.Render("LIVE")
 	}
 	if m.screen == screenSession && m.session != nil {
 		left += st.Faint.Render("  ›  ") + st.Value.Render(m.session.account.Name)

@@ -25,6 +25,7 @@ type KeyMap struct {
 	CopyToken   key.Binding
 	OpenPage    key.Binding
 	CopyLink    key.Binding
+	ShowLink    key.Binding
 	Hosted      key.Binding
 	Retry       key.Binding
 	Yes         key.Binding
@@ -53,6 +54,7 @@ func DefaultKeyMap() KeyMap {
 		CopyToken:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy token")),
 		OpenPage:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open page")),
 		CopyLink:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy link")),
+		ShowLink:    key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "show link")),
 		Hosted:      key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hosted link")),
 		Retry:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry")),
 		Yes:         key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y", "yes")),
@@ -64,13 +66,13 @@ func DefaultKeyMap() KeyMap {
 func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Quit, &k.QuitKey, &k.Help, &k.Back, &k.Search, &k.Up, &k.Down,
 		&k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.NeedsReauth, &k.Reason, &k.Mint,
-		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.Hosted, &k.Retry, &k.Yes, &k.No}
+		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.Hosted, &k.Retry, &k.Yes, &k.No}
 }
 
 // ShortHelp is the footer: the keys for what the agent most likely does next.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Yes, k.No, k.Mint, k.OpenPage, k.CopyLink, k.Hosted, k.Open, k.Search, k.NeedsReauth,
-		k.Reason, k.Reveal, k.Retry, k.Back, k.QuitKey, k.Help}
+	return []key.Binding{k.Yes, k.No, k.Mint, k.OpenPage, k.CopyLink, k.ShowLink, k.Hosted, k.Open, k.Search, k.NeedsReauth,
+		k.Reason, k.Reveal, k.CopyToken, k.Retry, k.Back, k.QuitKey, k.Help}
 }
 
 // FullHelp is the `?` screen, grouped in columns.
@@ -78,7 +80,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Search, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Open, k.NeedsReauth, k.Reason, k.Mint, k.Reveal, k.CopyToken},
-		{k.OpenPage, k.CopyLink, k.Hosted, k.Retry, k.Yes, k.No},
+		{k.OpenPage, k.CopyLink, k.ShowLink, k.Hosted, k.Retry, k.Yes, k.No},
 		{k.Back, k.Help, k.QuitKey, k.Quit},
 	}
 }

@@ -45,14 +45,16 @@ type sessionScreen struct {
 	account    mono.Account
 	status     statusPane
 	page       Page // the served page, nil until PageServed
-	reveal     bool
+	reveal     bool // the token shown in full
+	showLink   bool // the page link shown in full (its secret included)
 	dialog     dialog
 	picking    bool // choosing a reason override
 	pickIdx    int
 	hosted     string // hosted reauth link (link.mono.co), once created
 	hostedBusy bool
-	notice     string // one-line feedback ("Link copied"), cleared by the next key
+	notice     string // one-line feedback ("Link sent…"), cleared by the next key or after noticeFor
 	noticeOK   bool
+	noticeAt   time.Time
 	verifyAt   time.Time // when verification began, bounds the re-reads
 	// detailErr says why the account's details could not be read (the
 	// list's copy stays on screen); R asks again.
@@ -413,7 +415,7 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 	case hostedLinkMsg:
 		s.hostedBusy = false
 		if msg.err != nil {
-			s.setNotice("Hosted link failed: "+plainError(msg.err), false)
+			s.setNotice(m, "Hosted link failed: "+plainError(msg.err), false)
 			return nil, true
 		}
 		s.hosted = mono.CleanText(msg.url)
@@ -422,7 +424,7 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 			Action: audit.ActionHostedLinkCreated, PageURL: s.hosted})), true
 	case browserResultMsg:
 		if msg.err != nil {
-			s.setNotice("Could not open a browser here; open the link above yourself.", false)
+			s.setNotice(m, "Could not open a browser here: press l to show the link, c to copy it.", false)
 		}
 		return nil, true
 	}
@@ -646,7 +648,12 @@ func (s *sessionScreen) onClock(m *Model, now time.Time) tea.Cmd {
 	return tea.Batch(s.afterChange(m, before), s.flush(m))
 }
 
-func (s *sessionScreen) setNotice(text string, ok bool) { s.notice, s.noticeOK = text, ok }
+// noticeFor is how long a notice stays without a key.
+const noticeFor = 8 * time.Second
+
+func (s *sessionScreen) setNotice(m *Model, text string, ok bool) {
+	s.notice, s.noticeOK, s.noticeAt = text, ok, m.deps.now()
+}
 
 func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
@@ -730,12 +737,16 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.CopyLink):
 		if u := s.sess.PageURL(); u != "" {
-			s.setNotice("Link copied to your clipboard (OSC 52).", true)
+			// OSC 52 is a request the terminal may ignore (tmux does by
+			// default): say it was sent, how to check, and the way round.
+			s.setNotice(m, "Link sent to your terminal's clipboard (OSC 52): paste it to check. Nothing? Press l to show it.", true)
 			return tea.SetClipboard(u)
 		}
+	case key.Matches(msg, k.ShowLink):
+		s.showLink = !s.showLink
 	case key.Matches(msg, k.Hosted):
 		if s.hosted != "" {
-			s.setNotice("Hosted link copied to your clipboard (OSC 52).", true)
+			s.setNotice(m, "Hosted link sent to your terminal's clipboard (OSC 52): paste it to check.", true)
 			return tea.SetClipboard(s.hosted)
 		}
 		if !s.hostedBusy {
@@ -746,7 +757,7 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		s.reveal = !s.reveal
 	case key.Matches(msg, k.CopyToken):
 		if t := s.sess.Token(); t.Value != "" {
-			s.setNotice("Token copied to your clipboard (OSC 52).", true)
+			s.setNotice(m, "Token sent to your terminal's clipboard (OSC 52): paste it to check. Nothing? Press v to show it.", true)
 			return tea.SetClipboard(t.Value)
 		}
 	case key.Matches(msg, k.Reason):
@@ -789,7 +800,7 @@ func (s *sessionScreen) requestMint(m *Model, replace bool) tea.Cmd {
 		_ = s.apply(m, state.Event{Kind: state.AgentEnded, Why: "The agent minted a new token; this attempt's link stopped working."})
 	}
 	if err := s.apply(m, state.Event{Kind: state.MintRequested, Replace: replace}); err != nil {
-		s.setNotice("Can't mint now: "+s.sess.Phase().String(), false)
+		s.setNotice(m, "Can't mint now: "+s.sess.Phase().String(), false)
 		return nil
 	}
 	// The previous attempt's lines stay, dimmed, above the new one's.
@@ -830,6 +841,17 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 	k.Retry.SetEnabled(s.detailErr != "" && ph == state.Explaining)
 	hasToken := s.sess.Token().Value != "" && !s.sess.Token().Expired(m.deps.now())
 	k.Reveal.SetEnabled(hasToken)
+	if s.reveal {
+		k.Reveal.SetHelp("v", "hide token")
+	} else {
+		k.Reveal.SetHelp("v", "reveal token")
+	}
+	k.ShowLink.SetEnabled(s.sess.PageURL() != "")
+	if s.showLink {
+		k.ShowLink.SetHelp("l", "hide link")
+	} else {
+		k.ShowLink.SetHelp("l", "show link")
+	}
 	k.CopyToken.SetEnabled(hasToken)
 	k.OpenPage.SetEnabled(ph == state.TokenReady || (s.page != nil && m.deps.OpenBrowser != nil && !ph.HasOutcome()))
 	k.CopyLink.SetEnabled(s.sess.PageURL() != "")
@@ -1012,7 +1034,11 @@ func (s *sessionScreen) pageLines(m *Model, now time.Time, width int) []string {
 	// its terminator is never truncated away.
 	// The page secret (the fragment) never shows: the link target and `c`
 	// carry it, the screen (and screenshots, recordings) do not.
-	link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(maskFragment(u), max(10, width-7), "…")) + ansi.ResetHyperlink()
+	shown := maskFragment(u)
+	if s.showLink {
+		shown = u // the agent asked: l shows the whole link, secret included
+	}
+	link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(shown, max(10, width-7), "…")) + ansi.ResetHyperlink()
 	lines := []string{st.Label.Render("Page  ") + link,
 		st.Label.Render("Code  ") + st.Accent.Bold(true).Render(s.sess.PairingCode()) +
 			st.Faint.Render("  — the customer's page shows the same code")}
@@ -1076,7 +1102,7 @@ func (s *sessionScreen) bottomLines(m *Model, width int) []string {
 			out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(sit.Next), width, "…"))
 		}
 	}
-	if s.notice != "" {
+	if s.notice != "" && m.deps.now().Sub(s.noticeAt) < noticeFor {
 		style := st.Warning
 		if s.noticeOK {
 			style = st.Success

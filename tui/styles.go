@@ -16,6 +16,7 @@ type Styles struct {
 	App       lipgloss.Style // whole-screen inset
 	Title     lipgloss.Style
 	Sandbox   lipgloss.Style // the SANDBOX badge
+	Live      lipgloss.Style // the LIVE badge
 	Header    lipgloss.Style
 	Section   lipgloss.Style // section headings
 	Label     lipgloss.Style
@@ -62,6 +63,7 @@ func NewStyles(dark bool) Styles {
 		App:       lipgloss.NewStyle().Padding(0, 1),
 		Title:     lipgloss.NewStyle().Bold(true).Foreground(accent),
 		Sandbox:   badge(yellow),
+		Live:      badge(red),
 		Header:    lipgloss.NewStyle().Foreground(fg),
 		Section:   lipgloss.NewStyle().Bold(true).Foreground(purple),
 		Label:     lipgloss.NewStyle().Foreground(faint),
