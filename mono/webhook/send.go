@@ -7,41 +7,84 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/reauth/reauth/mono"
 )
 
 // Meta is the data.meta of an account_updated payload.
 type Meta struct {
-	DataStatus mono.DataStatus
-	SyncStatus string
+	DataStatus    mono.DataStatus
+	SyncStatus    string
+	DataRequestID string
+	SessionID     string
 }
 
 // Payload builds a Mono-shaped webhook body for kind about accountID, with a
-// top-level event_id when eventID is set. meta (at most one) fills
-// data.meta for account_updated. For the sandbox and tests.
+// top-level event_id when eventID is set (and no timestamp: Delivery makes
+// the 2026 shape). meta (at most one) fills data.meta for account_updated.
+// For the sandbox and tests.
 func Payload(kind EventKind, accountID, eventID string, meta ...Meta) []byte {
-	type account struct {
-		ID string `json:"_id"`
+	d := Delivery{Kind: kind, AccountID: accountID, EventID: eventID}
+	if len(meta) > 0 {
+		d.Meta = &meta[0]
 	}
+	return d.Body()
+}
+
+// Delivery is one webhook as Mono sends it, for the sandbox and tests: the
+// 2022 shape with no EventID and no Timestamp, the 2026 shape with both
+// (and App, Business).
+type Delivery struct {
+	Kind      EventKind
+	AccountID string
+	EventID   string    // top-level event_id; "" for none
+	Timestamp time.Time // top-level timestamp (ISO, milliseconds); zero for none
+	Meta      *Meta     // data.meta; nil for none
+	JobStatus string    // JobUpdate's data.status (e.g. JobFailed)
+	JobID     string    // JobUpdate's data.id
+	App       string    // data.app
+	Business  string    // data.business
+}
+
+// Body is the delivery's JSON body. The account is data.account._id, as
+// Mono documents, except for AccountUnlinked (data.account.id, as Mono's
+// sample has it) and JobUpdate (data.account, a bare id).
+func (d Delivery) Body() []byte {
 	type wireMeta struct {
-		DataStatus mono.DataStatus `json:"data_status,omitempty"`
-		SyncStatus string          `json:"sync_status,omitempty"`
+		DataStatus    mono.DataStatus `json:"data_status,omitempty"`
+		SyncStatus    string          `json:"sync_status,omitempty"`
+		DataRequestID string          `json:"data_request_id,omitempty"`
+		SessionID     string          `json:"session_id,omitempty"`
 	}
 	type data struct {
-		Account account   `json:"account"`
-		Meta    *wireMeta `json:"meta,omitempty"`
+		Account  any       `json:"account"`
+		Meta     *wireMeta `json:"meta,omitempty"`
+		ID       string    `json:"id,omitempty"`
+		Status   string    `json:"status,omitempty"`
+		App      string    `json:"app,omitempty"`
+		Business string    `json:"business,omitempty"`
 	}
 	body := struct {
-		Event   string `json:"event"`
-		EventID string `json:"event_id,omitempty"`
-		Data    data   `json:"data"`
-	}{Event: kind.String(), EventID: eventID, Data: data{Account: account{ID: accountID}}}
-	if kind == Unknown {
+		Event     string `json:"event"`
+		EventID   string `json:"event_id,omitempty"`
+		Timestamp string `json:"timestamp,omitempty"`
+		Data      data   `json:"data"`
+	}{Event: d.Kind.String(), EventID: d.EventID,
+		Data: data{Account: map[string]string{"_id": d.AccountID}, App: d.App, Business: d.Business}}
+	switch d.Kind {
+	case Unknown:
 		body.Event = "mono.events.unknown"
+	case AccountUnlinked:
+		body.Data.Account = map[string]string{"id": d.AccountID}
+	case JobUpdate:
+		body.Data.Account, body.Data.ID, body.Data.Status = d.AccountID, d.JobID, d.JobStatus
 	}
-	if len(meta) > 0 {
-		body.Data.Meta = &wireMeta{DataStatus: meta[0].DataStatus, SyncStatus: meta[0].SyncStatus}
+	if !d.Timestamp.IsZero() {
+		body.Timestamp = d.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	if m := d.Meta; m != nil {
+		body.Data.Meta = &wireMeta{DataStatus: m.DataStatus, SyncStatus: m.SyncStatus, DataRequestID: m.DataRequestID, SessionID: m.SessionID}
 	}
 	out, err := json.Marshal(body)
 	if err != nil {

@@ -10,47 +10,273 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/reauth/reauth/mono"
 )
 
 // DefaultSeen is how many recent event ids the Store remembers for dedupe.
 // Mono retries a delivery for hours, not for ten thousand events.
 const DefaultSeen = 10_000
 
-// Mark says an account needs reauth: since when and which event said so.
-type Mark struct {
-	Since   time.Time `json:"since"`
-	Source  string    `json:"source"` // e.g. mono.events.reauthorisation_required
-	EventID string    `json:"event_id,omitempty"`
+// DefaultCleared is how many cleared accounts the Store remembers the
+// clearing event of (to order later events against); past it the oldest
+// clearings are forgotten. Marked and unlinked accounts are never dropped.
+const DefaultCleared = 50_000
+
+// MarkKind is what Mono said about an account.
+type MarkKind string
+
+const (
+	// MarkReauthRequired: the bank needs the customer to re-authorise
+	// (reauthorisation_required; account_updated with sync_status
+	// REAUTHORISATION_REQUIRED).
+	MarkReauthRequired MarkKind = "reauth_required"
+	// MarkSyncFailed: Mono's sync of the account failed (account_updated
+	// with sync_status FAILED; a failed jobs.update). Often a reauth need,
+	// but it can be the bank: tell the agent "sync failed".
+	MarkSyncFailed MarkKind = "sync_failed"
+	// MarkUnlinked: Mono says the account was unlinked. It cannot be
+	// re-authorised; the customer must link it again.
+	MarkUnlinked MarkKind = "unlinked"
+	// Cleared is not a mark: it is what a clearing event (or Store.Clear)
+	// leaves, as Clearing records it.
+	Cleared MarkKind = "cleared"
+)
+
+// rank orders what events leave on an account, for events with the same
+// Mono timestamp: the greater wins, whatever order they arrive in (Mono
+// retries in any order). An unlink beats a mark, reauth required beats sync
+// failed, a mark beats a clear: when Mono said two things at once, the agent
+// sees the one that needs action. (Receipt times tie in arrival order.)
+func rank(k MarkKind) int {
+	switch k {
+	case Cleared:
+		return 1
+	case MarkSyncFailed:
+		return 2
+	case MarkReauthRequired:
+		return 3
+	case MarkUnlinked:
+		return 4
+	}
+	return 0
 }
 
-// Store is the small persisted state behind the webhook receiver: accounts
-// marked as needing reauth, and recently seen event ids. Every change is
-// written as a whole JSON file via temp file + fsync + rename, so a crash
-// leaves either the old or the new state, never a torn one. Safe for
-// concurrent use. A single process should own (write) a store file; others
-// may follow it with Reload.
+// Mark is what Mono last said about an account that needs attention, and
+// the evidence: which event, when, with which statuses. The account screen
+// and `reauth accounts --needs-reauth` read it through Store.Mark.
+type Mark struct {
+	Kind    MarkKind `json:"kind,omitempty"` // "" in stores written before kinds: read as MarkReauthRequired
+	Event   string   `json:"source"`         // Mono's event name (mono.events.…), or what the app passed as why
+	EventID string   `json:"event_id,omitempty"`
+	// At is when Mono said it: the event's timestamp, or when it was
+	// received if the payload had none (MonoTime false). Events for the
+	// account are ordered against it.
+	At       time.Time `json:"at,omitzero"`
+	MonoTime bool      `json:"mono_time,omitempty"`
+	// Since is when this spell of marks began: At of the first marking
+	// event since the account was last clear.
+	Since         time.Time       `json:"since"`
+	SyncStatus    string          `json:"sync_status,omitempty"` // account_updated's meta.sync_status
+	DataStatus    mono.DataStatus `json:"data_status,omitempty"` // its meta.data_status (cached data: not evidence of health)
+	JobStatus     string          `json:"job_status,omitempty"`  // jobs.update's data.status
+	DataRequestID string          `json:"data_request_id,omitempty"`
+	SessionID     string          `json:"session_id,omitempty"`
+}
+
+// Unlinked reports whether Mono said the account was unlinked.
+func (m Mark) Unlinked() bool { return m.Kind == MarkUnlinked }
+
+// NeedsReauth reports whether the mark asks for a reauth: reauth required
+// or sync failed (not unlinked: that cannot be re-authorised).
+func (m Mark) NeedsReauth() bool { return m.Kind == MarkReauthRequired || m.Kind == MarkSyncFailed }
+
+// FromMono reports whether the mark came from a Mono webhook rather than
+// from the app (Store.Flag).
+func (m Mark) FromMono() bool { return strings.HasPrefix(m.Event, "mono.") }
+
+// Evidence is one line saying who said it, when and what, e.g.
+// "Mono webhook account_updated at 14:02: sync_status REAUTHORISATION_REQUIRED (data_request_id DRQ5XK2M9PAB)".
+// "received" replaces "at" when Mono's payload had no timestamp. Times are
+// in now's location, with the date unless At falls on now's day.
+func (m Mark) Evidence(now time.Time) string {
+	var b strings.Builder
+	if m.FromMono() {
+		b.WriteString("Mono webhook ")
+		b.WriteString(shortEvent(m.Event))
+	} else {
+		b.WriteString(m.Event)
+	}
+	if !m.At.IsZero() {
+		if m.FromMono() && !m.MonoTime {
+			b.WriteString(" received ")
+		} else {
+			b.WriteString(" at ")
+		}
+		b.WriteString(clock(m.At, now))
+	}
+	switch {
+	case m.SyncStatus != "":
+		b.WriteString(": sync_status " + m.SyncStatus)
+	case m.JobStatus != "":
+		b.WriteString(": job " + m.JobStatus)
+	}
+	if m.DataRequestID != "" {
+		b.WriteString(" (data_request_id " + m.DataRequestID + ")")
+	}
+	return b.String()
+}
+
+// Advice is one sentence for the agent about what the mark means.
+func (m Mark) Advice() string {
+	switch m.Kind {
+	case MarkUnlinked:
+		return "Mono says this account was unlinked: it cannot be re-authorised; the customer must link it again."
+	case MarkSyncFailed:
+		return "Mono's sync of this account failed: it may need re-authorising, or the bank may be having trouble."
+	}
+	return "Mono says the bank needs the customer to re-authorise this account."
+}
+
+// Clearing is the newest event that cleared an account's mark (or found
+// none to clear): what later events for the account are ordered against.
+type Clearing struct {
+	At       time.Time `json:"at"`
+	MonoTime bool      `json:"mono_time,omitempty"`
+	Event    string    `json:"source"` // Mono's event name, or the app's why
+	EventID  string    `json:"event_id,omitempty"`
+}
+
+// shortEvent is an event name without Mono's "mono.events." / "mono." prefix.
+func shortEvent(name string) string {
+	if s, ok := strings.CutPrefix(name, "mono.events."); ok {
+		return s
+	}
+	if s, ok := strings.CutPrefix(name, "mono."); ok {
+		return s
+	}
+	return name
+}
+
+// clock shows t in now's location: "14:02" on now's day, "2 Mar 14:02"
+// another day this year, "2 Mar 2025 14:02" otherwise.
+func clock(t, now time.Time) string {
+	t = t.In(now.Location())
+	switch {
+	case t.Year() == now.Year() && t.YearDay() == now.YearDay():
+		return t.Format("15:04")
+	case t.Year() == now.Year():
+		return t.Format("2 Jan 15:04")
+	}
+	return t.Format("2 Jan 2006 15:04")
+}
+
+// Outcome is what Store.Record did with an event.
+type Outcome int
+
+const (
+	// Applied: a new event, applied to its account (if it says anything
+	// about it) and its id remembered.
+	Applied Outcome = iota
+	// Duplicate: its event id was seen before. Nothing changed.
+	Duplicate
+	// Stale: a new event older than the newest one already applied to its
+	// account (at the same time, one of lower rank: see rank). Its id is
+	// remembered, nothing else changes: a late retry never undoes a newer
+	// event.
+	Stale
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Applied:
+		return "applied"
+	case Duplicate:
+		return "duplicate"
+	case Stale:
+		return "stale"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// state is what the Store knows about accounts. Its maps are replaced, never
+// changed in place (copy on write), so a failed save leaves the old ones.
+// An account is in at most one of them.
+type state struct {
+	marks    map[string]Mark     // needing reauth (MarkReauthRequired, MarkSyncFailed)
+	unlinked map[string]Mark     // MarkUnlinked
+	cleared  map[string]Clearing // the newest clearing of accounts in neither
+}
+
+// newest is what was last applied to id: its time, whether that is Mono's
+// own timestamp, and what it left.
+func (st state) newest(id string) (at time.Time, monoTime bool, kind MarkKind, ok bool) {
+	if m, ok := st.marks[id]; ok {
+		return m.At, m.MonoTime, m.Kind, true
+	}
+	if m, ok := st.unlinked[id]; ok {
+		return m.At, m.MonoTime, MarkUnlinked, true
+	}
+	if c, ok := st.cleared[id]; ok {
+		return c.At, c.MonoTime, Cleared, true
+	}
+	return time.Time{}, false, "", false
+}
+
+// stale reports whether something at `at` that leaves kind ("" for
+// nothing) must not be applied to id: it is older than what id's newest
+// applied event left or, both being Mono's timestamps (whose deliveries
+// come in any order), as old and of lower rank. Times that are not Mono's
+// (receipt times, the app's) tie in arrival order: the later one applies.
+func (st state) stale(id string, at time.Time, monoTime bool, kind MarkKind) bool {
+	last, lastMono, lastKind, ok := st.newest(id)
+	switch {
+	case !ok:
+		return false
+	case at.Before(last):
+		return true
+	}
+	return at.Equal(last) && monoTime && lastMono && kind != "" && rank(kind) < rank(lastKind)
+}
+
+// Store is the small persisted state behind the webhook receiver: what Mono
+// last said about each account (marked as needing reauth, unlinked, or the
+// newest clearing), and recently seen event ids. Every change is written as
+// a whole JSON file via temp file + fsync + rename, so a crash leaves either
+// the old or the new state, never a torn one. Safe for concurrent use. A
+// single process should own (write) a store file; others may follow it with
+// Reload.
 type Store struct {
-	mu        sync.Mutex
-	path      string // "" keeps the store in memory only
-	maxSeen   int
-	marks     map[string]Mark
-	seenOrder []string // oldest first
-	seen      map[string]struct{}
+	mu         sync.Mutex
+	path       string // "" keeps the store in memory only
+	maxSeen    int
+	maxCleared int
+	st         state
+	seenOrder  []string // oldest first
+	seen       map[string]struct{}
 	// file is the store file as this Store last read or wrote it, so Reload
 	// can tell when another process has replaced it. nil: no file yet.
 	file os.FileInfo
 }
 
+// storeVersion 2 added kinds and evidence to marks, "unlinked" and
+// "cleared". A version 1 file reads as marks of MarkReauthRequired.
+const storeVersion = 2
+
 type storeFile struct {
-	Version     int             `json:"version"`
-	NeedsReauth map[string]Mark `json:"needs_reauth"`
+	Version     int                 `json:"version"`
+	NeedsReauth map[string]Mark     `json:"needs_reauth"`
+	Unlinked    map[string]Mark     `json:"unlinked,omitempty"`
+	Cleared     map[string]Clearing `json:"cleared,omitempty"`
 	// SeenEvents are event ids as sent, oldest first: an id cleaning
 	// would change is kept as NUL + hex (see dedupeKey).
 	SeenEvents []string `json:"seen_events"`
 }
 
 func newStore(path string) *Store {
-	return &Store{path: path, maxSeen: DefaultSeen, marks: map[string]Mark{}, seen: map[string]struct{}{}}
+	return &Store{path: path, maxSeen: DefaultSeen, maxCleared: DefaultCleared,
+		st:   state{marks: map[string]Mark{}, unlinked: map[string]Mark{}, cleared: map[string]Clearing{}},
+		seen: map[string]struct{}{}}
 }
 
 // DefaultStorePath is $XDG_STATE_HOME/reauth/webhooks.json, or
@@ -87,9 +313,12 @@ func OpenStore(path string) (*Store, error) {
 
 // Reload reads the store file again if another process has replaced it
 // since this Store last read or wrote it (a `reauth webhooks` receiver
-// beside the app), and reports the accounts whose mark appeared or went
-// away. A missing or unchanged file changes nothing; a file that does not
-// parse is an error and changes nothing either.
+// beside the app), and reports what changed. marked: accounts that need
+// reauth now and did not, or whose mark changed (kind or evidence). cleared:
+// accounts that needed reauth and no longer do, and accounts newly
+// unlinked; read Mark to tell them apart (an unlinked account has a Mark
+// with Unlinked()). A missing or unchanged file changes nothing; a file that
+// does not parse is an error and changes nothing either.
 func (s *Store) Reload() (marked, cleared []string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -116,16 +345,21 @@ func (s *Store) reload() (marked, cleared []string, err error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, nil, fmt.Errorf("webhook: store %s is damaged: %w", s.path, err)
 	}
-	if f.NeedsReauth == nil {
-		f.NeedsReauth = map[string]Mark{}
-	}
-	for id := range f.NeedsReauth {
-		if _, had := s.marks[id]; !had {
+	st := loadState(f)
+	old := s.st
+	for id, m := range st.marks {
+		if was, had := old.marks[id]; !had || was != m {
 			marked = append(marked, id)
 		}
 	}
-	for id := range s.marks {
-		if _, has := f.NeedsReauth[id]; !has {
+	for id := range old.marks {
+		if _, has := st.marks[id]; !has {
+			cleared = append(cleared, id)
+		}
+	}
+	for id := range st.unlinked {
+		_, was := old.unlinked[id]
+		if _, counted := old.marks[id]; !was && !counted {
 			cleared = append(cleared, id)
 		}
 	}
@@ -138,8 +372,52 @@ func (s *Store) reload() (marked, cleared []string, err error) {
 	for _, id := range f.SeenEvents {
 		seen[id] = struct{}{}
 	}
-	s.marks, s.seenOrder, s.seen, s.file = f.NeedsReauth, f.SeenEvents, seen, fi
+	s.st, s.seenOrder, s.seen, s.file = st, f.SeenEvents, seen, fi
 	return marked, cleared, nil
+}
+
+// loadState is a store file's accounts, normalised: marks of a version 1
+// file (no kind, no at) read as MarkReauthRequired at their since; a mark
+// of kind unlinked belongs with the unlinked; an account found in two maps
+// (a hand-edited file) keeps only its newest entry.
+func loadState(f storeFile) state {
+	st := state{marks: map[string]Mark{}, unlinked: map[string]Mark{}, cleared: map[string]Clearing{}}
+	put := func(id string, m Mark) {
+		if m.Kind == "" {
+			m.Kind = MarkReauthRequired
+		}
+		if m.At.IsZero() {
+			m.At = m.Since
+		}
+		if m.Since.IsZero() {
+			m.Since = m.At
+		}
+		if st.stale(id, m.At, m.MonoTime, m.Kind) {
+			return
+		}
+		delete(st.marks, id)
+		delete(st.unlinked, id)
+		if m.Kind == MarkUnlinked {
+			st.unlinked[id] = m
+		} else {
+			st.marks[id] = m
+		}
+	}
+	for id, m := range f.NeedsReauth {
+		put(id, m)
+	}
+	for id, m := range f.Unlinked {
+		m.Kind = MarkUnlinked
+		put(id, m)
+	}
+	for id, c := range f.Cleared {
+		if !st.stale(id, c.At, c.MonoTime, Cleared) {
+			delete(st.marks, id)
+			delete(st.unlinked, id)
+			st.cleared[id] = c
+		}
+	}
+	return st
 }
 
 // sameFile reports whether b is still the file a was: every save renames a
@@ -148,35 +426,60 @@ func sameFile(a, b os.FileInfo) bool {
 	return a != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// Apply records ev: it returns false (and changes nothing) when its event id
-// was already seen. Ids are compared exactly as sent, before cleaning: two
-// ids that differ only in characters cleaning removes are two events (the
-// Mark keeps the cleaned ev.ID, for people). Otherwise it marks or clears the
-// account as the event says, remembers the id, and persists before returning
-// true. If persisting fails nothing changes in memory either, so Mono's retry
-// is processed afresh.
+// Apply records ev (see Record). fresh is false for a duplicate (and on an
+// error); a stale event is fresh: new, though it changed nothing.
 func (s *Store) Apply(ev Event) (fresh bool, err error) {
+	out, err := s.Record(ev)
+	if err != nil {
+		return false, err
+	}
+	return out != Duplicate, nil
+}
+
+// Record records ev. An event whose id was already seen is a Duplicate and
+// changes nothing. Ids are compared exactly as sent, before cleaning: two ids
+// that differ only in characters cleaning removes are two events (the Mark
+// keeps the cleaned ev.ID, for people).
+//
+// A new event is ordered by ev.When() (Mono's timestamp, else receipt; an
+// ev.Received left zero is taken as now). If it is older than the newest
+// event already applied to its account, or has the same Mono timestamp and
+// a lower rank (an unlink beats a mark, a mark beats a clear), it is Stale:
+// its id is remembered and nothing else changes. Otherwise it is Applied:
+// it marks
+// the account (Event.Marks: evidence replaced by the event's, Since kept
+// while the account stays marked), clears it (Event.Clears: the mark goes,
+// the clearing is kept for ordering), unlinks it, or, saying nothing about
+// the account, changes nothing but the seen ids. The new state is persisted
+// before Record returns; if persisting fails nothing changes in memory
+// either, so Mono's retry is processed afresh.
+func (s *Store) Record(ev Event) (Outcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := ev.dedupeKey()
 	if _, dup := s.seen[key]; key != "" && dup {
-		return false, nil
+		return Duplicate, nil
 	}
-	if ev.AccountID == "" && (ev.NeedsReauth() || ev.Kind == Reauthorized) {
-		return false, fmt.Errorf("webhook: %s event without an account id", ev.Kind)
+	kind := ev.outcome()
+	if ev.AccountID == "" && kind != "" {
+		return Applied, fmt.Errorf("webhook: %s event without an account id", ev.Kind)
 	}
-	marks, changed := s.marks, false
+	if ev.Received.IsZero() {
+		ev.Received = time.Now()
+	}
+	at, monoTime := ev.when()
+	at = at.UTC() // no monotonic reading, one location: kept times compare with ==
+	st, changed, out := s.st, false, Applied
 	switch {
-	case ev.NeedsReauth():
-		if _, already := marks[ev.AccountID]; !already {
-			marks, changed = maps.Clone(marks), true
-			marks[ev.AccountID] = Mark{Since: ev.Received, Source: ev.Kind.String(), EventID: ev.ID}
-		}
-	case ev.Kind == Reauthorized:
-		if _, marked := marks[ev.AccountID]; marked {
-			marks, changed = maps.Clone(marks), true
-			delete(marks, ev.AccountID)
-		}
+	case ev.AccountID == "":
+	case st.stale(ev.AccountID, at, monoTime, kind):
+		out = Stale
+	case kind == Cleared:
+		st, changed = s.clear(ev.AccountID, Clearing{At: at, MonoTime: monoTime, Event: ev.Kind.String(), EventID: ev.ID})
+	case kind != "":
+		st, changed = s.mark(ev.AccountID, Mark{Kind: kind, Event: ev.Kind.String(), EventID: ev.ID, At: at, MonoTime: monoTime,
+			SyncStatus: ev.SyncStatus, DataStatus: ev.DataStatus, JobStatus: ev.JobStatus,
+			DataRequestID: ev.DataRequestID, SessionID: ev.SessionID})
 	}
 	order, evicted := s.seenOrder, []string(nil)
 	if key != "" {
@@ -187,10 +490,10 @@ func (s *Store) Apply(ev Event) (fresh bool, err error) {
 		}
 	}
 	if !changed {
-		return true, nil
+		return out, nil
 	}
-	if err := s.commit(marks, order); err != nil {
-		return false, err
+	if err := s.commit(st, order); err != nil {
+		return Applied, err
 	}
 	if key != "" {
 		s.seen[key] = struct{}{}
@@ -198,48 +501,189 @@ func (s *Store) Apply(ev Event) (fresh bool, err error) {
 			delete(s.seen, old)
 		}
 	}
+	return out, nil
+}
+
+// mark is s.st with m put on id (copied maps), and whether that changed
+// anything. Since carries over while the account stays marked (or stays
+// unlinked). Called with s.mu held.
+func (s *Store) mark(id string, m Mark) (state, bool) {
+	st := s.st
+	m.Since = m.At
+	if old, ok := st.marks[id]; ok && m.Kind != MarkUnlinked {
+		m.Since = old.Since
+	}
+	if old, ok := st.unlinked[id]; ok && m.Kind == MarkUnlinked {
+		m.Since = old.Since
+	}
+	if old, ok := st.marks[id]; ok && old == m {
+		return st, false
+	}
+	if old, ok := st.unlinked[id]; ok && old == m {
+		return st, false
+	}
+	st.marks, st.unlinked, st.cleared = without(st.marks, id), without(st.unlinked, id), without(st.cleared, id)
+	if m.Kind == MarkUnlinked {
+		st.unlinked = with(st.unlinked, id, m)
+	} else {
+		st.marks = with(st.marks, id, m)
+	}
+	return st, true
+}
+
+// clear is s.st with id's mark (or unlinking) gone and c kept as its newest
+// clearing; at most maxCleared clearings are kept (the oldest go). Called
+// with s.mu held.
+func (s *Store) clear(id string, c Clearing) (state, bool) {
+	st := s.st
+	if old, ok := st.cleared[id]; ok && old == c {
+		return st, false
+	}
+	st.marks, st.unlinked = without(st.marks, id), without(st.unlinked, id)
+	st.cleared = with(st.cleared, id, c)
+	if over := len(st.cleared) - s.maxCleared; over > 0 {
+		ids := slices.Collect(maps.Keys(st.cleared))
+		slices.SortFunc(ids, func(a, b string) int {
+			if c := st.cleared[a].At.Compare(st.cleared[b].At); c != 0 {
+				return c
+			}
+			return strings.Compare(a, b)
+		})
+		for _, old := range ids[:over] {
+			delete(st.cleared, old) // st.cleared is already a copy
+		}
+	}
+	return st, true
+}
+
+// without is m without id: m itself when id is not in it, else a copy.
+func without[V any](m map[string]V, id string) map[string]V {
+	if _, ok := m[id]; !ok {
+		return m
+	}
+	m = maps.Clone(m)
+	delete(m, id)
+	return m
+}
+
+// with is a copy of m with id set to v.
+func with[V any](m map[string]V, id string, v V) map[string]V {
+	m = maps.Clone(m)
+	if m == nil {
+		m = map[string]V{}
+	}
+	m[id] = v
+	return m
+}
+
+// Flag marks accountID from something the app saw at `at` (e.g. a sync
+// that answered REAUTHORISATION_REQUIRED); why says what, for the evidence
+// (Mark.Event). kind is MarkReauthRequired, MarkSyncFailed or MarkUnlinked.
+// Like a webhook, it is applied only if `at` is not older than the newest
+// event already applied to the account; applied says whether it was.
+func (s *Store) Flag(accountID string, kind MarkKind, at time.Time, why string) (applied bool, err error) {
+	if kind != MarkReauthRequired && kind != MarkSyncFailed && kind != MarkUnlinked {
+		return false, fmt.Errorf("webhook: cannot flag an account as %q", kind)
+	}
+	return s.applyLocal(accountID, kind, at, why)
+}
+
+// Clear clears accountID's mark (or unlinking) on a success the app
+// verified at `at` (e.g. a read showing a sync since the attempt began,
+// when no account_reauthorized came); why says what, and is kept as the
+// clearing's Event. Like a webhook, it is applied only if `at` is not older
+// than the newest event already applied to the account (a reauth_required
+// Mono sent after `at` stands); applied says whether it was. It is kept for
+// ordering even when there was no mark: a late retry of an older
+// reauth_required will not mark the account again.
+func (s *Store) Clear(accountID string, at time.Time, why string) (applied bool, err error) {
+	return s.applyLocal(accountID, Cleared, at, why)
+}
+
+func (s *Store) applyLocal(accountID string, kind MarkKind, at time.Time, why string) (bool, error) {
+	accountID = cleanID(accountID)
+	if accountID == "" {
+		return false, fmt.Errorf("webhook: no account id")
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	at = at.UTC()
+	why = field(looseText(why))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.stale(accountID, at, false, kind) {
+		return false, nil
+	}
+	var st state
+	var changed bool
+	if kind == Cleared {
+		st, changed = s.clear(accountID, Clearing{At: at, Event: why})
+	} else {
+		st, changed = s.mark(accountID, Mark{Kind: kind, Event: why, At: at})
+	}
+	if !changed {
+		return true, nil
+	}
+	if err := s.commit(st, s.seenOrder); err != nil {
+		return false, err
+	}
 	return true, nil
 }
 
-// Mark flags accountID as needing reauth from another source (e.g. a sync
-// that answered REAUTHORISATION_REQUIRED). An existing mark is kept.
-func (s *Store) Mark(accountID, source string, at time.Time) error {
+// Mark is what Mono last said about accountID when it needs attention:
+// needing reauth (Kind MarkReauthRequired or MarkSyncFailed) or unlinked
+// (MarkUnlinked), with the evidence. ok is false for an account with
+// neither (never marked, or cleared since).
+func (s *Store) Mark(accountID string) (m Mark, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.marks[accountID]; ok {
-		return nil
+	if m, ok := s.st.marks[accountID]; ok {
+		return m, true
 	}
-	marks := maps.Clone(s.marks)
-	marks[accountID] = Mark{Since: at, Source: source}
-	return s.commit(marks, s.seenOrder)
+	m, ok = s.st.unlinked[accountID]
+	return m, ok
 }
 
-// Clear removes accountID's mark, e.g. once a session confirmed the account
-// is healthy again without an account_reauthorized webhook.
-func (s *Store) Clear(accountID string) error {
+// Cleared is the newest clearing of accountID (the event or app call that
+// cleared it, or found nothing to clear), while it stays clear.
+func (s *Store) Cleared(accountID string) (Clearing, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.marks[accountID]; !ok {
-		return nil
-	}
-	marks := maps.Clone(s.marks)
-	delete(marks, accountID)
-	return s.commit(marks, s.seenOrder)
+	c, ok := s.st.cleared[accountID]
+	return c, ok
 }
 
-// NeedsReauth reports whether accountID is marked.
+// NeedsReauth reports whether accountID is marked as needing reauth
+// (reauth required or sync failed; not unlinked).
 func (s *Store) NeedsReauth(accountID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.marks[accountID]
+	_, ok := s.st.marks[accountID]
 	return ok
 }
 
-// Marked returns a copy of every mark, by account id.
+// IsUnlinked reports whether Mono said accountID was unlinked (and nothing
+// newer has cleared or marked it).
+func (s *Store) IsUnlinked(accountID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.st.unlinked[accountID]
+	return ok
+}
+
+// Marked returns a copy of every account needing reauth, by account id.
 func (s *Store) Marked() map[string]Mark {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.marks)
+	return maps.Clone(s.st.marks)
+}
+
+// Unlinked returns a copy of every account Mono said was unlinked.
+func (s *Store) Unlinked() map[string]Mark {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.st.unlinked)
 }
 
 // Seen reports whether eventID, exactly as sent, has been recorded (among the
@@ -252,9 +696,10 @@ func (s *Store) Seen(eventID string) bool {
 }
 
 // commit persists the new state, then installs it. Called with s.mu held.
-func (s *Store) commit(marks map[string]Mark, order []string) error {
+func (s *Store) commit(st state, order []string) error {
 	if s.path != "" {
-		data, err := json.Marshal(storeFile{Version: 1, NeedsReauth: marks, SeenEvents: order})
+		data, err := json.Marshal(storeFile{Version: storeVersion, NeedsReauth: st.marks, Unlinked: st.unlinked,
+			Cleared: st.cleared, SeenEvents: order})
 		if err != nil {
 			return fmt.Errorf("webhook: %w", err)
 		}
@@ -266,7 +711,7 @@ func (s *Store) commit(marks map[string]Mark, order []string) error {
 			s.file = fi
 		}
 	}
-	s.marks, s.seenOrder = marks, order
+	s.st, s.seenOrder = st, order
 	return nil
 }
 

@@ -1,19 +1,37 @@
 // Package webhook receives Mono's webhooks: it checks the shared secret in
-// constant time, bounds and validates the body, dedupes on event_id, persists
-// "needs reauth" marks in a small Store so they survive restarts, and hands
-// each new event to the app. Send and Payload let the sandbox and tests play
-// Mono's side.
+// constant time, bounds and validates the body, dedupes on event_id (exactly
+// as sent), orders each account's events by Mono's timestamp, persists what
+// they say about each account in a small Store so it survives restarts, and
+// hands each new event to the app. Send, Payload and Delivery let the sandbox
+// and tests play Mono's side.
 //
-// Events handled (payloads use `_id` and camelCase, see mono-api.md):
-// mono.events.reauthorisation_required marks data.account._id as needing
-// reauth; mono.events.account_reauthorized (with a z) clears the mark;
-// mono.events.account_updated carries data.meta.data_status and, when the bank
-// wants MFA again, meta.sync_status = REAUTHORISATION_REQUIRED (which marks);
-// mono.events.sync_failed is passed on. Other events are answered 200 and
-// ignored, so Mono does not keep retrying them.
+// Events (payloads use `_id` and camelCase, see mono-api.md; the 2022 shapes
+// have no event_id or timestamp, the 2026 ones add top-level event_id and
+// timestamp and data.app / data.business):
+//   - mono.events.reauthorisation_required marks data.account._id as needing
+//     reauth (MarkReauthRequired);
+//   - mono.events.account_reauthorized (with a z) clears the mark;
+//   - mono.events.account_updated clears it on data.meta.sync_status
+//     SUCCESSFUL, marks on REAUTHORISATION_REQUIRED (MarkReauthRequired) and
+//     on FAILED (MarkSyncFailed); data.meta.data_status is Mono's cached
+//     data and decides nothing;
+//   - mono.accounts.jobs.update with data.status "failed" marks data.account
+//     (MarkSyncFailed);
+//   - mono.events.account_unlinked (data.account.id or _id) clears the mark
+//     and records the account as unlinked (MarkUnlinked): it cannot be
+//     re-authorised, the customer must link it again;
+//   - mono.events.sync_failed is passed on and changes nothing.
+//
+// Mono retries non-2xx replies with no documented schedule or order, so an
+// event is applied only if it is not older than the newest event the Store
+// has applied to its account (Event.When: Mono's timestamp, or when it was
+// received for payloads without one). An older one is answered 200 and
+// changes nothing: a late retry never undoes a newer event. Other events are
+// answered 200 and ignored, so Mono does not keep retrying them.
 package webhook
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -23,8 +41,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/reauth/reauth/mono"
 )
@@ -42,19 +62,33 @@ const maxIDLen = 256
 type EventKind int
 
 const (
-	Unknown        EventKind = iota // any event name this package does not act on
-	ReauthRequired                  // mono.events.reauthorisation_required
-	Reauthorized                    // mono.events.account_reauthorized
-	AccountUpdated                  // mono.events.account_updated
-	SyncFailed                      // mono.events.sync_failed
+	Unknown         EventKind = iota // any event name this package does not act on
+	ReauthRequired                   // mono.events.reauthorisation_required
+	Reauthorized                     // mono.events.account_reauthorized
+	AccountUpdated                   // mono.events.account_updated
+	SyncFailed                       // mono.events.sync_failed
+	AccountUnlinked                  // mono.events.account_unlinked
+	JobUpdate                        // mono.accounts.jobs.update (a Real-Time Data job)
 )
 
 var kindNames = map[EventKind]string{
-	ReauthRequired: "mono.events.reauthorisation_required",
-	Reauthorized:   "mono.events.account_reauthorized",
-	AccountUpdated: "mono.events.account_updated",
-	SyncFailed:     "mono.events.sync_failed",
+	ReauthRequired:  "mono.events.reauthorisation_required",
+	Reauthorized:    "mono.events.account_reauthorized",
+	AccountUpdated:  "mono.events.account_updated",
+	SyncFailed:      "mono.events.sync_failed",
+	AccountUnlinked: "mono.events.account_unlinked",
+	JobUpdate:       "mono.accounts.jobs.update",
 }
+
+// JobFailed is the data.status of a mono.accounts.jobs.update whose job
+// failed (Mono's other statuses: finished, processing).
+const JobFailed = "failed"
+
+// MaxTimestampLead is how far after its receipt an event's timestamp may
+// be and still be believed. A timestamp further ahead (a wrong clock, a
+// garbled field) would make every later event look older than it and so
+// freeze the account: such an event is ordered by when it was received.
+const MaxTimestampLead = time.Hour
 
 // String is Mono's event name for k ("unknown" for Unknown).
 func (k EventKind) String() string {
@@ -87,8 +121,24 @@ type Event struct {
 	Name       string // the event name as sent
 	AccountID  string
 	DataStatus mono.DataStatus // account_updated's meta.data_status
-	SyncStatus string          // account_updated's meta.sync_status, if any
+	SyncStatus string          // account_updated's meta.sync_status, upper case, if any
 	Received   time.Time
+
+	// At is Mono's top-level timestamp (2026 payloads), zero when the
+	// payload has none or it does not parse. Order events with When.
+	At time.Time
+	// JobStatus is a jobs.update's data.status, lower case ("failed",
+	// "finished", "processing"); JobID its data.id, or account_updated's
+	// meta.job_id.
+	JobStatus string
+	JobID     string
+	// DataRequestID and SessionID are what Mono support asks for when
+	// debugging a sync (data.meta.data_request_id / session_id), if sent.
+	DataRequestID string
+	SessionID     string
+	// App and Business are data.app and data.business (2026 payloads).
+	App      string
+	Business string
 
 	// rawID is event_id exactly as sent, kept only when cleaning changed it
 	// (control characters, escapes, spaces around it). Dedupe uses it, so
@@ -118,10 +168,70 @@ func dedupeKey(raw string) string {
 	return "\x00" + hex.EncodeToString([]byte(raw))
 }
 
-// NeedsReauth reports whether the event says the account needs reauth.
+// NeedsReauth reports whether the event says the bank needs the customer to
+// re-authorise (reauthorisation_required, or account_updated with
+// sync_status REAUTHORISATION_REQUIRED). A failed sync (Marks returns
+// MarkSyncFailed) is not counted here: it may be something else.
 func (e Event) NeedsReauth() bool {
 	return e.Kind == ReauthRequired ||
 		(e.Kind == AccountUpdated && strings.EqualFold(e.SyncStatus, mono.SyncReauthRequired))
+}
+
+// Marks reports the mark the event puts on its account, if it marks it:
+// MarkReauthRequired (NeedsReauth), MarkSyncFailed (account_updated with
+// sync_status FAILED, a jobs.update with status failed) or MarkUnlinked
+// (account_unlinked, which also clears any other mark).
+func (e Event) Marks() (MarkKind, bool) {
+	switch {
+	case e.NeedsReauth():
+		return MarkReauthRequired, true
+	case e.Kind == AccountUpdated && strings.EqualFold(e.SyncStatus, "FAILED"),
+		e.Kind == JobUpdate && strings.EqualFold(e.JobStatus, JobFailed):
+		return MarkSyncFailed, true
+	case e.Kind == AccountUnlinked:
+		return MarkUnlinked, true
+	}
+	return "", false
+}
+
+// Clears reports whether the event says the account is healthy again:
+// account_reauthorized, or account_updated with sync_status SUCCESSFUL
+// (the data is current). account_unlinked clears too, but leaves the
+// account unlinked (see Marks).
+func (e Event) Clears() bool {
+	return e.Kind == Reauthorized ||
+		(e.Kind == AccountUpdated && strings.EqualFold(e.SyncStatus, mono.SyncStatusSuccessful))
+}
+
+// outcome is what applying the event leaves on its account: a MarkKind,
+// Cleared, or "" when it changes nothing.
+func (e Event) outcome() MarkKind {
+	if k, ok := e.Marks(); ok {
+		return k
+	}
+	if e.Clears() {
+		return Cleared
+	}
+	return ""
+}
+
+// When is the time the event is ordered by: Mono's timestamp (At), unless
+// the payload had none or it is more than MaxTimestampLead after receipt;
+// then when it was received.
+func (e Event) When() time.Time {
+	t, _ := e.when()
+	return t
+}
+
+// when is When, and whether it is Mono's own timestamp.
+func (e Event) when() (time.Time, bool) {
+	switch {
+	case e.At.IsZero():
+		return e.Received, false
+	case e.Received.IsZero(), !e.At.After(e.Received.Add(MaxTimestampLead)):
+		return e.At, true
+	}
+	return e.Received, false
 }
 
 // Config configures NewHandler.
@@ -132,12 +242,18 @@ type Config struct {
 	// Store persists marks and seen event ids. Nil means an in-memory store
 	// (nothing survives a restart).
 	Store *Store
-	// OnEvent receives each new (non-duplicate, known) event after the Store
-	// has recorded it. It runs on the request goroutine before the reply, and
-	// may run concurrently for concurrent requests: it must return quickly
-	// (e.g. a non-blocking channel send, or `go program.Send(...)`), because
-	// Mono expects a fast 2xx.
+	// OnEvent receives each new (non-duplicate, known, not stale) event after
+	// the Store has applied it; Store.Mark(ev.AccountID) then holds what it
+	// left. It runs on the request goroutine before the reply, and may run
+	// concurrently for concurrent requests: it must return quickly (e.g. a
+	// non-blocking channel send, or `go program.Send(...)`), because Mono
+	// expects a fast 2xx.
 	OnEvent func(Event)
+	// OnStale, if set, receives each new event that was older than the
+	// newest event already applied to its account (Store.Record: Stale):
+	// recorded as seen, applied to nothing, never passed to OnEvent. For an
+	// audit trail; same rules as OnEvent.
+	OnStale func(Event)
 	// Now stamps Event.Received. Default time.Now.
 	Now func() time.Time
 	// Logger gets one line per authenticated request, and refused requests
@@ -228,18 +344,29 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, "ignored")
 		return
 	}
-	fresh, err := h.cfg.Store.Apply(ev)
+	outcome, err := h.cfg.Store.Record(ev)
 	if err != nil {
 		logger.Error("webhook not recorded", "event", ev.Name, "account", ev.AccountID, "err", err)
 		http.Error(w, "cannot record event", http.StatusInternalServerError)
 		return
 	}
-	if !fresh {
+	switch outcome {
+	case Duplicate:
 		logger.Info("webhook duplicate", "event", ev.Name, "event_id", ev.ID)
 		reply(w, "duplicate")
 		return
+	case Stale:
+		// 200 all the same: Mono would only send it again.
+		logger.Info("webhook older than the account's newest event: not applied", "event", ev.Name,
+			"account", ev.AccountID, "event_id", ev.ID, "at", ev.When())
+		if h.cfg.OnStale != nil {
+			h.cfg.OnStale(ev)
+		}
+		reply(w, "stale")
+		return
 	}
-	logger.Info("webhook", "event", ev.Name, "account", ev.AccountID, "event_id", ev.ID, "data_status", ev.DataStatus)
+	logger.Info("webhook", "event", ev.Name, "account", ev.AccountID, "event_id", ev.ID, "at", ev.When(),
+		"data_status", ev.DataStatus, "sync_status", ev.SyncStatus, "data_request_id", ev.DataRequestID)
 	if h.cfg.OnEvent != nil {
 		h.cfg.OnEvent(ev)
 	}
@@ -253,19 +380,113 @@ func reply(w http.ResponseWriter, status string) {
 
 // wire is a webhook body. Mono documents snake_case meta keys on
 // account_updated but camelCase elsewhere, so both spellings are read.
+// Fields that only inform (meta, timestamp, job status, app, business) are
+// read leniently: an odd type there reads as empty rather than refusing the
+// event, which Mono would retry for ever.
 type wire struct {
-	Event   *string         `json:"event"`
-	EventID json.RawMessage `json:"event_id"`
-	Data    *struct {
-		EventID json.RawMessage `json:"event_id"`
-		Account json.RawMessage `json:"account"`
-		Meta    struct {
-			DataStatus      string `json:"data_status"`
-			DataStatusCamel string `json:"dataStatus"`
-			SyncStatus      string `json:"sync_status"`
-			SyncStatusCamel string `json:"syncStatus"`
-		} `json:"meta"`
+	Event     *string         `json:"event"`
+	EventID   json.RawMessage `json:"event_id"`
+	Timestamp looseText       `json:"timestamp"`
+	Data      *struct {
+		EventID       json.RawMessage `json:"event_id"`
+		Account       json.RawMessage `json:"account"`
+		Status        looseText       `json:"status"` // jobs.update
+		ID            looseText       `json:"id"`     // jobs.update: the job
+		App           looseText       `json:"app"`
+		Business      looseText       `json:"business"`
+		DataRequestID looseText       `json:"data_request_id"`
+		SessionID     looseText       `json:"session_id"`
+		Meta          wireMeta        `json:"meta"`
 	} `json:"data"`
+}
+
+// wireMeta is data.meta; anything but an object reads as empty.
+type wireMeta struct {
+	DataStatus         looseText `json:"data_status"`
+	DataStatusCamel    looseText `json:"dataStatus"`
+	SyncStatus         looseText `json:"sync_status"`
+	SyncStatusCamel    looseText `json:"syncStatus"`
+	JobID              looseText `json:"job_id"`
+	JobIDCamel         looseText `json:"jobId"`
+	DataRequestID      looseText `json:"data_request_id"`
+	DataRequestIDCamel looseText `json:"dataRequestId"`
+	SessionID          looseText `json:"session_id"`
+	SessionIDCamel     looseText `json:"sessionId"`
+}
+
+func (m *wireMeta) UnmarshalJSON(b []byte) error {
+	*m = wireMeta{}
+	type plain wireMeta // no UnmarshalJSON: no recursion
+	if b = bytes.TrimSpace(b); len(b) == 0 || b[0] != '{' {
+		return nil
+	}
+	return json.Unmarshal(b, (*plain)(m))
+}
+
+// looseText is a JSON string, or a number or bool as written; null,
+// objects and arrays read as "".
+type looseText string
+
+func (t *looseText) UnmarshalJSON(b []byte) error {
+	*t = ""
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+	case b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = looseText(s)
+	case b[0] == 'n', b[0] == '{', b[0] == '[':
+	default:
+		*t = looseText(b)
+	}
+	return nil
+}
+
+// maxFieldLen bounds the informative strings an event carries into the
+// Store (support ids, statuses), like maxIDLen bounds ids.
+const maxFieldLen = 256
+
+// field is an informative field as people see it: cleaned, trimmed, at most
+// maxFieldLen bytes (cut on a rune boundary).
+func field(vals ...looseText) string {
+	for _, v := range vals {
+		s := cleanID(string(v))
+		if s == "" {
+			continue
+		}
+		if len(s) > maxFieldLen {
+			cut := maxFieldLen
+			for cut > 0 && !utf8.RuneStart(s[cut]) {
+				cut--
+			}
+			s = s[:cut]
+		}
+		return s
+	}
+	return ""
+}
+
+// parseTimestamp reads Mono's top-level timestamp: RFC 3339 (ISO 8601 with
+// a zone), or epoch seconds or milliseconds. Anything else is zero: the
+// event is then ordered by when it was received.
+func parseTimestamp(s string) time.Time {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC()
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+		if n >= 1e12 { // milliseconds since the epoch
+			return time.UnixMilli(n).UTC()
+		}
+		return time.Unix(n, 0).UTC()
+	}
+	return time.Time{}
 }
 
 // Parse decodes a webhook body into an Event (Received left zero). Known
@@ -294,6 +515,7 @@ func Parse(body []byte) (Event, error) {
 	if ev.ID = cleanID(sent); ev.ID != sent {
 		ev.rawID = sent
 	}
+	ev.At = parseTimestamp(string(w.Timestamp))
 	if ev.Kind == Unknown {
 		return ev, nil
 	}
@@ -305,9 +527,17 @@ func Parse(body []byte) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	meta := w.Data.Meta
-	ev.DataStatus = mono.DataStatus(mono.CleanText(firstNonEmpty(meta.DataStatus, meta.DataStatusCamel))).Normal()
-	ev.SyncStatus = strings.ToUpper(strings.TrimSpace(mono.CleanText(firstNonEmpty(meta.SyncStatus, meta.SyncStatusCamel))))
+	meta, d := w.Data.Meta, w.Data
+	ev.DataStatus = mono.DataStatus(field(meta.DataStatus, meta.DataStatusCamel)).Normal()
+	ev.SyncStatus = strings.ToUpper(field(meta.SyncStatus, meta.SyncStatusCamel))
+	ev.DataRequestID = field(meta.DataRequestID, meta.DataRequestIDCamel, d.DataRequestID)
+	ev.SessionID = field(meta.SessionID, meta.SessionIDCamel, d.SessionID)
+	ev.App, ev.Business = field(d.App), field(d.Business)
+	ev.JobID = field(meta.JobID, meta.JobIDCamel)
+	if ev.Kind == JobUpdate {
+		ev.JobStatus = strings.ToLower(field(d.Status))
+		ev.JobID = field(d.ID, meta.JobID, meta.JobIDCamel)
+	}
 	return ev, nil
 }
 
@@ -323,9 +553,9 @@ func accountID(raw json.RawMessage) (string, error) {
 	var id string
 	var err error
 	if json.Unmarshal(raw, &obj) == nil {
-		if len(obj.UnderscoreID) > 0 {
-			id, err = idText(obj.UnderscoreID)
-		} else {
+		// Mono's unlinked sample sends "id", its field table "_id": either,
+		// "_id" first when both are there and it is not empty.
+		if id, err = idText(obj.UnderscoreID); err == nil && cleanID(id) == "" {
 			id, err = idText(obj.ID)
 		}
 	} else {
@@ -364,10 +594,3 @@ func idText(raw json.RawMessage) (string, error) {
 // cleanID is an id as people see it and the marks file keeps it: no escape
 // or control characters, no spaces around it.
 func cleanID(s string) string { return strings.TrimSpace(mono.CleanText(s)) }
-
-func firstNonEmpty(a, b string) string {
-	if strings.TrimSpace(a) != "" {
-		return a
-	}
-	return b
-}

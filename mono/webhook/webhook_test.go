@@ -370,8 +370,8 @@ func TestMarksPersistAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	marks := reopened.Marked()
-	if len(marks) != 2 || marks[acc1].Source != ReauthRequired.String() || !marks[acc1].Since.Equal(now) ||
-		marks[acc1].EventID != "e1" || marks[acc2].Source != AccountUpdated.String() {
+	if len(marks) != 2 || marks[acc1].Event != ReauthRequired.String() || !marks[acc1].Since.Equal(now) ||
+		marks[acc1].EventID != "e1" || marks[acc2].Event != AccountUpdated.String() || marks[acc2].Kind != MarkReauthRequired {
 		t.Errorf("after reopen: %+v", marks)
 	}
 	r2 := serve(t, reopened, r.path)
@@ -393,14 +393,23 @@ func TestMarksPersistAcrossRestart(t *testing.T) {
 	}
 
 	// The app can clear and mark too (a confirmed session, a sync reply).
-	must(again.Clear(acc2))
-	must(again.Mark("acc3", "sync", now))
+	mustApply := func(applied bool, err error) {
+		t.Helper()
+		if err != nil || !applied {
+			t.Fatalf("applied %v err %v", applied, err)
+		}
+	}
+	mustApply(again.Clear(acc2, now.Add(time.Minute), "verified: synced after the attempt"))
+	mustApply(again.Flag("acc3", MarkReauthRequired, now, "sync"))
 	last, err := OpenStore(r.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := last.Marked(); len(m) != 1 || m["acc3"].Source != "sync" {
-		t.Errorf("after Clear/Mark: %v", m)
+	if m := last.Marked(); len(m) != 1 || m["acc3"].Event != "sync" {
+		t.Errorf("after Clear/Flag: %v", m)
+	}
+	if c, ok := last.Cleared(acc2); !ok || c.Event != "verified: synced after the attempt" || !c.At.Equal(now.Add(time.Minute)) {
+		t.Errorf("clearing of acc2: %+v %v", c, ok)
 	}
 }
 
