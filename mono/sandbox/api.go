@@ -33,7 +33,9 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-// JSON shapes of Mono's replies.
+// JSON shapes of Mono's replies. Like Mono's, account reads carry no
+// sync_status, sync_message or last_synced_at (Mono sends sync_status only in
+// webhooks; the other two nowhere).
 
 type institutionJSON struct {
 	ID       string `json:"id,omitempty"`
@@ -58,10 +60,6 @@ type listItemJSON struct {
 		Name  string `json:"name"`
 		Email string `json:"email"`
 	} `json:"customer"`
-	// Our defensive extension (Mono documents these on webhooks only).
-	SyncStatus   string `json:"sync_status,omitempty"`
-	SyncMessage  string `json:"sync_message,omitempty"`
-	LastSyncedAt string `json:"last_synced_at,omitempty"`
 }
 
 type listMetaJSON struct {
@@ -90,11 +88,8 @@ type detailJSON struct {
 		AuthMethod    string   `json:"auth_method"`
 		RetrievedData []string `json:"retrieved_data"`
 		Ref           *string  `json:"ref"`
-		DataRequestID *string  `json:"data_request_id"`
-		SessionID     *string  `json:"session_id"`
-		SyncStatus    string   `json:"sync_status,omitempty"`
-		SyncMessage   string   `json:"sync_message,omitempty"`
-		LastSyncedAt  string   `json:"last_synced_at,omitempty"`
+		DataRequestID string   `json:"data_request_id"`
+		SessionID     string   `json:"session_id"`
 	} `json:"meta"`
 }
 
@@ -171,10 +166,6 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		it.AuthMethod, it.Status, it.BVN, it.Type = a.AuthMethod, string(a.DataStatus), a.BVN, a.Type
 		it.Institution = institutionJSON(a.Institution)
 		it.Customer.ID, it.Customer.Name, it.Customer.Email = a.Customer.ID, a.Customer.Name, a.Customer.Email
-		it.SyncStatus, it.SyncMessage = a.SyncStatus, a.SyncMessage
-		if !a.LastSyncedAt.IsZero() {
-			it.LastSyncedAt = monoTime(a.LastSyncedAt)
-		}
 		items = append(items, it)
 	}
 	s.mu.Unlock()
@@ -202,6 +193,10 @@ func (s *Server) handleDetail(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	a := s.viewLocked(i, now)
+	var reauthAt time.Time
+	if o := s.overlays[i]; o != nil {
+		reauthAt = o.confirmFrom
+	}
 	s.mu.Unlock()
 
 	var d detailJSON
@@ -214,10 +209,13 @@ func (s *Server) handleDetail(w http.ResponseWriter, r *http.Request) {
 	if d.Meta.RetrievedData == nil {
 		d.Meta.RetrievedData = []string{}
 	}
-	d.Meta.SyncStatus, d.Meta.SyncMessage = a.SyncStatus, a.SyncMessage
-	if !a.LastSyncedAt.IsZero() {
-		d.Meta.LastSyncedAt = monoTime(a.LastSyncedAt)
+	// A reauth starts a new session and data request.
+	epoch := ""
+	if !reauthAt.IsZero() {
+		epoch = reauthAt.UTC().Format(time.RFC3339Nano)
 	}
+	d.Meta.DataRequestID = "DRQ" + strings.ToUpper(alnum(hash("drq", strings.ToLower(a.ID), epoch), 9))
+	d.Meta.SessionID = "sess" + alnum(hash("session", strings.ToLower(a.ID), epoch), 16)
 	writeOK(w, d, nil, now)
 }
 
@@ -331,6 +329,7 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.lastSync[a.ID] = now
+	needs := s.needsReauthLocked(i)
 	s.mu.Unlock()
 
 	reply := func(status int, ok bool, code, message string) {
@@ -341,7 +340,7 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, map[string]any{"status": st, "code": code, "message": message})
 	}
 	switch {
-	case a.NeedsReauth():
+	case needs:
 		reply(http.StatusBadRequest, false, mono.SyncReauthRequired, "Re-authorisation is required to sync this account.")
 	case a.DataStatus == mono.StatusFailed || a.DataStatus == mono.StatusUnavailable:
 		reply(http.StatusOK, false, mono.SyncError, "The bank could not be reached. Try again later.")
@@ -363,38 +362,50 @@ func (s *Server) lookup(id string) (int, bool) {
 
 // viewLocked is account i as it reads at now, with any completed reauth or
 // new reauth signal applied. The status after a reauth is computed from the
-// clock here, at read time, so no goroutine or timer is needed.
+// clock here, at read time, so no goroutine or timer is needed. A read never
+// says when data was last synced: Mono's do not (its account_updated webhook
+// does).
 func (s *Server) viewLocked(i int, now time.Time) mono.Account {
 	a := s.data().accounts[i]
 	o := s.overlays[i]
 	if o == nil {
 		return a
 	}
-	a.SyncStatus, a.SyncMessage = o.syncStatus, o.syncMessage
 	switch {
+	case o.marked:
+		a.DataStatus = o.frozenStatus
+		a.RetrievedData = o.frozenRetrieved
 	case !o.confirmFrom.IsZero():
-		ready := o.confirmFrom.Add(s.opts.ConfirmDelay)
-		if now.Before(ready) {
+		if now.Before(o.confirmFrom.Add(s.opts.ConfirmDelay)) {
 			a.DataStatus = mono.StatusProcessing
 			a.RetrievedData = nil
 		} else {
-			a.DataStatus = mono.StatusAvailable
-			a.RetrievedData = retrievedFull[:len(retrievedFull):len(retrievedFull)]
-			a.LastSyncedAt = ready
+			a.DataStatus, a.RetrievedData = afterSync(a)
 		}
-	case o.frozenStatus != "":
-		a.DataStatus = o.frozenStatus
-		a.RetrievedData = o.frozenRetrieved
-		a.LastSyncedAt = o.frozenSyncedAt
 	}
 	return a
 }
 
+// afterSync is what a synced account reads: AVAILABLE with everything,
+// except at a bank that gives only the balance.
+func afterSync(base mono.Account) (mono.DataStatus, []string) {
+	if balanceOnlyBank(base.Institution) {
+		st := base.DataStatus
+		if st != mono.StatusFailed {
+			st = mono.StatusPartial
+		}
+		return st, retrievedFor(st, true)
+	}
+	return mono.StatusAvailable, retrievedFor(mono.StatusAvailable, false)
+}
+
 // CompleteReauth is what the sandbox's local page calls when its simulated
 // widget succeeds. It fails (ErrUnknownToken, ErrTokenExpired, ErrTokenUsed,
-// ErrTokenReplaced) unless token is live; on success the token is spent, the
-// account's reauth signal is cleared, and it reads PROCESSING until
-// ConfirmDelay has passed, then AVAILABLE.
+// ErrTokenReplaced) unless token is live. On success the token is spent and,
+// as Mono does, the sandbox sends account_reauthorized at once; the account
+// reads PROCESSING until ConfirmDelay has passed, then AVAILABLE, and
+// account_updated with sync_status SUCCESSFUL (the only word that its data is
+// current) is sent then.
 func (s *Server) CompleteReauth(token string) (accountID string, err error) {
 	now := s.now()
 	s.mu.Lock()
@@ -414,6 +425,13 @@ func (s *Server) CompleteReauth(token string) (accountID string, err error) {
 	i := s.data().index[strings.ToLower(rec.accountID)]
 	s.overlays[i] = &overlay{confirmFrom: now}
 	delete(s.lastSync, rec.accountID)
+
+	s.dropPendingLocked(rec.accountID, now)
+	s.emitLocked(rec.accountID, EventReauthorized, s.accountEvent(EventReauthorized, rec.accountID, now), now, 0)
+	synced := s.data().accounts[i]
+	synced.DataStatus, synced.RetrievedData = afterSync(synced)
+	ready := now.Add(s.opts.ConfirmDelay)
+	s.emitLocked(rec.accountID, EventAccountUpdated, s.accountUpdated(synced, ready, mono.SyncStatusSuccessful, true), now, s.opts.ConfirmDelay)
 	return rec.accountID, nil
 }
 
@@ -430,11 +448,13 @@ func (s *Server) TokenValid(token string) (accountID string, ok bool) {
 	return rec.accountID, !rec.used && !rec.replaced && now.Before(rec.expires)
 }
 
-// MarkNeedsReauth gives an account Mono's reauth signal (sync_status
-// REAUTHORISATION_REQUIRED, with message as its evidence), as if the bank had
-// just demanded it. Its data status stays what it reads now. Unknown ids are
-// ignored.
-func (s *Server) MarkNeedsReauth(accountID, message string) {
+// MarkNeedsReauth plays the bank demanding reauth now: the sandbox sends
+// account_updated with sync_status REAUTHORISATION_REQUIRED, which a pending
+// SUCCESSFUL one no longer follows. The account's read does not change (its
+// data_status stays what it reads now: Mono's cached data), exactly the trap
+// a live Mono sets. note is only logged: Mono's webhooks carry no message.
+// Unknown ids are ignored.
+func (s *Server) MarkNeedsReauth(accountID, note string) {
 	i, ok := s.lookup(accountID)
 	if !ok {
 		return
@@ -443,8 +463,14 @@ func (s *Server) MarkNeedsReauth(accountID, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	current := s.viewLocked(i, now)
-	s.overlays[i] = &overlay{
-		frozenStatus: current.DataStatus, frozenRetrieved: current.RetrievedData, frozenSyncedAt: current.LastSyncedAt,
-		syncStatus: mono.SyncReauthRequired, syncMessage: message,
+	o := &overlay{marked: true, frozenStatus: current.DataStatus, frozenRetrieved: current.RetrievedData}
+	if prev := s.overlays[i]; prev != nil {
+		o.confirmFrom = prev.confirmFrom
+	}
+	s.overlays[i] = o
+	s.dropPendingLocked(current.ID, now)
+	s.emitLocked(current.ID, EventAccountUpdated, s.accountUpdated(current, now, mono.SyncReauthRequired, false), now, 0)
+	if s.opts.Logger != nil {
+		s.opts.Logger.Debug("marked needs reauth", "account", current.ID, "note", note)
 	}
 }

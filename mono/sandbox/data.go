@@ -15,27 +15,52 @@ type bank struct {
 	inst       mono.Institution
 	mobileOnly bool // app-only banks: customers link with mobile_banking
 	weight     int  // relative share of customers
+	// balanceOnly banks give Mono only the balance (retrieved_data
+	// ["balance"], data_status PARTIAL or FAILED), whatever the customer
+	// does: a partner-bank limitation, not a reauth need.
+	balanceOnly bool
 }
 
 // banks are real Nigerian institutions with their CBN/NIBSS bank codes.
 // Institution ids are fixed so they are stable across runs.
 var banks = []bank{
-	{mono.Institution{ID: "5f2d08be60b92e2888287702", Name: "GTBank", BankCode: "058", Type: "PERSONAL_BANKING"}, false, 14},
-	{mono.Institution{ID: "5f2d08bf60b92e2888287703", Name: "Access Bank", BankCode: "044", Type: "PERSONAL_BANKING"}, false, 13},
-	{mono.Institution{ID: "5f2d08c060b92e2888287704", Name: "Zenith Bank", BankCode: "057", Type: "PERSONAL_BANKING"}, false, 12},
-	{mono.Institution{ID: "5f2d08c160b92e2888287705", Name: "First Bank of Nigeria", BankCode: "011", Type: "PERSONAL_BANKING"}, false, 11},
-	{mono.Institution{ID: "5f2d08c260b92e2888287706", Name: "United Bank for Africa", BankCode: "033", Type: "PERSONAL_BANKING"}, false, 10},
-	{mono.Institution{ID: "5f2d08c360b92e2888287707", Name: "Fidelity Bank", BankCode: "070", Type: "PERSONAL_BANKING"}, false, 5},
-	{mono.Institution{ID: "5f2d08c460b92e2888287708", Name: "Stanbic IBTC Bank", BankCode: "221", Type: "PERSONAL_BANKING"}, false, 5},
-	{mono.Institution{ID: "5f2d08c560b92e2888287709", Name: "Sterling Bank", BankCode: "232", Type: "PERSONAL_BANKING"}, false, 4},
-	{mono.Institution{ID: "5f2d08c660b92e288828770a", Name: "Union Bank of Nigeria", BankCode: "032", Type: "PERSONAL_BANKING"}, false, 3},
-	{mono.Institution{ID: "5f2d08c760b92e288828770b", Name: "Wema Bank", BankCode: "035", Type: "PERSONAL_BANKING"}, false, 3},
-	{mono.Institution{ID: "5f2d08c860b92e288828770c", Name: "First City Monument Bank", BankCode: "214", Type: "PERSONAL_BANKING"}, false, 3},
-	{mono.Institution{ID: "5f2d08c960b92e288828770d", Name: "Ecobank Nigeria", BankCode: "050", Type: "PERSONAL_BANKING"}, false, 3},
-	{mono.Institution{ID: "5f2d08ca60b92e288828770e", Name: "Polaris Bank", BankCode: "076", Type: "PERSONAL_BANKING"}, false, 2},
-	{mono.Institution{ID: "5f2d08cb60b92e288828770f", Name: "Kuda Bank", BankCode: "50211", Type: "PERSONAL_BANKING"}, true, 6},
-	{mono.Institution{ID: "5f2d08cc60b92e2888287710", Name: "OPay", BankCode: "999992", Type: "PERSONAL_BANKING"}, true, 6},
-	{mono.Institution{ID: "5f2d08cd60b92e2888287711", Name: "Moniepoint MFB", BankCode: "50515", Type: "PERSONAL_BANKING"}, true, 5},
+	{mono.Institution{ID: "5f2d08be60b92e2888287702", Name: "GTBank", BankCode: "058", Type: "PERSONAL_BANKING"}, false, 14, false},
+	{mono.Institution{ID: "5f2d08bf60b92e2888287703", Name: "Access Bank", BankCode: "044", Type: "PERSONAL_BANKING"}, false, 13, false},
+	{mono.Institution{ID: "5f2d08c060b92e2888287704", Name: "Zenith Bank", BankCode: "057", Type: "PERSONAL_BANKING"}, false, 12, false},
+	{mono.Institution{ID: "5f2d08c160b92e2888287705", Name: "First Bank of Nigeria", BankCode: "011", Type: "PERSONAL_BANKING"}, false, 11, false},
+	{mono.Institution{ID: "5f2d08c260b92e2888287706", Name: "United Bank for Africa", BankCode: "033", Type: "PERSONAL_BANKING"}, false, 10, false},
+	{mono.Institution{ID: "5f2d08c360b92e2888287707", Name: "Fidelity Bank", BankCode: "070", Type: "PERSONAL_BANKING"}, false, 5, false},
+	{mono.Institution{ID: "5f2d08c460b92e2888287708", Name: "Stanbic IBTC Bank", BankCode: "221", Type: "PERSONAL_BANKING"}, false, 5, false},
+	{mono.Institution{ID: "5f2d08c560b92e2888287709", Name: "Sterling Bank", BankCode: "232", Type: "PERSONAL_BANKING"}, false, 4, false},
+	{mono.Institution{ID: "5f2d08c660b92e288828770a", Name: "Union Bank of Nigeria", BankCode: "032", Type: "PERSONAL_BANKING"}, false, 3, false},
+	{mono.Institution{ID: "5f2d08c760b92e288828770b", Name: "Wema Bank", BankCode: "035", Type: "PERSONAL_BANKING"}, false, 3, false},
+	{mono.Institution{ID: "5f2d08c860b92e288828770c", Name: "First City Monument Bank", BankCode: "214", Type: "PERSONAL_BANKING"}, false, 3, false},
+	{mono.Institution{ID: "5f2d08c960b92e288828770d", Name: "Ecobank Nigeria", BankCode: "050", Type: "PERSONAL_BANKING"}, false, 3, false},
+	{mono.Institution{ID: "5f2d08ca60b92e288828770e", Name: "Polaris Bank", BankCode: "076", Type: "PERSONAL_BANKING"}, false, 2, false},
+	{mono.Institution{ID: "5f2d08cb60b92e288828770f", Name: "Kuda Bank", BankCode: "50211", Type: "PERSONAL_BANKING"}, true, 6, false},
+	{mono.Institution{ID: "5f2d08cc60b92e2888287710", Name: "OPay", BankCode: "999992", Type: "PERSONAL_BANKING"}, true, 6, true},
+	{mono.Institution{ID: "5f2d08cd60b92e2888287711", Name: "Moniepoint MFB", BankCode: "50515", Type: "PERSONAL_BANKING"}, true, 5, false},
+}
+
+// Institutions lists the sandbox's banks, each once (no two share an id,
+// name or bank code), in a fixed order: what a sandbox widget's bank list
+// should offer, so it names each bank as the sandbox's accounts do.
+func Institutions() []mono.Institution {
+	out := make([]mono.Institution, len(banks))
+	for i, b := range banks {
+		out[i] = b.inst
+	}
+	return out
+}
+
+// balanceOnlyBank reports whether the institution gives Mono only the balance.
+func balanceOnlyBank(inst mono.Institution) bool {
+	for _, b := range banks {
+		if b.inst.ID == inst.ID {
+			return b.balanceOnly
+		}
+	}
+	return false
 }
 
 // bankByCode finds a bank for the scenario table.
@@ -84,33 +109,49 @@ func lowerAll(in []string) []string {
 	return out
 }
 
-// reauthMessages are the sync_message evidence strings on accounts that need
-// reauth. They vary the way real banks' wording does; "" means Mono gave no
-// message at all. Repeats weight the common cases.
-var reauthMessages = []string{
-	"Bank requires OTP verification to continue syncing.",
-	"Bank requires OTP verification to continue syncing.",
-	"Multi-factor authentication (MFA) required by the bank.",
-	"The bank sent a one-time password to the customer's phone.",
-	"Customer enabled two-factor authentication (2FA) on their bank account.",
-	"Customer turned on 2FA for internet banking.",
-	"Bank asks for additional verification before data can be retrieved.",
-	"Bank asked a security question.",
-	"Bank presented a CAPTCHA challenge.",
-	"account access has expired",
-	"Account access has expired; the customer must log in again.",
-	"Login failed: the customer may have changed their bank password.",
-	"",
-	"",
+// troubleKind is the webhook Mono sent about an account whose sync went
+// wrong. The sandbox's account reads never say so (Mono's do not): only these
+// webhooks do.
+type troubleKind uint8
+
+const (
+	troubleNone           troubleKind = iota
+	troubleUpdatedReauth              // account_updated, meta.sync_status REAUTHORISATION_REQUIRED (2026 shape)
+	troubleReauthRequired             // reauthorisation_required (2026 shape: event_id, timestamp, app, business)
+	troubleLegacyReauth               // reauthorisation_required in the 2022 shape: no event_id, no timestamp
+	troubleUpdatedFailed              // account_updated, meta.sync_status FAILED
+	troubleJobFailed                  // mono.accounts.jobs.update with status failed
+)
+
+// needsReauth: Mono's webhook says reauthorisation is required (the others
+// say only that a sync failed).
+func (k troubleKind) needsReauth() bool {
+	return k == troubleUpdatedReauth || k == troubleReauthRequired || k == troubleLegacyReauth
+}
+
+// generatedTroubles weights the webhooks of ordinary accounts that need
+// attention: mostly account_updated REAUTHORISATION_REQUIRED, some in the
+// legacy shape, some failed syncs and Real-Time Data jobs.
+var generatedTroubles = [10]troubleKind{
+	troubleUpdatedReauth, troubleUpdatedReauth, troubleUpdatedReauth, troubleUpdatedReauth, troubleUpdatedReauth,
+	troubleReauthRequired, troubleLegacyReauth, troubleLegacyReauth, troubleUpdatedFailed, troubleJobFailed,
+}
+
+// trouble is one account's webhook: which, and how long before the
+// generation epoch Mono sent it.
+type trouble struct {
+	kind troubleKind
+	ago  time.Duration
 }
 
 var (
 	retrievedFull    = []string{"identity", "balance", "transactions", "statement"}
-	retrievedPartial = []string{"balance"}
+	retrievedPartial = []string{"identity", "balance"}
+	retrievedBalance = []string{"balance"}
 )
 
-// genEpoch anchors the generated last_synced_at times; the Server shifts them
-// so they sit just before its clock's "now".
+// genEpoch anchors the generated webhook times; the Server moves them so they
+// sit just before its clock's "now".
 var genEpoch = time.Date(2026, time.January, 5, 9, 0, 0, 0, time.UTC)
 
 var allStatuses = []mono.DataStatus{mono.StatusAvailable, mono.StatusPartial, mono.StatusProcessing, mono.StatusUnavailable, mono.StatusFailed}
@@ -118,12 +159,21 @@ var allStatuses = []mono.DataStatus{mono.StatusAvailable, mono.StatusPartial, mo
 // Generate makes n deterministic accounts from seed: the scenario accounts
 // (Scenarios) first, then ordinary ones. The same seed and n always give the
 // same accounts, and a smaller n gives a prefix of a larger one. Holder and
-// customer are the same person. About 15% of ordinary accounts need reauth.
+// customer are the same person. They read as Mono's account reads do: no
+// sync_status, sync_message or last_synced_at. About 15% of ordinary accounts
+// have had a sync go wrong (most need reauth); only the webhooks a Server
+// sends about them say so.
 //
 // It is built for benchmarks of 10^5 to 10^6 accounts: the unique text of a
 // batch of accounts (ids, numbers, emails) shares one allocation, and names,
 // institutions and messages are shared strings.
 func Generate(seed int64, n int) []mono.Account {
+	return generate(seed, n, nil)
+}
+
+// generate is Generate, also recording each account's webhook in troubles
+// (by account index) when troubles is not nil.
+func generate(seed int64, n int, troubles map[int]trouble) []mono.Account {
 	if n <= 0 {
 		return nil
 	}
@@ -131,8 +181,12 @@ func Generate(seed int64, n int) []mono.Account {
 	i := 0
 	for ; i < n && i < len(scenarioTable); i++ {
 		out[i] = scenarioTable[i].account()
+		if troubles != nil && scenarioTable[i].hook != troubleNone {
+			troubles[i] = trouble{kind: scenarioTable[i].hook, ago: scenarioTable[i].hookAgo}
+		}
 	}
 	g := newGenerator(seed)
+	g.troubles = troubles
 	if n > len(firstNames)*len(lastNames) {
 		g.names = fullNames()
 	}
@@ -142,7 +196,7 @@ func Generate(seed int64, n int) []mono.Account {
 		g.buf = g.buf[:0]
 		offsets = offsets[:0]
 		for ; i < n && i-start < genBatch; i, j = i+1, j+1 {
-			offsets = append(offsets, g.fill(&out[i], j))
+			offsets = append(offsets, g.fill(&out[i], i, j))
 		}
 		text := string(g.buf)
 		for k, off := range offsets {
@@ -180,7 +234,8 @@ var fullNames = sync.OnceValue(func() []string {
 })
 
 type generator struct {
-	names         []string // fullNames for large catalogues, else nil
+	troubles      map[int]trouble // nil: not recorded
+	names         []string        // fullNames for large catalogues, else nil
 	rng           *rand.Rand
 	buf           []byte
 	bankCum       []int
@@ -209,10 +264,11 @@ func (g *generator) pickBank() int {
 	return len(g.bankCum) - 1
 }
 
-// fill writes ordinary account j (0-based, after the scenarios) into a, and
-// appends its unique text (ids, number, BVN, email) to g.buf for Generate to
-// slice once the batch's buffer has become a string.
-func (g *generator) fill(a *mono.Account, j int) textOffsets {
+// fill writes ordinary account j (0-based, after the scenarios; index i in
+// the whole list) into a, and appends its unique text (ids, number, BVN,
+// email) to g.buf for Generate to slice once the batch's buffer has become a
+// string.
+func (g *generator) fill(a *mono.Account, i, j int) textOffsets {
 	r := g.rng
 	bi := g.pickBank()
 	// The first few ordinary accounts cover every auth method and data
@@ -274,28 +330,45 @@ func (g *generator) fill(a *mono.Account, j int) textOffsets {
 		a.AuthMethod = mono.AuthMobileBanking
 	}
 
-	needsReauth := r.IntN(100) < 15
-	if needsReauth {
+	// The draws below keep the generator's stream (and so every seed's
+	// accounts) as it was when reads still carried invented sync fields.
+	if r.IntN(100) < 15 {
 		a.DataStatus = pickStatus(r.IntN(100), 20, 15, 0, 25) // the rest FAILED
-		a.SyncStatus = mono.SyncReauthRequired
-		a.SyncMessage = reauthMessages[r.IntN(len(reauthMessages))]
-		a.LastSyncedAt = genEpoch.Add(-time.Duration(2*24*60+r.IntN(28*24*60)) * time.Minute)
+		kind := generatedTroubles[r.IntN(len(generatedTroubles))]
+		ago := time.Duration(2*24*60+r.IntN(28*24*60)) * time.Minute
+		if g.troubles != nil {
+			g.troubles[i] = trouble{kind: kind, ago: ago}
+		}
 	} else {
 		a.DataStatus = pickStatus(r.IntN(100), 72, 10, 6, 7) // the rest FAILED
-		a.LastSyncedAt = genEpoch.Add(-time.Duration(5+r.IntN(48*60)) * time.Minute)
+		_ = r.IntN(48 * 60)
 	}
 	if j < len(allStatuses) {
 		a.DataStatus = allStatuses[j]
+	} else if b.balanceOnly {
+		// The bank gives only the balance: never AVAILABLE.
+		switch a.DataStatus {
+		case mono.StatusAvailable:
+			a.DataStatus = mono.StatusPartial
+		case mono.StatusUnavailable:
+			a.DataStatus = mono.StatusFailed
+		}
 	}
-	switch a.DataStatus {
-	case mono.StatusAvailable:
-		a.RetrievedData = retrievedFull[:len(retrievedFull):len(retrievedFull)]
-	case mono.StatusPartial:
-		a.RetrievedData = retrievedPartial[:1:1]
-	default:
-		a.RetrievedData = nil
-	}
+	a.RetrievedData = retrievedFor(a.DataStatus, b.balanceOnly)
 	return textOffsets{at: at, end: len(buf)}
+}
+
+// retrievedFor is the retrieved_data an account with status reads.
+func retrievedFor(status mono.DataStatus, balanceOnly bool) []string {
+	switch {
+	case balanceOnly && status != mono.StatusProcessing:
+		return retrievedBalance[:1:1]
+	case status == mono.StatusAvailable:
+		return retrievedFull[:len(retrievedFull):len(retrievedFull)]
+	case status == mono.StatusPartial:
+		return retrievedPartial[:len(retrievedPartial):len(retrievedPartial)]
+	}
+	return nil
 }
 
 // pickStatus maps a percentile to a data status given the shares of

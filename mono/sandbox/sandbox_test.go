@@ -109,7 +109,11 @@ func wantKind(t *testing.T, err error, want mono.ErrorKind) *mono.Error {
 var scenarioIDs = []string{
 	"5ca1ab1e0000000000000001", "5ca1ab1e0000000000000002", "5ca1ab1e0000000000000003",
 	"5ca1ab1e0000000000000004", "5ca1ab1e0000000000000005", "5ca1ab1e0000000000000006",
+	"5ca1ab1e0000000000000007",
 }
+
+// balanceOnlyID is the scenario account at a bank that gives only the balance.
+const balanceOnlyID = "5ca1ab1e0000000000000007"
 
 func TestListingEveryAccountThroughTheClient(t *testing.T) {
 	s, c := start(t, sandbox.Options{Seed: 1})
@@ -126,8 +130,6 @@ func TestListingEveryAccountThroughTheClient(t *testing.T) {
 	banks := map[string]string{}
 	statuses := map[mono.DataStatus]int{}
 	auth := map[string]int{}
-	messages := map[string]int{}
-	reauth := 0
 	digits10 := regexp.MustCompile(`^[0-9]{10}$`)
 	for i, a := range all {
 		if !mono.IsAccountID(a.ID) || ids[a.ID] {
@@ -136,15 +138,33 @@ func TestListingEveryAccountThroughTheClient(t *testing.T) {
 		ids[a.ID] = true
 		if !digits10.MatchString(a.AccountNumber) || a.Currency != "NGN" || a.Name == "" || a.Name != a.Customer.Name ||
 			!strings.Contains(a.Customer.Email, "@") || !mono.IsAccountID(a.Customer.ID) || len(a.BVN) != 4 ||
-			a.Institution.Name == "" || a.Institution.BankCode == "" || a.Balance <= 0 || a.LastSyncedAt.IsZero() {
+			a.Institution.Name == "" || a.Institution.BankCode == "" || a.Balance <= 0 {
 			t.Fatalf("account %d looks wrong: %+v", i, a)
+		}
+		// Mono's reads say nothing about syncs: the sandbox invents nothing.
+		if a.SyncStatus != "" || a.SyncMessage != "" || !a.LastSyncedAt.IsZero() || a.NeedsReauth() {
+			t.Fatalf("account %d carries sync fields Mono does not send: %+v", i, a)
 		}
 		banks[a.Institution.BankCode] = a.Institution.Name
 		statuses[a.DataStatus]++
 		auth[a.AuthMethod]++
-		if a.NeedsReauth() {
+	}
+	// Whether an account needs reauth is said by the webhooks alone.
+	hooks := map[string]hookBody{}
+	kinds := map[string]int{}
+	reauth := 0
+	for _, raw := range s.Webhooks() {
+		h := decodeHook(t, raw)
+		if hooks[h.accountID] != (hookBody{}) {
+			t.Fatalf("two backlog webhooks for %s", h.accountID)
+		}
+		hooks[h.accountID] = h
+		kinds[h.kind()]++
+		if h.needsReauth() {
 			reauth++
-			messages[a.SyncMessage]++
+		}
+		if !ids[h.accountID] {
+			t.Fatalf("webhook for an account that is not listed: %s", raw)
 		}
 	}
 	if len(banks) < 10 {
@@ -164,14 +184,18 @@ func TestListingEveryAccountThroughTheClient(t *testing.T) {
 		t.Errorf("auth methods = %v", auth)
 	}
 	if share := float64(reauth) / float64(len(all)); share < 0.10 || share > 0.22 {
-		t.Errorf("%d accounts (%.0f%%) need reauth, want about 15%%", reauth, share*100)
+		t.Errorf("%d accounts (%.0f%%) need reauth, want about 12%%", reauth, share*100)
 	}
-	if messages[""] == 0 || len(messages) < 8 {
-		t.Errorf("sync messages do not vary enough (or none is empty): %v", messages)
+	for _, k := range []string{"account_updated REAUTHORISATION_REQUIRED", "account_updated FAILED", "reauthorisation_required 2026",
+		"reauthorisation_required 2022", "jobs.update failed"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s webhook in the backlog: %v", k, kinds)
+		}
 	}
 	for i, id := range scenarioIDs {
-		if all[i].ID != id || !all[i].NeedsReauth() {
-			t.Errorf("account %d = %s (needs reauth %v), want scenario %s first", i, all[i].ID, all[i].NeedsReauth(), id)
+		needs := hooks[id].needsReauth()
+		if all[i].ID != id || needs != (id != balanceOnlyID) {
+			t.Errorf("account %d = %s (webhook says needs reauth %v), want scenario %s first", i, all[i].ID, needs, id)
 		}
 	}
 }
@@ -228,16 +252,15 @@ func TestSameSeedSameData(t *testing.T) {
 		t.Error("a smaller n is not a prefix of a larger one")
 	}
 	other := sandbox.Generate(43, 600)
-	if reflect.DeepEqual(a[6:], other[6:]) {
+	if reflect.DeepEqual(a[7:], other[7:]) {
 		t.Error("different seeds gave the same accounts")
 	}
-	if !reflect.DeepEqual(a[:6], other[:6]) {
+	if !reflect.DeepEqual(a[:7], other[:7]) {
 		t.Error("scenario accounts depend on the seed")
 	}
 
 	// Two servers with one seed serve the same accounts, equal to Generate's
-	// apart from sync times moved to the server's clock and retrieved_data,
-	// which Mono's list items do not carry.
+	// apart from retrieved_data, which Mono's list items do not carry.
 	_, c1 := start(t, sandbox.Options{Seed: 42, Accounts: 60})
 	_, c2 := start(t, sandbox.Options{Seed: 42, Accounts: 60})
 	l1, l2 := listAll(t, c1), listAll(t, c2)
@@ -246,13 +269,9 @@ func TestSameSeedSameData(t *testing.T) {
 	}
 	for i := range l1 {
 		g := a[i]
-		g.LastSyncedAt = l1[i].LastSyncedAt
 		g.RetrievedData = nil
 		if !reflect.DeepEqual(l1[i], g) {
 			t.Fatalf("account %d served as\n %+v\ngenerated\n %+v", i, l1[i], g)
-		}
-		if !l1[i].LastSyncedAt.Before(t0) || t0.Sub(l1[i].LastSyncedAt) > 60*24*time.Hour {
-			t.Fatalf("account %d last synced %v, want shortly before the clock's %v", i, l1[i].LastSyncedAt, t0)
 		}
 	}
 }
@@ -267,7 +286,7 @@ func TestGenerateSmallAndEdgeCounts(t *testing.T) {
 	// Even a small set covers every status and both auth methods.
 	g := sandbox.Generate(9, 12)
 	statuses, auth := map[mono.DataStatus]bool{}, map[string]bool{}
-	for _, a := range g[6:] {
+	for _, a := range g[7:] {
 		statuses[a.DataStatus], auth[a.AuthMethod] = true, true
 	}
 	if len(statuses) != 5 || len(auth) != 2 {
@@ -278,11 +297,11 @@ func TestGenerateSmallAndEdgeCounts(t *testing.T) {
 func TestScenarios(t *testing.T) {
 	sc := sandbox.Scenarios()
 	want := []sandbox.Scenario{sandbox.ScenarioSucceeds, sandbox.ScenarioWrongOTPThenSuccess, sandbox.ScenarioBankError,
-		sandbox.ScenarioClosesOnMFA, sandbox.ScenarioCannotReauth, sandbox.ScenarioTokenExpires}
+		sandbox.ScenarioClosesOnMFA, sandbox.ScenarioCannotReauth, sandbox.ScenarioTokenExpires, sandbox.ScenarioBalanceOnly}
 	if len(sc) != len(want) {
 		t.Fatalf("%d scenarios", len(sc))
 	}
-	values := []string{"succeeds", "wrong_otp_then_success", "bank_error", "closes_on_mfa", "cannot_reauth", "token_expires"}
+	values := []string{"succeeds", "wrong_otp_then_success", "bank_error", "closes_on_mfa", "cannot_reauth", "token_expires", "balance_only"}
 	hasAda := false
 	for i, s := range sc {
 		if s.ID != scenarioIDs[i] || s.Scenario != want[i] || string(want[i]) != values[i] || s.Name == "" || s.Description == "" {
@@ -374,13 +393,18 @@ func TestAccountDetail(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a.Name != "Adaeze Okonkwo" || a.Institution.Name != "Access Bank" || a.Institution.BankCode != "044" ||
-		!a.NeedsReauth() || a.SyncMessage == "" || a.Customer.ID != "5ca1ab1ec000000000000002" ||
-		a.DataStatus != mono.StatusUnavailable || a.AuthMethod != mono.AuthMobileBanking || a.LastSyncedAt.IsZero() {
+		a.Customer.ID != "5ca1ab1ec000000000000002" || a.DataStatus != mono.StatusUnavailable || a.AuthMethod != mono.AuthMobileBanking ||
+		a.SyncStatus != "" || a.SyncMessage != "" || !a.LastSyncedAt.IsZero() {
 		t.Errorf("detail = %+v", a)
 	}
 	partial, err := c.Account(context.Background(), scenarioIDs[3])
-	if err != nil || partial.DataStatus != mono.StatusPartial || !slices.Equal(partial.RetrievedData, []string{"balance"}) {
+	if err != nil || partial.DataStatus != mono.StatusPartial || !slices.Equal(partial.RetrievedData, []string{"identity", "balance"}) {
 		t.Errorf("retrieved_data not served: %+v, %v", partial, err)
+	}
+	balance, err := c.Account(context.Background(), balanceOnlyID)
+	if err != nil || balance.DataStatus != mono.StatusFailed || !slices.Equal(balance.RetrievedData, []string{"balance"}) ||
+		balance.Institution.Name != "OPay" || balance.AuthMethod != mono.AuthMobileBanking {
+		t.Errorf("balance-only scenario: %+v, %v", balance, err)
 	}
 }
 
@@ -405,11 +429,16 @@ func TestTokenExpiresAfterTenMinutes(t *testing.T) {
 	if id, ok := s.TokenValid(tok.Value); ok || id != scenarioIDs[5] {
 		t.Fatalf("at 10:00 TokenValid = %q, %v", id, ok)
 	}
+	before := len(s.Webhooks())
 	if _, err := s.CompleteReauth(tok.Value); !errors.Is(err, sandbox.ErrTokenExpired) {
 		t.Fatalf("CompleteReauth of an expired token: %v", err)
 	}
-	if a, _ := c.Account(context.Background(), scenarioIDs[5]); !a.NeedsReauth() {
+	if a, _ := c.Account(context.Background(), scenarioIDs[5]); a.DataStatus != mono.StatusUnavailable {
 		t.Error("a failed completion changed the account")
+	}
+	clk.Advance(time.Hour)
+	if n := len(s.Webhooks()); n != before {
+		t.Errorf("a failed completion sent %d webhooks", n-before)
 	}
 }
 
@@ -417,6 +446,7 @@ func TestCompleteReauthThenProcessingThenAvailable(t *testing.T) {
 	clk := newClock()
 	s, c := start(t, sandbox.Options{Accounts: 10, Now: clk.Now, ConfirmDelay: 20 * time.Second})
 	id := scenarioIDs[0]
+	backlog := len(s.Webhooks())
 	tok, err := c.Reauthorise(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -425,6 +455,7 @@ func TestCompleteReauthThenProcessingThenAvailable(t *testing.T) {
 		t.Errorf("unknown token: %v", err)
 	}
 	clk.Advance(3 * time.Minute)
+	completedAt := clk.Now()
 	got, err := s.CompleteReauth(tok.Value)
 	if err != nil || got != id {
 		t.Fatalf("CompleteReauth = %q, %v", got, err)
@@ -442,31 +473,85 @@ func TestCompleteReauthThenProcessingThenAvailable(t *testing.T) {
 		}
 		return a
 	}
-	if a := read(); a.DataStatus != mono.StatusProcessing || a.NeedsReauth() || a.SyncMessage != "" {
-		t.Fatalf("just after completion: %s needs reauth %v", a.DataStatus, a.NeedsReauth())
+	newHooks := func() []hookBody {
+		var out []hookBody
+		for _, raw := range s.Webhooks()[backlog:] {
+			out = append(out, decodeHook(t, raw))
+		}
+		return out
+	}
+	// Mono's account_reauthorized comes at once; the data is not current yet.
+	if h := newHooks(); len(h) != 1 || h[0].Event != sandbox.EventReauthorized || h[0].accountID != id || !h[0].at.Equal(completedAt) {
+		t.Fatalf("just after completion, webhooks %+v", h)
+	}
+	if a := read(); a.DataStatus != mono.StatusProcessing || !a.LastSyncedAt.IsZero() {
+		t.Fatalf("just after completion: %+v", a)
 	}
 	clk.Advance(19 * time.Second)
-	if a := read(); a.DataStatus != mono.StatusProcessing {
-		t.Fatalf("at 19s: %s", a.DataStatus)
+	if a := read(); a.DataStatus != mono.StatusProcessing || len(newHooks()) != 1 {
+		t.Fatalf("at 19s: %s, %d webhooks", a.DataStatus, len(newHooks()))
 	}
 	clk.Advance(time.Second)
 	a := read()
-	if a.DataStatus != mono.StatusAvailable || a.NeedsReauth() || len(a.RetrievedData) == 0 {
+	if a.DataStatus != mono.StatusAvailable || len(a.RetrievedData) == 0 || !a.LastSyncedAt.IsZero() || a.SyncStatus != "" {
 		t.Fatalf("after ConfirmDelay: %+v", a)
+	}
+	// Freshness comes from account_updated SUCCESSFUL, sent then.
+	h := newHooks()
+	if len(h) != 2 || h[1].Event != sandbox.EventAccountUpdated || h[1].SyncStatus != mono.SyncStatusSuccessful ||
+		!h[1].HasNewData || h[1].DataStatus != "AVAILABLE" || !h[1].at.Equal(completedAt.Add(20*time.Second)) {
+		t.Fatalf("after ConfirmDelay, webhooks %+v", h)
 	}
 	// The list agrees with the detail.
 	first := listAll(t, c)[0]
-	if first.ID != id || first.DataStatus != mono.StatusAvailable || first.NeedsReauth() {
+	if first.ID != id || first.DataStatus != mono.StatusAvailable {
 		t.Errorf("list still shows %+v", first)
 	}
 
-	// And the bank can demand it again.
+	// And the bank can demand it again: only a webhook says so; the read
+	// keeps Mono's cached AVAILABLE.
 	s.MarkNeedsReauth(id, "Customer turned on 2FA for internet banking.")
 	a = read()
-	if !a.NeedsReauth() || a.SyncMessage != "Customer turned on 2FA for internet banking." || a.DataStatus != mono.StatusAvailable {
+	if a.DataStatus != mono.StatusAvailable || a.SyncStatus != "" || a.SyncMessage != "" {
 		t.Errorf("after MarkNeedsReauth: %+v", a)
 	}
+	h = newHooks()
+	if len(h) != 3 || h[2].Event != sandbox.EventAccountUpdated || h[2].SyncStatus != mono.SyncReauthRequired || h[2].DataStatus != "AVAILABLE" {
+		t.Errorf("after MarkNeedsReauth, webhooks %+v", h)
+	}
+	if res, err := c.Sync(context.Background(), id); err != nil || res.Code != mono.SyncReauthRequired {
+		t.Errorf("sync after MarkNeedsReauth: %+v, %v", res, err)
+	}
 	s.MarkNeedsReauth("not-an-id", "ignored") // must not panic
+}
+
+// A reauth the bank overtakes before Mono's sync: the pending account_updated
+// SUCCESSFUL is never sent.
+func TestMarkNeedsReauthOvertakesAPendingSync(t *testing.T) {
+	clk := newClock()
+	s, c := start(t, sandbox.Options{Accounts: 10, Now: clk.Now, ConfirmDelay: time.Minute})
+	backlog := len(s.Webhooks())
+	tok, err := c.Reauthorise(context.Background(), scenarioIDs[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompleteReauth(tok.Value); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	s.MarkNeedsReauth(scenarioIDs[2], "")
+	clk.Advance(time.Hour)
+	var events []string
+	for _, raw := range s.Webhooks()[backlog:] {
+		h := decodeHook(t, raw)
+		events = append(events, h.kind())
+	}
+	if want := []string{"account_reauthorized", "account_updated REAUTHORISATION_REQUIRED"}; !slices.Equal(events, want) {
+		t.Errorf("webhooks %q, want %q", events, want)
+	}
+	if a, _ := c.Account(context.Background(), scenarioIDs[2]); a.DataStatus != mono.StatusProcessing {
+		t.Errorf("read %s, want what it read when the bank demanded reauth (PROCESSING)", a.DataStatus)
+	}
 }
 
 func TestMintingAgainReplacesTheOldToken(t *testing.T) {
@@ -550,7 +635,7 @@ func TestSyncCodesAndRateLimit(t *testing.T) {
 		t.Errorf("after 2 minutes: %v", err)
 	}
 	codes := map[string]bool{}
-	for _, a := range listAll(t, c)[6:] {
+	for _, a := range listAll(t, c)[7:] {
 		res, err := c.Sync(context.Background(), a.ID)
 		if err != nil {
 			t.Fatal(err)

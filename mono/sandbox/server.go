@@ -5,6 +5,11 @@
 // scenario accounts, and can be told to misbehave (slow, 429/5xx, garbage,
 // truncated, reset, hang) for tests. The same mono.Client talks to it as to
 // Mono itself.
+//
+// Like Mono, its account reads carry no sync_status, sync_message or
+// last_synced_at: whether an account needs reauth is said only by the
+// webhooks it sends (Webhooks, ScenarioWebhooks, Options.Webhooks), in
+// Mono's documented shapes.
 package sandbox
 
 import (
@@ -49,6 +54,16 @@ type Options struct {
 	// TokenSource feeds minted tokens. Default crypto/rand; tests and demo
 	// recordings pass a seeded reader so screens are the same every run.
 	TokenSource io.Reader
+	// Webhooks, when set, is handed each webhook the sandbox sends, as
+	// Mono's raw JSON body, one at a time from one goroutine started by New:
+	// first the backlog (every account whose sync went wrong before the
+	// sandbox started, oldest first), then, as they happen,
+	// account_reauthorized on CompleteReauth, account_updated with
+	// sync_status SUCCESSFUL ConfirmDelay later (in wall-clock time), and
+	// account_updated with REAUTHORISATION_REQUIRED on MarkNeedsReauth. ctx
+	// ends when the Server closes. It may block (a slow receiver delays
+	// the next webhook, never a request). The same webhooks are in Webhooks.
+	Webhooks func(ctx context.Context, payload []byte)
 }
 
 // Errors from CompleteReauth.
@@ -70,6 +85,8 @@ type Server struct {
 	// first use is the account list request, which runs while the TUI draws
 	// its first frame.
 	data func() *catalogue
+	// backlogOnce builds the webhooks sent before the sandbox started.
+	backlogOnce func() []backlogHook
 
 	randMu    sync.Mutex // guards Options.TokenSource, which need not be safe for concurrent use
 	mu        sync.Mutex
@@ -85,17 +102,24 @@ type Server struct {
 	srv       *http.Server
 	listener  net.Listener
 	serveDone chan struct{}
+
+	// Webhooks sent since the sandbox started (guarded by mu), and the
+	// goroutine pushing them to Options.Webhooks.
+	emitted  []*emission
+	emitSeq  int
+	kick     chan struct{}
+	stopPush context.CancelFunc
+	pushDone chan struct{}
 }
 
 // overlay is what changed on an account since it was generated.
 type overlay struct {
 	confirmFrom time.Time // when a reauth completed; zero if none since
-	// What the account read when MarkNeedsReauth was called.
+	// marked: MarkNeedsReauth was called (after confirmFrom, if any); the
+	// account reads what it read then.
+	marked          bool
 	frozenStatus    mono.DataStatus
 	frozenRetrieved []string
-	frozenSyncedAt  time.Time
-	syncStatus      string
-	syncMessage     string
 }
 
 type tokenRecord struct {
@@ -128,9 +152,9 @@ func New(opts Options) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	// Generated sync times are relative to a fixed epoch; move them to just
-	// before this server's "now" (when it was made, not when the data is
-	// first read) so "last synced 3 days ago" reads true.
+	// Generated webhook times are relative to a fixed epoch; move them to
+	// just before this server's "now" (when it was made, not when the data
+	// is first read) so "3 days ago" reads true.
 	shift := now().Sub(genEpoch).Truncate(time.Second)
 	s := &Server{
 		opts:     opts,
@@ -141,9 +165,16 @@ func New(opts Options) *Server {
 		current:  map[string]string{},
 		lastSync: map[string]time.Time{},
 		done:     make(chan struct{}),
+		kick:     make(chan struct{}, 1),
 	}
+	s.backlogOnce = sync.OnceValue(s.makeBacklog)
 	s.mux = s.routes()
 	s.handler = http.HandlerFunc(s.serve)
+	if opts.Webhooks != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopPush, s.pushDone = cancel, make(chan struct{})
+		go s.push(ctx)
+	}
 	return s
 }
 
@@ -152,13 +183,17 @@ func New(opts Options) *Server {
 type catalogue struct {
 	accounts []mono.Account
 	index    map[string]int // lower-case id -> position
+	// troubles is the webhook Mono sent before the sandbox started, by
+	// account position (accounts whose sync never went wrong have none).
+	troubles map[int]trouble
+	shift    time.Duration // generated times + shift = the server's times
 }
 
 func newCatalogue(seed int64, n int, shift time.Duration) *catalogue {
-	c := &catalogue{accounts: Generate(seed, n)}
+	c := &catalogue{troubles: map[int]trouble{}, shift: shift}
+	c.accounts = generate(seed, n, c.troubles)
 	c.index = make(map[string]int, len(c.accounts))
 	for i := range c.accounts {
-		c.accounts[i].LastSyncedAt = c.accounts[i].LastSyncedAt.Add(shift)
 		c.index[strings.ToLower(c.accounts[i].ID)] = i
 	}
 	return c
@@ -208,8 +243,9 @@ func (s *Server) URL() string {
 	return "http://" + s.listener.Addr().String()
 }
 
-// Close stops serving and returns once every handler has returned. Requests
-// held by Hang or Slow faults are released at once.
+// Close stops serving and returns once every handler has returned and the
+// webhook pusher (Options.Webhooks) has stopped. Requests held by Hang or
+// Slow faults are released at once.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -231,6 +267,10 @@ func (s *Server) Close() error {
 	}
 	close(s.done)
 	s.inflight.Wait()
+	if s.stopPush != nil {
+		s.stopPush()
+		<-s.pushDone
+	}
 	return err
 }
 
