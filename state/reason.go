@@ -29,6 +29,9 @@ const (
 	// (retrieved_data ["balance"] with data_status FAILED or PARTIAL); a
 	// reauth does not change that.
 	PartnerBankLimitation
+	// AccountUnlinked: Mono's account_unlinked webhook says the link is gone;
+	// it cannot be re-authorised, only linked again.
+	AccountUnlinked
 )
 
 var reasonNames = [...]string{
@@ -40,6 +43,7 @@ var reasonNames = [...]string{
 	PasswordChanged:        "Password changed",
 	NoSignOfReauth:         "No sign it needs reauth",
 	PartnerBankLimitation:  "Partner bank limitation",
+	AccountUnlinked:        "Unlinked: link it again",
 }
 
 func (k ReasonKind) String() string {
@@ -52,13 +56,15 @@ func (k ReasonKind) String() string {
 func (k ReasonKind) valid() bool { return k >= 0 && int(k) < len(reasonNames) }
 
 // NeedsReauth reports whether the kind is a reason to re-authorise (every
-// kind but NoSignOfReauth and PartnerBankLimitation; Unknown is one: something
-// points to a problem, nothing says which).
-func (k ReasonKind) NeedsReauth() bool { return k != NoSignOfReauth && k != PartnerBankLimitation }
+// kind but NoSignOfReauth, PartnerBankLimitation and AccountUnlinked; Unknown
+// is one: something points to a problem, nothing says which).
+func (k ReasonKind) NeedsReauth() bool {
+	return k != NoSignOfReauth && k != PartnerBankLimitation && k != AccountUnlinked
+}
 
 // AllReasonKinds lists the kinds an agent can choose, in the order the
-// override picker shows them: the reasons to re-authorise. NoSignOfReauth
-// and PartnerBankLimitation come only from the data.
+// override picker shows them: the reasons to re-authorise. NoSignOfReauth,
+// PartnerBankLimitation and AccountUnlinked come only from the data.
 func AllReasonKinds() []ReasonKind {
 	return []ReasonKind{MFARequired, CustomerTwoFA, AdditionalVerification, ConnectionExpired, PasswordChanged, ReasonUnknown}
 }
@@ -128,9 +134,10 @@ type WebhookEvidence struct {
 	// mono.events.account_reauthorized, mono.events.sync_failed, … (the
 	// "mono.events." prefix may be left off).
 	Event string
-	// At is the payload's timestamp, else when it was received; zero when
-	// neither is known.
-	At time.Time
+	// At is the payload's timestamp, else when it was received (Received
+	// set); zero when neither is known.
+	At       time.Time
+	Received bool
 	// SyncStatus is account_updated's data.meta.sync_status:
 	// REAUTHORISATION_REQUIRED, FAILED or SUCCESSFUL.
 	SyncStatus string
@@ -138,6 +145,9 @@ type WebhookEvidence struct {
 	// data.status (e.g. "transactions", "failed").
 	JobName   string
 	JobStatus string
+	// DataRequestID is what Mono support asks for about a failed sync, when
+	// the payload carried one.
+	DataRequestID string
 }
 
 // PastAttempt is one earlier reauth attempt on the account, as the audit
@@ -204,9 +214,10 @@ func (d *deriver) derive() Reason {
 	now := sig.Now
 
 	// Mono's webhook.
-	hook, hookLine := sigNone, ""
+	hook, hookLine, unlinked := sigNone, "", false
 	if w := sig.Webhook; w != nil {
 		hook, hookLine = webhookSignal(*w, now)
+		unlinked = strings.HasSuffix(strings.ToLower(clean(w.Event)), "account_unlinked")
 	}
 
 	// The read's own sync fields, when Mono ever sends them.
@@ -365,6 +376,13 @@ func (d *deriver) derive() Reason {
 
 	r := Reason{bank: d.bank, auth: d.auth}
 	switch {
+	case unlinked:
+		r.Kind = AccountUnlinked
+		webhookLines()
+		add(readLines...)
+		add(dataLine)
+		historyLines(ReasonUnknown)
+		r.Summary = "Mono says this account was unlinked: it cannot be re-authorised; the customer must link it again"
 	case need >= sigWeak:
 		r.Kind = kind
 		webhookLines()
@@ -470,8 +488,20 @@ func webhookSignal(w WebhookEvidence, now time.Time) (signal, string) {
 	}
 	head := "Mono webhook " + name
 	if !w.At.IsZero() {
+		if w.Received {
+			head += " received"
+		}
 		head += " " + when(w.At, now, true)
 	}
+	sig, line := webhookSays(w, head, name)
+	if drq := clean(w.DataRequestID); drq != "" {
+		line += " (data_request_id " + drq + ")"
+	}
+	return sig, line
+}
+
+// webhookSays classifies the webhook by its event name and fields.
+func webhookSays(w WebhookEvidence, head, name string) (signal, string) {
 	switch lower := strings.ToLower(name); {
 	case strings.HasSuffix(lower, "reauthorisation_required"), strings.HasSuffix(lower, "reauthorization_required"):
 		return sigNeed, head + ": the account needs reauth"
@@ -506,7 +536,7 @@ func webhookSignal(w WebhookEvidence, now time.Time) (signal, string) {
 	case strings.HasSuffix(lower, "sync_failed"):
 		return sigWeak, head + ": Mono's automatic sync failed"
 	case strings.HasSuffix(lower, "account_unlinked"):
-		return sigWeak, head + ": the link is gone and cannot be re-authorised; the customer must link the account again"
+		return sigNone, head + ": the link is gone and cannot be re-authorised"
 	}
 	return sigNone, head
 }
@@ -882,6 +912,12 @@ func scriptFor(kind ReasonKind, bankName, authMethod string) []string {
 			named(bank, "Your connection to %s looks fine on our side; nothing shows it needs renewing.",
 				"Your connection to your bank looks fine on our side; nothing shows it needs renewing."),
 			"Could you tell me what you are seeing, so I can check it with you?",
+		}
+	case AccountUnlinked:
+		return []string{
+			named(bank, "Your %s account is no longer linked with us, so it cannot be renewed from here.",
+				"Your bank account is no longer linked with us, so it cannot be renewed from here."),
+			"You'll need to link it again in our app, the way you did the first time.",
 		}
 	case PartnerBankLimitation:
 		return []string{

@@ -260,6 +260,24 @@ func TestReasonFromDocumentedSignals(t *testing.T) {
 			evidence: []string{"Mono webhook sync_failed at 14:02: Mono's automatic sync failed", "data_status AVAILABLE", "no previous attempt"},
 		},
 		{
+			name: "received without a timestamp, with Mono's data request id", acct: account(mono.StatusFailed),
+			sig:  checked(&WebhookEvidence{Event: updated, At: at0914, Received: true, SyncStatus: "REAUTHORISATION_REQUIRED", DataRequestID: "DRQ5XK2M9PAB"}),
+			kind: ReasonUnknown, needs: true, summary: "Mono says this account needs reauth, but not why",
+			evidence: []string{
+				"Mono webhook account_updated received at 09:14: sync_status REAUTHORISATION_REQUIRED (data_request_id DRQ5XK2M9PAB)",
+				"data_status FAILED (no fresh data)", "no previous attempt",
+			},
+		},
+		{
+			name: "account_unlinked", acct: account(mono.StatusAvailable, full...),
+			sig:  checked(hook("mono.events.account_unlinked", at1402, "")),
+			kind: AccountUnlinked, summary: "Mono says this account was unlinked: it cannot be re-authorised; the customer must link it again",
+			evidence: []string{
+				"Mono webhook account_unlinked at 14:02: the link is gone and cannot be re-authorised",
+				"data_status AVAILABLE", "no failed attempt",
+			},
+		},
+		{
 			name: "no data_status at all", acct: account(""), sig: checked(nil),
 			kind: NoSignOfReauth, summary: "No sign this account needs reauth",
 			evidence: []string{"no data_status on the account read", "no Mono webhook says otherwise", "no failed attempt"},
@@ -459,7 +477,7 @@ func TestReasonTextIsClean(t *testing.T) {
 
 func TestScriptsAreSpecificAndPlain(t *testing.T) {
 	seen := map[string]ReasonKind{}
-	kinds := append(AllReasonKinds(), NoSignOfReauth, PartnerBankLimitation)
+	kinds := append(AllReasonKinds(), NoSignOfReauth, PartnerBankLimitation, AccountUnlinked)
 	for _, kind := range kinds {
 		withBank := scriptFor(kind, "GTBank", mono.AuthInternetBanking)
 		noBank := scriptFor(kind, "", "")
@@ -569,14 +587,14 @@ func TestAllReasonKindsAndStrings(t *testing.T) {
 		}
 		names[k.String()] = true
 	}
-	if len(picker) != 6 || len(names) != 8 {
+	if len(picker) != 6 || len(names) != 9 {
 		t.Errorf("AllReasonKinds has %d entries for %d kinds", len(picker), len(names))
 	}
 	for kind, want := range map[ReasonKind]string{
 		MFARequired: "MFA required by the bank", CustomerTwoFA: "2FA set up by the customer",
 		AdditionalVerification: "Additional verification", ConnectionExpired: "Connection expired",
 		PasswordChanged: "Password changed", ReasonUnknown: "Unknown", NoSignOfReauth: "No sign it needs reauth",
-		PartnerBankLimitation: "Partner bank limitation", ReasonKind(77): "ReasonKind(77)",
+		PartnerBankLimitation: "Partner bank limitation", AccountUnlinked: "Unlinked: link it again", ReasonKind(77): "ReasonKind(77)",
 	} {
 		if kind.String() != want {
 			t.Errorf("%d: %q, want %q", int(kind), kind, want)
