@@ -35,7 +35,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, s := range []string{ev.ID, ev.Name, ev.AccountID, string(ev.DataStatus), ev.SyncStatus,
-			ev.JobStatus, ev.JobID, ev.DataRequestID, ev.SessionID, ev.App, ev.Business} {
+			ev.JobStatus, ev.JobID, ev.JobName, ev.DataRequestID, ev.SessionID, ev.App, ev.Business} {
 			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }) {
 				t.Fatalf("Parse(%q) kept control characters: %q", body, s)
 			}

@@ -328,8 +328,11 @@ func TestAppClearAndFlagAreOrdered(t *testing.T) {
 		t.Fatalf("a newer clear: applied %v err %v marked %v", applied, err, s.NeedsReauth(acc1))
 	}
 	run(t, s, []step{d(ReauthRequired, mins(5.5), mins(10), Stale)})
-	if c, ok := s.Cleared(acc1); !ok || c.Event != "verified: synced since the attempt" || c.MonoTime {
+	if c, ok := s.Cleared(acc1); !ok || c.Kind != Cleared || c.Event != "verified: synced since the attempt" || c.MonoTime || c.FromMono() {
 		t.Errorf("clearing %+v %v", c, ok)
+	}
+	if l, _ := s.Latest(acc1); l.Kind != Cleared {
+		t.Errorf("Latest after the app's clear: %+v", l)
 	}
 	// A clear with nothing marked still orders later events.
 	if applied, err := s.Clear(acc2, mins(6), "verified"); err != nil || !applied {
@@ -346,6 +349,12 @@ func TestAppClearAndFlagAreOrdered(t *testing.T) {
 	}
 	if m, _ := s.Mark(acc1); m.Kind != MarkSyncFailed || m.Event != "sync answered SYNC_ERROR" || m.FromMono() {
 		t.Errorf("flag mark %+v", m)
+	}
+	if l, _ := s.Latest(acc1); l.Kind != MarkSyncFailed {
+		t.Errorf("Latest after the app's flag: %+v", l)
+	}
+	if _, ok := s.Latest("never-seen"); ok {
+		t.Error("Latest of an unknown account")
 	}
 	if _, err := s.Flag(acc1, Cleared, mins(8), "x"); err == nil {
 		t.Error("Flag accepted the kind cleared")
@@ -371,6 +380,10 @@ func TestMarkEvidence(t *testing.T) {
 			"Mono webhook reauthorisation_required received 14:02"},
 		{Mark{Kind: MarkSyncFailed, Event: JobUpdate.String(), At: at, JobStatus: JobFailed},
 			"Mono webhook accounts.jobs.update received 14:02: job failed"},
+		{Mark{Kind: MarkSyncFailed, Event: JobUpdate.String(), At: at, JobStatus: JobFailed, JobName: "transactions"},
+			"Mono webhook accounts.jobs.update received 14:02: job transactions failed"},
+		{Mark{Kind: Cleared, Event: Reauthorized.String(), At: at, MonoTime: true},
+			"Mono webhook account_reauthorized at 14:02"},
 		{Mark{Kind: MarkUnlinked, Event: AccountUnlinked.String(), At: at.AddDate(0, 0, -1), MonoTime: true},
 			"Mono webhook account_unlinked at 1 Mar 14:02"},
 		{Mark{Kind: MarkReauthRequired, Event: ReauthRequired.String(), At: at.AddDate(-1, 0, 0), MonoTime: true},
@@ -387,7 +400,7 @@ func TestMarkEvidence(t *testing.T) {
 	if got := cases[0].m.Evidence(now.In(lagos)); got != "Mono webhook account_updated at 15:02: sync_status REAUTHORISATION_REQUIRED" {
 		t.Errorf("in now's zone: %q", got)
 	}
-	for _, k := range []MarkKind{MarkReauthRequired, MarkSyncFailed, MarkUnlinked} {
+	for _, k := range []MarkKind{MarkReauthRequired, MarkSyncFailed, MarkUnlinked, Cleared} {
 		if (Mark{Kind: k}).Advice() == "" {
 			t.Errorf("%s: no advice", k)
 		}
@@ -486,7 +499,7 @@ func TestPayloadShapes(t *testing.T) {
 			Event{Kind: AccountUpdated, AccountID: acc1, SyncStatus: "FAILED", DataRequestID: "DRQ7", SessionID: "s2"}},
 		{"jobs.update: bare account id, status, job id",
 			`{"event":"mono.accounts.jobs.update","data":{"account":"` + acc1 + `","id":"job_1","name":"transactions","status":"Failed"}}`,
-			Event{Kind: JobUpdate, AccountID: acc1, JobID: "job_1", JobStatus: "failed"}},
+			Event{Kind: JobUpdate, AccountID: acc1, JobID: "job_1", JobName: "transactions", JobStatus: "failed"}},
 		{"an over-long support id is cut",
 			`{"event":"mono.events.account_updated","data":{"account":{"_id":"` + acc1 + `"},"meta":{"data_request_id":"` + strings.Repeat("é", 200) + `"}}}`,
 			Event{Kind: AccountUpdated, AccountID: acc1, DataRequestID: strings.Repeat("é", maxFieldLen/2)}},
@@ -530,14 +543,14 @@ func TestDeliveryRoundTrips(t *testing.T) {
 		{Kind: AccountUpdated, AccountID: acc1, EventID: "e2", Timestamp: t0,
 			Meta: &Meta{DataStatus: mono.StatusAvailable, SyncStatus: "FAILED", DataRequestID: "DRQ", SessionID: "S"}},
 		{Kind: AccountUnlinked, AccountID: acc1, EventID: "e3", Timestamp: t0},
-		{Kind: JobUpdate, AccountID: acc1, JobStatus: JobFailed, JobID: "job"},
+		{Kind: JobUpdate, AccountID: acc1, JobStatus: JobFailed, JobID: "job", JobName: "balance"},
 	} {
 		ev, err := Parse(del.Body())
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := Event{ID: del.EventID, Kind: del.Kind, Name: del.Kind.String(), AccountID: acc1, At: del.Timestamp,
-			JobStatus: del.JobStatus, JobID: del.JobID, App: del.App, Business: del.Business}
+			JobStatus: del.JobStatus, JobID: del.JobID, JobName: del.JobName, App: del.App, Business: del.Business}
 		if m := del.Meta; m != nil {
 			want.DataStatus, want.SyncStatus, want.DataRequestID, want.SessionID = m.DataStatus, m.SyncStatus, m.DataRequestID, m.SessionID
 		}

@@ -56,7 +56,7 @@ func TestMonoSamplesDecode(t *testing.T) {
 				DataStatus: mono.StatusAvailable, SyncStatus: mono.SyncStatusSuccessful, JobID: "job_4Lp8nW2cV6",
 				App: app, Business: business}, "", true},
 		{"webhook-jobs-update-failed.json",
-			Event{Kind: JobUpdate, AccountID: sampleAcc, JobStatus: JobFailed, JobID: "job_9dK2mQ7xP4",
+			Event{Kind: JobUpdate, AccountID: sampleAcc, JobStatus: JobFailed, JobID: "job_9dK2mQ7xP4", JobName: "transactions",
 				App: app, Business: business}, MarkSyncFailed, false},
 		{"webhook-account-unlinked.json",
 			Event{Kind: AccountUnlinked, AccountID: sampleAcc}, MarkUnlinked, false},
@@ -129,8 +129,15 @@ func TestSamplesOutOfOrderNeverUndoTheNewest(t *testing.T) {
 	if m, ok := s.Mark(sampleAcc); ok {
 		t.Fatalf("a late, older event re-marked the account: %+v", m)
 	}
-	if c, ok := s.Cleared(sampleAcc); !ok || c.Event != AccountUpdated.String() || !c.At.Equal(iso(t, "2026-03-02T10:02:51.377Z")) {
+	c, ok := s.Cleared(sampleAcc)
+	if !ok || c.Kind != Cleared || c.Event != AccountUpdated.String() || !c.At.Equal(iso(t, "2026-03-02T10:02:51.377Z")) || c.SyncStatus != mono.SyncStatusSuccessful {
 		t.Errorf("clearing = %+v %v", c, ok)
+	}
+	if l, ok := s.Latest(sampleAcc); !ok || l != c || c.NeedsReauth() || c.Unlinked() {
+		t.Errorf("Latest = %+v %v, want the clearing", l, ok)
+	}
+	if got, want := c.Evidence(iso(t, "2026-03-02T12:00:00Z")), "Mono webhook account_updated at 10:02: sync_status SUCCESSFUL"; got != want {
+		t.Errorf("clearing evidence %q", got)
 	}
 
 	s = newStore("")

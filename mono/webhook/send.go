@@ -43,6 +43,7 @@ type Delivery struct {
 	Meta      *Meta     // data.meta; nil for none
 	JobStatus string    // JobUpdate's data.status (e.g. JobFailed)
 	JobID     string    // JobUpdate's data.id
+	JobName   string    // JobUpdate's data.name (e.g. "transactions")
 	App       string    // data.app
 	Business  string    // data.business
 }
@@ -61,6 +62,7 @@ func (d Delivery) Body() []byte {
 		Account  any       `json:"account"`
 		Meta     *wireMeta `json:"meta,omitempty"`
 		ID       string    `json:"id,omitempty"`
+		Name     string    `json:"name,omitempty"`
 		Status   string    `json:"status,omitempty"`
 		App      string    `json:"app,omitempty"`
 		Business string    `json:"business,omitempty"`
@@ -78,7 +80,7 @@ func (d Delivery) Body() []byte {
 	case AccountUnlinked:
 		body.Data.Account = map[string]string{"id": d.AccountID}
 	case JobUpdate:
-		body.Data.Account, body.Data.ID, body.Data.Status = d.AccountID, d.JobID, d.JobStatus
+		body.Data.Account, body.Data.ID, body.Data.Name, body.Data.Status = d.AccountID, d.JobID, d.JobName, d.JobStatus
 	}
 	if !d.Timestamp.IsZero() {
 		body.Timestamp = d.Timestamp.UTC().Format("2006-01-02T15:04:05.000Z07:00")

@@ -38,8 +38,8 @@ const (
 	// MarkUnlinked: Mono says the account was unlinked. It cannot be
 	// re-authorised; the customer must link it again.
 	MarkUnlinked MarkKind = "unlinked"
-	// Cleared is not a mark: it is what a clearing event (or Store.Clear)
-	// leaves, as Clearing records it.
+	// Cleared is not a mark: it is the Kind of what a clearing event (or
+	// Store.Clear) leaves, as Store.Cleared and Store.Latest return it.
 	Cleared MarkKind = "cleared"
 )
 
@@ -64,7 +64,9 @@ func rank(k MarkKind) int {
 
 // Mark is what Mono last said about an account that needs attention, and
 // the evidence: which event, when, with which statuses. The account screen
-// and `reauth accounts --needs-reauth` read it through Store.Mark.
+// and `reauth accounts --needs-reauth` read it through Store.Mark. The same
+// type, with Kind Cleared, holds the newest clearing of an account
+// (Store.Cleared, Store.Latest).
 type Mark struct {
 	Kind    MarkKind `json:"kind,omitempty"` // "" in stores written before kinds: read as MarkReauthRequired
 	Event   string   `json:"source"`         // Mono's event name (mono.events.…), or what the app passed as why
@@ -75,11 +77,12 @@ type Mark struct {
 	At       time.Time `json:"at,omitzero"`
 	MonoTime bool      `json:"mono_time,omitempty"`
 	// Since is when this spell of marks began: At of the first marking
-	// event since the account was last clear.
-	Since         time.Time       `json:"since"`
+	// event since the account was last clear. Zero for a clearing.
+	Since         time.Time       `json:"since,omitzero"`
 	SyncStatus    string          `json:"sync_status,omitempty"` // account_updated's meta.sync_status
 	DataStatus    mono.DataStatus `json:"data_status,omitempty"` // its meta.data_status (cached data: not evidence of health)
 	JobStatus     string          `json:"job_status,omitempty"`  // jobs.update's data.status
+	JobName       string          `json:"job_name,omitempty"`    // jobs.update's data.name (e.g. transactions)
 	DataRequestID string          `json:"data_request_id,omitempty"`
 	SessionID     string          `json:"session_id,omitempty"`
 }
@@ -118,6 +121,8 @@ func (m Mark) Evidence(now time.Time) string {
 	switch {
 	case m.SyncStatus != "":
 		b.WriteString(": sync_status " + m.SyncStatus)
+	case m.JobStatus != "" && m.JobName != "":
+		b.WriteString(": job " + m.JobName + " " + m.JobStatus)
 	case m.JobStatus != "":
 		b.WriteString(": job " + m.JobStatus)
 	}
@@ -134,17 +139,12 @@ func (m Mark) Advice() string {
 		return "Mono says this account was unlinked: it cannot be re-authorised; the customer must link it again."
 	case MarkSyncFailed:
 		return "Mono's sync of this account failed: it may need re-authorising, or the bank may be having trouble."
+	case MarkReauthRequired:
+		return "Mono says the bank needs the customer to re-authorise this account."
+	case Cleared:
+		return "Mono's newest word is that this account is connected."
 	}
-	return "Mono says the bank needs the customer to re-authorise this account."
-}
-
-// Clearing is the newest event that cleared an account's mark (or found
-// none to clear): what later events for the account are ordered against.
-type Clearing struct {
-	At       time.Time `json:"at"`
-	MonoTime bool      `json:"mono_time,omitempty"`
-	Event    string    `json:"source"` // Mono's event name, or the app's why
-	EventID  string    `json:"event_id,omitempty"`
+	return ""
 }
 
 // shortEvent is an event name without Mono's "mono.events." / "mono." prefix.
@@ -203,9 +203,9 @@ func (o Outcome) String() string {
 // changed in place (copy on write), so a failed save leaves the old ones.
 // An account is in at most one of them.
 type state struct {
-	marks    map[string]Mark     // needing reauth (MarkReauthRequired, MarkSyncFailed)
-	unlinked map[string]Mark     // MarkUnlinked
-	cleared  map[string]Clearing // the newest clearing of accounts in neither
+	marks    map[string]Mark // needing reauth (MarkReauthRequired, MarkSyncFailed)
+	unlinked map[string]Mark // MarkUnlinked
+	cleared  map[string]Mark // Cleared: the newest clearing of accounts in neither
 }
 
 // newest is what was last applied to id: its time, whether that is Mono's
@@ -264,10 +264,10 @@ type Store struct {
 const storeVersion = 2
 
 type storeFile struct {
-	Version     int                 `json:"version"`
-	NeedsReauth map[string]Mark     `json:"needs_reauth"`
-	Unlinked    map[string]Mark     `json:"unlinked,omitempty"`
-	Cleared     map[string]Clearing `json:"cleared,omitempty"`
+	Version     int             `json:"version"`
+	NeedsReauth map[string]Mark `json:"needs_reauth"`
+	Unlinked    map[string]Mark `json:"unlinked,omitempty"`
+	Cleared     map[string]Mark `json:"cleared,omitempty"`
 	// SeenEvents are event ids as sent, oldest first: an id cleaning
 	// would change is kept as NUL + hex (see dedupeKey).
 	SeenEvents []string `json:"seen_events"`
@@ -275,7 +275,7 @@ type storeFile struct {
 
 func newStore(path string) *Store {
 	return &Store{path: path, maxSeen: DefaultSeen, maxCleared: DefaultCleared,
-		st:   state{marks: map[string]Mark{}, unlinked: map[string]Mark{}, cleared: map[string]Clearing{}},
+		st:   state{marks: map[string]Mark{}, unlinked: map[string]Mark{}, cleared: map[string]Mark{}},
 		seen: map[string]struct{}{}}
 }
 
@@ -381,7 +381,7 @@ func (s *Store) reload() (marked, cleared []string, err error) {
 // of kind unlinked belongs with the unlinked; an account found in two maps
 // (a hand-edited file) keeps only its newest entry.
 func loadState(f storeFile) state {
-	st := state{marks: map[string]Mark{}, unlinked: map[string]Mark{}, cleared: map[string]Clearing{}}
+	st := state{marks: map[string]Mark{}, unlinked: map[string]Mark{}, cleared: map[string]Mark{}}
 	put := func(id string, m Mark) {
 		if m.Kind == "" {
 			m.Kind = MarkReauthRequired
@@ -411,6 +411,7 @@ func loadState(f storeFile) state {
 		put(id, m)
 	}
 	for id, c := range f.Cleared {
+		c.Kind = Cleared
 		if !st.stale(id, c.At, c.MonoTime, Cleared) {
 			delete(st.marks, id)
 			delete(st.unlinked, id)
@@ -475,11 +476,9 @@ func (s *Store) Record(ev Event) (Outcome, error) {
 	case st.stale(ev.AccountID, at, monoTime, kind):
 		out = Stale
 	case kind == Cleared:
-		st, changed = s.clear(ev.AccountID, Clearing{At: at, MonoTime: monoTime, Event: ev.Kind.String(), EventID: ev.ID})
+		st, changed = s.clear(ev.AccountID, ev.evidence(kind, at, monoTime))
 	case kind != "":
-		st, changed = s.mark(ev.AccountID, Mark{Kind: kind, Event: ev.Kind.String(), EventID: ev.ID, At: at, MonoTime: monoTime,
-			SyncStatus: ev.SyncStatus, DataStatus: ev.DataStatus, JobStatus: ev.JobStatus,
-			DataRequestID: ev.DataRequestID, SessionID: ev.SessionID})
+		st, changed = s.mark(ev.AccountID, ev.evidence(kind, at, monoTime))
 	}
 	order, evicted := s.seenOrder, []string(nil)
 	if key != "" {
@@ -531,10 +530,17 @@ func (s *Store) mark(id string, m Mark) (state, bool) {
 	return st, true
 }
 
-// clear is s.st with id's mark (or unlinking) gone and c kept as its newest
-// clearing; at most maxCleared clearings are kept (the oldest go). Called
-// with s.mu held.
-func (s *Store) clear(id string, c Clearing) (state, bool) {
+// evidence is the Mark ev leaves: kind, at when.
+func (ev Event) evidence(kind MarkKind, at time.Time, monoTime bool) Mark {
+	return Mark{Kind: kind, Event: ev.Kind.String(), EventID: ev.ID, At: at, MonoTime: monoTime,
+		SyncStatus: ev.SyncStatus, DataStatus: ev.DataStatus, JobStatus: ev.JobStatus, JobName: ev.JobName,
+		DataRequestID: ev.DataRequestID, SessionID: ev.SessionID}
+}
+
+// clear is s.st with id's mark (or unlinking) gone and c (Kind Cleared)
+// kept as its newest clearing; at most maxCleared clearings are kept (the
+// oldest go). Called with s.mu held.
+func (s *Store) clear(id string, c Mark) (state, bool) {
 	st := s.st
 	if old, ok := st.cleared[id]; ok && old == c {
 		return st, false
@@ -618,7 +624,7 @@ func (s *Store) applyLocal(accountID string, kind MarkKind, at time.Time, why st
 	var st state
 	var changed bool
 	if kind == Cleared {
-		st, changed = s.clear(accountID, Clearing{At: at, Event: why})
+		st, changed = s.clear(accountID, Mark{Kind: Cleared, Event: why, At: at})
 	} else {
 		st, changed = s.mark(accountID, Mark{Kind: kind, Event: why, At: at})
 	}
@@ -645,13 +651,29 @@ func (s *Store) Mark(accountID string) (m Mark, ok bool) {
 	return m, ok
 }
 
-// Cleared is the newest clearing of accountID (the event or app call that
-// cleared it, or found nothing to clear), while it stays clear.
-func (s *Store) Cleared(accountID string) (Clearing, bool) {
+// Cleared is the newest clearing of accountID (Kind Cleared: the event or
+// app call that cleared it, or found nothing to clear), while it stays clear.
+func (s *Store) Cleared(accountID string) (Mark, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.st.cleared[accountID]
 	return c, ok
+}
+
+// Latest is the newest thing applied to accountID, whatever it left: its
+// mark, its unlinking or its clearing (Kind Cleared), with the evidence.
+// FromMono tells a webhook from the app's Flag or Clear. ok is false for an
+// account nothing was applied to (or whose clearing was forgotten, see
+// DefaultCleared).
+func (s *Store) Latest(accountID string) (Mark, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range []map[string]Mark{s.st.marks, s.st.unlinked, s.st.cleared} {
+		if got, ok := m[accountID]; ok {
+			return got, true
+		}
+	}
+	return Mark{}, false
 }
 
 // NeedsReauth reports whether accountID is marked as needing reauth

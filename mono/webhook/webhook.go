@@ -129,9 +129,10 @@ type Event struct {
 	At time.Time
 	// JobStatus is a jobs.update's data.status, lower case ("failed",
 	// "finished", "processing"); JobID its data.id, or account_updated's
-	// meta.job_id.
+	// meta.job_id; JobName its data.name.
 	JobStatus string
 	JobID     string
+	JobName   string // a jobs.update's data.name (e.g. "transactions")
 	// DataRequestID and SessionID are what Mono support asks for when
 	// debugging a sync (data.meta.data_request_id / session_id), if sent.
 	DataRequestID string
@@ -392,6 +393,7 @@ type wire struct {
 		Account       json.RawMessage `json:"account"`
 		Status        looseText       `json:"status"` // jobs.update
 		ID            looseText       `json:"id"`     // jobs.update: the job
+		Name          looseText       `json:"name"`   // jobs.update: what it fetches
 		App           looseText       `json:"app"`
 		Business      looseText       `json:"business"`
 		DataRequestID looseText       `json:"data_request_id"`
@@ -537,6 +539,7 @@ func Parse(body []byte) (Event, error) {
 	if ev.Kind == JobUpdate {
 		ev.JobStatus = strings.ToLower(field(d.Status))
 		ev.JobID = field(d.ID, meta.JobID, meta.JobIDCamel)
+		ev.JobName = field(d.Name)
 	}
 	return ev, nil
 }
