@@ -78,9 +78,9 @@ func browserOptions(profile string) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
-		// Mono's frame host is served by fakeMono on loopback, with a test
-		// certificate.
-		chromedp.Flag("host-resolver-rules", "MAP connect.mono.co "+fakeMono.addr),
+		// Mono's frame hosts (2.x and 0.x releases) are served by fakeMono
+		// on loopback, with a test certificate.
+		chromedp.Flag("host-resolver-rules", "MAP connect.mono.co "+fakeMono.addr+", MAP connect.withmono.com "+fakeMono.addr),
 		chromedp.Flag("ignore-certificate-errors", true),
 	}
 }
@@ -571,17 +571,24 @@ type fakeMonoFrame struct {
 
 	mu     sync.Mutex
 	loads  map[string]url.Values
+	hosts  map[string]string // reference -> Host the frame was loaded from
 	queues map[string]chan []map[string]any
+	script []byte // served as /connect.js (Mono's CDN stand-in), if set
 }
 
 func newFakeMonoFrame() *fakeMonoFrame {
-	f := &fakeMonoFrame{done: make(chan struct{}), loads: map[string]url.Values{}, queues: map[string]chan []map[string]any{}}
+	f := &fakeMonoFrame{done: make(chan struct{}), loads: map[string]url.Values{}, hosts: map[string]string{}, queues: map[string]chan []map[string]any{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", f.frame)
+	mux.HandleFunc("GET /connect.js", f.connectJS)
 	mux.HandleFunc("GET /next", f.next)
 	f.srv = httptest.NewUnstartedServer(mux)
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // Chromium's TLS chatter with a test cert
 	f.srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	// HTTP/2: every open fake frame holds a long poll, and over HTTP/1.1
+	// Chromium allows only 6 connections per host, so the 7th frame of the
+	// parallel tests would wait for a poll to end before it could load.
+	f.srv.EnableHTTP2 = true
 	f.srv.StartTLS()
 	f.addr = f.srv.Listener.Addr().String()
 	return f
@@ -612,12 +619,40 @@ func (f *fakeMonoFrame) forget(ref string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.loads, ref)
+	delete(f.hosts, ref)
 }
 
 func (f *fakeMonoFrame) loaded(ref string) url.Values {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.loads[ref]
+}
+
+// loadedFrom is the Host the frame for ref was loaded from ("" if none).
+func (f *fakeMonoFrame) loadedFrom(ref string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hosts[ref]
+}
+
+// serveConnectJS makes https://connect.withmono.com/connect.js (Mono's CDN
+// default) answer with src.
+func (f *fakeMonoFrame) serveConnectJS(src []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.script = src
+}
+
+func (f *fakeMonoFrame) connectJS(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	src := f.script
+	f.mu.Unlock()
+	if src == nil || r.Host != "connect.withmono.com" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	_, _ = w.Write(src)
 }
 
 const fakeFramePage = `<!doctype html><html><body><p>fake Mono Connect frame</p><script>
@@ -641,6 +676,7 @@ func (f *fakeMonoFrame) frame(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	f.loads[q.Get("reference")] = q
+	f.hosts[q.Get("reference")] = r.Host
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = io.WriteString(w, fakeFramePage)

@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,31 +30,43 @@ const (
 type Contract string
 
 const (
+	// ContractAuto: find out from the script itself (DetectContract, or
+	// Server.ResolveContract), before anything is minted. The default.
+	ContractAuto Contract = "auto"
 	// ContractToken: connect.js <= 2.0 takes the reauth token.
 	ContractToken Contract = "token"
 	// ContractAccount: connect.js >= 2.1 takes the account id, and the page
-	// adds scope "reauth" to the Connect options.
+	// adds scope "reauth" to the Connect options. No token is minted.
 	ContractAccount Contract = "account"
 )
 
-// ParseContract reads a --widget-contract value ("" means token).
+// ParseContract reads a --widget-contract value ("" means auto).
 func ParseContract(s string) (Contract, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", string(ContractToken):
+	case "", string(ContractAuto):
+		return ContractAuto, nil
+	case string(ContractToken):
 		return ContractToken, nil
 	case string(ContractAccount):
 		return ContractAccount, nil
 	}
-	return "", &ConfigError{Field: "contract", Problem: fmt.Sprintf("%q is not token or account", s)}
+	return "", &ConfigError{Field: "contract", Problem: fmt.Sprintf("%q is not auto, token or account", s)}
 }
 
 // DefaultConnectJSURL is Mono's CDN script for plain HTML pages. Mono does
-// not pin the version it serves there, hence Config.ConnectJSURL.
+// not pin the version it serves there, hence Config.ConnectJSURL and
+// ContractAuto.
 const DefaultConnectJSURL = "https://connect.withmono.com/connect.js"
 
-// MonoFrameOrigin is where connect.js points its iframe; the page's CSP
-// allows frames from here only (plus our own origin in sandbox mode).
-const MonoFrameOrigin = "https://connect.mono.co"
+// Mono's two widget frame hosts. connect.js 2.0.2 and later point their
+// iframe at MonoFrameOrigin; the older releases that have reauthorise
+// (0.1.2, 0.1.9, 0.2.1, 0.2.2, 0.2.5) at MonoLegacyFrameOrigin. The page's
+// frame-src allows the one the configured script needs, or both when the
+// script URL does not say which release it serves (see frameOriginsFor).
+const (
+	MonoFrameOrigin       = "https://connect.mono.co"
+	MonoLegacyFrameOrigin = "https://connect.withmono.com"
+)
 
 // Defaults.
 const (
@@ -91,8 +106,14 @@ type Config struct {
 	// DefaultConnectJSURL. Sandbox default: our stand-in at /sandbox/connect.js.
 	// Must be https (http only for loopback hosts).
 	ConnectJSURL string
-	// Contract: what reauthorise() receives. Default ContractToken.
+	// Contract: what reauthorise() receives. Default ContractAuto: each
+	// session gets the contract its caller resolved (Server.ResolveContract,
+	// before minting) in SessionParams.Contract. Token or account forces one
+	// for every session whose SessionParams.Contract is empty.
 	Contract Contract
+	// DetectClient fetches the Connect script for ResolveContract under
+	// ContractAuto. Nil: a client with DetectTimeout.
+	DetectClient *http.Client
 	// Autoplay (sandbox): a scripted customer plays the simulated widget.
 	Autoplay bool
 	// AutoplayStepDelay is the pause between the scripted customer's steps.
@@ -164,6 +185,8 @@ type settings struct {
 	Config
 	publicBase    *url.URL // nil until Start when PublicURL is empty
 	scriptOrigin  string   // CSP source for the Connect script ("'self'" for ours)
+	frameOrigins  []string // CSP frame-src sources the script's iframe needs
+	standIn       Contract // the contract the sandbox stand-in emulates
 	ownConnectJS  bool     // the script is our stand-in
 	connectJSPath string   // path of the stand-in on our server
 	tune          tuning
@@ -190,10 +213,16 @@ func (c Config) validate() (*settings, error) {
 		return nil, &ConfigError{"mode", fmt.Sprintf("%q is not live or sandbox", string(s.Mode))}
 	}
 	if s.Contract == "" {
-		s.Contract = ContractToken
+		s.Contract = ContractAuto
 	}
-	if s.Contract != ContractToken && s.Contract != ContractAccount {
-		return nil, &ConfigError{"contract", fmt.Sprintf("%q is not token or account", string(s.Contract))}
+	if s.Contract != ContractAuto && s.Contract != ContractToken && s.Contract != ContractAccount {
+		return nil, &ConfigError{"contract", fmt.Sprintf("%q is not auto, token or account", string(s.Contract))}
+	}
+	// The stand-in takes the forced contract; under auto it plays
+	// connect.js 2.0 (the token), the one the fake Mono can complete.
+	s.standIn = s.Contract
+	if s.standIn == ContractAuto {
+		s.standIn = ContractToken
 	}
 	s.PublicKey = strings.TrimSpace(s.PublicKey)
 	if s.PublicKey == "" {
@@ -222,9 +251,11 @@ func (c Config) validate() (*settings, error) {
 			return nil, &ConfigError{"connect.js url", "must be https (http only on loopback)"}
 		}
 		s.scriptOrigin = u.Scheme + "://" + u.Host
+		s.frameOrigins = frameOriginsFor(u)
 	case s.Mode == ModeLive:
 		s.ConnectJSURL = DefaultConnectJSURL
 		s.scriptOrigin = "https://connect.withmono.com"
+		s.frameOrigins = []string{MonoFrameOrigin, MonoLegacyFrameOrigin}
 	default:
 		s.ownConnectJS = true
 		s.connectJSPath = standInPath
@@ -269,20 +300,44 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// npmRelease finds "@mono.co/connect.js@<major>" in a script URL's path, as
+// npm CDNs spell a pinned release (unpkg.com/@mono.co/connect.js@0.2.5/…,
+// cdn.jsdelivr.net/npm/@mono.co/connect.js@2.2.0/…).
+var npmRelease = regexp.MustCompile(`@mono\.co/connect\.js@(\d+)(?:[./]|$)`)
+
+// frameOriginsFor is the frame host(s) the script at u points its iframe
+// at. A URL that names a release says which; any other (Mono's CDN, which
+// pins nothing, or a copy of unknown version) gets both Mono hosts, so
+// whichever release it serves can show its widget.
+func frameOriginsFor(u *url.URL) []string {
+	if m := npmRelease.FindStringSubmatch(u.Path); m != nil {
+		if major, err := strconv.Atoi(m[1]); err == nil {
+			if major < 2 {
+				return []string{MonoLegacyFrameOrigin}
+			}
+			return []string{MonoFrameOrigin}
+		}
+	}
+	return []string{MonoFrameOrigin, MonoLegacyFrameOrigin}
+}
+
 // pageCSP is the Content-Security-Policy of the session page and its API.
 // style-src needs 'unsafe-inline': connect.js injects a <style> element and
 // sets style attributes on its container and iframe. Scripts stay strict.
+// frame-src: the simulated widget ('self') in sandbox mode, and Mono's
+// frame host(s) the configured script needs.
 func (s *settings) pageCSP() string {
-	frames := MonoFrameOrigin
+	var frames []string
 	if s.Mode == ModeSandbox {
-		frames = "'self' " + MonoFrameOrigin
+		frames = append(frames, "'self'") // the simulated widget
 	}
+	frames = append(frames, s.frameOrigins...) // none for the stand-in
 	script := "'self'"
 	if s.scriptOrigin != "'self'" {
 		script += " " + s.scriptOrigin
 	}
 	return "default-src 'none'; script-src " + script +
-		"; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-src " + frames +
+		"; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-src " + strings.Join(frames, " ") +
 		"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 

@@ -6,10 +6,12 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha512"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,11 +27,35 @@ import (
 	"github.com/reauth/reauth/mono"
 )
 
-// Mono's published connect.js releases, pinned by the npm registry's own
-// integrity hashes: the test runs what Mono ships, and nothing else.
+// Mono's published connect.js releases that have reauthorise(), pinned by
+// the npm registry's own integrity hashes (`npm view
+// @mono.co/connect.js@V dist.integrity`): the tests run what Mono ships,
+// and nothing else. 0.0.8 and 0.1.1 have no reauthorise.
 var connectReleases = map[string]string{
+	"0.1.2": "sha512-7FG/qxiErTVBqiPJ+7Nt3nvNdwO3hrvcZi+Ft/a9wNNN1CfowE8NfXdHN+4qOBOfzwsHlzM+6Wb/Iw/BGWvjXQ==",
+	"0.1.9": "sha512-/ClxtL0vPL7awVBGxD1N34dGEDC+fujTHm/LoqXuItKgJ1tvJzUGxx8JTW3ivE+d+Fpm3iXPsUMLP3FlxjT7Bw==",
+	"0.2.1": "sha512-MIry5KY/BlVqzruibEOaejEoK1aGRUYTzirwVBKxJ0FH8R2LZBPFLwPBXEIhu2xRnBl799aJEfTDGO8qI+Kkrw==",
+	"0.2.2": "sha512-W4x1f12ojVibh9g6NtN45qPXt7M809pve6YGpOSzGQbBBGr0aVK40VFeTTEsmvpqe46eG/zlT1Kj7YrcZnvWrA==",
+	"0.2.5": "sha512-07Qx0kFvFAOn4EOK6WDlTcR0rv0t30MXn4RsyjaV13z5V112+cxo4sh5x1gC8QgC+Q+644gycwUOlPeI/qVrZw==",
 	"2.0.2": "sha512-VHk0h+SEtjCxK1+GD6wamWEepXHuLBnGavBqaqipxr/Eg/TerF5y/AX9QmWeCpI50ZAUoVbxw66ie7yO0eIUOw==",
+	"2.1.0": "sha512-IZiHtI9WvCM135m9+BY4SiQ/EihXPX2Sd/zyhRp26ui7nsFtzKH2tD0rSMty6JpdI1GdAcaH1W+t6duY2p9xgA==",
 	"2.2.0": "sha512-U2l7Xw3kMkZplNQsZZnbAk3h2/lMXEf8x+oPXzs0tyQvneab0gPEwcmX1+TX9ikQAnVPNB2FPPVB44R2tnyohg==",
+}
+
+// releaseFacts: what each release takes and where it points its iframe.
+var releaseFacts = map[string]struct {
+	contract Contract
+	frame    string // origin of the widget iframe
+	onEvent  bool   // calls onEvent (LOADED, OPENED, …): 0.2.1 and later
+}{
+	"0.1.2": {ContractToken, MonoLegacyFrameOrigin, false},
+	"0.1.9": {ContractToken, MonoLegacyFrameOrigin, false},
+	"0.2.1": {ContractToken, MonoLegacyFrameOrigin, true},
+	"0.2.2": {ContractToken, MonoLegacyFrameOrigin, true},
+	"0.2.5": {ContractToken, MonoLegacyFrameOrigin, true},
+	"2.0.2": {ContractToken, MonoFrameOrigin, true},
+	"2.1.0": {ContractAccount, MonoFrameOrigin, true},
+	"2.2.0": {ContractAccount, MonoFrameOrigin, true},
 }
 
 var (
@@ -104,7 +130,7 @@ func download(u string) ([]byte, error) {
 
 // browserBundle finds the file a plain HTML page loads: package.json's
 // "main" (the webpack UMD build), checked to define window.Connect and to
-// point at Mono's frame host.
+// point at one of Mono's frame hosts.
 func browserBundle(tgz []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(tgz))
 	if err != nil {
@@ -137,7 +163,8 @@ func browserBundle(tgz []byte) ([]byte, error) {
 	}
 	isBundle := func(b []byte) bool {
 		// The UMD build inlines utils.js (the iframe) and connect.js.
-		return bytes.Contains(b, []byte("window.Connect")) && bytes.Contains(b, []byte("https://connect.mono.co")) &&
+		return bytes.Contains(b, []byte("window.Connect")) &&
+			(bytes.Contains(b, []byte(MonoFrameOrigin)) || bytes.Contains(b, []byte(MonoLegacyFrameOrigin))) &&
 			!bytes.Contains(b, []byte("require(\"./utils\")"))
 	}
 	if b, ok := files[path.Join("package", pkg.Main)]; ok && isBundle(b) {
@@ -151,15 +178,25 @@ func browserBundle(tgz []byte) ([]byte, error) {
 	return nil, fmt.Errorf("no browser bundle in the tarball (main %q)", pkg.Main)
 }
 
-// realConnectServer serves a connect.js release in place of Mono's CDN.
+// realConnectServer serves a connect.js release in place of Mono's CDN, at
+// a path that names no release (as Mono's CDN does).
 func realConnectServer(t *testing.T, version string) string {
-	bundle := connectBundle(t, version)
+	return serveScript(t, connectBundle(t, version), "/connect.js")
+}
+
+// serveScript serves src at path on a loopback server and returns its URL.
+func serveScript(t *testing.T, src []byte, path string) string {
+	t.Helper()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		_, _ = w.Write(bundle)
+		_, _ = w.Write(src)
 	}))
 	t.Cleanup(ts.Close)
-	return ts.URL + "/connect.js"
+	return ts.URL + path
 }
 
 func liveConfig(scriptURL string, contract Contract) Config {
@@ -359,5 +396,280 @@ func TestRealConnectJS202WithoutTokenShowsItsError(t *testing.T) {
 	final, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("final").textContent`))
 	if err != nil || !strings.Contains(final, "Re-auth token is required for reauthorisation") {
 		t.Errorf("page shows %q (%v)", final, err)
+	}
+}
+
+// checkNoFrameFor: the page built no widget frame, and Mono's frame host
+// never saw a load for ref (so neither the token nor the account id left).
+func checkNoFrameFor(t *testing.T, ctx context.Context, ref string) {
+	t.Helper()
+	noFrame, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("mono-connect--frame-id")`))
+	if err != nil || !noFrame {
+		t.Errorf("a widget frame is in the page (%v)", err)
+	}
+	if q := fakeMono.loaded(ref); q != nil {
+		t.Errorf("Mono's frame was loaded with %v", q)
+	}
+}
+
+// No --widget-contract (auto): the app resolves the contract from the
+// script before minting; 2.0.2 takes the minted token, 2.2.0 the account
+// id, with no token at all.
+func TestRealConnectJSAutoContract(t *testing.T) {
+	t.Parallel()
+	t.Run("2.0.2 takes the token", func(t *testing.T) {
+		t.Parallel()
+		u := realConnectServer(t, "2.0.2")
+		if c, err := DetectContract(context.Background(), nil, u); err != nil || c != ContractToken {
+			t.Fatalf("DetectContract = %q, %v; want token", c, err)
+		}
+		srv := startServer(t, liveConfig(u, ""))
+		c, err := srv.ResolveContract(context.Background())
+		if err != nil || c != ContractToken {
+			t.Fatalf("ResolveContract = %q, %v; want token", c, err)
+		}
+		tok := testToken("acctauto202") // minted because the contract is token
+		s, err := srv.NewSession(SessionParams{Account: testAccount("acctauto202"), Token: tok, Contract: c, Reference: "ref_auto202"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, _ := newTab(t)
+		navigate(t, ctx, s.URL())
+		expectOpening(t, s, 20*time.Second, true)
+		q := fakeMono.loaded("ref_auto202")
+		if q == nil || q.Get("reauth_token") != tok.Value || q.Has("data") || q.Has("scope") {
+			t.Fatalf("iframe query: %v", q)
+		}
+		if h := fakeMono.loadedFrom("ref_auto202"); h != "connect.mono.co" {
+			t.Errorf("frame host %q", h)
+		}
+		fakeMono.push("ref_auto202", raw("mono.connect.widget.account_linked", map[string]any{"code": "code_auto_202"}))
+		expectSequence(t, s, 20*time.Second,
+			step{cb: mono.CallbackSuccess, check: func(d mono.EventData) string { return field("code", d.Code, "code_auto_202") }},
+			step{cb: mono.CallbackEvent, name: mono.EventSuccess},
+			step{cb: mono.CallbackClose},
+		)
+		pollTrue(t, ctx, "the success screen", `document.getElementById("app").dataset.state === "succeeded"`)
+	})
+	t.Run("2.2.0 takes the account id, nothing minted", func(t *testing.T) {
+		t.Parallel()
+		u := realConnectServer(t, "2.2.0")
+		if c, err := DetectContract(context.Background(), nil, u); err != nil || c != ContractAccount {
+			t.Fatalf("DetectContract = %q, %v; want account", c, err)
+		}
+		srv := startServer(t, liveConfig(u, ""))
+		c, err := srv.ResolveContract(context.Background())
+		if err != nil || c != ContractAccount {
+			t.Fatalf("ResolveContract = %q, %v; want account", c, err)
+		}
+		s, err := srv.NewSession(SessionParams{Account: testAccount("acctauto220"), Contract: c, Reference: "ref_auto220"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.params.Token.Value != "" || s.Contract() != ContractAccount {
+			t.Fatalf("session: token %q, contract %q", s.params.Token.Value, s.Contract())
+		}
+		ctx, _ := newTab(t)
+		navigate(t, ctx, s.URL())
+		expectOpening(t, s, 20*time.Second, true)
+		q := fakeMono.loaded("ref_auto220")
+		if q == nil || q.Get("data") != `{"account":"acctauto220"}` || q.Has("reauth_token") || q.Get("scope") != "reauth" {
+			t.Fatalf("iframe query: %v", q)
+		}
+		fakeMono.push("ref_auto220", raw("mono.connect.widget.account_linked", map[string]any{"code": "code_auto_220"}))
+		expectSequence(t, s, 20*time.Second,
+			step{cb: mono.CallbackSuccess, check: func(d mono.EventData) string { return field("code", d.Code, "code_auto_220") }},
+			step{cb: mono.CallbackEvent, name: mono.EventSuccess},
+			step{cb: mono.CallbackClose},
+		)
+	})
+}
+
+// The page probes the script itself before it passes anything: a session
+// set up for one contract on a script that takes the other stops with
+// CONTRACT_MISMATCH, and nothing reaches Mono's frame.
+func TestRealConnectJSContractMismatch(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, version string
+		contract      Contract // what the session (the server's config) says
+		takes         Contract // what the script takes
+	}{
+		{"account contract on 2.0.2", "2.0.2", ContractAccount, ContractToken},
+		{"token contract on 2.2.0", "2.2.0", ContractToken, ContractAccount},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, liveConfig(realConnectServer(t, tc.version), ""))
+			id := "acctmis" + strings.ReplaceAll(tc.version, ".", "")
+			ref := "ref_" + id
+			tok := testToken(id)
+			s, err := srv.NewSession(SessionParams{Account: testAccount(id), Token: tok, Contract: tc.contract, Reference: ref})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, _ := newTab(t)
+			navigate(t, ctx, s.URL())
+			got := expectSequence(t, s, 20*time.Second,
+				step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened},
+				step{cb: mono.CallbackPageError, check: func(d mono.EventData) string {
+					if d.ErrorType != "CONTRACT_MISMATCH" {
+						return "errorType " + d.ErrorType
+					}
+					for _, want := range []string{"the " + string(tc.contract) + " contract", "takes the " + string(tc.takes) + " contract"} {
+						if !strings.Contains(d.ErrorMessage, want) {
+							return "message lacks " + want
+						}
+					}
+					return ""
+				}})
+			if strings.Contains(got[1].Data.ErrorMessage, tok.Value) {
+				t.Error("the token is in the error")
+			}
+			pollTrue(t, ctx, "the error screen", `document.getElementById("app").dataset.state === "error"`)
+			final, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("final").textContent`))
+			if err != nil || !strings.Contains(final, "CONTRACT_MISMATCH") || !strings.Contains(final, "Ask your support agent for a new link") {
+				t.Errorf("page shows %q (%v)", final, err)
+			}
+			checkNoFrameFor(t, ctx, ref)
+			f := readPage(t, ctx)
+			if strings.Contains(f.FrameSrc+f.Final, tok.Value) {
+				t.Error("the token reached the page's frame or text")
+			}
+		})
+	}
+}
+
+// Every published connect.js that has reauthorise works with no contract
+// flag: served at a URL naming its release (so the CSP allows only that
+// release's frame host: 0.x connect.withmono.com, 2.x connect.mono.co), the
+// contract is detected, the frame gets the token or the account id, a
+// closed widget reopens, and a success comes through. 0.1.x has no onEvent:
+// only load, success and close reach the agent, and the page says so.
+func TestEveryRealReleaseInChromium(t *testing.T) {
+	t.Parallel()
+	for v, facts := range releaseFacts {
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			u := serveScript(t, connectBundle(t, v), "/npm/@mono.co/connect.js@"+v+"/index.js")
+			srv := startServer(t, liveConfig(u, ""))
+			if csp := srv.pageCSP; !strings.Contains(csp, "frame-src "+facts.frame+";") {
+				t.Fatalf("CSP %q does not allow exactly %s", csp, facts.frame)
+			}
+			c, err := srv.ResolveContract(context.Background())
+			if err != nil || c != facts.contract {
+				t.Fatalf("ResolveContract = %q, %v; want %q", c, err, facts.contract)
+			}
+			id := "acctrel" + strings.ReplaceAll(v, ".", "")
+			ref := "ref_" + id
+			p := SessionParams{Account: testAccount(id), Contract: c, Reference: ref}
+			if c == ContractToken {
+				p.Token = testToken(id)
+			}
+			s, err := srv.NewSession(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, _ := newTab(t)
+			navigate(t, ctx, s.URL())
+			opening := func(first bool) {
+				t.Helper()
+				if facts.onEvent {
+					expectOpening(t, s, 20*time.Second, first)
+					return
+				}
+				if first {
+					expectSequence(t, s, 20*time.Second, step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened})
+				}
+				expectSequence(t, s, 20*time.Second, step{cb: mono.CallbackLoad})
+			}
+			checkFrame := func() {
+				t.Helper()
+				q := fakeMono.loaded(ref)
+				if q == nil {
+					t.Fatal("the frame never loaded")
+				}
+				if want := strings.TrimPrefix(facts.frame, "https://"); fakeMono.loadedFrom(ref) != want {
+					t.Errorf("frame host %q, want %q", fakeMono.loadedFrom(ref), want)
+				}
+				switch c {
+				case ContractToken:
+					if q.Get("reauth_token") != p.Token.Value || q.Has("data") {
+						t.Errorf("iframe query: %v", q)
+					}
+				default:
+					if q.Get("data") != `{"account":"`+id+`"}` || q.Has("reauth_token") {
+						t.Errorf("iframe query: %v", q)
+					}
+				}
+			}
+			opening(true)
+			checkFrame()
+			if !facts.onEvent {
+				pollTrue(t, ctx, "the no-progress note", `document.getElementById("status").textContent.includes("reports only when it finishes")`)
+			}
+
+			fakeMono.forget(ref)
+			fakeMono.push(ref, raw("mono.connect.widget.closed", nil))
+			expectSequence(t, s, 20*time.Second, step{cb: mono.CallbackClose})
+			pollTrue(t, ctx, "Reopen", `document.getElementById("app").dataset.state === "closed" && !document.getElementById("reopen").hidden`)
+			// A script click: with many tabs open at once, headless
+			// Chromium may hit-test a mouse click against a frame drawn
+			// before the notice appeared. Hit testing is TestReopenAfterClosingTheWidget's.
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("reopen").click(), true`)); err != nil {
+				t.Fatal(err)
+			}
+			opening(false)
+			checkFrame()
+
+			fakeMono.push(ref, raw("mono.connect.widget.account_linked", map[string]any{"code": "code_" + id}))
+			steps := []step{{cb: mono.CallbackSuccess, check: func(d mono.EventData) string { return field("code", d.Code, "code_"+id) }}}
+			if facts.onEvent {
+				steps = append(steps, step{cb: mono.CallbackEvent, name: mono.EventSuccess})
+			}
+			steps = append(steps, step{cb: mono.CallbackClose})
+			expectSequence(t, s, 20*time.Second, steps...)
+			pollTrue(t, ctx, "the success screen", `document.getElementById("app").dataset.state === "succeeded"`)
+			assertSecretStayedHome(t, s, readPage(t, ctx))
+		})
+	}
+}
+
+// The production default: Mono's CDN URL (unpinned), no contract flag. The
+// CDN (here fakeMono, serving 2.2.0 at https://connect.withmono.com/connect.js)
+// is asked which contract it takes; the CSP allows both frame hosts.
+func TestMonoCDNDefaultWithAuto(t *testing.T) {
+	t.Parallel()
+	fakeMono.serveConnectJS(connectBundle(t, "2.2.0"))
+	toFake := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr != "connect.withmono.com:443" {
+				return nil, fmt.Errorf("test: no route to %s", addr)
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, fakeMono.addr)
+		},
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // fakeMono's test certificate
+	}}
+	cfg := liveConfig("", "")
+	cfg.DetectClient = toFake
+	srv := startServer(t, cfg)
+	if !strings.Contains(srv.pageCSP, "script-src 'self' https://connect.withmono.com;") ||
+		!strings.Contains(srv.pageCSP, "frame-src https://connect.mono.co https://connect.withmono.com;") {
+		t.Fatalf("CSP %q", srv.pageCSP)
+	}
+	c, err := srv.ResolveContract(context.Background())
+	if err != nil || c != ContractAccount {
+		t.Fatalf("ResolveContract = %q, %v; want account", c, err)
+	}
+	s, err := srv.NewSession(SessionParams{Account: testAccount("acctcdn"), Contract: c, Reference: "ref_cdn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, _ := newTab(t)
+	navigate(t, ctx, s.URL())
+	expectOpening(t, s, 20*time.Second, true)
+	if q := fakeMono.loaded("ref_cdn"); q == nil || q.Get("data") != `{"account":"acctcdn"}` || q.Has("reauth_token") {
+		t.Fatalf("iframe query: %v", q)
 	}
 }

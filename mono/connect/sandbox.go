@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -21,6 +22,24 @@ type sandboxOutcome struct {
 	Code         string `json:"code,omitempty"` // the onSuccess code: a secret
 	ErrorType    string `json:"errorType,omitempty"`
 	ErrorMessage string `json:"errorMessage,omitempty"`
+}
+
+// standInFor keeps the stand-in's reauthorise() for one contract and drops
+// the other's, so the served script, like each real connect.js release,
+// throws only its own contract's error (and DetectContract tells it).
+func standInFor(js string, c Contract) (string, error) {
+	for _, drop := range []Contract{ContractToken, ContractAccount} {
+		if drop == c {
+			continue
+		}
+		begin, end := "/*CONTRACT:"+string(drop)+"*/", "/*END:"+string(drop)+"*/"
+		i, j := strings.Index(js, begin), strings.Index(js, end)
+		if i < 0 || j < i {
+			return "", fmt.Errorf("widget page: stand-in script lacks its %s contract markers", drop)
+		}
+		js = js[:i] + js[j+len(end):]
+	}
+	return js, nil
 }
 
 func (s *Server) handleStandIn(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +130,7 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		Banks:         banks,
 	}
 	want := sess.params.Token.Value
-	if s.set.Contract == ContractAccount {
+	if sess.contract == ContractAccount {
 		want = a.ID
 	}
 	if want == "" || subtle.ConstantTimeCompare([]byte(req.Reauth), []byte(want)) != 1 {

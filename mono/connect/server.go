@@ -72,10 +72,13 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		cfgJSON, _ := json.Marshal(map[string]any{
-			"contract":    string(set.Contract),
 			"openDelayMs": set.SandboxOpenDelay.Milliseconds(),
 		})
-		s.standIn = []byte(strings.Replace(string(js), "/*STANDIN_CONFIG*/{}", string(cfgJSON), 1))
+		src, err := standInFor(string(js), set.standIn)
+		if err != nil {
+			return nil, err
+		}
+		s.standIn = []byte(strings.Replace(src, "/*STANDIN_CONFIG*/{}", string(cfgJSON), 1))
 	}
 	return s, nil
 }
@@ -188,6 +191,10 @@ func (s *Server) NewSession(p SessionParams) (*Session, error) {
 	if strings.TrimSpace(p.Account.ID) == "" {
 		return nil, &ConfigError{"account", "missing id"}
 	}
+	contract, err := s.sessionContract(p.Contract)
+	if err != nil {
+		return nil, err
+	}
 	if p.Token.Value != "" {
 		if p.Token.Expired(s.set.Now()) {
 			return nil, &ConfigError{"token", "expired at " + p.Token.ExpiresAt.UTC().Format(time.RFC3339) + "; mint a new one"}
@@ -213,7 +220,7 @@ func (s *Server) NewSession(p SessionParams) (*Session, error) {
 			break
 		}
 	}
-	sess, err := newSession(s, p, s.base, pairing)
+	sess, err := newSession(s, p, contract, s.base, pairing)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
@@ -228,8 +235,26 @@ func (s *Server) NewSession(p SessionParams) (*Session, error) {
 		s.endSession(prev, EndReplaced)
 	}
 	s.set.Logger.Info("widget session opened", "session", sess.id, "account", p.Account.ID,
-		"token", p.Token.Fingerprint(), "scenario", p.Scenario)
+		"contract", string(contract), "token", p.Token.Fingerprint(), "scenario", p.Scenario)
 	return sess, nil
+}
+
+// sessionContract is the contract a new session uses (SessionParams.Contract).
+func (s *Server) sessionContract(c Contract) (Contract, error) {
+	switch c {
+	case ContractToken, ContractAccount:
+		return c, nil
+	case "", ContractAuto:
+	default:
+		return "", &ConfigError{"contract", fmt.Sprintf("%q is not auto, token or account", string(c))}
+	}
+	switch {
+	case s.set.Contract != ContractAuto:
+		return s.set.Contract, nil
+	case s.set.ownConnectJS:
+		return s.set.standIn, nil
+	}
+	return "", &ConfigError{"contract", "auto: resolve it with Server.ResolveContract (before minting) and pass it in SessionParams.Contract"}
 }
 
 func (s *Server) pairingInUseLocked(code string) bool {
@@ -509,7 +534,7 @@ func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
 		Connect: connectConfig{
 			ScriptURL: s.set.ConnectJSURL,
 			Key:       s.set.PublicKey,
-			Contract:  string(s.set.Contract),
+			Contract:  string(sess.contract),
 			Reference: sess.reference,
 		},
 		HeartbeatMs: s.set.HeartbeatInterval.Milliseconds(),
@@ -519,7 +544,7 @@ func (s *Server) handleConfig(w http.ResponseWriter, r *http.Request) {
 	if s.set.ownConnectJS {
 		cfg.Connect.ScriptURL = s.base + s.set.connectJSPath
 	}
-	switch s.set.Contract {
+	switch sess.contract {
 	case ContractAccount:
 		cfg.Connect.Reauth = a.ID
 		cfg.Connect.Scope = "reauth"

@@ -44,8 +44,10 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("config %d: %v", i, err)
 		}
 	}
-	if c, err := ParseContract(" Account "); err != nil || c != ContractAccount {
-		t.Errorf("ParseContract: %v %v", c, err)
+	for in, want := range map[string]Contract{"": ContractAuto, " Account ": ContractAccount, "TOKEN": ContractToken, "auto": ContractAuto} {
+		if c, err := ParseContract(in); err != nil || c != want {
+			t.Errorf("ParseContract(%q) = %v, %v; want %v", in, c, err, want)
+		}
 	}
 	if _, err := ParseContract("v3"); !IsConfigError(err) {
 		t.Errorf("ParseContract(v3): %v", err)
@@ -158,13 +160,22 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	t.Run("sandbox", func(t *testing.T) {
-		check(t, sandboxConfig(), "'self'", "'self' https://connect.mono.co")
+		check(t, sandboxConfig(), "'self'", "'self'")
 	})
+	// Mono's CDN pins no release: 2.0.2+ frame connect.mono.co, the older
+	// ones connect.withmono.com, so both are allowed.
 	t.Run("live", func(t *testing.T) {
-		check(t, Config{Mode: ModeLive, PublicKey: "live_pk_x"}, "'self' https://connect.withmono.com", "https://connect.mono.co")
+		check(t, Config{Mode: ModeLive, PublicKey: "live_pk_x", Contract: ContractToken}, "'self' https://connect.withmono.com", "https://connect.mono.co https://connect.withmono.com")
 	})
 	t.Run("live with a local script", func(t *testing.T) {
-		check(t, Config{Mode: ModeLive, PublicKey: "live_pk_x", ConnectJSURL: "http://127.0.0.1:9999/x/connect.js"}, "'self' http://127.0.0.1:9999", "https://connect.mono.co")
+		check(t, Config{Mode: ModeLive, PublicKey: "live_pk_x", Contract: ContractToken, ConnectJSURL: "http://127.0.0.1:9999/x/connect.js"}, "'self' http://127.0.0.1:9999", "https://connect.mono.co https://connect.withmono.com")
+	})
+	// A URL naming the release says which frame host it needs.
+	t.Run("live with connect.js 0.2.5 from a CDN", func(t *testing.T) {
+		check(t, Config{Mode: ModeLive, PublicKey: "live_pk_x", Contract: ContractToken, ConnectJSURL: "https://cdn.jsdelivr.net/npm/@mono.co/connect.js@0.2.5/index.js"}, "'self' https://cdn.jsdelivr.net", "https://connect.withmono.com")
+	})
+	t.Run("live with connect.js 2.2.0 from a CDN", func(t *testing.T) {
+		check(t, Config{Mode: ModeLive, PublicKey: "live_pk_x", Contract: ContractAccount, ConnectJSURL: "https://unpkg.com/@mono.co/connect.js@2.2.0"}, "'self' https://unpkg.com", "https://connect.mono.co")
 	})
 	t.Run("widget frame", func(t *testing.T) {
 		srv := startServer(t, sandboxConfig())
@@ -272,8 +283,8 @@ func TestAccountContractConfig(t *testing.T) {
 		t.Fatalf("account contract config: %d %s", code, body)
 	}
 	code, js := do(t, srv, nil, req{method: http.MethodGet, path: "/sandbox/connect.js", secret: "-"})
-	if code != http.StatusOK || !strings.Contains(js, `"contract":"account"`) {
-		t.Fatalf("stand-in not configured for the account contract: %d", code)
+	if c, err := ClassifyScript([]byte(js)); code != http.StatusOK || err != nil || c != ContractAccount {
+		t.Fatalf("stand-in not serving the account contract: %d, %v %v", code, c, err)
 	}
 }
 

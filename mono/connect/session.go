@@ -19,8 +19,16 @@ type SessionParams struct {
 	Account mono.Account
 	// Token minted for the account. Required by ContractToken (an empty
 	// token is allowed so the page can show the SDK's own error); unused by
-	// ContractAccount. An expired token is refused.
+	// ContractAccount, which needs no mint. An expired token is refused.
 	Token mono.Token
+	// Contract this session's page passes to reauthorise(): what
+	// Server.ResolveContract answered before the mint. Empty (or
+	// ContractAuto): Config.Contract when that is token or account, the
+	// stand-in's in sandbox mode; under ContractAuto with Mono's script it
+	// must be set (a *ConfigError otherwise), since only the script can
+	// tell. The page checks it against the script again (its probe) and
+	// refuses to start on a mismatch (CONTRACT_MISMATCH).
+	Contract Contract
 	// Scenario drives the sandbox widget (see the sandbox scenario names);
 	// ignored in live mode.
 	Scenario string
@@ -107,6 +115,7 @@ type Session struct {
 	pairing   string
 	url       string
 	params    SessionParams
+	contract  Contract // token or account, resolved by NewSession
 	reference string
 
 	events  chan mono.WidgetEvent
@@ -120,10 +129,10 @@ type Session struct {
 	completeMu sync.Mutex // serialises sandbox completion
 
 	mu         sync.Mutex
-	ended      string // why the session ended; "" while open
+	ended      string   // why the session ended; "" while open
 	codes      []string // onSuccess codes seen, redacted from later text
-	nextSeq    int64  // next seq delivered in order
-	highSeq    int64  // highest seq accepted
+	nextSeq    int64    // next seq delivered in order
+	highSeq    int64    // highest seq accepted
 	held       map[int64]heldPost
 	skipped    map[int64]struct{} // seqs jumped over when a gap timed out
 	queue      []queued           // accepted, in order, waiting for the pump
@@ -151,6 +160,10 @@ func (s *Session) URL() string { return s.url }
 
 // PairingCode is the short code shown both in the TUI and on the page.
 func (s *Session) PairingCode() string { return s.pairing }
+
+// Contract is what this session's page passes to reauthorise():
+// ContractToken (the minted token) or ContractAccount (the account id).
+func (s *Session) Contract() Contract { return s.contract }
 
 // Account is the account this session re-authorises.
 func (s *Session) Account() mono.Account { return s.params.Account }
@@ -233,7 +246,7 @@ func (s *Session) EndReason() string {
 	return s.ended
 }
 
-func newSession(srv *Server, p SessionParams, base string, pairing string) (*Session, error) {
+func newSession(srv *Server, p SessionParams, contract Contract, base string, pairing string) (*Session, error) {
 	idBytes := make([]byte, 16)
 	if err := srv.labelBytes(idBytes); err != nil {
 		return nil, fmt.Errorf("widget page: random: %w", err)
@@ -258,6 +271,7 @@ func newSession(srv *Server, p SessionParams, base string, pairing string) (*Ses
 		pairing:   pairing,
 		url:       base + "/s/" + id + "#" + secret,
 		params:    p,
+		contract:  contract,
 		reference: ref,
 		events:    make(chan mono.WidgetEvent, srv.set.tune.eventBuffer),
 		quit:      make(chan struct{}),

@@ -291,6 +291,63 @@
     return statusText[name] || "Working…";
   }
 
+  // The errors connect.js documents for reauthorise() with no argument: the
+  // only sign, in every release, of what it takes (the Go side's
+  // DetectContract reads the same strings from the script's source).
+  var contractErrors = {
+    token: ["Re-auth token is required for reauthorisation"],
+    account: ["Account ID is required for re-authorisation", "Invalid accountId: must be a string"],
+  };
+  var contractTakes = { token: "the reauth token", account: "the account id" };
+
+  function contractOf(message) {
+    message = String(message || "");
+    for (var c in contractErrors) {
+      for (var i = 0; i < contractErrors[c].length; i++) {
+        if (message.indexOf(contractErrors[c][i]) >= 0) return c;
+      }
+    }
+    return "";
+  }
+
+  // probeContract calls reauthorise() with no argument on the instance about
+  // to be used, before the real call: every release checks its argument
+  // before it builds anything, so it throws its own contract's error and
+  // nothing else happens. (A throwaway instance would not do: connect.js's
+  // constructor sets the callbacks on its shared prototype, so a second
+  // instance would take over the first one's onSuccess.) "" when the error
+  // is not a documented one; "none" when there is no reauthorise at all.
+  function probeContract(connect) {
+    if (typeof connect.reauthorise !== "function") return "none";
+    try {
+      connect.reauthorise();
+    } catch (e) {
+      return contractOf(e && e.message);
+    }
+    removeWidget(); // an unknown script built something for "undefined"
+    return "";
+  }
+
+  function scriptHost() {
+    try { return new URL(cfg.connect.scriptURL).host; } catch (e) { return cfg.connect.scriptURL; }
+  }
+
+  // contractMismatch: the server set this page up for one contract and the
+  // script takes the other. Nothing is passed to it: a token must never go
+  // out as an account id, nor an account id as a token.
+  function contractMismatch(want, got) {
+    var detail = "CONTRACT_MISMATCH: this page was set up for the " + want + " contract (reauthorise(" +
+      (want === "token" ? "token" : "accountId") + ")) but the Connect script from " + scriptHost() +
+      " takes the " + got + " contract (" + contractTakes[got] + "); nothing was passed to it.";
+    post("page_error", "", { timestamp: Date.now(), errorType: "CONTRACT_MISMATCH", errorMessage: detail });
+    removeWidget();
+    notice("error", "failed", "The secure bank window could not start",
+      "This link was prepared for a different version of the bank window. Ask your support agent for a new link. (" +
+      detail + ")", false);
+  }
+
+  var sawEvent = false; // the script calls onEvent (connect.js 0.2.1 and later)
+
   // startWidget opens the widget: the first time, and again on Reopen (a
   // new Connect with the same config; connect.js replaces its old iframe).
   function startWidget() {
@@ -302,8 +359,18 @@
       var opts = {
         key: c.key,
         reference: c.reference,
-        onLoad: function () { post("load", "", { timestamp: Date.now() }); },
+        onLoad: function () {
+          post("load", "", { timestamp: Date.now() });
+          // connect.js 0.2.1+ calls onEvent("LOADED") right after onLoad;
+          // 0.1.x has no onEvent, so its widget's progress never shows.
+          setTimeout(function () {
+            if (!sawEvent && !noticeShown()) {
+              setStatus("Bank window loaded. This version of Mono's window reports only when it finishes or is closed.");
+            }
+          }, 0);
+        },
         onEvent: function (name, data) {
+          sawEvent = true;
           var d = pick(data);
           if (name === "ERROR") lastError = d.errorMessage || d.errorType || "";
           post("event", name, d);
@@ -325,6 +392,16 @@
       };
       if (c.scope) opts.scope = c.scope;
       var connect = new window.Connect(opts);
+      var takes = probeContract(connect);
+      if (takes === "none") {
+        pageError("NO_REAUTHORISE", "The Connect script from " + scriptHost() +
+          " has no reauthorise(): connect.js 0.1.1 and earlier cannot re-authorise an account.");
+        return;
+      }
+      if (takes && takes !== c.contract) {
+        contractMismatch(c.contract, takes);
+        return;
+      }
       connect.reauthorise(c.reauth);
       connect.open();
       setState("open");
@@ -342,6 +419,9 @@
     }
     hideNotice();
     lastError = "";
+    // connect.js 0.1.2 keeps (and would show again) a frame already in the
+    // page; every later release replaces it. Start from a clean page.
+    removeWidget();
     startWidget();
   });
 
@@ -351,9 +431,7 @@
     s.async = true;
     s.onload = startWidget;
     s.onerror = function () {
-      var host = cfg.connect.scriptURL;
-      try { host = new URL(cfg.connect.scriptURL).host; } catch (e) { /* keep the URL */ }
-      pageError("SCRIPT_LOAD_FAILED", "The bank window's script could not be loaded from " + host + ".");
+      pageError("SCRIPT_LOAD_FAILED", "The bank window's script could not be loaded from " + scriptHost() + ".");
     };
     document.head.appendChild(s);
   }

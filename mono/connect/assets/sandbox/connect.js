@@ -4,9 +4,8 @@
 // reauth server, which posts the real mono.connect.* message types.
 (function () {
   "use strict";
-  // Filled in by the server: {"contract":"token"|"account","openDelayMs":N}.
+  // Filled in by the server: {"openDelayMs":N}.
   var CONFIG = /*STANDIN_CONFIG*/{};
-  var contract = CONFIG.contract === "account" ? "account" : "token";
   var openDelay = typeof CONFIG.openDelayMs === "number" ? CONFIG.openDelayMs : 2000;
 
   var script = document.currentScript;
@@ -50,18 +49,23 @@
     this._init(assign(this.config, setupConfig || {}));
   };
 
-  Connect.prototype.reauthorise = function (arg) {
-    if (contract === "token") {
-      // connect.js <= 2.0.x
-      if (!arg) throw new Error("Re-auth token is required for reauthorisation");
-      this._init(assign(this.config, { reauth_token: arg }));
-      return;
-    }
-    // connect.js >= 2.1
-    if (!arg) throw new Error("Account ID is required for re-authorisation");
-    if (typeof arg !== "string") throw new Error("Invalid accountId: must be a string");
-    this._init(assign(this.config, { data: assign(this.config.data || {}, { account: arg }) }));
+  // The server serves one of these two, so the script throws only its own
+  // contract's error, as each real release does.
+  /*CONTRACT:token*/
+  // connect.js <= 2.0.x: reauthorise(token).
+  Connect.prototype.reauthorise = function (reauthToken) {
+    if (!reauthToken) throw new Error("Re-auth token is required for reauthorisation");
+    this._init(assign(this.config, { reauth_token: reauthToken }));
   };
+  /*END:token*/
+  /*CONTRACT:account*/
+  // connect.js >= 2.1: reauthorise(accountId), into data.account.
+  Connect.prototype.reauthorise = function (accountId) {
+    if (!accountId) throw new Error("Account ID is required for re-authorisation");
+    if (typeof accountId !== "string") throw new Error("Invalid accountId: must be a string");
+    this._init(assign(this.config, { data: assign(this.config.data || {}, { account: accountId }) }));
+  };
+  /*END:account*/
 
   Connect.prototype._init = function (qs) {
     var self = this;
