@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -30,8 +31,11 @@ import (
 // Mono's published connect.js releases that have reauthorise(), pinned by
 // the npm registry's own integrity hashes (`npm view
 // @mono.co/connect.js@V dist.integrity`): the tests run what Mono ships,
-// and nothing else. 0.0.8 and 0.1.1 have no reauthorise.
+// and nothing else. 0.0.8 and 0.1.1 have no reauthorise (and define
+// window.connect, lower case).
 var connectReleases = map[string]string{
+	"0.0.8": "sha512-Fd2rOJvLAmPez8wATO6QAGB/2QacwUcJN5asNRrxSmp8+M8xZ5T6AJL71G4OQl8oNDBZyNCyQwA4ucXc+B4GfQ==",
+	"0.1.1": "sha512-apU2zsnzWvQLrBoudB+IEp1dQCmRUR/p/fXx6qAWXnNjDA81sRU/6qdijIsReSiJWie4Anjb3oQ3gzzfMDFOTg==",
 	"0.1.2": "sha512-7FG/qxiErTVBqiPJ+7Nt3nvNdwO3hrvcZi+Ft/a9wNNN1CfowE8NfXdHN+4qOBOfzwsHlzM+6Wb/Iw/BGWvjXQ==",
 	"0.1.9": "sha512-/ClxtL0vPL7awVBGxD1N34dGEDC+fujTHm/LoqXuItKgJ1tvJzUGxx8JTW3ivE+d+Fpm3iXPsUMLP3FlxjT7Bw==",
 	"0.2.1": "sha512-MIry5KY/BlVqzruibEOaejEoK1aGRUYTzirwVBKxJ0FH8R2LZBPFLwPBXEIhu2xRnBl799aJEfTDGO8qI+Kkrw==",
@@ -129,7 +133,8 @@ func download(u string) ([]byte, error) {
 }
 
 // browserBundle finds the file a plain HTML page loads: package.json's
-// "main" (the webpack UMD build), checked to define window.Connect and to
+// "main" (the webpack UMD build), checked to define window.Connect (or,
+// before 0.1.2, window.connect) and to
 // point at one of Mono's frame hosts.
 func browserBundle(tgz []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(tgz))
@@ -163,7 +168,7 @@ func browserBundle(tgz []byte) ([]byte, error) {
 	}
 	isBundle := func(b []byte) bool {
 		// The UMD build inlines utils.js (the iframe) and connect.js.
-		return bytes.Contains(b, []byte("window.Connect")) &&
+		return (bytes.Contains(b, []byte("window.Connect")) || bytes.Contains(b, []byte("window.connect"))) &&
 			(bytes.Contains(b, []byte(MonoFrameOrigin)) || bytes.Contains(b, []byte(MonoLegacyFrameOrigin))) &&
 			!bytes.Contains(b, []byte("require(\"./utils\")"))
 	}
@@ -672,4 +677,41 @@ func TestMonoCDNDefaultWithAuto(t *testing.T) {
 	if q := fakeMono.loaded("ref_cdn"); q == nil || q.Get("data") != `{"account":"acctcdn"}` || q.Has("reauth_token") {
 		t.Fatalf("iframe query: %v", q)
 	}
+}
+
+// The releases without reauthorise cannot re-authorise: DetectContract
+// refuses them, and with a forced contract the page stops with an error
+// instead of opening anything.
+func TestReleasesWithoutReauthorise(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0.0.8", "0.1.1"} {
+		u := realConnectServer(t, v)
+		if c, err := DetectContract(context.Background(), nil, u); !errors.Is(err, ErrUnknownContract) {
+			t.Errorf("DetectContract(%s) = %q, %v; want ErrUnknownContract", v, c, err)
+		}
+	}
+	check := func(t *testing.T, scriptURL, errType, msg string) {
+		srv := startServer(t, liveConfig(scriptURL, ContractToken))
+		s := newSess(t, srv, "acctnore", "")
+		ctx, _ := newTab(t)
+		navigate(t, ctx, s.URL())
+		expectSequence(t, s, 20*time.Second,
+			step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened},
+			step{cb: mono.CallbackPageError, check: func(d mono.EventData) string {
+				if d.ErrorType != errType || !strings.Contains(d.ErrorMessage, msg) {
+					return "error " + d.ErrorType + ": " + d.ErrorMessage
+				}
+				return ""
+			}})
+		checkNoFrameFor(t, ctx, "ref_acctnore")
+	}
+	t.Run("0.1.1", func(t *testing.T) {
+		t.Parallel()
+		check(t, realConnectServer(t, "0.1.1"), "SDK_ERROR", "did not define window.Connect")
+	})
+	t.Run("a Connect without reauthorise", func(t *testing.T) {
+		t.Parallel()
+		src := []byte(`window.Connect = function (o) { this.open = function () {}; this.setup = function () {}; };`)
+		check(t, serveScript(t, src, "/connect.js"), "NO_REAUTHORISE", "has no reauthorise()")
+	})
 }

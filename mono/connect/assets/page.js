@@ -395,7 +395,7 @@
       var takes = probeContract(connect);
       if (takes === "none") {
         pageError("NO_REAUTHORISE", "The Connect script from " + scriptHost() +
-          " has no reauthorise(): connect.js 0.1.1 and earlier cannot re-authorise an account.");
+          " has no reauthorise(), so it cannot re-authorise an account (connect.js before 0.1.2 has none).");
         return;
       }
       if (takes && takes !== c.contract) {
