@@ -252,7 +252,7 @@ func (c *common) register(fs *flag.FlagSet, page bool) {
 		fs.StringVar(&c.connectJS, "connect-js-url", "", "Connect widget script URL (live default: Mono's CDN)")
 		fs.StringVar(&c.contract, "widget-contract", "token", "token (connect.js <= 2.0) or account (connect.js >= 2.1)")
 		fs.BoolVar(&c.autoplay, "autoplay", false, "sandbox: a scripted customer completes the widget by itself")
-		fs.StringVar(&c.redirectURL, "redirect-url", "https://mono.co", "where Mono's hosted reauth page sends the customer afterwards")
+		fs.StringVar(&c.redirectURL, "redirect-url", "", "where Mono's hosted reauth page sends the customer afterwards (optional)")
 		fs.StringVar(&c.webhookAddr, "webhook-addr", "", "also receive Mono's webhooks on this address (needs MONO_WEBHOOK_SECRET)")
 	}
 }
@@ -947,7 +947,10 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 		Sandbox:     rt.env.sandbox != nil,
 		Signals:     rt.hub.Subscribe,
 		RedirectURL: rt.redirect,
-		Catalog:     rt.catalog,
+		// An in-process receiver; a separate `reauth webhooks` is not
+		// known for sure, so the TUI says where progress would come from.
+		WebhookReceiver: rt.webhooks != nil,
+		Catalog:         rt.catalog,
 	}
 	if rt.env.sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }

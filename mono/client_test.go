@@ -684,12 +684,23 @@ func TestInitiateReauth(t *testing.T) {
 		t.Errorf("body = %v\nwant   %s", body, want)
 	}
 
-	for _, bad := range [][2]string{{"", "https://example.com"}, {"ref\x1b[2J", "https://example.com"}, {"ref", ""}, {"ref", "javascript:alert(1)"}, {"ref", "/relative"}} {
+	for _, bad := range [][2]string{{"", "https://example.com"}, {"ref\x1b[2J", "https://example.com"}, {"ref", "javascript:alert(1)"}, {"ref", "/relative"}} {
 		_, err := c.InitiateReauth(context.Background(), testID, bad[0], bad[1])
 		mustKind(t, err, KindInvalidInput)
 	}
 	if n := len(f.requests()); n != 1 {
 		t.Errorf("invalid input reached the server: %d requests", n)
+	}
+	// redirect_url is optional (Mono documents it so): none is sent.
+	if _, err := c.InitiateReauth(context.Background(), testID, "case-43", ""); err != nil {
+		t.Fatal(err)
+	}
+	body = nil
+	if err := json.Unmarshal(f.requests()[1].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if _, sent := body["redirect_url"]; sent {
+		t.Errorf("an empty redirect_url was sent: %v", body)
 	}
 }
 

@@ -97,7 +97,8 @@ func (c *Client) InitiateReauth(ctx context.Context, accountID, ref, redirectURL
 	if ref = strings.TrimSpace(ref); ref == "" || len(ref) > 256 || CleanText(ref) != ref {
 		return "", &Error{Kind: KindInvalidInput, Op: op, Message: "reference must be 1 to 256 printable characters"}
 	}
-	if !isWebURL(redirectURL) {
+	// Mono documents redirect_url as optional: empty sends none.
+	if redirectURL != "" && !isWebURL(redirectURL) {
 		return "", &Error{Kind: KindInvalidInput, Op: op, Message: "redirect URL must be an absolute http(s) URL"}
 	}
 	type initiateMeta struct {
@@ -107,7 +108,7 @@ func (c *Client) InitiateReauth(ctx context.Context, accountID, ref, redirectURL
 		Scope       string       `json:"scope"`
 		Account     string       `json:"account"`
 		Meta        initiateMeta `json:"meta"`
-		RedirectURL string       `json:"redirect_url"`
+		RedirectURL string       `json:"redirect_url,omitempty"`
 	}{"reauth", accountID, initiateMeta{ref}, redirectURL})
 	if err != nil {
 		return "", &Error{Kind: KindInvalidInput, Op: op, Message: "cannot encode request", Err: err}

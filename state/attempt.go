@@ -32,19 +32,19 @@ func (a *Attempt) ID() string { return a.id }
 func (a *Attempt) Session() Session { return a.sess }
 
 // Refine replaces the chosen account with a fuller read of the same account
-// (the list's copy may lack the evidence) while the reason is still being
-// explained, so the reason sees it. It records nothing: the attempt has not
-// moved.
-func (a *Attempt) Refine(acct mono.Account, now time.Time) error {
+// and what else is known about it (Mono's webhooks, its past attempts: sig)
+// while the reason is still being explained, so the reason sees them. It
+// records nothing: the attempt has not moved.
+func (a *Attempt) Refine(acct mono.Account, sig Signals, now time.Time) error {
 	if a.sess.phase != Explaining || acct.ID != a.sess.account.ID {
 		return &TransitionError{Phase: a.sess.phase, Event: AccountChosen, Why: "only the chosen account, while explaining"}
 	}
-	next, err := New().Apply(Event{Kind: AccountChosen, Account: acct}, now)
+	next, err := New().Apply(Event{Kind: AccountChosen, Account: acct, Signals: sig}, now)
 	if err != nil {
 		return err
 	}
 	if a.sess.reason.Overridden {
-		next.reason = ReasonWithKind(acct, a.sess.reason.Kind)
+		next.reason = next.reason.WithKind(a.sess.reason.Kind)
 	}
 	next.generation = a.sess.generation
 	a.sess = next

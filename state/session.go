@@ -273,6 +273,7 @@ type Event struct {
 	Replaced   bool             // PageGone: a newer page for the same account ended this one
 	Refused    bool             // MintFailed: Mono says the account cannot be re-authorised
 	Why        string           // AgentEnded: why, in the agent's words or the front end's (optional)
+	Signals    Signals          // AccountChosen: Mono's webhooks and past attempts, for the reason
 	AccountID  string           // MonoReauthorized, MonoSynced: the account Mono named
 	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time); LinkPrepared: the link's end
 }
@@ -404,7 +405,8 @@ type Session struct {
 	outcome      Outcome
 	verification Verification
 	ignored      int
-	refused      bool // Mono said the account cannot be re-authorised: no mint helps
+	refused      bool    // Mono said the account cannot be re-authorised: no mint helps
+	signals      Signals // what the reason was derived from besides the account
 }
 
 // New is a session waiting for the agent to choose an account.
@@ -564,13 +566,14 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 			return s, "the account has no id"
 		}
 		s.account = ev.Account
-		s.reason = ReasonFor(ev.Account)
+		s.signals = ev.Signals
+		s.reason = ReasonFrom(ev.Account, ev.Signals)
 		s.phase = Explaining
 	case ReasonOverridden:
 		if !ev.Reason.valid() {
 			return s, "unknown reason kind"
 		}
-		s.reason = ReasonWithKind(s.account, ev.Reason)
+		s.reason = s.reason.WithKind(ev.Reason)
 	case MintRequested:
 		if s.MintNeedsReplace(now) && !ev.Replace {
 			return s, "a live token exists; confirm with Replace"
@@ -657,6 +660,7 @@ func (s Session) freshAttempt() Session {
 		generation: s.generation + 1,
 		account:    s.account,
 		reason:     s.reason,
+		signals:    s.signals,
 	}
 }
 

@@ -56,7 +56,7 @@ func TestNeedsReauthToggle(t *testing.T) {
 		t.Fatalf("needs-reauth only shows %d of %d", got, all)
 	}
 	for _, i := range h.m.search.visible {
-		if !h.m.search.accounts[i].NeedsReauth() {
+		if !h.m.needsReauth(h.m.search.accounts[i]) {
 			t.Fatalf("%s shown but does not need reauth", h.m.search.accounts[i].Name)
 		}
 	}
@@ -99,14 +99,18 @@ func openWrongOTP(t *testing.T, h *harness) {
 	if h.m.screen != screenSession {
 		t.Fatal("enter did not open the account")
 	}
-	h.until("details", func(m Model) bool { return m.session.sess.Reason().Kind == state.MFARequired })
+	// The details read and the account's signals (the sandbox's webhook,
+	// as Mono would send it) have reached the reason.
+	h.until("details", func(m Model) bool {
+		return strings.Contains(strings.Join(m.session.sess.Reason().Evidence, " "), "reauthorisation_required")
+	})
 }
 
 func TestFullFlowWrongOTPThenSuccess(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	openWrongOTP(t, h)
 	v := plain(h.m)
-	for _, want := range []string{"MFA required by the bank", "Say", "t mint token"} {
+	for _, want := range []string{"Mono webhook reauthorisation_required", "Say", "t mint token"} {
 		if !strings.Contains(v, want) {
 			t.Fatalf("account screen lacks %q:\n%s", want, v)
 		}
@@ -175,9 +179,16 @@ func TestFullFlowWrongOTPThenSuccess(t *testing.T) {
 	if !strings.Contains(v, "SUCCEEDED") || strings.Contains(v, "code_secret_123") {
 		t.Fatalf("outcome banner wrong or success code leaked:\n%s", v)
 	}
+	// Mono's re-read says AVAILABLE (its cached data): not verified yet.
 	h.clock.Advance(31 * time.Second) // past the sandbox's confirm delay
+	h.until("data AVAILABLE", func(m Model) bool { return m.session.sess.Verification().Status.Is(mono.StatusAvailable) })
+	if h.m.session.sess.Phase() == state.Verified {
+		t.Fatal("verified from data_status alone")
+	}
+	// Mono's account_updated with sync SUCCESSFUL is the fresh signal.
+	h.monoSynced()
 	h.until("verified", func(m Model) bool { return m.session.sess.Phase() == state.Verified })
-	if !strings.Contains(plain(h.m), "data synced after the reauth") {
+	if !strings.Contains(plain(h.m), "Mono confirmed a successful sync") {
 		t.Fatalf("verification not shown:\n%s", plain(h.m))
 	}
 	for _, want := range []audit.Action{audit.ActionSessionStarted, audit.ActionReasonShown, audit.ActionTokenMinted,

@@ -241,31 +241,33 @@ func TestCatalogUpdateReachesEveryProgram(t *testing.T) {
 	b := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) { d.Catalog = cat }})
 	a.until("a loaded", loaded)
 	b.until("b loaded", loaded)
+	// A fresher read of one account (its data status changed) made by one
+	// program reaches every program sharing the list.
 	var target mono.Account
 	for _, acct := range accounts {
-		if acct.NeedsReauth() {
+		if !acct.DataStatus.Is(mono.StatusAvailable) {
 			target = acct
 			break
 		}
 	}
-	fixed := target
-	fixed.DataStatus, fixed.SyncStatus = mono.StatusAvailable, "SUCCESSFUL"
-	if fixed.NeedsReauth() {
-		t.Fatalf("fixture: %s still needs reauth after the fix", fixed.ID)
+	if target.ID == "" {
+		t.Fatal("fixture: no account whose data is not AVAILABLE")
 	}
+	fixed := target
+	fixed.DataStatus = mono.StatusAvailable
 	a.m.search.replace(fixed)
-	at := func(m Model) mono.Account { acct, _ := m.search.lookup(target.ID); return acct }
-	if at(a.m).NeedsReauth() {
+	stale := func(m Model) bool { acct, _ := m.search.lookup(target.ID); return !acct.DataStatus.Is(mono.StatusAvailable) }
+	if stale(a.m) {
 		t.Fatal("the program that re-read the account still shows the old copy")
 	}
-	b.until("b sees the fresher copy", func(m Model) bool { return !at(m).NeedsReauth() })
-	if target.NeedsReauth() != accounts[indexOf(accounts, target.ID)].NeedsReauth() {
+	b.until("b sees the fresher copy", func(m Model) bool { return !stale(m) })
+	if accounts[indexOf(accounts, target.ID)].DataStatus != target.DataStatus {
 		t.Fatal("the shared list itself was written")
 	}
 
-	// Mono still says it needs reauth: a refresh begun after the update wins.
+	// Mono's list still has the old copy: a refresh begun after the update wins.
 	cat.Reload()
-	b.until("refreshed", func(m Model) bool { return at(m).NeedsReauth() && m.search.result.N == 60 })
+	b.until("refreshed", func(m Model) bool { return stale(m) && m.search.result.N == 60 })
 }
 
 func indexOf(accounts []mono.Account, id string) int {

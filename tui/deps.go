@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/webhook"
+	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 )
 
@@ -89,9 +91,18 @@ type Deps struct {
 	// NeedsReauth reports webhook marks (mono.events.reauthorisation_required)
 	// that are newer than what the API says.
 	NeedsReauth func(accountID string) bool
+	// SignalsFor gathers what is known about an account besides its read,
+	// for its reason: Mono's webhooks about it, its past attempts. It may do
+	// I/O (it runs in a Cmd). Nil: none (the reason says what was not
+	// checked). MarkSignals builds one from a webhook store.
+	SignalsFor func(ctx context.Context, accountID string) state.Signals
 	// Signals subscribes to news about accounts from Mono's webhooks; the
 	// channel closes when ctx ends. Nil: no webhooks.
 	Signals func(ctx context.Context) <-chan AccountSignal
+	// WebhookReceiver: Mono's webhooks reach this app (an in-process
+	// receiver, or a separate `reauth webhooks` whose marks it follows), so
+	// a hosted link's progress can show by itself.
+	WebhookReceiver bool
 	// RedirectURL is where Mono's hosted reauth page sends the customer
 	// when they finish.
 	RedirectURL string
@@ -125,4 +136,25 @@ type AccountSignal struct {
 	DataStatus   mono.DataStatus
 	SyncStatus   string    // account_updated's meta.sync_status, if any
 	At           time.Time // Mono's timestamp for the event, or when it was received
+}
+
+// MarkSignals builds Deps.SignalsFor from a webhook store (Mono's webhooks
+// about each account, newest first) and, when history is set, the
+// account's past attempts (from the audit; ok false when it could not be
+// read).
+func MarkSignals(marks *webhook.Store, history func(ctx context.Context, accountID string) ([]state.PastAttempt, bool)) func(context.Context, string) state.Signals {
+	return func(ctx context.Context, id string) state.Signals {
+		var sig state.Signals
+		if marks != nil {
+			sig.WebhooksChecked = true
+			if m, ok := marks.Latest(id); ok && m.FromMono() {
+				sig.Webhook = &state.WebhookEvidence{Event: m.Event, At: m.At, Received: !m.MonoTime,
+					SyncStatus: m.SyncStatus, JobName: m.JobName, JobStatus: m.JobStatus, DataRequestID: m.DataRequestID}
+			}
+		}
+		if history != nil {
+			sig.History, sig.HistoryChecked = history(ctx, id)
+		}
+		return sig
+	}
 }

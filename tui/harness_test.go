@@ -13,6 +13,7 @@ import (
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/mono/webhook"
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 )
@@ -146,6 +147,16 @@ type harness struct {
 	// hands it deps through ready when it chooses.
 	ready chan Ready
 	deps  Deps
+	// webhooks delivers Mono's webhooks to the program (Deps.Signals).
+	webhooks chan AccountSignal
+}
+
+// monoSynced is Mono's account_updated with sync_status SUCCESSFUL for the
+// open account: the webhook that confirms fresh data after a reauth.
+func (h *harness) monoSynced() {
+	h.t.Helper()
+	h.webhooks <- AccountSignal{AccountID: h.m.session.account.ID, Event: "mono.events.account_updated",
+		SyncStatus: mono.SyncStatusSuccessful, At: h.clock.Now()}
 }
 
 type harnessOpts struct {
@@ -193,8 +204,26 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	pages := &fakePages{err: o.pageErr}
 	au := &memAudit{}
+	// The sandbox says why its scenario accounts need reauth the way Mono
+	// does: through webhooks, here recorded into a store before the app
+	// starts (as the app's receiver would have).
+	marks := webhook.NewMemoryStore()
+	// Mono's later webhooks (the test sends them: h.webhook) reach the
+	// program as a receiver's would.
+	webhooks := make(chan AccountSignal, 16)
+	for _, body := range sb.ScenarioWebhooks() {
+		ev, err := webhook.Parse(body)
+		if err != nil {
+			t.Fatalf("sandbox webhook: %v", err)
+		}
+		if _, err := marks.Record(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
 	deps := Deps{Mono: client, Pages: pages, Audit: au, Now: c.Now, Agent: "ada@support", Sandbox: true,
 		ScenarioFor: func(id string) string { return string(sandbox.ScenarioFor(id)) },
+		NeedsReauth: marks.NeedsReauth, SignalsFor: MarkSignals(marks, nil),
+		Signals:     func(context.Context) <-chan AccountSignal { return webhooks },
 		VerifyEvery: time.Millisecond, VerifyFor: 40 * time.Second}
 	if o.tweak != nil {
 		o.tweak(&deps)
@@ -209,7 +238,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	m.noTimers = true
 	h := &harness{t: t, m: m, msgs: make(chan tea.Msg, 256), clock: c, sb: sb, pages: pages, audit: au, cancel: cancel,
-		ready: ready, deps: deps}
+		ready: ready, deps: deps, webhooks: webhooks}
 	t.Cleanup(func() {
 		cancel()
 		_ = sb.Close()

@@ -26,6 +26,7 @@ type KeyMap struct {
 	OpenPage    key.Binding
 	CopyLink    key.Binding
 	ShowLink    key.Binding
+	ShowWhy     key.Binding
 	Hosted      key.Binding
 	Retry       key.Binding
 	Yes         key.Binding
@@ -55,6 +56,7 @@ func DefaultKeyMap() KeyMap {
 		OpenPage:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open page")),
 		CopyLink:    key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy link")),
 		ShowLink:    key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "show link")),
+		ShowWhy:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "why & what to say")),
 		Hosted:      key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hosted link")),
 		Retry:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry")),
 		Yes:         key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y", "yes")),
@@ -66,7 +68,7 @@ func DefaultKeyMap() KeyMap {
 func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Quit, &k.QuitKey, &k.Help, &k.Back, &k.Search, &k.Up, &k.Down,
 		&k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.NeedsReauth, &k.Reason, &k.Mint,
-		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.Hosted, &k.Retry, &k.Yes, &k.No}
+		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.ShowWhy, &k.Hosted, &k.Retry, &k.Yes, &k.No}
 }
 
 // ShortHelp is the footer: the keys for what the agent most likely does next.
@@ -80,7 +82,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Search, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Open, k.NeedsReauth, k.Reason, k.Mint, k.Reveal, k.CopyToken},
-		{k.OpenPage, k.CopyLink, k.ShowLink, k.Hosted, k.Retry, k.Yes, k.No},
+		{k.OpenPage, k.CopyLink, k.ShowLink, k.ShowWhy, k.Hosted, k.Retry, k.Yes, k.No},
 		{k.Back, k.Help, k.QuitKey, k.Quit},
 	}
 }

@@ -2,8 +2,11 @@ package tui
 
 import (
 	"strings"
+
 	"testing"
 	"time"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 // The link is masked until l shows it whole (secret included) and hides it
@@ -47,5 +50,25 @@ func TestLiveBadge(t *testing.T) {
 	h.until("loaded", loaded)
 	if v := plain(h.m); !strings.Contains(v, "LIVE") || strings.Contains(v, "SANDBOX") {
 		t.Fatalf("header:\n%s", v)
+	}
+}
+
+// w brings the reason's evidence and script back once the page is open;
+// a terminal too small for the session screen says so instead of dropping
+// lines silently.
+func TestWhyStaysReachableAndTooSmallSaysSo(t *testing.T) {
+	h := newHarness(t, harnessOpts{width: 100, height: 40})
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	if strings.Contains(plain(h.m), "Say ") {
+		t.Fatal("the script is shown in full while the page is open")
+	}
+	h.key("w")
+	if v := plain(h.m); !strings.Contains(v, "Say ") || h.m.keys.ShowWhy.Help().Desc != "hide why" {
+		t.Fatalf("w did not bring the script back:\n%s", v)
+	}
+	h.send(tea.WindowSizeMsg{Width: 40, Height: 10})
+	if v := plain(h.m); !strings.Contains(v, "Terminal too small (") || !strings.Contains(v, h.m.session.sess.PairingCode()) {
+		t.Fatalf("40x10:\n%s", v)
 	}
 }

@@ -47,6 +47,7 @@ type sessionScreen struct {
 	page       Page // the served page, nil until PageServed
 	reveal     bool // the token shown in full
 	showLink   bool // the page link shown in full (its secret included)
+	showWhy    bool // the reason's evidence and script, once the page is open
 	dialog     dialog
 	picking    bool // choosing a reason override
 	pickIdx    int
@@ -71,6 +72,7 @@ type (
 	accountDetailMsg struct {
 		gen     uint64
 		account mono.Account
+		signals state.Signals // Mono's webhooks and past attempts (Deps.SignalsFor)
 		err     error
 	}
 	mintResultMsg struct {
@@ -208,11 +210,18 @@ func closePage(p Page) tea.Cmd {
 	return func() tea.Msg { p.Close(); return nil }
 }
 
+// fetchDetail reads the account's details and what else is known about it
+// (Deps.SignalsFor: its webhook marks, its past attempts in the audit):
+// both may do I/O, so both run here.
 func (m Model) fetchDetail(gen uint64, id string) tea.Cmd {
-	ctx, api := m.ctx, m.deps.Mono
+	ctx, api, signalsFor := m.ctx, m.deps.Mono, m.deps.SignalsFor
 	return func() tea.Msg {
 		a, err := api.Account(ctx, id)
-		return accountDetailMsg{gen: gen, account: a, err: err}
+		var sig state.Signals
+		if signalsFor != nil {
+			sig = signalsFor(ctx, id)
+		}
+		return accountDetailMsg{gen: gen, account: a, signals: sig, err: err}
 	}
 }
 
@@ -320,9 +329,6 @@ func drainEvents(p Page, first mono.WidgetEvent) []mono.WidgetEvent {
 // not at the agent's screen); ref ties Mono's webhooks back to this session.
 func (m Model) initiateHosted(accountID, ref string) tea.Cmd {
 	ctx, api, redirect := m.ctx, m.deps.Mono, m.deps.RedirectURL
-	if redirect == "" {
-		redirect = "https://mono.co"
-	}
 	return func() tea.Msg {
 		u, err := api.InitiateReauth(ctx, accountID, "reauth-"+ref, redirect)
 		return hostedLinkMsg{url: u, err: err}
@@ -378,16 +384,17 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		if msg.gen != s.sess.Generation() || s.sess.Phase() != state.Explaining {
 			return nil, true // the agent has moved on; the list's data stays
 		}
+		msg.signals.Now = m.deps.now()
 		if msg.err != nil {
 			// Details are a refinement: the list's copy stays and the agent
 			// can carry on, but must know the reason may lack evidence.
 			s.detailErr = plainError(msg.err)
-			return nil, true
+		} else {
+			s.detailErr = ""
+			s.account = mergeAccount(s.account, msg.account)
 		}
-		s.detailErr = ""
-		s.account = mergeAccount(s.account, msg.account)
-		// The fuller account lets the reason see its evidence.
-		if s.att.Refine(s.account, m.deps.now()) == nil {
+		// The fuller account and the signals let the reason see its evidence.
+		if s.att.Refine(s.account, msg.signals, m.deps.now()) == nil {
 			s.sess = s.att.Session()
 		}
 		return nil, true
@@ -419,7 +426,13 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		s.hosted = mono.CleanText(msg.url)
-		s.status.add(statusLine{at: m.deps.now(), tone: "info", text: "Hosted reauth link created and copied; progress will come from Mono's webhooks"})
+		// Mono documents no lifetime for a hosted link and sends no widget
+		// events from it: only its webhooks tell how it went.
+		text := "Hosted reauth link created and sent to your clipboard; its progress comes only from Mono's webhooks"
+		if !m.deps.WebhookReceiver {
+			text = "Hosted reauth link created and sent to your clipboard. No webhook receiver runs here (--webhook-addr), so its progress will not show by itself: check the account later"
+		}
+		s.status.add(statusLine{at: m.deps.now(), tone: "info", text: text})
 		return tea.Batch(tea.SetClipboard(s.hosted), m.record(audit.Record{Session: s.id(), Account: s.account.ID,
 			Action: audit.ActionHostedLinkCreated, PageURL: s.hosted})), true
 	case browserResultMsg:
@@ -744,6 +757,8 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.ShowLink):
 		s.showLink = !s.showLink
+	case key.Matches(msg, k.ShowWhy):
+		s.showWhy = !s.showWhy
 	case key.Matches(msg, k.Hosted):
 		if s.hosted != "" {
 			s.setNotice(m, "Hosted link sent to your terminal's clipboard (OSC 52): paste it to check.", true)
@@ -847,6 +862,12 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 		k.Reveal.SetHelp("v", "reveal token")
 	}
 	k.ShowLink.SetEnabled(s.sess.PageURL() != "")
+	k.ShowWhy.SetEnabled(s.compactReason())
+	if s.showWhy {
+		k.ShowWhy.SetHelp("w", "hide why")
+	} else {
+		k.ShowWhy.SetHelp("w", "why & what to say")
+	}
 	if s.showLink {
 		k.ShowLink.SetHelp("l", "hide link")
 	} else {
@@ -879,8 +900,33 @@ func maskFragment(u string) string {
 }
 
 // view renders the session screen in width×height cells.
+// The smallest session screen that still shows the token, the link, the
+// code, the status header, a few events and the outcome.
+const (
+	minSessionWidth  = 60
+	minSessionHeight = 14
+)
+
 func (s *sessionScreen) view(m *Model, width, height int) string {
 	st := m.styles
+	if width < minSessionWidth || height < minSessionHeight {
+		// Lines would silently vanish (the code, the status): say so
+		// instead, with what still matters most.
+		lines := []string{
+			st.Warning.Render(fmt.Sprintf("Terminal too small (%d×%d): make it at least %d×%d.", width, height, minSessionWidth, minSessionHeight)),
+			st.Value.Render(phaseWords(s.sess.Phase())),
+		}
+		if c := s.sess.PairingCode(); c != "" {
+			lines = append(lines, st.Label.Render("Code ")+st.Accent.Bold(true).Render(c))
+		}
+		if o := s.sess.Outcome(); o.Kind != state.OutcomeNone {
+			lines = append(lines, st.Value.Bold(true).Render(o.Kind.String()))
+		}
+		for i := range lines {
+			lines[i] = ansi.Truncate(lines[i], width, "…")
+		}
+		return joinLines(lines)
+	}
 	now := m.deps.now()
 	a := s.account
 	ph := s.sess.Phase()
@@ -911,8 +957,7 @@ func (s *sessionScreen) view(m *Model, width, height int) string {
 		why += st.Faint.Render(" (set by agent)")
 	}
 	top = append(top, why)
-	compact := ph >= state.PageOpening && ph != state.Explaining
-	if !compact {
+	if !s.compactReason() || s.showWhy {
 		if len(r.Evidence) > 0 {
 			// The evidence is why the agent can trust the reason: wrap it
 			// (up to three lines) rather than cut it.
@@ -969,6 +1014,13 @@ func (s *sessionScreen) view(m *Model, width, height int) string {
 	}
 	all := append(append(top, pane...), bottom...)
 	return joinLines(all)
+}
+
+// compactReason: once the page is starting, the reason takes one line (the
+// status pane needs the room); w shows the evidence and script again.
+func (s *sessionScreen) compactReason() bool {
+	ph := s.sess.Phase()
+	return ph >= state.PageOpening && ph != state.Explaining
 }
 
 func emptyStatusHint(ph state.Phase) string {

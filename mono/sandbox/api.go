@@ -280,7 +280,7 @@ func (s *Server) handleInitiate(w http.ResponseWriter, r *http.Request) {
 	case strings.TrimSpace(body.Meta.Ref) == "":
 		writeFailed(w, http.StatusBadRequest, "meta.ref is required", now)
 		return
-	case !absoluteHTTP(body.RedirectURL):
+	case body.RedirectURL != "" && !absoluteHTTP(body.RedirectURL): // optional, as Mono documents it
 		writeFailed(w, http.StatusBadRequest, "redirect_url must be an absolute URL", now)
 		return
 	}

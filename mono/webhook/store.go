@@ -292,6 +292,10 @@ func DefaultStorePath() (string, error) {
 	return filepath.Join(home, ".local", "state", "reauth", "webhooks.json"), nil
 }
 
+// NewMemoryStore is a store that keeps its marks in memory only (the
+// sandbox's: its marks must never reach a live store's file).
+func NewMemoryStore() *Store { return newStore("") }
+
 // OpenStore loads the store at path, or starts an empty one if the file does
 // not exist yet (its directory is created 0700). A file that does not parse is
 // an error rather than silently dropping every mark. Temp files a save left
