@@ -256,7 +256,10 @@ func TestCatalogUpdateReachesEveryProgram(t *testing.T) {
 	fixed := target
 	fixed.DataStatus = mono.StatusAvailable
 	a.m.search.replace(fixed)
-	stale := func(m Model) bool { acct, _ := m.search.lookup(target.ID); return !acct.DataStatus.Is(mono.StatusAvailable) }
+	stale := func(m Model) bool {
+		acct, _ := m.search.lookup(target.ID)
+		return !acct.DataStatus.Is(mono.StatusAvailable)
+	}
 	if stale(a.m) {
 		t.Fatal("the program that re-read the account still shows the old copy")
 	}

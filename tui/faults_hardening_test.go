@@ -355,7 +355,6 @@ func equalAccounts(a, b mono.Account) bool {
 		slices.Equal(a.RetrievedData, b.RetrievedData)
 }
 
-
 func mintUnderFault(t *testing.T, fc faultCase) {
 	mint := "POST /accounts/" + wrongOTPID + "/reauthorise"
 	h := newHarness(t, harnessOpts{width: 120, height: 40, tweak: faultyClient(t, nil)})
