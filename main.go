@@ -1281,10 +1281,18 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	opts := link.Options{Account: acct, Audit: rec, Out: stdout, JSON: *jsonOut, Sandbox: e.sandbox != nil,
 		Timeout: *timeout, ExitOnClose: *exitOnClose, Now: e.now,
-		Open: func(_ context.Context, a mono.Account, tok mono.Token) (link.Page, error) {
-			return pages.NewSession(connect.SessionParams{Account: a, Token: tok, Scenario: scenario})
-		}}
-	if cfg.Contract == connect.ContractToken {
+		}
+	// Which contract the widget script takes decides whether a token is
+	// minted at all: found from the script itself (--widget-contract forces
+	// one), before any mint.
+	contract, err := pages.ResolveContract(ctx)
+	if err != nil {
+		return usageError{oneLine(err)}
+	}
+	opts.Open = func(_ context.Context, a mono.Account, tok mono.Token) (link.Page, error) {
+		return pages.NewSession(connect.SessionParams{Account: a, Token: tok, Scenario: scenario, Contract: contract})
+	}
+	if contract == connect.ContractToken {
 		opts.Mint = e.client
 	}
 	if !c.noBrowser {
