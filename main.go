@@ -1281,7 +1281,7 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	opts := link.Options{Account: acct, Audit: rec, Out: stdout, JSON: *jsonOut, Sandbox: e.sandbox != nil,
 		Timeout: *timeout, ExitOnClose: *exitOnClose, Now: e.now,
-		}
+	}
 	// Which contract the widget script takes decides whether a token is
 	// minted at all: found from the script itself (--widget-contract forces
 	// one), before any mint.
