@@ -216,10 +216,10 @@ var expectedNext = func() map[Phase]map[EventKind]Phase {
 		WidgetClosed: livePage(WidgetClosed),
 		PageClosed:   livePage(PageClosed),
 		Succeeded:    {VerifyStarted: Verifying},
-		Failed:       {MintRequested: Minting},
-		Expired:      {MintRequested: Minting},
-		EndedByAgent: {MintRequested: Minting},
-		TakenOver:    {MintRequested: Minting},
+		Failed:       {MintRequested: Minting, LinkPrepared: TokenReady},
+		Expired:      {MintRequested: Minting, LinkPrepared: TokenReady},
+		EndedByAgent: {MintRequested: Minting, LinkPrepared: TokenReady},
+		TakenOver:    {MintRequested: Minting, LinkPrepared: TokenReady},
 		Verifying:    {VerifyResult: Verifying}, // AVAILABLE alone verifies nothing
 		Verified:     {},
 		StillSyncing: {},
@@ -534,7 +534,7 @@ func TestExpiryAppliesOnAnyEventNotJustTick(t *testing.T) {
 func TestExpiredMovesOnOnlyByMinting(t *testing.T) {
 	s := sessionIn(t, Expired)
 	for _, kind := range allEventKinds {
-		if s.Can(kind) != (kind == MintRequested || kind == Tick || kind == Reset || kind.fromPage() || kind == MonoReauthorized || kind == MonoSynced) {
+		if s.Can(kind) != (kind == MintRequested || kind == LinkPrepared || kind == Tick || kind == Reset || kind.fromPage() || kind == MonoReauthorized || kind == MonoSynced) {
 			t.Errorf("Can(%s) = %v in expired", kind, s.Can(kind))
 		}
 	}

@@ -27,6 +27,7 @@ type PageRequest struct {
 	Account  mono.Account
 	Token    mono.Token
 	Scenario string // sandbox only: which scripted customer the page plays
+	Contract string // what the page passes to reauthorise(): "token" or "account"
 }
 
 // Page is one served widget page and its event stream.
@@ -49,6 +50,17 @@ type Page interface {
 type Pages interface {
 	Open(ctx context.Context, req PageRequest) (Page, error)
 }
+
+// ContractResolver is Pages that can say which contract the widget script
+// takes: "token" (connect.js <= 2.0: a token is minted) or "account"
+// (>= 2.1: the account id, no token). Pages without it take a token.
+type ContractResolver interface {
+	ResolveContract(ctx context.Context) (string, error)
+}
+
+// ContractAccount is the contract under which the widget takes the account
+// id and no token is minted.
+const ContractAccount = "account"
 
 // Recorder receives audit records; the wiring stamps them with the agent's
 // identity and appends them to the audit log. Implementations must be safe

@@ -41,22 +41,27 @@ type sessionScreen struct {
 	sess state.Session
 	// journal holds att's audit records until a Cmd writes them, in
 	// order, whichever Cmd runs first.
-	journal    *auditQueue
-	account    mono.Account
-	status     statusPane
-	page       Page // the served page, nil until PageServed
-	reveal     bool // the token shown in full
-	showLink   bool // the page link shown in full (its secret included)
-	showWhy    bool // the reason's evidence and script, once the page is open
-	dialog     dialog
-	picking    bool // choosing a reason override
-	pickIdx    int
-	hosted     string // hosted reauth link (link.mono.co), once created
-	hostedBusy bool
-	notice     string // one-line feedback ("Link sent…"), cleared by the next key or after noticeFor
-	noticeOK   bool
-	noticeAt   time.Time
-	verifyAt   time.Time // when verification began, bounds the re-reads
+	journal  *auditQueue
+	account  mono.Account
+	status   statusPane
+	page     Page // the served page, nil until PageServed
+	reveal   bool // the token shown in full
+	showLink bool // the page link shown in full (its secret included)
+	showWhy  bool // the reason's evidence and script, once the page is open
+	// contract is what the widget script takes ("token", "account"), found
+	// before the first mint; "" until then. With "account" no token is
+	// minted: t prepares the link.
+	contract       string
+	pendingReplace bool // the mint waiting for the contract replaces a live token
+	dialog         dialog
+	picking        bool // choosing a reason override
+	pickIdx        int
+	hosted         string // hosted reauth link (link.mono.co), once created
+	hostedBusy     bool
+	notice         string // one-line feedback ("Link sent…"), cleared by the next key or after noticeFor
+	noticeOK       bool
+	noticeAt       time.Time
+	verifyAt       time.Time // when verification began, bounds the re-reads
 	// detailErr says why the account's details could not be read (the
 	// list's copy stays on screen); R asks again.
 	detailErr string
@@ -105,7 +110,11 @@ type (
 		kicked  bool // an extra read prompted by a webhook: schedules no follow-up
 	}
 	browserResultMsg struct{ err error }
-	hostedLinkMsg    struct {
+	contractMsg      struct {
+		contract string
+		err      error
+	}
+	hostedLinkMsg struct {
 		url string
 		err error
 	}
@@ -435,6 +444,14 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 		s.status.add(statusLine{at: m.deps.now(), tone: "info", text: text})
 		return tea.Batch(tea.SetClipboard(s.hosted), m.record(audit.Record{Session: s.id(), Account: s.account.ID,
 			Action: audit.ActionHostedLinkCreated, PageURL: s.hosted})), true
+	case contractMsg:
+		if msg.err != nil {
+			s.setNotice(m, plainError(msg.err), false)
+			return nil, true
+		}
+		s.notice = ""
+		s.contract = msg.contract
+		return s.requestMint(m, s.pendingReplace), true
 	case browserResultMsg:
 		if msg.err != nil {
 			s.setNotice(m, "Could not open a browser here: press l to show the link, c to copy it.", false)
@@ -743,7 +760,7 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 				if m.deps.ScenarioFor != nil {
 					scen = m.deps.ScenarioFor(s.account.ID)
 				}
-				return m.openPage(s.sess.Generation(), PageRequest{Account: s.account, Token: s.sess.Token(), Scenario: scen})
+				return m.openPage(s.sess.Generation(), PageRequest{Account: s.account, Token: s.sess.Token(), Scenario: scen, Contract: s.contract})
 			}
 		} else if s.page != nil {
 			return m.launchBrowser(s.page.URL())
@@ -809,10 +826,34 @@ func (s *sessionScreen) endAndQuit(m *Model) tea.Cmd {
 }
 
 func (s *sessionScreen) requestMint(m *Model, replace bool) tea.Cmd {
+	if s.contract == "" {
+		if r, ok := m.deps.Pages.(ContractResolver); ok {
+			// Whether to mint at all depends on the widget script: find
+			// out first (it may fetch the script), then come back here.
+			s.pendingReplace = replace
+			s.setNotice(m, "Checking which widget contract the Connect script takes…", true)
+			ctx := m.ctx
+			return func() tea.Msg {
+				c, err := r.ResolveContract(ctx)
+				return contractMsg{contract: c, err: err}
+			}
+		}
+		s.contract = "token"
+	}
 	if replace && s.sess.Phase().Live() {
 		// The live attempt ends here, in the agent's name, before the new
 		// one starts: its page stops working.
 		_ = s.apply(m, state.Event{Kind: state.AgentEnded, Why: "The agent minted a new token; this attempt's link stopped working."})
+	}
+	if s.contract == ContractAccount {
+		// The widget takes the account id: nothing to mint; the link's
+		// own lifetime stands in for a token's.
+		s.status.dim()
+		if err := s.apply(m, state.Event{Kind: state.LinkPrepared, At: m.deps.now().Add(mono.TokenLifetime)}); err != nil {
+			s.setNotice(m, "Can't prepare the link now: "+s.sess.Phase().String(), false)
+			return nil
+		}
+		return tea.Batch(s.dropPage(), s.flush(m))
 	}
 	if err := s.apply(m, state.Event{Kind: state.MintRequested, Replace: replace}); err != nil {
 		s.setNotice(m, "Can't mint now: "+s.sess.Phase().String(), false)
@@ -847,9 +888,12 @@ func (s *sessionScreen) enableKeys(m *Model, k *KeyMap) {
 	ph := s.sess.Phase()
 	k.Back.SetEnabled(true)
 	k.Mint.SetEnabled(s.sess.Can(state.MintRequested) && ph != state.Minting)
-	if ph.HasOutcome() || ph == state.Expired {
+	switch {
+	case s.contract == ContractAccount:
+		k.Mint.SetHelp("t", "prepare link") // the widget takes the account id: no token
+	case ph.HasOutcome() || ph == state.Expired:
 		k.Mint.SetHelp("t", "mint new token")
-	} else {
+	default:
 		k.Mint.SetHelp("t", "mint token")
 	}
 	k.Reason.SetEnabled(s.sess.Can(state.ReasonOverridden))
@@ -1044,6 +1088,10 @@ func (s *sessionScreen) tokenLine(m *Model, now time.Time) string {
 		return st.Label.Render("Token ") + m.spinner.View() + st.Faint.Render(" minting…")
 	case s.sess.MintError() != "" && t.Value == "":
 		return st.Label.Render("Token ") + st.Error.Render(s.sess.MintError())
+	case t.Value == "" && !t.ExpiresAt.IsZero():
+		// The account contract: no token; the link's own end.
+		return st.Label.Render("Link  ") + st.Value.Render("prepared, no token (the widget takes the account id)") +
+			st.Faint.Render("  works until "+t.ExpiresAt.Local().Format("15:04:05"))
 	case t.Value == "":
 		return st.Label.Render("Token ") + st.Faint.Render("none yet")
 	}

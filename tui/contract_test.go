@@ -1,0 +1,46 @@
+package tui
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/reauth/reauth/state"
+	"github.com/reauth/reauth/state/audit"
+)
+
+// accountPages are pages whose widget script takes the account id.
+type accountPages struct{ *fakePages }
+
+func (accountPages) ResolveContract(context.Context) (string, error) { return ContractAccount, nil }
+
+// When the widget takes the account id, t prepares the link and no token
+// is minted; the page is opened with the account contract and no token,
+// and the audit says which contract ran.
+func TestAccountContractMintsNoToken(t *testing.T) {
+	var pages accountPages
+	h := newHarness(t, harnessOpts{width: 100, height: 40, tweak: func(d *Deps) {
+		pages = accountPages{d.Pages.(*fakePages)}
+		d.Pages = pages
+	}})
+	openWrongOTP(t, h)
+	h.key("t")
+	h.until("link prepared", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	if v := plain(h.m); !strings.Contains(v, "prepared, no token") || !strings.Contains(v, "t prepare link") {
+		t.Fatalf("screen:\n%s", v)
+	}
+	if slices.Contains(h.sb.RequestLog(), "POST /accounts/"+h.m.session.account.ID+"/reauthorise") {
+		t.Fatal("a token was minted for the account contract")
+	}
+	h.key("o")
+	h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+	req := pages.reqs[len(pages.reqs)-1]
+	if req.Contract != ContractAccount || req.Token.Value != "" {
+		t.Fatalf("page request %+v", req)
+	}
+	h.until("the link_prepared record", func(Model) bool { return slices.Contains(h.audit.actions(), audit.ActionLinkPrepared) })
+	if slices.Contains(h.audit.actions(), audit.ActionTokenMintRequested) {
+		t.Fatal("a mint was recorded")
+	}
+}
