@@ -31,6 +31,17 @@ func TestResumeStateEqualsFreshOverRandomEdits(t *testing.T) {
 		from := rng.IntN(len(f))
 		return strings.ToLower(f[from:min(len(f), from+1+rng.IntN(6))])
 	}
+	// A name word with two adjacent letters swapped, so typo hits come and
+	// go as the query grows and shrinks.
+	typo := func() string {
+		words := strings.Fields(strings.ToLower(accounts[rng.IntN(len(accounts))].Name))
+		w := []byte(words[rng.IntN(len(words))])
+		if len(w) >= 4 {
+			i := 1 + rng.IntN(len(w)-2) // 1 is left out of the tier
+			w[i], w[i+1] = w[i+1], w[i]
+		}
+		return string(w)
+	}
 
 	ix := New()
 	loaded := 2_000
@@ -38,16 +49,24 @@ func TestResumeStateEqualsFreshOverRandomEdits(t *testing.T) {
 	se := NewSearcher(8)
 	se.contMin = 0 // keep state for every query, not only big answers
 	q := ""
+	pending := "" // a typo being typed one letter at a time
+	typos := 0
 	for step := range 1_500 {
 		switch r := rng.IntN(100); {
 		case r < 60 || q == "":
-			q += alphabet[rng.IntN(len(alphabet))]
+			if pending != "" {
+				q, pending = q+pending[:1], pending[1:]
+			} else {
+				q += alphabet[rng.IntN(len(alphabet))]
+			}
 		case r < 85:
 			_, size := lastRune(q)
 			q = q[:len(q)-size]
-		case r < 92:
+		case r < 88:
 			q += fields()
-		case r < 96:
+		case r < 95:
+			q, pending = "", typo()
+		case r < 97:
 			q = ""
 		default:
 			if loaded < len(accounts) {
@@ -65,6 +84,9 @@ func TestResumeStateEqualsFreshOverRandomEdits(t *testing.T) {
 		if got.Tiers != want.Tiers || !slices.Equal(got.Hits, want.Hits) {
 			t.Fatalf("step %d %q: typed %v, fresh %v", step, q, got.Tiers, want.Tiers)
 		}
+		if got.Tiers[TierTypo] > 0 {
+			typos++
+		}
 		if step%50 == 0 {
 			refHits, refTiers := referenceSearch(accounts[:loaded], q)
 			if got.Tiers != refTiers || !slices.Equal(got.Hits, refHits) {
@@ -72,6 +94,10 @@ func TestResumeStateEqualsFreshOverRandomEdits(t *testing.T) {
 			}
 		}
 	}
+	if typos < 10 {
+		t.Fatalf("only %d queries had typo hits: the edits do not reach the typo tier", typos)
+	}
+	t.Logf("%d queries had typo hits", typos)
 }
 
 func lastRune(s string) (rune, int) {

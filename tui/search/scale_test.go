@@ -41,6 +41,8 @@ func referenceSearch(accounts []mono.Account, query string) ([]int32, [tierCount
 			tier = TierSubstring
 		case slices.ContainsFunc(fields, func(f string) bool { return runesInOrder(f, strings.ReplaceAll(q, " ", "")) }):
 			tier = TierFuzzy
+		case referenceTypo(name, q):
+			tier = TierTypo
 		default:
 			ok = false
 		}
@@ -56,6 +58,26 @@ func referenceSearch(accounts []mono.Account, query string) ([]int32, [tierCount
 		tiers[h.tier]++
 	}
 	return out, tiers
+}
+
+// referenceTypo: q is one word of at least typoMin letters a-z, and
+// swapping two adjacent letters of it (not among the first typoFrom) gives
+// the start of a word of the holder name.
+func referenceTypo(name, q string) bool {
+	if len(q) < typoMin || strings.Trim(q, "abcdefghijklmnopqrstuvwxyz") != "" {
+		return false
+	}
+	for i := typoFrom; i+1 < len(q); i++ {
+		if q[i] == q[i+1] {
+			continue
+		}
+		b := []byte(q)
+		b[i], b[i+1] = b[i+1], b[i]
+		if slices.ContainsFunc(strings.Split(name, " "), func(w string) bool { return strings.HasPrefix(w, string(b)) }) {
+			return true
+		}
+	}
+	return false
 }
 
 func runesInOrder(field, q string) bool {
@@ -113,10 +135,24 @@ func TestIndexMatchesReference(t *testing.T) {
 		strings.ToLower(a.Name), a.AccountNumber, a.ID[:14], a.Customer.Email, "first bank",
 		"zubairu quadri", "0000012345", "6f00000000000000000000aa", "adé ọlá", "ab12", "eze-obi", "q",
 	})
+	// Typos: one swap in the holder's surname (typed letter by letter, so
+	// narrowing goes from the typo-free prefix into the typo tier), in a
+	// first name, and swaps the tier leaves out (the first two letters).
+	typo := []byte("okonkwo")
+	for _, w := range strings.Fields(strings.ToLower(a.Name)) {
+		if len(w) > 5 && w[3] != w[4] {
+			typo = []byte(w)
+		}
+	}
+	typo[3], typo[4] = typo[4], typo[3]
+	queries = append(queries, typedPrefixes([]string{string(typo), "zubairu qudari", "qudari", "zubiaru", "uzbairu", "adé ọlbá"})...)
 	queries = append(queries, "ZUBAIRU QUADRI", "  zubairu   ventures ", "quadri zubairu", "smlokn", "ọlb", "zzzzzz",
 		"ngozi  eze", "@", ".", "9 8", "ade ola", "qv", "halima", strings.ToUpper(a.ID))
 	snap := ix.Snapshot()
 	inc := NewSearcher(8)
+	if r := NewSearcher(1).Search(snap, string(typo)); r.Tiers[TierTypo] == 0 {
+		t.Fatalf("%q: no typo hit (tiers %v)", typo, r.Tiers)
+	}
 	for _, q := range queries {
 		wantHits, wantTiers := referenceSearch(accounts, q)
 		fresh := NewSearcher(1).Search(snap, q)

@@ -17,9 +17,15 @@
 //     could follow it in order in its fields, so the next keystroke drops
 //     an account whose state lacks the typed byte without reading its text
 //     (the 2nd and 3rd characters still match half the catalogue);
-//   - ranking is by tier (exact, prefix, substring, fuzzy), in load order
-//     within a tier, so there is no sort: matches are counted per tier and
-//     written straight into a result of exactly the right size.
+//   - ranking is by tier (exact, prefix, substring, fuzzy, typo), in load
+//     order within a tier, so there is no sort: matches are counted per tier
+//     and written straight into a result of exactly the right size.
+//
+// The first three tiers are the strong matches (Result.Strong); fuzzy and
+// typo hits are looser and the screen shows them apart, below the strong
+// ones. A typo hit is a holder-name word that starts with the query with two
+// adjacent letters swapped ("okonkow" finds Okonkwo), so narrowing stays
+// exact: see typoFrom.
 package search
 
 import (
@@ -40,7 +46,25 @@ const (
 	TierPrefix                // a name (or any word of it), the account number or the id starts with the query
 	TierSubstring             // every word of the query appears somewhere
 	TierFuzzy                 // the query's letters appear in order
+	TierTypo                  // a word of the holder name starts with the query with two adjacent letters swapped
 	tierCount
+)
+
+// typoFrom is the first position of a query where a typo's swap may start:
+// the first two letters are taken as typed (people seldom swap those, and
+// it is what keeps the tier cheap and narrowing exact). typoMin is the
+// shortest query with a typo tier: one swap past typoFrom.
+//
+// Narrowing needs every match for a query q to match q less its last letter
+// p (at some tier). A typo hit for q whose swap ends before q's last letter
+// is a typo hit for p with the same swap; one whose swap takes in the last
+// letter (q = p[:n-1] c p[n-1] in the word) holds p in order, so is a fuzzy
+// hit for p or better. Both need p to have a typo tier when the swap starts
+// at typoFrom, which typoMin = typoFrom+2 gives: at q's length typoMin the
+// only swap is the last two letters.
+const (
+	typoFrom = 2
+	typoMin  = typoFrom + 2
 )
 
 // sep separates fields in an entry's haystack; it never occurs in a query
@@ -295,6 +319,12 @@ type Result struct {
 	Tiers [tierCount]int
 }
 
+// Strong is how many of Hits lead as strong matches (exact, prefix or
+// substring); the rest are looser (fuzzy, typo).
+func (r Result) Strong() int {
+	return r.Tiers[TierExact] + r.Tiers[TierPrefix] + r.Tiers[TierSubstring]
+}
+
 // Searcher answers queries and remembers recent answers so the next
 // keystroke can start from them. It is safe for concurrent use: queries run
 // one at a time (a screen fires one per keystroke from tea.Cmds).
@@ -452,11 +482,23 @@ type pass struct {
 
 // check grades account i, known to rank no better than from.
 func (p *pass) check(i int, from Tier) {
-	if p.snap.masks[i]&p.m.mask != p.m.mask || p.useCont && p.cont[i]&p.added != p.added {
+	if p.snap.masks[i]&p.m.mask != p.m.mask {
 		p.grade[i] = 0
 		return
 	}
 	e := &p.snap.entries[i]
+	if from == TierTypo || p.useCont && p.cont[i]&p.added != p.added {
+		// Nothing better than a typo can match: it did not for the
+		// shorter query, or the query is not in order in any field.
+		p.grade[i] = 0
+		if p.m.typo && p.m.typoMatch(e) {
+			p.grade[i] = uint8(TierTypo) + 1
+			if p.wantCont {
+				p.cont[i] = ^uint64(0)
+			}
+		}
+		return
+	}
 	if !p.wantCont {
 		p.grade[i] = p.m.gradeFrom(e, from)
 		return
@@ -474,6 +516,12 @@ func (p *pass) check(i int, from Tier) {
 	if ok, cont := p.m.subsequenceCont(e); ok {
 		p.grade[i] = uint8(TierFuzzy) + 1
 		p.cont[i] = cont
+		return
+	}
+	if p.m.typo && p.m.typoMatch(e) {
+		// A typo hit has no resume state: it is checked again in full.
+		p.grade[i] = uint8(TierTypo) + 1
+		p.cont[i] = ^uint64(0)
 		return
 	}
 	p.grade[i] = 0
@@ -613,6 +661,9 @@ type matcher struct {
 	notIn uint8
 	ascii bool
 	head  uint64 // byte class of q[0]
+	// typo: the query is one word of typoMin or more letters a-z, so it
+	// has a typo tier.
+	typo bool
 }
 
 func newMatcher(q string) matcher {
@@ -620,8 +671,12 @@ func newMatcher(q string) matcher {
 	fz := strings.ReplaceAll(q, " ", "")
 	m := matcher{q: q, words: words, fuzzy: fz, single: len(words) == 1,
 		mask: byteMask(fz), oneByte: len(q) == 1, ascii: true, head: byteClass[q[0]]}
+	m.typo = m.single && len(q) >= typoMin
 	for i := 0; i < len(fz); i++ {
 		c := fz[i]
+		if c < 'a' || c > 'z' {
+			m.typo = false
+		}
 		if c >= utf8.RuneSelf {
 			m.ascii = false
 		}
@@ -644,12 +699,19 @@ func isHex(c byte) bool   { return isDigit(c) || 'a' <= c && c <= 'f' }
 // substring(p) and fuzzy(q) implies at least fuzzy(p); so an account that
 // was only a substring match for p skips the exact and prefix checks, and
 // one that was only fuzzy skips the substring check too.
+// A typo hit for q was no better than a typo hit for p (a fuzzy hit for q
+// is one for p), so it only checks the typo tier.
 func (m *matcher) gradeFrom(e *entry, from Tier) uint8 {
-	if t, ok := m.gradeBetter(e, from); ok {
-		return uint8(t) + 1
+	if from < TierTypo {
+		if t, ok := m.gradeBetter(e, from); ok {
+			return uint8(t) + 1
+		}
+		if m.subsequence(e) {
+			return uint8(TierFuzzy) + 1
+		}
 	}
-	if m.subsequence(e) {
-		return uint8(TierFuzzy) + 1
+	if m.typo && m.typoMatch(e) {
+		return uint8(TierTypo) + 1
 	}
 	return 0
 }
@@ -749,6 +811,37 @@ func wordPrefix(name, q string) bool {
 			return true
 		}
 	}
+}
+
+// typoMatch reports whether a word of the holder name starts with the
+// query with two adjacent letters swapped, at typoFrom or later ("okonkow"
+// for "Okonkwo"). Only for m.typo queries; the caller has checked the mask.
+func (m *matcher) typoMatch(e *entry) bool {
+	if e.headMask&m.head == 0 {
+		return false // no word of the name starts with q[0]
+	}
+	q, name := m.q, e.name()
+	for ws := 0; ws+len(q) <= len(name); {
+		if w := name[ws : ws+len(q)]; w[0] == q[0] && w[1] == q[1] && swappedOnce(w, q) {
+			return true
+		}
+		sp := strings.IndexByte(name[ws:], ' ')
+		if sp < 0 {
+			return false
+		}
+		ws += sp + 1
+	}
+	return false
+}
+
+// swappedOnce reports whether w is q with one pair of adjacent bytes at
+// typoFrom or later swapped (w and q are the same length).
+func swappedOnce(w, q string) bool {
+	j := typoFrom
+	for j < len(q) && w[j] == q[j] {
+		j++
+	}
+	return j+1 < len(q) && w[j] == q[j+1] && w[j+1] == q[j] && w[j+2:] == q[j+2:]
 }
 
 func allContained(hay string, words []string) bool {

@@ -136,3 +136,54 @@ func TestSnapshotIgnoresLaterAdds(t *testing.T) {
 		t.Fatalf("snapshot saw a later add: %v", r.Hits)
 	}
 }
+
+// Strong hits (exact, prefix, substring) lead; fuzzy ones follow and are
+// counted apart, so the screen can show them as looser: "folake" finds
+// Folake Adeyemi-Bello strongly and Folasade Ibekwe only loosely (f-o-l-a
+// in Folasade, k-e in Ibekwe).
+func TestLooseHitsFollowStrongOnes(t *testing.T) {
+	ix := New()
+	ix.Add([]mono.Account{
+		acct("65a000000000000000000011", "Folasade Ibekwe", "1111111111", "First Bank", "folasade@example.ng"),
+		acct("65a000000000000000000012", "Folake Adeyemi-Bello", "2222222222", "GTBank", "fab@example.ng"),
+	})
+	r := NewSearcher(0).Search(ix.Snapshot(), "folake")
+	if got := names(ix, r); !slices.Equal(got, []string{"folake adeyemi-bello", "folasade ibekwe"}) {
+		t.Fatalf("ranking %q", got)
+	}
+	if r.Strong() != 1 || r.Tiers[TierFuzzy] != 1 {
+		t.Fatalf("strong %d, tiers %v: Folasade Ibekwe must be a looser hit", r.Strong(), r.Tiers)
+	}
+}
+
+// One swapped pair of letters in a name still finds it, as a typo hit
+// (after every other tier); the first two letters are taken as typed.
+func TestTypoInANameFindsIt(t *testing.T) {
+	ix := fixture()
+	for _, q := range []string{"okonkow", "OKONKOW", "oknokwo", "okokn", "adaeez", "bakrae"} {
+		r := NewSearcher(0).Search(ix.Snapshot(), q)
+		if len(r.Hits) == 0 || r.Tiers[TierTypo] == 0 || r.Strong() != 0 {
+			t.Fatalf("%q: %q, tiers %v: want a typo hit", q, names(ix, r), r.Tiers)
+		}
+	}
+	r := NewSearcher(0).Search(ix.Snapshot(), "okonkow")
+	if got := names(ix, r); !slices.Equal(got, []string{"adaeze okonkwo"}) {
+		t.Fatalf("okonkow: %q", got)
+	}
+	// Not typos: a swap of the first two letters, two swaps, a swap in a
+	// query too short to have the tier, digits, several words.
+	for _, q := range []string{"kookwno", "konokwo", "okonkowa", "oko", "adaeze okonkow", "2233544566"} {
+		if r := NewSearcher(0).Search(ix.Snapshot(), q); r.Tiers[TierTypo] != 0 {
+			t.Fatalf("%q: typo hits %q", q, names(ix, r))
+		}
+	}
+	// Typed letter by letter, the typo hit survives narrowing.
+	se := NewSearcher(0)
+	var r2 Result
+	for i := 1; i <= len("okonkow"); i++ {
+		r2 = se.Search(ix.Snapshot(), "okonkow"[:i])
+	}
+	if r2.Tiers[TierTypo] != 1 {
+		t.Fatalf("typed okonkow: tiers %v", r2.Tiers)
+	}
+}
