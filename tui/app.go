@@ -7,6 +7,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,15 +235,16 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	case catalogMsg:
 		return m.onCatalog(msg.view)
 	case searchResultMsg:
-		if msg.gen == m.search.queryGen { // a stale result never overwrites a newer one
-			m.search.applyResult(msg.result, m.needsReauth)
-			m.search.scrollTo(m.listRows())
-			if cmd := m.jumpToPastedID(); cmd != nil {
-				return m, cmd
-			}
+		if msg.gen != m.search.queryGen { // a stale result never overwrites a newer one
+			return m, nil
 		}
+		m.search.applyResult(msg.result, m.needsReauth)
+		m.search.scrollTo(m.listRows())
+		jump := m.jumpToPastedID()
 		m.syncKeys()
-		return m, nil
+		var held tea.Cmd
+		m, held = m.releaseHeld(jump != nil)
+		return m, tea.Batch(jump, held)
 	case signalMsg:
 		var cmd tea.Cmd
 		if (msg.sig.NeedsReauth || msg.sig.Reauthorized) && m.search.needsOnly {
@@ -255,6 +257,9 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		m.syncKeys()
 		return m, tea.Batch(cmd, waitSignal(msg.ch))
 	case tea.PasteMsg:
+		if m.holdKey(msg) {
+			return m, nil
+		}
 		if m.screen == screenSearch && m.search.input.Focused() {
 			var cmd tea.Cmd
 			m.search.input, cmd = m.search.input.Update(msg)
@@ -262,6 +267,9 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		return m, nil
 	case tea.KeyPressMsg:
+		if m.holdKey(msg) {
+			return m, nil
+		}
 		return m.onKey(msg)
 	}
 	if m.session != nil {
@@ -274,16 +282,88 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 }
 
 // jumpToPastedID opens the account when the query is exactly a known id.
+// It runs when the result for the query as typed arrives (never on an older
+// query's rows), once per id typed or pasted.
 func (m *Model) jumpToPastedID() tea.Cmd {
-	q := m.search.input.Value()
-	if m.screen != screenSearch || !looksLikeID(q) {
+	s := &m.search
+	q := strings.TrimSpace(s.input.Value())
+	if !looksLikeID(q) {
+		s.jumped = ""
 		return nil
 	}
-	a, ok := m.search.lookup(q)
+	if m.screen != screenSearch || s.jumped == q || !s.current() {
+		return nil
+	}
+	a, ok := s.lookup(q)
 	if !ok {
 		return nil
 	}
+	s.jumped = q
 	return m.openAccount(a)
+}
+
+// holdKey keeps msg (a key or a paste) back while the search screen must
+// wait for the result of the query as typed: a key that acts on the rows
+// (enter, a move) when the rows shown are an older query's, and everything
+// typed after it, so order is kept. releaseHeld replays them. ctrl+c is
+// never held.
+func (m *Model) holdKey(msg tea.Msg) bool {
+	s := &m.search
+	if m.screen != screenSearch || m.starting != nil || m.showHelp {
+		return false
+	}
+	if len(s.held) == 0 {
+		k, ok := msg.(tea.KeyPressMsg)
+		if !ok || s.current() || !m.actsOnRows(k) {
+			return false
+		}
+	} else if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, m.keys.Quit) {
+		return false
+	}
+	s.held = append(s.held, msg)
+	return true
+}
+
+// actsOnRows reports whether k, on the search screen, picks or moves among
+// the rows (enabled or not: with no rows yet, enter still waits).
+func (m *Model) actsOnRows(k tea.KeyPressMsg) bool {
+	keys, typing := m.keys, m.search.input.Focused()
+	switch {
+	case pressed(k, keys.ClearQuery):
+		return false
+	case pressed(k, keys.Open), pressed(k, keys.PageUp), pressed(k, keys.PageDown),
+		k.String() == "up" || k.String() == "down":
+		return true
+	}
+	return !typing && (pressed(k, keys.Up) || pressed(k, keys.Down) || pressed(k, keys.Top) || pressed(k, keys.Bottom))
+}
+
+// releaseHeld replays the held keys in order once the rows answer the query
+// as typed. When a pasted id has just been opened, a held enter was asking
+// for exactly that and is dropped.
+func (m Model) releaseHeld(jumped bool) (Model, tea.Cmd) {
+	s := &m.search
+	if len(s.held) == 0 || !s.current() {
+		return m, nil
+	}
+	held := s.held
+	s.held = nil
+	if k, ok := held[0].(tea.KeyPressMsg); ok && jumped && pressed(k, m.keys.Open) {
+		held = held[1:]
+	}
+	cmds := make([]tea.Cmd, 0, len(held))
+	for _, msg := range held {
+		var cmd tea.Cmd
+		m, cmd = m.update(msg)
+		cmds = append(cmds, cmd)
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// pressed reports whether k is one of b's keys, whether b is enabled or
+// not (the footer may not advertise a key that still has a meaning).
+func pressed(k tea.KeyPressMsg, b key.Binding) bool {
+	return slices.Contains(b.Keys(), k.String())
 }
 
 func (m Model) onKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
@@ -329,19 +409,39 @@ func (m Model) quit() (Model, tea.Cmd) {
 func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 	k, s := m.keys, &m.search
 	rows := m.listRows()
+	s.note = ""
 	switch {
-	case key.Matches(msg, k.Open):
+	case pressed(msg, k.Open):
+		// holdKey made sure the rows answer the query as typed.
 		if a, ok := s.selected(); ok {
 			return m.openAccount(a)
 		}
+		s.note = s.nothingToOpen()
 		return nil
+	case pressed(msg, k.Search):
+		// "/" focuses the box (k9s, gh-dash) and is never typed into it.
+		if s.input.Focused() {
+			return nil
+		}
+		return s.input.Focus()
+	case pressed(msg, k.ClearQuery):
+		// ctrl+u: a new search, typed from an empty box.
+		if s.input.Value() == "" {
+			return s.input.Focus()
+		}
+		s.input.SetValue("")
+		return tea.Batch(s.input.Focus(), s.runSearch())
 	case key.Matches(msg, k.NeedsReauth):
 		s.needsOnly = !s.needsOnly
 		s.refilter(m.needsReauth)
 		s.cursor, s.offset = 0, 0
+		s.scrollTo(rows)
 		return nil
 	case key.Matches(msg, k.Retry):
-		return m.retryLoad()
+		// R after a failure, even while typing (the error line offers it).
+		return m.refreshList()
+	case msg.String() == "ctrl+r", !s.input.Focused() && pressed(msg, k.Refresh):
+		return m.refreshList()
 	case key.Matches(msg, k.Back):
 		if s.input.Focused() {
 			s.input.Blur()
@@ -350,8 +450,6 @@ func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 			return s.runSearch()
 		}
 		return nil
-	case key.Matches(msg, k.Search):
-		return s.input.Focus()
 	case msg.String() == "up" || msg.String() == "down" || (!s.input.Focused() && key.Matches(msg, k.Up, k.Down)):
 		if key.Matches(msg, k.Up) {
 			s.move(-1, rows)
@@ -381,6 +479,10 @@ func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return cmd
 	}
+	if msg.Text != "" {
+		// Typing while the box is not focused: say so rather than lose it.
+		s.note = "The search box is not focused: / to search"
+	}
 	return nil
 }
 
@@ -408,6 +510,8 @@ func (m *Model) backToSearch() tea.Cmd {
 }
 
 // needsReauth folds webhook marks into what the API said.
+// needsReauth folds Mono's webhook marks (the signal Mono really sends) into
+// what an account read says (sync fields, only if Mono ever sends them).
 func (m Model) needsReauth(a mono.Account) bool { return a.NeedsReauth() || m.marked(a.ID) }
 
 func (m Model) marked(id string) bool {
@@ -441,13 +545,18 @@ func (m *Model) syncKeys() {
 		k.Bottom.SetEnabled(hasRows && !typing)
 		k.NeedsReauth.SetEnabled(true)
 		k.Retry.SetEnabled(s.loadErr != nil && !s.loading)
+		// R retries after a failure; otherwise it (or ctrl+r) refreshes.
+		k.Refresh.SetEnabled(s.catalog != nil && s.loadErr == nil && !s.loading && !s.refreshing)
+		k.ClearQuery.SetEnabled(s.input.Value() != "")
 		if typing {
-			// j/k type letters while the search box has focus.
+			// j/k and R type letters while the search box has focus.
 			k.Up.SetHelp("↑", "up")
 			k.Down.SetHelp("↓", "down")
+			k.Refresh.SetHelp("ctrl+r", "refresh list")
 		} else {
 			k.Up.SetHelp("↑/k", "up")
 			k.Down.SetHelp("↓/j", "down")
+			k.Refresh.SetHelp("R", "refresh list")
 		}
 	}
 }

@@ -29,6 +29,8 @@ type KeyMap struct {
 	ShowWhy     key.Binding
 	Hosted      key.Binding
 	Retry       key.Binding
+	Refresh     key.Binding // the account list, at any time (R only while not typing)
+	ClearQuery  key.Binding
 	Yes         key.Binding
 	No          key.Binding
 }
@@ -59,6 +61,8 @@ func DefaultKeyMap() KeyMap {
 		ShowWhy:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "why & what to say")),
 		Hosted:      key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hosted link")),
 		Retry:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry")),
+		Refresh:     key.NewBinding(key.WithKeys("R", "ctrl+r"), key.WithHelp("R", "refresh list")),
+		ClearQuery:  key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "clear search")),
 		Yes:         key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y", "yes")),
 		No:          key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "no")),
 	}
@@ -68,21 +72,21 @@ func DefaultKeyMap() KeyMap {
 func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Quit, &k.QuitKey, &k.Help, &k.Back, &k.Search, &k.Up, &k.Down,
 		&k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.NeedsReauth, &k.Reason, &k.Mint,
-		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.ShowWhy, &k.Hosted, &k.Retry, &k.Yes, &k.No}
+		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.ShowWhy, &k.Hosted, &k.Retry, &k.Refresh, &k.ClearQuery, &k.Yes, &k.No}
 }
 
 // ShortHelp is the footer: the keys for what the agent most likely does next.
 func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Yes, k.No, k.Mint, k.OpenPage, k.CopyLink, k.ShowLink, k.Hosted, k.Open, k.Search, k.NeedsReauth,
-		k.Reason, k.Reveal, k.CopyToken, k.Retry, k.Back, k.QuitKey, k.Help}
+		k.Reason, k.Reveal, k.CopyToken, k.Retry, k.Refresh, k.Back, k.QuitKey, k.Help}
 }
 
 // FullHelp is the `?` screen, grouped in columns.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Search, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Search, k.ClearQuery, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Open, k.NeedsReauth, k.Reason, k.Mint, k.Reveal, k.CopyToken},
-		{k.OpenPage, k.CopyLink, k.ShowLink, k.ShowWhy, k.Hosted, k.Retry, k.Yes, k.No},
+		{k.OpenPage, k.CopyLink, k.ShowLink, k.ShowWhy, k.Hosted, k.Retry, k.Refresh, k.Yes, k.No},
 		{k.Back, k.Help, k.QuitKey, k.Quit},
 	}
 }

@@ -40,8 +40,21 @@ type searchScreen struct {
 	queryGen   uint64 // generation of the newest query sent
 	needsOnly  bool
 	visible    []int32 // result hits after the needs-reauth toggle
+	strong     int     // visible[:strong] are strong hits, the rest looser (search.Result.Strong)
 	cursor     int     // position in visible
-	offset     int     // first visible row drawn
+	offset     int     // first list line drawn (the looser-matches line counts as one)
+
+	// held are keys (and pastes) typed after a key that acts on the rows
+	// (enter, a move) while the rows shown were for an older query than the
+	// box holds. They wait, in order, for the result of the query as typed:
+	// enter never opens a row of an older query.
+	held []tea.Msg
+	// note is a one-off sentence on the status line (why enter opened
+	// nothing, that the box is not focused); the next key clears it.
+	note string
+	// jumped is the pasted id the screen already opened, so a later result
+	// for the same query (a page loading, a refresh) does not open it again.
+	jumped string
 
 	loading    bool
 	refreshing bool // a complete list is shown while a newer one loads
@@ -135,13 +148,14 @@ func sameFresh(a, b map[string]freshAccount) bool {
 	return true
 }
 
-// retryLoad asks the catalogue to read the list again (R after a failure),
-// in a Cmd: Reload starts the load's goroutine, which is not Update's work.
-// Every program sharing the catalogue sees the new attempt.
-func (m *Model) retryLoad() tea.Cmd {
+// refreshList asks the catalogue to read the list again (R or ctrl+r at
+// any time, not only after a failure), in a Cmd: Reload starts the load's
+// goroutine, which is not Update's work. Every program sharing the
+// catalogue sees the new list; the query and the selection stay.
+func (m *Model) refreshList() tea.Cmd {
 	s := &m.search
-	if s.loadErr == nil || s.loading || s.catalog == nil {
-		return nil
+	if s.catalog == nil || s.loading || s.refreshing {
+		return nil // the load under way is the answer
 	}
 	// Shown at once; the catalogue's next version confirms it.
 	if s.loadedAt.IsZero() {
@@ -178,10 +192,18 @@ func (s *searchScreen) runSearch() tea.Cmd {
 	}
 }
 
+// current reports whether the rows shown answer the query in the box (over
+// whichever list version): only then may a key act on them.
+func (s *searchScreen) current() bool {
+	return s.result.Query == search.Normalize(s.input.Value())
+}
+
 // applyResult shows the newest query's result, over the list it ran on.
 func (s *searchScreen) applyResult(r search.Result, needs func(mono.Account) bool) {
 	var keep mono.Account
-	hadSel := s.cursor < len(s.visible)
+	// The selection is kept when the same query re-runs (a page loaded, a
+	// refresh); a new query starts at its best hit.
+	hadSel := s.cursor < len(s.visible) && r.Query == s.result.Query
 	if hadSel {
 		keep = s.at(s.visible[s.cursor])
 	}
@@ -206,13 +228,19 @@ func (s *searchScreen) applyResult(r search.Result, needs func(mono.Account) boo
 }
 
 func (s *searchScreen) refilter(needs func(mono.Account) bool) {
+	strong := s.result.Strong()
 	if !s.needsOnly {
 		s.visible = s.result.Hits
+		s.strong = min(strong, len(s.visible))
 	} else {
 		s.visible = make([]int32, 0, len(s.result.Hits)/4)
-		for _, h := range s.result.Hits {
+		s.strong = 0
+		for k, h := range s.result.Hits {
 			if needs(s.at(h)) {
 				s.visible = append(s.visible, h)
+				if k < strong {
+					s.strong++
+				}
 			}
 		}
 	}
@@ -240,12 +268,74 @@ func (s *searchScreen) scrollTo(rows int) {
 	if rows <= 0 {
 		return
 	}
-	if s.cursor < s.offset {
-		s.offset = s.cursor
+	at := s.line(s.cursor)
+	top := at
+	if s.cursor == s.looseFrom() {
+		top-- // the first looser hit comes with its heading
 	}
-	if s.cursor >= s.offset+rows {
-		s.offset = s.cursor - rows + 1
+	if top < s.offset {
+		s.offset = max(0, top)
 	}
+	if at >= s.offset+rows {
+		s.offset = at - rows + 1
+	}
+}
+
+// looseFrom is the position in visible of the first looser hit, under the
+// "looser matches" line, or -1 when there is none (or no query).
+func (s *searchScreen) looseFrom() int {
+	if s.strong < len(s.visible) && s.result.Query != "" {
+		return s.strong
+	}
+	return -1
+}
+
+// line is where visible[i] is drawn in the list: the looser-matches line
+// takes one.
+func (s *searchScreen) line(i int) int {
+	if from := s.looseFrom(); from >= 0 && i >= from {
+		return i + 1
+	}
+	return i
+}
+
+// nothingToOpen says why enter opened nothing: the query as typed has no
+// row to open.
+func (s *searchScreen) nothingToOpen() string {
+	q := ansi.Truncate(strings.TrimSpace(s.input.Value()), 24, "…")
+	switch {
+	case len(s.result.Hits) > 0:
+		return "Nothing opened: no account needing reauth matches (tab shows all)."
+	case q != "":
+		return fmt.Sprintf("Nothing opened: no account matches %q.", q)
+	}
+	return "Nothing opened: no accounts are listed yet."
+}
+
+// noRows is what the list says when it has no row to show.
+func (s *searchScreen) noRows() string {
+	if s.loading && s.loaded == 0 {
+		return "Loading accounts from Mono…"
+	}
+	if n := len(s.result.Hits); s.needsOnly && n > 0 {
+		others := fmt.Sprintf("%s others match", commas(n))
+		if n == 1 {
+			others = "1 other matches"
+		}
+		if s.result.Query == "" {
+			return fmt.Sprintf("No account needs reauth; %s listed — tab shows all", commasNoun(n, "other", "others"))
+		}
+		return "No account needing reauth matches; " + others + " — tab shows all"
+	}
+	return "No accounts match."
+}
+
+// commasNoun is n with its noun: "1 other", "2,300 others".
+func commasNoun(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return commas(n) + " " + many
 }
 
 // looksLikeID reports whether q is a Mono ObjectId (24 hex).
@@ -279,7 +369,7 @@ func (m Model) searchView(width, height int) string {
 	s := &m.search
 	st := m.styles
 	var b strings.Builder
-	b.WriteString(s.input.View())
+	b.WriteString(m.searchBoxView(width))
 	b.WriteByte('\n')
 
 	progress := fmt.Sprintf("loaded %s", commas(s.loaded))
@@ -302,31 +392,48 @@ func (m Model) searchView(width, height int) string {
 	if s.needsOnly {
 		filter = st.Warning.Render("needs reauth only") + "  "
 	}
-	matches := commas(len(s.visible)) + " matches"
-	if len(s.visible) == 1 {
-		matches = "1 match"
+	matches := commasNoun(len(s.visible), "match", "matches")
+	if s.needsOnly && len(s.visible) < len(s.result.Hits) {
+		matches = commas(len(s.visible)) + " of " + commasNoun(len(s.result.Hits), "match", "matches")
 	}
 	b.WriteString(st.Faint.Render(progress) + "  " + filter + st.Faint.Render(matches))
 	b.WriteByte('\n')
 
 	rows := height - 2
+	if s.note != "" && rows > 1 {
+		// A note takes the list's first line while it shows.
+		b.WriteString(st.Warning.Render(s.note) + "\n")
+		rows--
+	}
 	if rows < 1 {
 		return b.String()
 	}
 	if len(s.visible) == 0 {
-		msg := "No accounts match."
-		if s.loading && s.loaded == 0 {
-			msg = "Loading accounts from Mono…"
-		}
-		b.WriteString(st.Faint.Render(msg))
+		b.WriteString(st.Faint.Render(s.noRows()))
 		return b.String()
 	}
 	badgeW := 14
 	numW := 10
 	bankW := min(18, max(8, width/5))
 	nameW := max(8, width-2-badgeW-numW-bankW-3)
-	end := min(len(s.visible), s.offset+rows)
-	for i := s.offset; i < end; i++ {
+	loose := s.looseFrom()
+	lines := s.line(len(s.visible) - 1)
+	// The list is drawn from s.offset, moved down here (not in the model)
+	// if a note's line would hide the selected row.
+	offset := max(s.offset, s.line(s.cursor)-rows+1)
+	end := min(lines+1, offset+rows)
+	for ln := offset; ln < end; ln++ {
+		if ln > offset {
+			b.WriteByte('\n')
+		}
+		i := ln
+		if loose >= 0 && ln >= loose { // the heading is drawn where the first looser hit would be
+			if ln == loose {
+				b.WriteString(st.Faint.Render(s.looseHeading()))
+				continue
+			}
+			i--
+		}
 		a := s.at(s.visible[i])
 		label := statusLabel(a, m.marked(a.ID))
 		name := ansi.Truncate(a.Name, nameW, "…")
@@ -334,16 +441,41 @@ func (m Model) searchView(width, height int) string {
 		line := padRight(name, nameW) + " " + padRight(bank, bankW) + " " + padRight(a.MaskedNumber(), numW) + " "
 		badge := st.Badge[label].Render(label)
 		prefix := "  "
-		if i == s.cursor {
+		switch {
+		case i == s.cursor:
 			prefix = st.Cursor.Render("▌ ")
 			line = st.Selected.Render(line)
+		case loose >= 0 && i >= loose:
+			line = st.Faint.Render(line) // looser hits are dimmed
 		}
 		b.WriteString(prefix + line + badge)
-		if i < end-1 {
-			b.WriteByte('\n')
-		}
 	}
 	return b.String()
+}
+
+// looseHeading is the faint line above the looser hits.
+func (s *searchScreen) looseHeading() string {
+	if s.strong == 0 {
+		return "  — no close match; looser matches —"
+	}
+	return "  — looser matches —"
+}
+
+// searchBoxView is the search box. Focused, it is the text input with its
+// cursor; unfocused (after esc), it is plainly not taking keys: the query
+// faint, no cursor, and "/ to search".
+func (m Model) searchBoxView(width int) string {
+	s, st := &m.search, m.styles
+	if s.input.Focused() {
+		return s.input.View()
+	}
+	hint := st.KeyHint.Render("/") + st.Faint.Render(" to search")
+	q := s.input.Value()
+	if q == "" {
+		return ansi.Truncate("  "+hint+st.Faint.Render(": "+s.input.Placeholder), width, "…")
+	}
+	q = ansi.Truncate(q, max(1, width-18), "…")
+	return "  " + st.Faint.Render(q) + "   " + hint
 }
 
 func padRight(s string, w int) string {
