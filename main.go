@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +42,7 @@ import (
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
+	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 	"github.com/reauth/reauth/tui/sshserve"
@@ -301,6 +304,9 @@ type env struct {
 	logger  *log.Logger
 	client  *mono.Client
 	sandbox *sandbox.Server
+	// hooks holds the sandbox's webhooks (nil live): what tells the app,
+	// as Mono's would, which accounts need reauth.
+	hooks   *sandboxHooks
 	public  string // Mono public key for the widget
 	apiURL  string
 	closers []func()
@@ -400,8 +406,12 @@ func setup(c common) (*env, error) {
 		e.now = func() time.Time { return start.Add(time.Since(began)) }
 	}
 	if sandboxed {
+		// The sandbox pushes its webhooks from the moment it is made; they
+		// are kept in memory (never in the live webhooks.json) and reach the
+		// app once its runtime attaches (sandboxHooks).
+		e.hooks = newSandboxHooks(e.now, logger)
 		opts := sandbox.Options{Seed: c.sandboxSeed, Logger: domainLog(logger, "sandbox"), Now: e.now,
-			ConfirmDelay: c.sandboxConfirm}
+			ConfirmDelay: c.sandboxConfirm, Webhooks: e.hooks.push}
 		if c.sandboxClock != "" {
 			// Recordings: the fake Mono's tokens repeat too (they are not
 			// secrets; the page's own id and secret stay random).
@@ -465,7 +475,18 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		all = append(all, page.Accounts...)
 	}
 	_ = finish(nil)
-	found := tui.FindAccounts(all, strings.Join(pos, " "), *needs)
+	// Whether an account needs reauth is what the app's list says: Mono's
+	// webhooks (the marks store; the sandbox's own webhooks on the sandbox),
+	// and an account read's sync_status if Mono ever sends one.
+	marks, err := commandMarks(c, e)
+	if err != nil {
+		fmt.Fprintln(stderr, "reauth: warning: Mono's webhooks not read, so only the account reads count:", oneLine(err))
+	}
+	needsReauth := func(a mono.Account) bool { return a.NeedsReauth() || (marks != nil && marks.NeedsReauth(a.ID)) }
+	found := tui.FindAccounts(all, strings.Join(pos, " "), false)
+	if *needs {
+		found = slices.DeleteFunc(found, func(a mono.Account) bool { return !needsReauth(a) })
+	}
 	if *limit > 0 && len(found) > *limit {
 		found = found[:*limit]
 	}
@@ -477,10 +498,18 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		enc.SetIndent("", "  ")
 		return enc.Encode(found)
 	}
+	now := e.now()
 	for _, a := range found {
 		status := string(a.DataStatus.Normal())
-		if a.NeedsReauth() {
+		if needsReauth(a) {
 			status = "NEEDS REAUTH"
+		}
+		// Then what Mono's webhook said, when one marked the account (or
+		// said it was unlinked): which event, when, with what.
+		if marks != nil {
+			if m, ok := marks.Mark(a.ID); ok {
+				status += "  " + m.Evidence(now)
+			}
 		}
 		fmt.Fprintf(stdout, "%s  %-28s %-18s %s  %s\n", a.ID, trunc(a.Name, 28), trunc(a.Institution.Name, 18), a.MaskedNumber(), status)
 	}
@@ -544,6 +573,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer e.Close()
+	if err := warnIfHealthy(ctx, c, e, rec, id, stderr, *timeout); err != nil {
+		return err
+	}
 	tok, err := mintAudited(ctx, e, rec, id, stderr, *timeout)
 	if err != nil {
 		return err
@@ -678,9 +710,14 @@ func osUser() string {
 // serve` one for all SSH connections (each connection still gets its own
 // program and its own page sessions).
 type runtime struct {
-	env      *env
-	pages    *connect.Server
-	audit    *audit.Log
+	env   *env
+	pages *connect.Server
+	audit *audit.Log
+	// auditPath is the audit log's file, read back for an account's past
+	// attempts (its reason).
+	auditPath string
+	// marks is what Mono's webhooks said about each account: the store
+	// beside the audit log live, the sandbox's own in memory.
 	marks    *webhook.Store
 	hub      *signalHub
 	webhooks *http.Server // nil unless --webhook-addr
@@ -704,7 +741,7 @@ func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 				e.logger.Info("account list loaded", "accounts", n, "took", took.Round(time.Millisecond))
 			}
 		}})
-	cfg, err := pageConfig(c, e, rt.sandboxWebhook)
+	cfg, err := pageConfig(c, e)
 	if err != nil {
 		return nil, err
 	}
@@ -727,7 +764,12 @@ func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 		rt.Close()
 		return nil, failedError{"cannot open the audit log: " + oneLine(err)}
 	}
-	if rt.marks, _, err = openMarks(common{auditPath: path}); err != nil {
+	rt.auditPath = path
+	if e.hooks != nil {
+		// The sandbox's webhooks, in memory: every one it has sent so far
+		// now, each later one as it comes, told to every program.
+		rt.marks = e.hooks.attach(e.sandbox.Webhooks, rt.publish)
+	} else if rt.marks, _, err = openMarks(common{auditPath: path}); err != nil {
 		e.logger.Warn("webhook marks unavailable", "err", err)
 		rt.marks = nil
 	}
@@ -748,7 +790,7 @@ func newRuntime(ctx context.Context, c common, e *env) (*runtime, error) {
 		}
 		rt.hookURL = "http://" + rt.webhooks.Addr + "/"
 	}
-	if rt.marks != nil && rt.webhooks == nil {
+	if rt.marks != nil && rt.webhooks == nil && e.hooks == nil {
 		// Without its own receiver, the store may be another process's (a
 		// `reauth webhooks` beside the app): its new marks show while the
 		// app runs, not only at the next start.
@@ -786,20 +828,33 @@ func (rt *runtime) watchMarks(ctx context.Context, every time.Duration) {
 			continue
 		}
 		lastErr = ""
-		for _, id := range marked {
-			rt.hub.Publish(tui.AccountSignal{AccountID: id, NeedsReauth: true})
-		}
-		for _, id := range cleared {
-			// The store clears a mark only for account_reauthorized.
-			rt.hub.Publish(tui.AccountSignal{AccountID: id, Event: webhook.Reauthorized.String(), Reauthorized: true})
+		for _, id := range append(marked, cleared...) {
+			// What the store now holds for it: a mark, an unlinking, or
+			// the clearing (account_reauthorized, or account_updated
+			// SUCCESSFUL) with its event and time.
+			m, ok := rt.marks.Latest(id)
+			if !ok {
+				continue
+			}
+			rt.hub.Publish(tui.AccountSignal{AccountID: id, Event: m.Event, NeedsReauth: m.NeedsReauth(),
+				Reauthorized: m.Kind == webhook.Cleared && isReauthorizedEvent(m.Event),
+				DataStatus:   m.DataStatus, SyncStatus: m.SyncStatus, At: m.At})
 		}
 	}
 }
 
+// isReauthorizedEvent reports whether a Mark's event is Mono's
+// account_reauthorized (either spelling).
+func isReauthorizedEvent(name string) bool {
+	name = strings.ToLower(strings.TrimSpace(name))
+	return name == webhook.Reauthorized.String() || name == "mono.events.account_reauthorised"
+}
+
 // pageConfig is the widget page server's configuration for this mode. In
-// the sandbox, a completed simulated reauth is reported to the fake Mono
-// (and, through notify, to our own webhook receiver when one runs).
-func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind, string)) (connect.Config, error) {
+// the sandbox, a completed simulated reauth is reported to the fake Mono,
+// which then sends its webhooks (account_reauthorized, later account_updated)
+// as Mono would: they reach the app through sandboxHooks, never from here.
+func pageConfig(c common, e *env) (connect.Config, error) {
 	contract, err := connect.ParseContract(c.contract)
 	if err != nil {
 		return connect.Config{}, usageError{err.Error()}
@@ -822,11 +877,8 @@ func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind
 		binary.LittleEndian.PutUint64(seed[:], uint64(c.sandboxSeed)+1)
 		cfg.LabelSource = mrand.NewChaCha8(seed)
 	}
-	cfg.SandboxComplete = func(ctx context.Context, token string) error {
-		id, err := sb.CompleteReauth(token)
-		if err == nil && notify != nil {
-			notify(ctx, webhook.Reauthorized, id)
-		}
+	cfg.SandboxComplete = func(_ context.Context, token string) error {
+		_, err := sb.CompleteReauth(token)
 		return err
 	}
 	return cfg, nil
@@ -834,28 +886,105 @@ func pageConfig(c common, e *env, notify func(context.Context, webhook.EventKind
 
 // onWebhook audits an accepted webhook and tells every program about it.
 func (rt *runtime) onWebhook(ev webhook.Event) {
-	rt.hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Event: ev.Name, NeedsReauth: ev.NeedsReauth(),
-		Reauthorized: ev.Kind == webhook.Reauthorized, DataStatus: ev.DataStatus, SyncStatus: ev.SyncStatus, At: ev.Received})
+	rt.publish(ev)
 	if err := rt.audit.Append(audit.Record{Agent: audit.Agent{User: "mono", Via: "webhook"}, Account: ev.AccountID,
 		Action: audit.ActionWebhookReceived, Event: ev.Name, Detail: string(ev.DataStatus)}); err != nil {
 		rt.env.logger.Error("audit append failed", "err", err)
 	}
 }
 
-// sandboxWebhook makes the sandbox behave like Mono: after a completed
-// reauth it sends account_reauthorized to our own receiver, when one runs.
-func (rt *runtime) sandboxWebhook(ctx context.Context, kind webhook.EventKind, accountID string) {
-	if rt.hookURL == "" {
-		return
-	}
-	body := webhook.Payload(kind, accountID, "sandbox-"+newEventID())
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := webhook.Send(ctx, rt.hookURL, rt.secret, body); err != nil {
-			rt.env.logger.Warn("sandbox webhook not delivered", "err", err)
+// publish tells every program about an event the marks store applied:
+// at Mono's time for it (When), whether it marks the account as needing
+// reauth (an unlinking does not: it cannot be re-authorised), whether it is
+// account_reauthorized, and account_updated's sync_status (SUCCESSFUL is
+// what turns a succeeded attempt Verified).
+func (rt *runtime) publish(ev webhook.Event) {
+	kind, marks := ev.Marks()
+	rt.hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Event: ev.Name,
+		NeedsReauth:  marks && kind != webhook.MarkUnlinked,
+		Reauthorized: ev.Kind == webhook.Reauthorized,
+		DataStatus:   ev.DataStatus, SyncStatus: ev.SyncStatus, At: ev.When()})
+}
+
+// sandboxHooks takes the embedded sandbox's webhooks
+// (sandbox.Options.Webhooks) into an in-memory marks store, as a receiver
+// takes Mono's: sandbox marks never reach the live webhooks.json.
+//
+// The sandbox pushes from the moment it is made, before the app's runtime
+// exists. Until something attaches, a pushed body is dropped: the
+// sandbox's Webhooks() still holds it, and attach records all of those
+// first. After that each pushed body is recorded, and each one the store
+// applies is handed to onEvent. A body is recorded once: the backlog may
+// still be arriving when attach has read it, and its legacy payloads carry
+// no event_id for the store to dedupe on.
+type sandboxHooks struct {
+	mu       sync.Mutex
+	store    *webhook.Store
+	now      func() time.Time
+	logger   *log.Logger
+	attached bool
+	onEvent  func(webhook.Event) // nil: record only
+	recorded map[[sha256.Size]byte]struct{}
+}
+
+func newSandboxHooks(now func() time.Time, logger *log.Logger) *sandboxHooks {
+	return &sandboxHooks{store: webhook.NewMemoryStore(), now: now, logger: logger,
+		recorded: map[[sha256.Size]byte]struct{}{}}
+}
+
+// attach records every webhook sent so far (sent: the sandbox's
+// Webhooks), then each pushed one as it comes, handing each applied event
+// to onEvent (may be nil; only the first attach sets it). It returns the
+// store.
+func (h *sandboxHooks) attach(sent func() [][]byte, onEvent func(webhook.Event)) *webhook.Store {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.attached {
+		// Under the lock, so a body pushed meanwhile waits and is then
+		// either among these or new.
+		for _, body := range sent() {
+			h.recordLocked(body)
 		}
-	}()
+		h.attached, h.onEvent = true, onEvent
+	}
+	return h.store
+}
+
+// push is sandbox.Options.Webhooks.
+func (h *sandboxHooks) push(_ context.Context, body []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.attached {
+		return // attach reads it from the sandbox's Webhooks
+	}
+	if ev, ok := h.recordLocked(body); ok && h.onEvent != nil {
+		h.onEvent(ev)
+	}
+}
+
+// recordLocked parses one body and records it in the store, once; ok when
+// the store applied it.
+func (h *sandboxHooks) recordLocked(body []byte) (webhook.Event, bool) {
+	sum := sha256.Sum256(body)
+	if _, dup := h.recorded[sum]; dup {
+		return webhook.Event{}, false
+	}
+	h.recorded[sum] = struct{}{}
+	ev, err := webhook.Parse(body)
+	if err != nil {
+		h.logger.Warn("sandbox webhook not understood", "err", err)
+		return webhook.Event{}, false
+	}
+	if ev.Kind == webhook.Unknown {
+		return webhook.Event{}, false
+	}
+	ev.Received = h.now()
+	out, err := h.store.Record(ev)
+	if err != nil {
+		h.logger.Warn("sandbox webhook not recorded", "event", ev.Name, "account", ev.AccountID, "err", err)
+		return webhook.Event{}, false
+	}
+	return ev, out == webhook.Applied
 }
 
 func newEventID() string {
@@ -947,10 +1076,14 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 		Sandbox:     rt.env.sandbox != nil,
 		Signals:     rt.hub.Subscribe,
 		RedirectURL: rt.redirect,
-		// An in-process receiver; a separate `reauth webhooks` is not
-		// known for sure, so the TUI says where progress would come from.
-		WebhookReceiver: rt.webhooks != nil,
+		// An in-process receiver, or the sandbox's own webhooks; a separate
+		// `reauth webhooks` is not known for sure, so the TUI says where
+		// progress would come from.
+		WebhookReceiver: rt.webhooks != nil || rt.env.sandbox != nil,
 		Catalog:         rt.catalog,
+		// What Mono's webhooks said about the account (nil marks: not
+		// checked) and its past attempts in the audit.
+		SignalsFor: tui.MarkSignals(rt.marks, rt.history),
 	}
 	if rt.env.sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }
@@ -962,6 +1095,21 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 		d.NeedsReauth = rt.marks.NeedsReauth
 	}
 	return d
+}
+
+// history is an account's past attempts, read back from the audit log
+// (ok false when it could not be read).
+func (rt *runtime) history(_ context.Context, accountID string) ([]state.PastAttempt, bool) {
+	return pastAttempts(rt.auditPath, accountID)
+}
+
+// pastAttempts reads an account's past attempts from the audit log at path.
+func pastAttempts(path, accountID string) ([]state.PastAttempt, bool) {
+	recs, _, err := audit.ReadFile(path, audit.Filter{Account: accountID})
+	if err != nil {
+		return nil, false
+	}
+	return state.PastAttempts(recs, accountID), true
 }
 
 // ---- audit and webhooks ----
@@ -1107,6 +1255,50 @@ func openMarks(c common) (*webhook.Store, string, error) {
 	return st, path, nil
 }
 
+// commandMarks is where a command (accounts, token, link) reads what Mono's
+// webhooks said about accounts, as the app's list does: on the sandbox, the
+// webhooks the sandbox has sent so far (in memory); live, the store beside
+// the audit log that `reauth webhooks` or an app's receiver keeps.
+func commandMarks(c common, e *env) (*webhook.Store, error) {
+	if e.hooks != nil {
+		return e.hooks.attach(e.sandbox.Webhooks, nil), nil
+	}
+	st, _, err := openMarks(c)
+	return st, err
+}
+
+// commandSignals is what is known about an account besides its read, for
+// its reason (state.ReasonFrom): Mono's webhooks about it (marks; nil: not
+// checked) and its past attempts in the audit log at auditPath ("": not
+// checked).
+func commandSignals(ctx context.Context, marks *webhook.Store, auditPath, accountID string, now time.Time) state.Signals {
+	var history func(context.Context, string) ([]state.PastAttempt, bool)
+	if auditPath != "" {
+		history = func(_ context.Context, id string) ([]state.PastAttempt, bool) { return pastAttempts(auditPath, id) }
+	}
+	sig := tui.MarkSignals(marks, history)(ctx, accountID)
+	sig.Now = now
+	return sig
+}
+
+// healthyWarning is the line `reauth token` and `reauth link` print on
+// stderr before going ahead for an account that shows no sign of needing
+// reauth (or that a reauth would not help), e.g. "reauth: warning: no sign
+// this account needs reauth (data_status AVAILABLE; no Mono webhook says
+// otherwise; no failed attempt) — minting anyway"; "" when the account
+// needs it.
+func healthyWarning(acct mono.Account, sig state.Signals, anyway string) string {
+	r := state.ReasonFrom(acct, sig)
+	if r.NeedsReauth() {
+		return ""
+	}
+	summary := r.Summary
+	if rest, ok := strings.CutPrefix(summary, "No "); ok {
+		summary = "no " + rest
+	}
+	return "reauth: warning: " + summary + " (" + strings.Join(r.Evidence, "; ") + ") — " + anyway
+}
+
 // serveWebhooks starts the webhook receiver; onEvent (may be nil) sees each
 // accepted event.
 func serveWebhooks(ctx context.Context, addr, secret string, store *webhook.Store, logger *log.Logger, onEvent func(webhook.Event)) (*http.Server, error) {
@@ -1233,6 +1425,9 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return failedError{"cannot open the audit log, so no token is minted: " + oneLine(err)}
 	}
 	defer rec.close()
+	// What Mono's webhooks said about accounts (on the sandbox, its own, in
+	// memory): for the warning below and for a receiver.
+	marks, marksErr := commandMarks(c, e)
 	var hub *signalHub
 	if c.webhookAddr != "" {
 		// Mono's account_reauthorized for this account ends the run as a
@@ -1241,21 +1436,20 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if secret == "" {
 			return usageError{"--webhook-addr needs MONO_WEBHOOK_SECRET (Mono sends it in mono-webhook-secret)"}
 		}
-		marks, _, err := openMarks(c)
-		if err != nil {
-			return failedError{"--webhook-addr needs the webhook store: " + oneLine(err)}
+		if marksErr != nil {
+			return failedError{"--webhook-addr needs the webhook store: " + oneLine(marksErr)}
 		}
 		hub = newSignalHub()
 		srv, err := serveWebhooks(ctx, c.webhookAddr, secret, marks, e.logger, func(ev webhook.Event) {
 			hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Reauthorized: ev.Kind == webhook.Reauthorized,
-				SyncStatus: ev.SyncStatus, At: ev.Received})
+				SyncStatus: ev.SyncStatus, At: ev.When()})
 		})
 		if err != nil {
 			return err
 		}
 		defer func() { _ = shutdownHTTP(srv) }()
 	}
-	cfg, err := pageConfig(c, e, nil)
+	cfg, err := pageConfig(c, e)
 	if err != nil {
 		return err
 	}
@@ -1294,6 +1488,18 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if contract == connect.ContractToken {
 		opts.Mint = e.client
+	}
+	// Said before anything is minted or served: nothing shows this account
+	// needs reauth. The link goes ahead all the same.
+	if marksErr != nil {
+		e.logger.Warn("webhook marks not read", "err", marksErr)
+	}
+	anyway := "opening the link anyway"
+	if opts.Mint != nil {
+		anyway = "minting anyway"
+	}
+	if w := healthyWarning(acct, commandSignals(ctx, marks, rec.path, acct.ID, e.now()), anyway); w != "" {
+		fmt.Fprintln(stderr, w)
 	}
 	if !c.noBrowser {
 		opts.OpenBrowser = openBrowser
@@ -1341,6 +1547,7 @@ func linkSignals(ctx context.Context, hub *signalHub, accountID string) <-chan l
 type linkAudit struct {
 	log   *audit.Log
 	agent audit.Agent
+	path  string // the file, read back for an account's past attempts
 }
 
 func openLinkAudit(c common) (*linkAudit, error) {
@@ -1355,7 +1562,7 @@ func openLinkAudit(c common) (*linkAudit, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &linkAudit{log: l, agent: audit.Agent{User: osUser(), Via: audit.ViaLocal}}, nil
+	return &linkAudit{log: l, agent: audit.Agent{User: osUser(), Via: audit.ViaLocal}, path: path}, nil
 }
 
 func (r *linkAudit) Append(rec audit.Record) error {
@@ -1548,6 +1755,31 @@ func stillWaiting(w io.Writer, isTerminal bool, ticks <-chan time.Time, start ti
 		once.Do(func() { close(done) })
 		<-exited
 	}
+}
+
+// warnIfHealthy reads the account before `reauth token` mints and says so
+// on stderr (healthyWarning) when nothing shows it needs reauth; the mint
+// goes ahead either way. When Mono does not answer the read within
+// timeout, nothing is minted (exit 1, as for the mint). Any other failed
+// read only means no warning: the mint then says what is wrong, audited.
+func warnIfHealthy(ctx context.Context, c common, e *env, rec *linkAudit, id string, stderr io.Writer, timeout time.Duration) error {
+	rctx, finish := waitForMono(ctx, stderr, timeout)
+	acct, err := e.client.Account(rctx, id)
+	if err = finish(err); err != nil {
+		if ctx.Err() != nil || errors.As(err, new(failedError)) {
+			return err
+		}
+		e.logger.Warn("account not read before the mint: no reauth check", "account", id, "err", oneLine(err))
+		return nil
+	}
+	marks, merr := commandMarks(c, e)
+	if merr != nil {
+		e.logger.Warn("webhook marks not read", "err", merr)
+	}
+	if w := healthyWarning(acct, commandSignals(ctx, marks, rec.path, id, e.now()), "minting anyway"); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
+	return nil
 }
 
 // noAuditNoMint starts the error of a mint refused because the audit log

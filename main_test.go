@@ -103,15 +103,100 @@ func TestAccountsJSONOnSandbox(t *testing.T) {
 	}
 }
 
+// sandboxMarks is what the seeded sandbox's webhooks (sent before it
+// started) mark, read as the app reads them: accounts needing reauth.
+func sandboxMarks(t *testing.T) map[string]webhook.Mark {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{Seed: 1})
+	defer sb.Close()
+	st := webhook.NewMemoryStore()
+	for _, body := range sb.Webhooks() {
+		ev, err := webhook.Parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Received = time.Now()
+		if _, err := st.Record(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st.Marked()
+}
+
+// --needs-reauth lists what the app's list marks NEEDS REAUTH: on the
+// sandbox, exactly the accounts its webhooks say need reauth (account reads
+// carry no sync_status, as Mono's do not), each with the webhook's
+// evidence; live, the marks another process's receiver wrote beside the
+// audit log. Text and --json agree.
 func TestAccountsNeedsReauthAndNoMatch(t *testing.T) {
+	want := sandboxMarks(t)
+	if len(want) < 20 {
+		t.Fatalf("the sandbox's webhooks mark only %d accounts", len(want))
+	}
 	r := runBin(t, nil, "accounts", "--needs-reauth")
 	if r.code != 0 || !strings.Contains(r.stdout, "NEEDS REAUTH") {
 		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
+	listed := map[string]bool{}
 	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		if !strings.HasSuffix(l, "NEEDS REAUTH") {
-			t.Fatalf("line without the reauth flag: %q", l)
+		if !strings.Contains(l, "  NEEDS REAUTH  Mono webhook ") {
+			t.Fatalf("line without the reauth flag and Mono's webhook: %q", l)
 		}
+		id := strings.Fields(l)[0]
+		if _, ok := want[id]; !ok {
+			t.Fatalf("listed %s, which no sandbox webhook marks: %q", id, l)
+		}
+		listed[id] = true
+	}
+	if len(listed) != len(want) {
+		t.Fatalf("%d accounts listed, the sandbox's webhooks mark %d", len(listed), len(want))
+	}
+	folake := "5ca1ab1e0000000000000001"
+	if !strings.Contains(r.stdout, folake) || !regexp.MustCompile(folake+`.*NEEDS REAUTH  Mono webhook account_updated at .*: sync_status REAUTHORISATION_REQUIRED\n`).MatchString(r.stdout) {
+		t.Fatalf("Folake's line lacks the webhook's evidence:\n%s", r.stdout)
+	}
+	r = runBin(t, nil, "accounts", "--needs-reauth", "--json")
+	var accts []mono.Account
+	if err := json.Unmarshal([]byte(r.stdout), &accts); r.code != 0 || err != nil {
+		t.Fatalf("--json: exit %d %v: %s", r.code, err, r.stderr)
+	}
+	if len(accts) != len(want) {
+		t.Fatalf("--json lists %d accounts, want %d", len(accts), len(want))
+	}
+	for _, a := range accts {
+		if !listed[a.ID] {
+			t.Fatalf("--json lists %s (%s), the text did not", a.ID, a.Name)
+		}
+	}
+
+	// Live: a `reauth webhooks` beside the audit log marked one account.
+	sb := sandbox.New(sandbox.Options{Seed: 1})
+	if err := sb.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	dir := t.TempDir()
+	receiver, err := webhook.OpenStore(filepath.Join(dir, "webhooks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := "5ca1ab1e0000000000000004"
+	if _, err := receiver.Apply(webhook.Event{ID: "evt-other-process", Kind: webhook.AccountUpdated,
+		Name: "mono.events.account_updated", SyncStatus: "REAUTHORISATION_REQUIRED", AccountID: marked,
+		Received: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	live := []string{"MONO_API_URL=" + sb.URL(), "MONO_SECRET_KEY=" + sandbox.SecretKey,
+		"REAUTH_AUDIT_LOG=" + filepath.Join(dir, "audit.jsonl")}
+	r = runBin(t, live, "accounts", "--needs-reauth")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 1 ||
+		!strings.HasPrefix(lines[0], marked) || !strings.Contains(lines[0], "  NEEDS REAUTH  Mono webhook account_updated received ") ||
+		!strings.HasSuffix(lines[0], ": sync_status REAUTHORISATION_REQUIRED") {
+		t.Fatalf("live, with another process's mark: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBin(t, live, "accounts", "--needs-reauth", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &accts); r.code != 0 || err != nil || len(accts) != 1 || accts[0].ID != marked {
+		t.Fatalf("live --json: exit %d %v: %s", r.code, err, r.stdout)
 	}
 	// Nothing matching is an empty list, not a failure (exit 0), with and
 	// without --json: TestAccountsNoMatchIsTheSameWithAndWithoutJSON.
@@ -121,7 +206,8 @@ func TestAccountsNeedsReauthAndNoMatch(t *testing.T) {
 	}
 }
 
-// The token command against any Mono-shaped server performs exactly one
+// The token command against any Mono-shaped server reads the account (for
+// its warning when nothing says it needs reauth) and performs exactly one
 // POST /accounts/ID/reauthorise with the key header.
 func TestTokenAgainstMonoShapedServer(t *testing.T) {
 	sb := sandbox.New(sandbox.Options{Seed: 3})
@@ -152,11 +238,59 @@ func TestTokenAgainstMonoShapedServer(t *testing.T) {
 	if acct, ok := sb.TokenValid(got.Token); !ok || acct != id {
 		t.Fatal("the printed token is not the one the server minted")
 	}
-	if log := sb.RequestLog(); !slices.Equal(log, []string{"POST /accounts/" + id + "/reauthorise"}) {
+	if log := sb.RequestLog(); !slices.Equal(log, []string{"GET /v2/accounts/" + id, "POST /accounts/" + id + "/reauthorise"}) {
 		t.Fatalf("requests %q", log)
 	}
 	if strings.Contains(r.stderr, sandbox.SecretKey) {
 		t.Fatal("secret key printed")
+	}
+}
+
+// `reauth token` and `reauth link` say on stderr, in one line, when nothing
+// shows the account needs reauth (its read, Mono's webhooks, its past
+// attempts), and go ahead all the same; for an account Mono's webhook marks
+// they say nothing.
+func TestTokenAndLinkWarnWhenNothingSaysReauth(t *testing.T) {
+	marked := sandboxMarks(t)
+	var healthy mono.Account
+	for _, a := range sandbox.Generate(1, 520) {
+		if _, ok := marked[a.ID]; !ok && a.DataStatus.Is(mono.StatusAvailable) && !strings.HasPrefix(a.ID, "5ca1ab1e") {
+			healthy = a
+			break
+		}
+	}
+	if healthy.ID == "" {
+		t.Fatal("no sandbox account without a mark reads AVAILABLE")
+	}
+	const folake = "5ca1ab1e0000000000000001" // account_updated REAUTHORISATION_REQUIRED
+	const want = "reauth: warning: no sign this account needs reauth (data_status AVAILABLE; no Mono webhook says otherwise; " +
+		"no failed attempt) — minting anyway\n"
+	auditFlag := func() string { return "--audit-log=" + filepath.Join(t.TempDir(), "audit.jsonl") }
+
+	r := runBin(t, nil, "token", healthy.ID, "--json", auditFlag())
+	if r.code != 0 || r.stderr != want || !strings.Contains(r.stdout, `"token"`) {
+		t.Fatalf("token for %s (%s): exit %d stdout %q stderr %q; want the token and %q", healthy.ID, healthy.Name, r.code, r.stdout, r.stderr, want)
+	}
+	r = runBin(t, nil, "token", folake, auditFlag())
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("token for a marked account: exit %d stderr %q; want no warning", r.code, r.stderr)
+	}
+	// A bank that only ever gives Mono the balance: a reauth would not help.
+	r = runBin(t, nil, "token", "5ca1ab1e0000000000000007", auditFlag())
+	if r.code != 0 || !strings.HasPrefix(r.stderr, "reauth: warning: OPay gives Mono only the balance: a partner-bank limitation, not a reauth need (") ||
+		!strings.HasSuffix(r.stderr, ") — minting anyway\n") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("token for the balance-only account: exit %d stderr %q", r.code, r.stderr)
+	}
+
+	// link warns before it mints; nobody opens the page, so it ends at
+	// --timeout (exit 1).
+	r = runBin(t, nil, "link", healthy.ID, "--no-browser", "--json", "--timeout", "1s", auditFlag())
+	if r.code != 1 || r.stderr != want || !strings.Contains(r.stdout, `"url"`) {
+		t.Fatalf("link for %s: exit %d stdout %q stderr %q; want %q", healthy.ID, r.code, r.stdout, r.stderr, want)
+	}
+	r = runBin(t, nil, "link", folake, "--no-browser", "--json", "--timeout", "1s", auditFlag())
+	if r.code != 1 || r.stderr != "" {
+		t.Fatalf("link for a marked account: exit %d stderr %q; want no warning", r.code, r.stderr)
 	}
 }
 
@@ -306,7 +440,9 @@ func TestTUIInPseudoTerminal(t *testing.T) {
 		return strings.Contains(txt, "Adaeze Okonkwo") && !strings.Contains(txt, "Folake")
 	})
 	s.send("\r")
-	s.waitText("MFA required by the bank")
+	// The reason comes from Mono's webhook, as the sandbox sends it: Adaeze's
+	// account is marked by reauthorisation_required, which says no why.
+	s.waitText("From Mono webhook reauthorisation_required")
 	s.send("t")
 	txt := s.waitText("left")
 	var tokenLine string
@@ -318,7 +454,10 @@ func TestTUIInPseudoTerminal(t *testing.T) {
 	if !strings.Contains(tokenLine, "••••") || !strings.Contains(tokenLine, "09:5") && !strings.Contains(tokenLine, "10:00") {
 		t.Fatalf("token line %q: want a masked token and a countdown", tokenLine)
 	}
+	// The token is live: q asks first, and y confirms.
 	s.send("q")
+	s.waitText("Quit reauth")
+	s.send("y")
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
 	select {
@@ -414,11 +553,15 @@ func TestTUISetupErrorAfterTheScreenStarted(t *testing.T) {
 
 // A `reauth webhooks` receiver in another process writes the marks store
 // beside the audit log; the running app shows a new mark without a restart.
+// Live mode, against a sandbox Mono on loopback: on the embedded sandbox the
+// sandbox's own webhooks say which accounts need reauth (in memory) and
+// webhooks.json is not read.
 func TestAppShowsMarksAnotherProcessWrites(t *testing.T) {
 	all := sandbox.Generate(1, 520)
+	sandboxMarked := sandboxMarks(t)
 	var healthy mono.Account
 	for _, a := range all {
-		if a.NeedsReauth() || !a.DataStatus.Is(mono.StatusAvailable) {
+		if _, marked := sandboxMarked[a.ID]; marked || a.NeedsReauth() || !a.DataStatus.Is(mono.StatusAvailable) {
 			continue
 		}
 		same := 0
@@ -435,7 +578,13 @@ func TestAppShowsMarksAnotherProcessWrites(t *testing.T) {
 	if healthy.ID == "" {
 		t.Fatal("the sandbox has no healthy account with a unique name")
 	}
-	s := startScreen(t, 100, 30, nil, "--no-browser")
+	sb := sandbox.New(sandbox.Options{Seed: 1})
+	if err := sb.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	s := startScreen(t, 100, 30, []string{"MONO_API_URL=" + sb.URL(), "MONO_SECRET_KEY=" + sandbox.SecretKey,
+		"MONO_PUBLIC_KEY=" + sandbox.PublicKey}, "--no-browser")
 	s.waitText("loaded 520 / 520")
 	s.send(healthy.Name)
 	rowSays := func(label string) func(string) bool {
@@ -624,6 +773,9 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 	if strings.Contains(s.text(), pageSecret) {
 		t.Fatal("the page secret is visible on screen")
 	}
+	// The attempt is live: q asks first, and q again confirms.
+	s.send("q")
+	s.waitText("Quit reauth")
 	s.send("q")
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
@@ -1013,7 +1165,11 @@ func TestAuditPrintsAnAttemptInSeqOrder(t *testing.T) {
 }
 
 // slowMono answers nothing until the client goes away or the test ends.
-func slowMono(t *testing.T) *httptest.Server {
+func slowMono(t *testing.T) *httptest.Server { return slowMonoFor(t, nil) }
+
+// slowMonoFor is slowMono for the requests hang reports (nil: all); any
+// other request is answered 404 at once.
+func slowMonoFor(t *testing.T, hang func(*http.Request) bool) *httptest.Server {
 	t.Helper()
 	release := make(chan struct{})
 	wait := func(r *http.Request) {
@@ -1023,6 +1179,10 @@ func slowMono(t *testing.T) *httptest.Server {
 		}
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hang != nil && !hang(r) {
+			http.NotFound(w, r)
+			return
+		}
 		wait(r)
 		http.Error(w, `{"message":"too late"}`, http.StatusServiceUnavailable)
 	}))
@@ -1032,26 +1192,36 @@ func slowMono(t *testing.T) *httptest.Server {
 
 // A Mono that does not answer: accounts and token end at --timeout with
 // "reauth: Mono did not answer within 2s" (exit 1), well before the
-// per-call API timeout; the failed mint is audited. With stderr not a
-// terminal nothing else is said, even past the 3 s notice.
+// per-call API timeout. When it is the mint that gets no answer, the failed
+// mint is audited; when Mono does not even answer token's read of the
+// account (for its warning), nothing is minted and nothing audited. With
+// stderr not a terminal nothing else is said, even past the 3 s notice.
 func TestSlowMonoEndsAtTheTimeout(t *testing.T) {
 	srv := slowMono(t)
-	env := []string{"MONO_API_URL=" + srv.URL, "MONO_SECRET_KEY=live_sk_notreal0000", "MONO_PUBLIC_KEY=live_pk_x"}
+	// Answers the account read at once (404: token then gives no warning)
+	// and never the mint.
+	mintHangs := slowMonoFor(t, func(r *http.Request) bool { return r.Method == http.MethodPost })
+	env := func(srv *httptest.Server) []string {
+		return []string{"MONO_API_URL=" + srv.URL, "MONO_SECRET_KEY=live_sk_notreal0000", "MONO_PUBLIC_KEY=live_pk_x"}
+	}
 	for _, c := range []struct {
 		name    string
+		srv     *httptest.Server
 		timeout string
 		args    []string
+		minted  bool // the mint request went out (and is audited)
 	}{
-		{"accounts", "2s", []string{"accounts", "ada"}},
-		{"accounts --json", "2s", []string{"accounts", "--json"}},
-		{"token", "2s", []string{"token", "5ca1ab1e0000000000000001"}},
-		{"token past the notice", "4s", []string{"token", "5ca1ab1e0000000000000001", "--json"}},
+		{"accounts", srv, "2s", []string{"accounts", "ada"}, false},
+		{"accounts --json", srv, "2s", []string{"accounts", "--json"}, false},
+		{"token, no read", srv, "2s", []string{"token", "5ca1ab1e0000000000000001"}, false},
+		{"token", mintHangs, "2s", []string{"token", "5ca1ab1e0000000000000001"}, true},
+		{"token past the notice", mintHangs, "4s", []string{"token", "5ca1ab1e0000000000000001", "--json"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			path := filepath.Join(t.TempDir(), "audit.jsonl")
 			start := time.Now()
-			r := runBin(t, append([]string{"REAUTH_AUDIT_LOG=" + path}, env...), append(c.args, "--timeout", c.timeout)...)
+			r := runBin(t, append([]string{"REAUTH_AUDIT_LOG=" + path}, env(c.srv)...), append(c.args, "--timeout", c.timeout)...)
 			took := time.Since(start)
 			t.Logf("%v --timeout %s ended after %s", c.args, c.timeout, took.Round(10*time.Millisecond))
 			want := "reauth: Mono did not answer within " + c.timeout + "\n"
@@ -1062,6 +1232,12 @@ func TestSlowMonoEndsAtTheTimeout(t *testing.T) {
 				t.Fatalf("took %s with --timeout %s", took, c.timeout)
 			}
 			if c.args[0] != "token" {
+				return
+			}
+			if !c.minted {
+				if recs := readAudit(t, path); len(recs) != 0 {
+					t.Fatalf("nothing was minted, yet the audit has %+v", recs)
+				}
 				return
 			}
 			recs := readAudit(t, path)

@@ -76,7 +76,7 @@ func TestTwoAgentsCompleteSandboxReauthsInChromium(t *testing.T) {
 
 	for _, tm := range []*terminal{ada, bob} {
 		tm.waitText("SUCCEEDED")
-		tm.waitText("fresh data confirmed") // the account re-read after success shows a sync after it
+		tm.waitText("fresh data confirmed") // the sandbox's account_updated SUCCESSFUL after the reauth
 	}
 	// Ada's scripted customer typed a wrong OTP first; Bob's never did.
 	ada.waitText("INVALID_OTP")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"image/color"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/mono/webhook"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 )
@@ -71,6 +73,7 @@ type fixture struct {
 	keysPath string
 	keys     map[string]gossh.Signer
 	sb       *sandbox.Server
+	hooks    *sandboxHooks // the sandbox's webhooks, as main takes them
 	client   *mono.Client
 	catalog  *tui.Catalog // one account list for every session, as main shares it
 	pages    *connect.Server
@@ -103,11 +106,17 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 
-	f.sb = sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, ConfirmDelay: time.Millisecond})
+	// Which accounts need reauth, and why, comes from the sandbox's
+	// webhooks (its reads carry no sync_status, as Mono's do not); its
+	// account_updated SUCCESSFUL after a reauth confirms fresh data.
+	f.hooks = newSandboxHooks()
+	f.sb = sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, ConfirmDelay: time.Millisecond,
+		Webhooks: f.hooks.push})
 	if err := f.sb.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.sb.Close() })
+	f.hooks.attach(f.sb.Webhooks())
 	var err error
 	f.client, err = mono.NewClient(mono.Config{BaseURL: f.sb.URL(), SecretKey: sandbox.SecretKey, Retry: mono.RetryPolicy{MaxAttempts: 1}})
 	if err != nil {
@@ -167,7 +176,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 
 // newDeps is the per-session factory, as main builds it: the shared Mono
 // client, account catalogue and page server, an audit recorder stamped
-// with the agent. It
+// with the agent, the sandbox's webhooks (marks and live signals). It
 // sets OpenBrowser to prove the server drops it.
 func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
 	f.mu.Lock()
@@ -189,8 +198,102 @@ func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
 			f.mu.Unlock()
 			return nil
 		},
-		VerifyEvery: 50 * time.Millisecond,
-		VerifyFor:   20 * time.Second,
+		NeedsReauth:     f.hooks.store.NeedsReauth,
+		SignalsFor:      tui.MarkSignals(f.hooks.store, nil),
+		Signals:         f.hooks.hub.Subscribe,
+		WebhookReceiver: true,
+		VerifyEvery:     50 * time.Millisecond,
+		VerifyFor:       20 * time.Second,
+	}
+}
+
+// sandboxHooks takes the sandbox's webhooks as main does: into an
+// in-memory marks store, each one the store applies told to every session
+// (Deps.Signals). attach records those sent before it; pushed ones are
+// recorded after it, each body once (the backlog's legacy payloads have no
+// event_id to dedupe on).
+type sandboxHooks struct {
+	store *webhook.Store
+	hub   *signalHub
+
+	mu       sync.Mutex
+	attached bool
+	recorded map[[sha256.Size]byte]bool
+}
+
+func newSandboxHooks() *sandboxHooks {
+	return &sandboxHooks{store: webhook.NewMemoryStore(), hub: &signalHub{subs: map[chan tui.AccountSignal]bool{}},
+		recorded: map[[sha256.Size]byte]bool{}}
+}
+
+func (h *sandboxHooks) attach(sent [][]byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, body := range sent {
+		h.recordLocked(body)
+	}
+	h.attached = true
+}
+
+// push is sandbox.Options.Webhooks.
+func (h *sandboxHooks) push(_ context.Context, body []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.attached {
+		return // attach gets it from the sandbox's Webhooks
+	}
+	if ev, ok := h.recordLocked(body); ok {
+		kind, marks := ev.Marks()
+		h.hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Event: ev.Name,
+			NeedsReauth: marks && kind != webhook.MarkUnlinked, Reauthorized: ev.Kind == webhook.Reauthorized,
+			DataStatus: ev.DataStatus, SyncStatus: ev.SyncStatus, At: ev.When()})
+	}
+}
+
+func (h *sandboxHooks) recordLocked(body []byte) (webhook.Event, bool) {
+	sum := sha256.Sum256(body)
+	if h.recorded[sum] {
+		return webhook.Event{}, false
+	}
+	h.recorded[sum] = true
+	ev, err := webhook.Parse(body)
+	if err != nil || ev.Kind == webhook.Unknown {
+		return webhook.Event{}, false
+	}
+	ev.Received = time.Now()
+	out, err := h.store.Record(ev)
+	return ev, err == nil && out == webhook.Applied
+}
+
+// signalHub fans signals out to every session, never blocking (as main's).
+type signalHub struct {
+	mu   sync.Mutex
+	subs map[chan tui.AccountSignal]bool
+}
+
+func (h *signalHub) Subscribe(ctx context.Context) <-chan tui.AccountSignal {
+	ch := make(chan tui.AccountSignal, 16)
+	h.mu.Lock()
+	h.subs[ch] = true
+	h.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		h.mu.Lock()
+		delete(h.subs, ch)
+		close(ch)
+		h.mu.Unlock()
+	}()
+	return ch
+}
+
+func (h *signalHub) Publish(sig tui.AccountSignal) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- sig:
+		default:
+		}
 	}
 }
 

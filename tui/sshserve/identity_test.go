@@ -53,7 +53,9 @@ func TestIdentityComesFromTheKeyNotTheUserName(t *testing.T) {
 		return strings.Contains(s, "Adaeze Okonkwo") && !strings.Contains(s, "Folake")
 	})
 	tm.send("\r")
-	tm.waitText("MFA required by the bank")
+	// The reason comes from Mono's webhook, as the sandbox sends it:
+	// reauthorisation_required, which says no why.
+	tm.waitText("From Mono webhook reauthorisation_required")
 	tm.send("t")
 	tm.waitText(" left")
 	recs := f.auditOf(fpAlice).records()
@@ -94,6 +96,9 @@ func TestIdentityComesFromTheKeyNotTheUserName(t *testing.T) {
 		t.Errorf("read back %d records (err %v), first agent %+v", len(back), err, back)
 	}
 
+	// The token is live: q asks first, and q again confirms.
+	tm.send("q")
+	tm.waitText("Quit reauth")
 	tm.send("q")
 	if code := tm.wait(); code != 0 {
 		t.Fatalf("exit status %d", code)

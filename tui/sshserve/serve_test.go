@@ -34,7 +34,9 @@ func TestAuthorisedAgentGetsTheTUI(t *testing.T) {
 		return strings.Contains(s, "Adaeze Okonkwo") && !strings.Contains(s, "Folake")
 	})
 	tm.send("\r")
-	tm.waitText("MFA required by the bank")
+	// The reason comes from Mono's webhook, as the sandbox sends it:
+	// reauthorisation_required, which says no why.
+	tm.waitText("From Mono webhook reauthorisation_required")
 	tm.send("t")
 	scr = tm.waitText(" left")
 	var tokenLine string
@@ -54,7 +56,10 @@ func TestAuthorisedAgentGetsTheTUI(t *testing.T) {
 		t.Fatal("the agent's audit recorder saw no token_minted")
 	}
 
+	// The token is live: q asks first, and y confirms.
 	tm.send("q")
+	tm.waitText("Quit reauth")
+	tm.send("y")
 	if code := tm.wait(); code != 0 {
 		t.Fatalf("quitting gave exit status %d, want 0", code)
 	}
