@@ -116,6 +116,11 @@ func TestLinkSurvivesReloadAndReopenedTab(t *testing.T) {
 	if o := p.until("PAGE_REOPENED"); o != nil {
 		t.Fatalf("the reload ended the attempt: %v (seen %v)", o, p.seen)
 	}
+	// The reloaded page has set itself up (its widget opened again), so
+	// leaving it sends its unload.
+	if o := p.until("OPENED"); o != nil {
+		t.Fatalf("outcome before the reloaded widget opened: %v (seen %v)", o, p.seen)
+	}
 	// The customer leaves the page and closes that tab, then opens the link
 	// again in a new one.
 	if _, err := chromedp.Run(ctx, chromedp.Navigate("about:blank")); err != nil {
