@@ -44,3 +44,36 @@ func TestAccountContractMintsNoToken(t *testing.T) {
 		t.Fatal("a mint was recorded")
 	}
 }
+
+// An account with no sign that it needs reauth asks before a token is
+// minted; n mints nothing.
+func TestHealthyAccountAsksBeforeMinting(t *testing.T) {
+	h := newHarness(t, harnessOpts{width: 100, height: 40})
+	h.until("loaded", loaded)
+	var healthy string
+	for _, a := range h.m.search.accounts {
+		if !h.m.needsReauth(a) && a.DataStatus.Is("AVAILABLE") {
+			healthy = a.ID
+			break
+		}
+	}
+	if healthy == "" {
+		t.Fatal("fixture: no healthy account")
+	}
+	h.typeText(healthy)
+	h.until("opened", func(m Model) bool { return m.session != nil })
+	h.until("details", func(m Model) bool { return !m.session.sess.Reason().NeedsReauth() && m.session.account.DataRequestID != "" })
+	h.key("t")
+	if h.m.session.dialog != confirmHealthyMint || !strings.Contains(plain(h.m), "No sign this account needs reauth") {
+		t.Fatalf("t did not ask:\n%s", plain(h.m))
+	}
+	h.key("n")
+	if h.m.session.sess.Phase() != state.Explaining {
+		t.Fatalf("n minted: %s", h.m.session.sess.Phase())
+	}
+	if !strings.Contains(plain(h.m), "data_request_id ") {
+		t.Errorf("Mono support's data_request_id is not shown:\n%s", plain(h.m))
+	}
+	h.key("t", "y")
+	h.until("minted", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+}

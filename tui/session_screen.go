@@ -29,6 +29,7 @@ const (
 	confirmReplaceToken
 	confirmLeaveLivePage
 	confirmQuit
+	confirmHealthyMint
 )
 
 // sessionScreen is one account's reauth: reason, token, page, live status.
@@ -696,6 +697,8 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 			switch d {
 			case confirmReplaceToken:
 				return s.requestMint(m, true)
+			case confirmHealthyMint:
+				return s.requestMint(m, false)
 			case confirmQuit:
 				return s.endAndQuit(m)
 			}
@@ -750,6 +753,12 @@ func (s *sessionScreen) onKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Mint):
 		if s.sess.MintNeedsReplace(m.deps.now()) {
 			s.dialog = confirmReplaceToken
+			return nil
+		}
+		if s.sess.Phase() == state.Explaining && !s.sess.Reason().NeedsReauth() {
+			// Nothing Mono sent says this account needs reauth: a token
+			// (and the customer's time) may be wasted. Ask.
+			s.dialog = confirmHealthyMint
 			return nil
 		}
 		return s.requestMint(m, false)
@@ -988,6 +997,10 @@ func (s *sessionScreen) view(m *Model, width, height int) string {
 		details = append(details, strings.ReplaceAll(a.AuthMethod, "_", " "))
 	}
 	details = append(details, "id "+a.ID)
+	if a.DataRequestID != "" {
+		// What Mono support asks for about a failed sync.
+		details = append(details, "data_request_id "+a.DataRequestID)
+	}
 	top = append(top, line1, st.Faint.Render(strings.Join(details, " · ")))
 	if s.detailErr != "" && ph == state.Explaining {
 		top = append(top, ansi.Truncate(st.Warning.Render("Details not loaded: "+s.detailErr)+st.Faint.Render("  (R to retry)"), width, "…"))
@@ -1169,6 +1182,10 @@ func (s *sessionScreen) bottomLines(m *Model, width int) []string {
 		out = append(out, strings.Split(st.Dialog.Width(width).Render(
 			"This attempt is live (its link works for "+ago(s.sess.Token().Remaining(m.deps.now()))+
 				" more). Leave and end it? The customer's page stops working.  y / n"), "\n")...)
+	case s.dialog == confirmHealthyMint:
+		r := s.sess.Reason()
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(
+			"No sign this account needs reauth ("+r.Kind.String()+"). Start a reauth anyway?  y / n"), "\n")...)
 	case s.dialog == confirmQuit:
 		out = append(out, strings.Split(st.Dialog.Width(width).Render(
 			"This attempt is live (its link works for "+ago(s.sess.Token().Remaining(m.deps.now()))+
