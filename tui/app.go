@@ -247,8 +247,9 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		return m, tea.Batch(jump, held)
 	case signalMsg:
 		var cmd tea.Cmd
-		if (msg.sig.NeedsReauth || msg.sig.Reauthorized) && m.search.needsOnly {
-			// A mark came or went: the "needs reauth only" list changes.
+		if m.search.needsOnly {
+			// A mark came or went (a reauth, a sync SUCCESSFUL, an unlink,
+			// a new mark): the "needs reauth only" list may change.
 			m.search.refilter(m.needsReauth)
 		}
 		if m.session != nil && m.session.account.ID == msg.sig.AccountID {
