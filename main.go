@@ -253,7 +253,7 @@ func (c *common) register(fs *flag.FlagSet, page bool) {
 		fs.StringVar(&c.publicURL, "public-url", "", "base URL of the page server as the customer's browser reaches it")
 		fs.BoolVar(&c.noBrowser, "no-browser", false, "never open a browser; just show the link")
 		fs.StringVar(&c.connectJS, "connect-js-url", "", "Connect widget script URL (live default: Mono's CDN)")
-		fs.StringVar(&c.contract, "widget-contract", "token", "token (connect.js <= 2.0) or account (connect.js >= 2.1)")
+		fs.StringVar(&c.contract, "widget-contract", "auto", "auto (ask the Connect script itself), token (connect.js <= 2.0) or account (connect.js >= 2.1)")
 		fs.BoolVar(&c.autoplay, "autoplay", false, "sandbox: a scripted customer completes the widget by itself")
 		fs.StringVar(&c.redirectURL, "redirect-url", "", "where Mono's hosted reauth page sends the customer afterwards (optional)")
 		fs.StringVar(&c.webhookAddr, "webhook-addr", "", "also receive Mono's webhooks on this address (needs MONO_WEBHOOK_SECRET)")
