@@ -62,7 +62,9 @@ func TestHealthyAccountAsksBeforeMinting(t *testing.T) {
 	}
 	h.typeText(healthy)
 	h.until("opened", func(m Model) bool { return m.session != nil })
-	h.until("details", func(m Model) bool { return !m.session.sess.Reason().NeedsReauth() && m.session.account.DataRequestID != "" })
+	h.until("details", func(m Model) bool {
+		return !m.session.sess.Reason().NeedsReauth() && m.session.account.DataRequestID != ""
+	})
 	h.key("t")
 	if h.m.session.dialog != confirmHealthyMint || !strings.Contains(plain(h.m), "No sign this account needs reauth") {
 		t.Fatalf("t did not ask:\n%s", plain(h.m))
