@@ -1093,6 +1093,12 @@ func (rt *runtime) deps(agent audit.Agent) tui.Deps {
 	}
 	if rt.marks != nil {
 		d.NeedsReauth = rt.marks.NeedsReauth
+		marks, logger := rt.marks, rt.env.logger
+		d.ClearMark = func(id string, at time.Time) {
+			if _, err := marks.Clear(id, at, "verified success in reauth"); err != nil {
+				logger.Warn("mark not cleared after a verified success", "account", id, "err", err)
+			}
+		}
 	}
 	return d
 }

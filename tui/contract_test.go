@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 )
@@ -78,4 +80,31 @@ func TestHealthyAccountAsksBeforeMinting(t *testing.T) {
 	}
 	h.key("t", "y")
 	h.until("minted", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+}
+
+// A verified success clears the account's "needs reauth" mark.
+func TestVerifiedSuccessClearsTheMark(t *testing.T) {
+	cleared := make(chan string, 1)
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		d.ClearMark = func(id string, _ time.Time) { cleared <- id }
+	}})
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+	select {
+	case id := <-cleared:
+		t.Fatalf("cleared %s before any fresh signal", id)
+	default:
+	}
+	h.monoSynced()
+	h.until("verified", func(m Model) bool { return m.session.sess.Phase() == state.Verified })
+	select {
+	case id := <-cleared:
+		if id != h.m.session.account.ID {
+			t.Fatalf("cleared %s", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mark was not cleared after the verified success")
+	}
 }

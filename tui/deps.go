@@ -108,6 +108,10 @@ type Deps struct {
 	// I/O (it runs in a Cmd). Nil: none (the reason says what was not
 	// checked). MarkSignals builds one from a webhook store.
 	SignalsFor func(ctx context.Context, accountID string) state.Signals
+	// ClearMark clears the account's "needs reauth" mark after a verified
+	// success (at: when it was verified; a newer webhook from Mono wins). It
+	// may write a file: it runs in a Cmd. Nil: nothing to clear.
+	ClearMark func(accountID string, at time.Time)
 	// Signals subscribes to news about accounts from Mono's webhooks; the
 	// channel closes when ctx ends. Nil: no webhooks.
 	Signals func(ctx context.Context) <-chan AccountSignal

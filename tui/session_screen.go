@@ -53,7 +53,8 @@ type sessionScreen struct {
 	// before the first mint; "" until then. With "account" no token is
 	// minted: t prepares the link.
 	contract       string
-	pendingReplace bool // the mint waiting for the contract replaces a live token
+	pendingReplace bool      // the mint waiting for the contract replaces a live token
+	clearMarkAt    time.Time // a verified success to clear the account's mark for, at the next flush
 	dialog         dialog
 	picking        bool // choosing a reason override
 	pickIdx        int
@@ -155,17 +156,31 @@ func (s *sessionScreen) apply(m *Model, ev state.Event) error {
 		s.status.add(statusLine{at: l.At, tone: l.Tone.String(), text: l.Text})
 	}
 	s.journal.push(st.Records)
+	if st.After == state.Verified && st.Before != state.Verified {
+		// A verified success clears the account's "needs reauth" mark
+		// (in the store, by the next flush's Cmd: it writes a file).
+		s.clearMarkAt = m.deps.now()
+	}
 	return nil
 }
 
 // flush is a Cmd that writes the journal's records (each waits for an
-// fsync: never in Update).
+// fsync: never in Update), and clears the account's mark after a verified
+// success.
 func (s *sessionScreen) flush(m *Model) tea.Cmd {
 	q, rec := s.journal, m.deps.Audit
-	if rec == nil {
+	clearMark, at, id := m.deps.ClearMark, s.clearMarkAt, s.account.ID
+	s.clearMarkAt = time.Time{}
+	if rec == nil && (clearMark == nil || at.IsZero()) {
 		return nil
 	}
-	return func() tea.Msg { q.drain(rec); return nil }
+	return func() tea.Msg {
+		q.drain(rec)
+		if clearMark != nil && !at.IsZero() {
+			clearMark(id, at)
+		}
+		return nil
+	}
 }
 
 // auditQueue keeps an attempt's audit records in the order Update made
