@@ -1504,7 +1504,9 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if opts.Mint != nil {
 		anyway = "minting anyway"
 	}
-	if w := healthyWarning(acct, commandSignals(ctx, marks, rec.path, acct.ID, e.now()), anyway); w != "" {
+	// The same signals the reason is recorded with (as the TUI records it).
+	opts.Known = commandSignals(ctx, marks, rec.path, acct.ID, e.now())
+	if w := healthyWarning(acct, opts.Known, anyway); w != "" {
 		fmt.Fprintln(stderr, w)
 	}
 	if !c.noBrowser {

@@ -34,21 +34,29 @@ func (a *Attempt) Session() Session { return a.sess }
 // Refine replaces the chosen account with a fuller read of the same account
 // and what else is known about it (Mono's webhooks, its past attempts: sig)
 // while the reason is still being explained, so the reason sees them. It
-// records nothing: the attempt has not moved.
-func (a *Attempt) Refine(acct mono.Account, sig Signals, now time.Time) error {
+// records the reason as now shown (with Mono support's ids from the read):
+// the agent reads this one, not the list's.
+func (a *Attempt) Refine(acct mono.Account, sig Signals, now time.Time) ([]audit.Record, error) {
 	if a.sess.phase != Explaining || acct.ID != a.sess.account.ID {
-		return &TransitionError{Phase: a.sess.phase, Event: AccountChosen, Why: "only the chosen account, while explaining"}
+		return nil, &TransitionError{Phase: a.sess.phase, Event: AccountChosen, Why: "only the chosen account, while explaining"}
 	}
 	next, err := New().Apply(Event{Kind: AccountChosen, Account: acct, Signals: sig}, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if a.sess.reason.Overridden {
 		next.reason = next.reason.WithKind(a.sess.reason.Kind)
 	}
 	next.generation = a.sess.generation
 	a.sess = next
-	return nil
+	r := next.Reason()
+	detail := strings.Join(r.Evidence, "; ")
+	if ids := supportIDs(acct); ids != "" {
+		detail += "; " + ids
+	}
+	a.seq++
+	return []audit.Record{{Session: a.id, Seq: a.seq, Account: acct.ID, Action: audit.ActionReasonShown,
+		Reason: r.Kind.String(), Event: "after the account's details and signals", Detail: detail}}, nil
 }
 
 // Line is one line of a status pane or a transcript.
@@ -267,4 +275,17 @@ func remaining(t mono.Token, now time.Time) string {
 func StripFragment(u string) string {
 	base, _, _ := strings.Cut(u, "#")
 	return base
+}
+
+// supportIDs are what Mono support asks for about an account's sync, for
+// the audit ("" when the read carried none).
+func supportIDs(a mono.Account) string {
+	var parts []string
+	if a.DataRequestID != "" {
+		parts = append(parts, "data_request_id "+a.DataRequestID)
+	}
+	if a.SessionID != "" {
+		parts = append(parts, "session_id "+a.SessionID)
+	}
+	return strings.Join(parts, "; ")
 }

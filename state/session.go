@@ -513,8 +513,10 @@ func (s Session) Can(kind EventKind) bool {
 	if kind == Tick || kind == Reset {
 		return true
 	}
-	if kind == MintRequested && s.refused {
-		return false // Mono refused this account: another token cannot help
+	if (kind == MintRequested || kind == LinkPrepared) && (s.refused || s.reason.Kind == AccountUnlinked) {
+		// Mono refused this account, or says its link is gone: no token
+		// or link can re-authorise it; the customer must link it again.
+		return false
 	}
 	for _, k := range allowed[s.phase] {
 		if k == kind {

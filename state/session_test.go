@@ -977,3 +977,35 @@ func TestMonoRefusingAMintIsAnOutcome(t *testing.T) {
 		t.Errorf("mint after refusal: %v", err)
 	}
 }
+
+// An account Mono says was unlinked cannot be re-authorised: no mint and no
+// link is offered for it.
+func TestUnlinkedAccountOffersNoMint(t *testing.T) {
+	s := apply(t, New(), Event{Kind: AccountChosen, Account: testAccount,
+		Signals: Signals{Webhook: &WebhookEvidence{Event: "mono.events.account_unlinked", At: t0}, WebhooksChecked: true}}, t0)
+	if s.Reason().Kind != AccountUnlinked {
+		t.Fatalf("reason %v", s.Reason().Kind)
+	}
+	if s.Can(MintRequested) || s.Can(LinkPrepared) {
+		t.Error("a mint or link is offered for an unlinked account")
+	}
+}
+
+// The reason as shown after the account's details is recorded, with Mono
+// support's ids from the read.
+func TestRefinedReasonIsAuditedWithSupportIDs(t *testing.T) {
+	a := NewAttempt("att")
+	if _, err := a.Apply(Event{Kind: AccountChosen, Account: testAccount}, t0); err != nil {
+		t.Fatal(err)
+	}
+	acct := testAccount
+	acct.DataRequestID, acct.SessionID = "drq_123", "sess_456"
+	recs, err := a.Refine(acct, Signals{}, t0)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%v %v", recs, err)
+	}
+	r := recs[0]
+	if r.Action != "reason_shown" || r.Seq != 3 || !strings.HasSuffix(r.Detail, "data_request_id drq_123; session_id sess_456") {
+		t.Errorf("record %+v", r)
+	}
+}

@@ -127,7 +127,9 @@ func TestTUIAndLinkAgree(t *testing.T) {
 					printed = append(printed, sc.Text())
 				}
 			}()
-			res, err := link.Run(context.Background(), link.Options{Account: acct, Mint: h.deps.Mono, Audit: la, Out: pw, Now: h.clock.Now,
+			known := h.deps.SignalsFor(context.Background(), acct.ID)
+			known.Now = h.clock.Now()
+			res, err := link.Run(context.Background(), link.Options{Account: acct, Known: known, Mint: h.deps.Mono, Audit: la, Out: pw, Now: h.clock.Now,
 				Open: func(context.Context, mono.Account, mono.Token) (link.Page, error) { return lp, nil }})
 			pw.Close()
 			<-read

@@ -419,10 +419,13 @@ func (s *sessionScreen) update(m *Model, msg tea.Msg) (tea.Cmd, bool) {
 			s.account = mergeAccount(s.account, msg.account)
 		}
 		// The fuller account and the signals let the reason see its evidence.
-		if s.att.Refine(s.account, msg.signals, m.deps.now()) == nil {
-			s.sess = s.att.Session()
+		recs, err := s.att.Refine(s.account, msg.signals, m.deps.now())
+		if err != nil {
+			return nil, true
 		}
-		return nil, true
+		s.sess = s.att.Session()
+		s.journal.push(recs)
+		return s.flush(m), true
 	case mintResultMsg:
 		return s.onMint(m, msg), true
 	case pageResultMsg:

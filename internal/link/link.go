@@ -84,6 +84,10 @@ type Options struct {
 	// Signals delivers Mono's webhooks (reauth link --webhook-addr); nil:
 	// none.
 	Signals <-chan Signal
+	// Known is what was known about the account before the run (Mono's
+	// webhooks, its past attempts), for its reason, as the TUI's details
+	// step has it.
+	Known state.Signals
 
 	Out         io.Writer // stdout; nil discards
 	JSON        bool      // JSON lines instead of sentences
@@ -184,6 +188,16 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	res := Result{Attempt: r.att.ID()}
 	if err := r.apply(state.Event{Kind: state.AccountChosen, Account: r.opts.Account}); err != nil {
 		return res, err
+	}
+	// The reason with what else is known, recorded as the TUI records it.
+	recs, err := r.att.Refine(r.opts.Account, r.opts.Known, r.now())
+	if err != nil {
+		return res, err
+	}
+	for _, rec := range recs {
+		if err := r.opts.Audit.Append(rec); err != nil {
+			return res, fmt.Errorf("cannot write the audit log: %w", err)
+		}
 	}
 	var tok mono.Token
 	if r.opts.Mint != nil {
