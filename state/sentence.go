@@ -61,7 +61,7 @@ func Describe(ev mono.WidgetEvent) string {
 		if ev.IsReopen() {
 			return "Page reopened (a reload, the link opened again, or another device)"
 		}
-		return "Customer opened the page"
+		return "The page was opened (a browser loaded the link)"
 	case mono.CallbackEvent:
 	default:
 		if c := clean(string(ev.Callback)); c != "" {
