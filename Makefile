@@ -1,5 +1,6 @@
 # reauth — one entry point for everything CI checks.
-#   make test   installs what the tests need when it is missing, then runs
+#   make test   installs what the tests need when it is missing (staticcheck,
+#               chromium, postgresql), starts a throwaway PostgreSQL, then runs
 #               gofmt, go vet, staticcheck and go test -race over every package.
 #   make bench  runs the benchmarks in BENCHMARKS.md.
 #   make demo   renders demo.gif with vhs (see docs/DEMO.md).
@@ -43,8 +44,12 @@ vet:
 lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
+# The store tests run against a real PostgreSQL: a throwaway cluster made for
+# this run (.ci/postgres.sh: installs Debian's postgresql when missing, initdb
+# as the postgres user, Unix socket in a temp dir) and stopped by its PID after.
 unit:
-	$(GO) test -race -count=1 -timeout 20m ./...
+	@set -e; pg=$$(.ci/postgres.sh start); trap '.ci/postgres.sh stop "$$pg"' EXIT; \
+	REAUTH_TEST_DATABASE_URL="$$(.ci/postgres.sh url "$$pg")" $(GO) test -race -count=1 -timeout 20m ./...
 
 # Every fuzz target gets a short run on each `make test` (seed corpora are in
 # the tests); FUZZ_TIME=5m make fuzz for a real session.
