@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/sandbox"
 )
 
 // sandboxOutcome is the (cached) answer of the fake Mono to "the simulated
@@ -77,13 +78,25 @@ type plan struct {
 	Invalid *sandboxOutcome `json:"invalid,omitempty"`
 }
 
-var sandboxBanks = []planInstitution{
-	{"5f2d08be60b92e2888287702", "GTBank"},
-	{"5f2d08c060b92e2888287703", "Access Bank"},
-	{"5f2d08c160b92e2888287704", "Zenith Bank"},
-	{"5f2d08bf60b92e2888287705", "First Bank"},
-	{"5f2d08c260b92e2888287706", "UBA"},
-	{"5f2d08c360b92e2888287707", "Kuda Bank"},
+// widgetBanks is the simulated widget's bank list: the account's own bank
+// first, then every bank of the fake Mono (sandbox.Institutions, so each bank
+// is named as the sandbox's accounts name it), each once: a bank already in
+// the list by id or by name is not added again.
+func widgetBanks(own planInstitution) []planInstitution {
+	banks := []planInstitution{own}
+	for _, inst := range sandbox.Institutions() {
+		dup := false
+		for _, b := range banks {
+			if b.ID == inst.ID || strings.EqualFold(b.Name, inst.Name) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			banks = append(banks, planInstitution{ID: inst.ID, Name: inst.Name})
+		}
+	}
+	return banks
 }
 
 func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
@@ -105,12 +118,7 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256([]byte(inst.Name))
 		inst.ID = hex.EncodeToString(sum[:12])
 	}
-	banks := []planInstitution{inst}
-	for _, b := range sandboxBanks {
-		if !strings.EqualFold(b.Name, inst.Name) {
-			banks = append(banks, b)
-		}
-	}
+	banks := widgetBanks(inst)
 	auth := a.AuthMethod
 	if auth != mono.AuthMobileBanking {
 		auth = mono.AuthInternetBanking

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/sandbox"
 )
 
 func TestConfigValidation(t *testing.T) {
@@ -913,4 +915,53 @@ func postsLimited(t *testing.T, srv *Server, s *Session, n int64) int {
 		}
 	}
 	return limited
+}
+
+// The simulated widget's bank list names every bank once, as the sandbox's
+// accounts name it, with the account's own bank first — whichever name the
+// account's institution carries (the sandbox's long "First Bank of Nigeria"
+// once sat beside a hard-coded "First Bank").
+func TestSandboxWidgetBankListHasNoDuplicates(t *testing.T) {
+	for _, inst := range sandbox.Institutions() {
+		own := planInstitution{ID: inst.ID, Name: inst.Name}
+		banks := widgetBanks(own)
+		if banks[0] != own {
+			t.Errorf("%s: first bank %v, want the account's own", inst.Name, banks[0])
+		}
+		if len(banks) != len(sandbox.Institutions()) {
+			t.Errorf("%s: %d banks, want each of the sandbox's %d once", inst.Name, len(banks), len(sandbox.Institutions()))
+		}
+		ids, names := map[string]bool{}, map[string]bool{}
+		for _, b := range banks {
+			if ids[b.ID] || names[strings.ToLower(b.Name)] {
+				t.Errorf("%s: %v listed twice in %v", inst.Name, b, banks)
+			}
+			ids[b.ID], names[strings.ToLower(b.Name)] = true, true
+		}
+	}
+	// An institution the sandbox does not know (a live-shaped account on the
+	// sandbox page) comes first and the sandbox's banks follow, a same-named
+	// one left out.
+	banks := widgetBanks(planInstitution{ID: "abc", Name: "gtbank"})
+	if banks[0].ID != "abc" || len(banks) != len(sandbox.Institutions()) {
+		t.Errorf("unknown GTBank: %v", banks)
+	}
+
+	srv := startServer(t, sandboxConfig())
+	s := newSess(t, srv, "acct1", ScenarioSucceeds)
+	code, body := do(t, srv, s, req{path: "/s/" + s.ID() + "/sandbox/plan", body: []byte(fmt.Sprintf(`{"reauth":%q}`, testToken("acct1").Value))})
+	if code != http.StatusOK {
+		t.Fatalf("plan: %d %s", code, body)
+	}
+	var p plan
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, b := range p.Banks {
+		if seen[strings.ToLower(b.Name)] {
+			t.Errorf("plan lists %q twice: %v", b.Name, p.Banks)
+		}
+		seen[strings.ToLower(b.Name)] = true
+	}
 }
