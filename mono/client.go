@@ -47,6 +47,11 @@ type Config struct {
 	Logger *slog.Logger
 	// AllowPlainHTTP permits an http:// BaseURL on a non-loopback host.
 	AllowPlainHTTP bool
+	// Observe, if set, is told of every HTTP attempt: the call's op (a
+	// fixed phrase such as "get account", never an id), the status (0 when
+	// no reply came) and how long it took. Metrics hang here; it must not
+	// block.
+	Observe func(op string, status int, took time.Duration)
 }
 
 // RetryPolicy governs retries of reads (GETs) on 429, 5xx and network errors.
@@ -122,12 +127,13 @@ func equalJitter(d time.Duration) time.Duration {
 // Client is a typed client for the parts of Mono's API that reauth uses. It
 // is safe for concurrent use.
 type Client struct {
-	base   *url.URL
-	key    string
-	hc     *http.Client
-	now    func() time.Time
-	retry  RetryPolicy
-	logger *slog.Logger
+	base    *url.URL
+	key     string
+	hc      *http.Client
+	now     func() time.Time
+	retry   RetryPolicy
+	logger  *slog.Logger
+	observe func(op string, status int, took time.Duration)
 }
 
 // NewClient checks cfg and returns a Client. It fails on an empty key or a
@@ -161,7 +167,7 @@ func NewClient(cfg Config) (*Client, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{base: base, key: key, hc: &hc, now: now, retry: cfg.Retry.withDefaults(), logger: cfg.Logger}, nil
+	return &Client{base: base, key: key, hc: &hc, now: now, retry: cfg.Retry.withDefaults(), logger: cfg.Logger, observe: cfg.Observe}, nil
 }
 
 func defaultTransport() *http.Transport {
@@ -299,6 +305,13 @@ func (c *Client) exchange(ctx context.Context, r request, attempt int) (*reply, 
 
 	start := time.Now()
 	resp, err := c.hc.Do(req)
+	if c.observe != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		c.observe(r.op, status, time.Since(start))
+	}
 	if err != nil {
 		c.logDebug("request failed", "op", r.op, "method", r.method, "path", r.path, "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))
 		return nil, c.transportError(ctx, r.op, err)

@@ -1060,3 +1060,50 @@ func TestDefaultJitterStaysInRange(t *testing.T) {
 		}
 	}
 }
+
+// Observe hears every attempt — retries included, and a transport failure as
+// status 0 — with the op's fixed phrase, never the account id.
+func TestObserveHearsEveryAttempt(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		writeJSONReply(w, http.StatusOK, map[string]any{"status": "successful", "data": map[string]any{
+			"account": map[string]any{"id": "5f0000000000000000000001", "name": "A"}, "meta": map[string]any{"data_status": "AVAILABLE"}}})
+	})
+	type seenCall struct {
+		op     string
+		status int
+	}
+	var mu sync.Mutex
+	var calls []seenCall
+	c, _ := newTestClient(t, f.URL, func(cfg *Config) {
+		cfg.Observe = func(op string, status int, took time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			if took < 0 {
+				t.Errorf("negative duration %v", took)
+			}
+			calls = append(calls, seenCall{op, status})
+		}
+	})
+	if _, err := c.Account(context.Background(), "5f0000000000000000000001"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := c.Account(context.Background(), "5f0000000000000000000001"); err == nil {
+		t.Fatal("a closed server answered")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []seenCall{{"get account", 503}, {"get account", 200}}
+	if len(calls) < 3 || calls[0] != want[0] || calls[1] != want[1] || calls[2].status != 0 {
+		t.Fatalf("observed %v, want %v then transport failures with status 0", calls, want)
+	}
+	for _, c := range calls {
+		if strings.Contains(c.op, "5f00") {
+			t.Errorf("op %q holds the account id", c.op)
+		}
+	}
+}
