@@ -1,13 +1,13 @@
 // Package tui is reauth's terminal UI: one root Bubble Tea model that routes
-// to two screens (search, session) and owns everything global — size,
-// styles, keys, help, the clock tick. All I/O runs in tea.Cmds written as
-// model methods; Update only changes state.
+// to its screens (search, session; see screen) and owns everything global —
+// size, styles, keys, help, the clock tick, quitting. A screen gets a narrow
+// screenCtx, never the root. All I/O runs in tea.Cmds; Update only changes
+// state.
 package tui
 
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +19,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/reauth/reauth/mono"
-	"github.com/reauth/reauth/state"
 )
 
 type screenID int
@@ -125,8 +124,8 @@ func (m Model) start() tea.Cmd {
 	if m.deps.Signals != nil {
 		signals = m.deps.Signals(m.ctx)
 	}
-	return tea.Batch(m.watchCatalog(0), m.tick(), m.search.input.Focus(),
-		waitSignal(signals))
+	c := m.screenCtx(screenSearch)
+	return tea.Batch(m.search.start(&c), m.tick(), waitSignal(signals))
 }
 
 // signalMsg carries one webhook signal and the channel to read the next from.
@@ -153,10 +152,7 @@ func (m *Model) applyStyles(dark bool) {
 	m.help.Styles = help.DefaultStyles(dark)
 	m.help.Styles.ShortKey = m.styles.HelpKey
 	m.help.Styles.FullKey = m.styles.HelpKey
-	ts := m.search.input.Styles()
-	ts.Focused.Prompt = m.styles.KeyHint
-	ts.Blurred.Prompt = m.styles.Faint
-	m.search.input.SetStyles(ts)
+	m.search.restyle(&m.styles)
 	m.spinner.Style = m.styles.Accent
 }
 
@@ -174,7 +170,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return nm, cmd
 	}
-	if !nm.noTimers && !nm.clockOn && nm.screen == screenSession {
+	if !nm.noTimers && !nm.clockOn && nm.active().ticking() {
 		// The clock only matters on the session screen (countdowns, "last
 		// event Ns ago"): an agent idling on the list draws no frame a second.
 		nm.clockOn, nm.now = true, nm.deps.now()
@@ -188,15 +184,50 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // spinning reports whether a spinner is on screen.
-func (m Model) spinning() bool {
-	if m.screen == screenSearch && m.search.loading && m.search.loadErr == nil {
-		return true
+func (m Model) spinning() bool { return m.active().busy() }
+
+// active is the screen on screen. A new screen adds its case here.
+func (m *Model) active() screen {
+	switch {
+	case m.screen == screenSession && m.session != nil:
+		return m.session
 	}
-	if m.screen == screenSession && m.session != nil {
-		ph := m.session.sess.Phase()
-		return ph == state.Minting || ph == state.PageOpening
+	return &m.search
+}
+
+// toScreens hands msg to every screen there is (each takes only its own
+// messages and the broadcasts), then applies what they posted.
+func (m Model) toScreens(msg tea.Msg) (Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	cs := m.screenCtx(screenSearch)
+	cmd, ok := m.search.update(&cs, msg)
+	cmds = append(cmds, cmd)
+	cx := m.screenCtx(screenSession)
+	if m.session != nil {
+		var ok2 bool
+		cmd, ok2 = m.session.update(&cx, msg)
+		cmds = append(cmds, cmd)
+		ok = ok || ok2
 	}
-	return false
+	if !ok {
+		return m, nil
+	}
+	return m.settle(tea.Batch(cmds...), cs.posted, cx.posted)
+}
+
+// settle enables the keys for the state the screens left, then applies
+// what they posted, in order, before any other message.
+func (m Model) settle(cmd tea.Cmd, posted ...[]tea.Msg) (Model, tea.Cmd) {
+	m.syncKeys()
+	cmds := []tea.Cmd{cmd}
+	for _, ps := range posted {
+		for _, p := range ps {
+			var c tea.Cmd
+			m, c = m.update(p)
+			cmds = append(cmds, c)
+		}
+	}
+	return m, tea.Batch(cmds...)
 }
 
 func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
@@ -207,21 +238,16 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		m.help.SetWidth(m.innerWidth())
-		m.search.input.SetWidth(max(10, m.innerWidth()-4))
-		m.search.scrollTo(m.listRows())
-		return m, nil
+		return m.toScreens(msg)
 	case tea.BackgroundColorMsg:
 		m.applyStyles(msg.IsDark())
 		return m, nil
 	case clockMsg:
 		m.now = m.deps.now()
-		var cmd tea.Cmd
-		if m.session != nil {
-			cmd = m.session.onClock(&m, m.now)
-		}
+		m, cmd := m.toScreens(msg)
 		m.syncKeys()
-		if m.screen != screenSession {
-			m.clockOn = false // Update starts it again on the session screen
+		if !m.active().ticking() {
+			m.clockOn = false // Update starts it again on a screen that ticks
 			return m, cmd
 		}
 		return m, tea.Batch(cmd, m.tick())
@@ -232,139 +258,54 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m.spinner, cmd = m.spinner.Update(msg)
 		return m, cmd
-	case catalogMsg:
-		return m.onCatalog(msg.view)
-	case searchResultMsg:
-		if msg.gen != m.search.queryGen { // a stale result never overwrites a newer one
-			return m, nil
-		}
-		m.search.applyResult(msg.result, m.needsReauth)
-		m.search.scrollTo(m.listRows())
-		jump := m.jumpToPastedID()
-		m.syncKeys()
-		var held tea.Cmd
-		m, held = m.releaseHeld(jump != nil)
-		return m, tea.Batch(jump, held)
 	case signalMsg:
-		var cmd tea.Cmd
-		if m.search.needsOnly {
-			// A mark came or went (a reauth, a sync SUCCESSFUL, an unlink,
-			// a new mark): the "needs reauth only" list may change.
-			m.search.refilter(m.needsReauth)
-		}
-		if m.session != nil && m.session.account.ID == msg.sig.AccountID {
-			cmd = m.session.onSignal(&m, msg.sig)
-		}
+		m, cmd := m.toScreens(msg.sig)
 		m.syncKeys()
 		return m, tea.Batch(cmd, waitSignal(msg.ch))
 	case tea.PasteMsg:
 		if m.holdKey(msg) {
 			return m, nil
 		}
-		if m.screen == screenSearch && m.search.input.Focused() {
-			var cmd tea.Cmd
-			m.search.input, cmd = m.search.input.Update(msg)
-			return m, tea.Batch(cmd, m.search.runSearch())
-		}
-		return m, nil
+		c := m.screenCtx(m.screen)
+		cmd, _ := m.active().update(&c, msg)
+		return m.settle(cmd, c.posted)
 	case tea.KeyPressMsg:
 		if m.holdKey(msg) {
 			return m, nil
 		}
 		return m.onKey(msg)
-	}
-	if m.session != nil {
-		if cmd, ok := m.session.update(&m, msg); ok {
-			m.syncKeys()
-			return m, cmd
+	case openAccountMsg:
+		cmd := m.openAccount(msg.account)
+		m.syncKeys()
+		return m, cmd
+	case backToSearchMsg:
+		cmd := m.backToSearch()
+		m.syncKeys()
+		return m, cmd
+	case replayMsg:
+		cmds := make([]tea.Cmd, 0, len(msg.msgs))
+		for _, h := range msg.msgs {
+			var cmd tea.Cmd
+			m, cmd = m.update(h)
+			cmds = append(cmds, cmd)
 		}
+		return m, tea.Batch(cmds...)
 	}
-	return m, nil
+	return m.toScreens(msg)
 }
 
-// jumpToPastedID opens the account when the query is exactly a known id.
-// It runs when the result for the query as typed arrives (never on an older
-// query's rows), once per id typed or pasted.
-func (m *Model) jumpToPastedID() tea.Cmd {
-	s := &m.search
-	q := strings.TrimSpace(s.input.Value())
-	if !looksLikeID(q) {
-		s.jumped = ""
-		return nil
-	}
-	if m.screen != screenSearch || s.jumped == q || !s.current() {
-		return nil
-	}
-	a, ok := s.lookup(q)
-	if !ok {
-		return nil
-	}
-	s.jumped = q
-	return m.openAccount(a)
-}
-
-// holdKey keeps msg (a key or a paste) back while the search screen must
-// wait for the result of the query as typed: a key that acts on the rows
-// (enter, a move) when the rows shown are an older query's, and everything
-// typed after it, so order is kept. releaseHeld replays them. ctrl+c is
-// never held.
+// holdKey lets the screen on screen keep a key (or paste) back until it can
+// act on it (keyHolder); never while starting or with the help open.
 func (m *Model) holdKey(msg tea.Msg) bool {
-	s := &m.search
-	if m.screen != screenSearch || m.starting != nil || m.showHelp {
+	if m.starting != nil || m.showHelp {
 		return false
 	}
-	if len(s.held) == 0 {
-		k, ok := msg.(tea.KeyPressMsg)
-		if !ok || s.current() || !m.actsOnRows(k) {
-			return false
-		}
-	} else if k, ok := msg.(tea.KeyPressMsg); ok && key.Matches(k, m.keys.Quit) {
+	h, ok := m.active().(keyHolder)
+	if !ok {
 		return false
 	}
-	s.held = append(s.held, msg)
-	return true
-}
-
-// actsOnRows reports whether k, on the search screen, picks or moves among
-// the rows (enabled or not: with no rows yet, enter still waits).
-func (m *Model) actsOnRows(k tea.KeyPressMsg) bool {
-	keys, typing := m.keys, m.search.input.Focused()
-	switch {
-	case pressed(k, keys.ClearQuery):
-		return false
-	case pressed(k, keys.Open), pressed(k, keys.PageUp), pressed(k, keys.PageDown),
-		k.String() == "up" || k.String() == "down":
-		return true
-	}
-	return !typing && (pressed(k, keys.Up) || pressed(k, keys.Down) || pressed(k, keys.Top) || pressed(k, keys.Bottom))
-}
-
-// releaseHeld replays the held keys in order once the rows answer the query
-// as typed. When a pasted id has just been opened, a held enter was asking
-// for exactly that and is dropped.
-func (m Model) releaseHeld(jumped bool) (Model, tea.Cmd) {
-	s := &m.search
-	if len(s.held) == 0 || !s.current() {
-		return m, nil
-	}
-	held := s.held
-	s.held = nil
-	if k, ok := held[0].(tea.KeyPressMsg); ok && jumped && pressed(k, m.keys.Open) {
-		held = held[1:]
-	}
-	cmds := make([]tea.Cmd, 0, len(held))
-	for _, msg := range held {
-		var cmd tea.Cmd
-		m, cmd = m.update(msg)
-		cmds = append(cmds, cmd)
-	}
-	return m, tea.Batch(cmds...)
-}
-
-// pressed reports whether k is one of b's keys, whether b is enabled or
-// not (the footer may not advertise a key that still has a meaning).
-func pressed(k tea.KeyPressMsg, b key.Binding) bool {
-	return slices.Contains(b.Keys(), k.String())
+	c := m.screenCtx(m.screen)
+	return h.hold(&c, msg)
 }
 
 func (m Model) onKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
@@ -382,109 +323,21 @@ func (m Model) onKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		m.syncKeys()
 		return m, nil
 	}
-	var cmd tea.Cmd
-	if m.screen == screenSession && m.session != nil {
-		cmd = m.session.onKey(&m, msg)
-	} else {
-		cmd = m.searchKey(msg)
-	}
-	m.syncKeys()
-	return m, cmd
+	c := m.screenCtx(m.screen)
+	cmd := m.active().onKey(&c, msg)
+	return m.settle(cmd, c.posted)
 }
 
-// quit closes the customer's page first, then ends the program. With a
-// live attempt (a token, a page the customer may be using) it asks first;
-// the same key again, or y, quits and records the agent's end.
+// quit ends the program, unless the screen must ask first (quitter): the
+// session screen with a live attempt closes the customer's page and
+// records the agent's end before quitting.
 func (m Model) quit() (Model, tea.Cmd) {
-	if s := m.session; s != nil {
-		if s.dialog != confirmQuit && s.sess.Phase().Live() {
-			s.dialog = confirmQuit
-			m.syncKeys()
-			return m, nil
-		}
-		return m, s.endAndQuit(&m)
+	if q, ok := m.active().(quitter); ok {
+		c := m.screenCtx(m.screen)
+		cmd := q.quit(&c)
+		return m.settle(cmd, c.posted)
 	}
 	return m, tea.Quit
-}
-
-func (m *Model) searchKey(msg tea.KeyPressMsg) tea.Cmd {
-	k, s := m.keys, &m.search
-	rows := m.listRows()
-	s.note = ""
-	switch {
-	case pressed(msg, k.Open):
-		// holdKey made sure the rows answer the query as typed.
-		if a, ok := s.selected(); ok {
-			return m.openAccount(a)
-		}
-		s.note = s.nothingToOpen()
-		return nil
-	case pressed(msg, k.Search):
-		// "/" focuses the box (k9s, gh-dash) and is never typed into it.
-		if s.input.Focused() {
-			return nil
-		}
-		return s.input.Focus()
-	case pressed(msg, k.ClearQuery):
-		// ctrl+u: a new search, typed from an empty box.
-		if s.input.Value() == "" {
-			return s.input.Focus()
-		}
-		s.input.SetValue("")
-		return tea.Batch(s.input.Focus(), s.runSearch())
-	case key.Matches(msg, k.NeedsReauth):
-		s.needsOnly = !s.needsOnly
-		s.refilter(m.needsReauth)
-		s.cursor, s.offset = 0, 0
-		s.scrollTo(rows)
-		return nil
-	case key.Matches(msg, k.Retry):
-		// R after a failure, even while typing (the error line offers it).
-		return m.refreshList()
-	case msg.String() == "ctrl+r", !s.input.Focused() && pressed(msg, k.Refresh):
-		return m.refreshList()
-	case key.Matches(msg, k.Back):
-		if s.input.Focused() {
-			s.input.Blur()
-		} else if s.input.Value() != "" {
-			s.input.SetValue("")
-			return s.runSearch()
-		}
-		return nil
-	case msg.String() == "up" || msg.String() == "down" || (!s.input.Focused() && key.Matches(msg, k.Up, k.Down)):
-		if key.Matches(msg, k.Up) {
-			s.move(-1, rows)
-		} else {
-			s.move(1, rows)
-		}
-		return nil
-	case key.Matches(msg, k.PageUp):
-		s.move(-rows, rows)
-		return nil
-	case key.Matches(msg, k.PageDown):
-		s.move(rows, rows)
-		return nil
-	case !s.input.Focused() && key.Matches(msg, k.Top):
-		s.move(-len(s.visible), rows)
-		return nil
-	case !s.input.Focused() && key.Matches(msg, k.Bottom):
-		s.move(len(s.visible), rows)
-		return nil
-	}
-	if s.input.Focused() {
-		before := s.input.Value()
-		var cmd tea.Cmd
-		s.input, cmd = s.input.Update(msg)
-		if s.input.Value() != before {
-			return tea.Batch(cmd, s.runSearch())
-		}
-		return cmd
-	}
-	if msg.Text != "" {
-		// Typing while the box is not focused: say so rather than lose it.
-		s.note = "The search box is not focused: / to search"
-	}
-	return nil
 }
 
 // openAccount switches to the session screen for a.
@@ -493,10 +346,11 @@ func (m *Model) openAccount(a mono.Account) tea.Cmd {
 	if m.session != nil {
 		closeOld = m.session.dropPage()
 	}
-	m.session = newSessionScreen(m, a)
 	m.screen = screenSession
-	m.search.input.Blur()
-	return tea.Batch(closeOld, m.session.start(m))
+	c := m.screenCtx(screenSession)
+	m.session = newSessionScreen(&c, a)
+	m.search.leave()
+	return tea.Batch(closeOld, m.session.start(&c))
 }
 
 // backToSearch leaves the session screen; its page (if any) is closed.
@@ -507,10 +361,9 @@ func (m *Model) backToSearch() tea.Cmd {
 		m.session = nil
 	}
 	m.screen = screenSearch
-	return tea.Batch(closeOld, m.search.input.Focus())
+	return tea.Batch(closeOld, m.search.enter())
 }
 
-// needsReauth folds webhook marks into what the API said.
 // needsReauth folds Mono's webhook marks (the signal Mono really sends) into
 // what an account read says (sync fields, only if Mono ever sends them).
 func (m Model) needsReauth(a mono.Account) bool { return a.NeedsReauth() || m.marked(a.ID) }
@@ -519,7 +372,8 @@ func (m Model) marked(id string) bool {
 	return m.deps.NeedsReauth != nil && m.deps.NeedsReauth(id)
 }
 
-// syncKeys enables exactly the bindings that do something now.
+// syncKeys enables exactly the bindings that do something now: quit and
+// help here, the rest by the screen on screen.
 func (m *Model) syncKeys() {
 	for _, b := range m.keys.all() {
 		b.SetEnabled(false)
@@ -529,43 +383,14 @@ func (m *Model) syncKeys() {
 	// While the full help is open it lists the keys of the screen beneath
 	// (any key closes it first); the footer says so instead.
 	k.Help.SetEnabled(!m.showHelp)
-	switch {
-	case m.screen == screenSession && m.session != nil:
-		m.session.enableKeys(m, k)
-	default:
-		s := &m.search
-		typing := s.input.Focused()
-		k.QuitKey.SetEnabled(!typing)
-		k.Search.SetEnabled(!typing)
-		k.Back.SetEnabled(typing || s.input.Value() != "")
-		hasRows := len(s.visible) > 0
-		for _, b := range []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Open} {
-			b.SetEnabled(hasRows)
-		}
-		k.Top.SetEnabled(hasRows && !typing)
-		k.Bottom.SetEnabled(hasRows && !typing)
-		k.NeedsReauth.SetEnabled(true)
-		k.Retry.SetEnabled(s.loadErr != nil && !s.loading)
-		// R retries after a failure; otherwise it (or ctrl+r) refreshes.
-		k.Refresh.SetEnabled(s.catalog != nil && s.loadErr == nil && !s.loading && !s.refreshing)
-		k.ClearQuery.SetEnabled(s.input.Value() != "")
-		if typing {
-			// j/k and R type letters while the search box has focus.
-			k.Up.SetHelp("↑", "up")
-			k.Down.SetHelp("↓", "down")
-			k.Refresh.SetHelp("ctrl+r", "refresh list")
-		} else {
-			k.Up.SetHelp("↑/k", "up")
-			k.Down.SetHelp("↓/j", "down")
-			k.Refresh.SetHelp("R", "refresh list")
-		}
-	}
+	c := m.screenCtx(m.screen)
+	m.active().enableKeys(&c, k)
 }
 
-func (m Model) innerWidth() int { return max(20, m.width-2) }
+func (m Model) innerWidth() int { return innerWidth(m.width) }
 
-// listRows is how many account rows fit on the search screen.
-func (m Model) listRows() int { return max(1, m.height-2-2-1) }
+// innerWidth is the width inside the app's one-column inset each side.
+func innerWidth(width int) int { return max(20, width-2) }
 
 // View renders the whole screen: header, body, footer.
 func (m Model) View() tea.View {
@@ -578,20 +403,18 @@ func (m Model) View() tea.View {
 	footer := m.footerView(w)
 	bodyH := max(1, h-lipgloss.Height(header)-lipgloss.Height(footer))
 	var body string
-	switch {
-	case m.showHelp:
+	if m.showHelp {
 		body = m.styles.Section.Render("Keys that work here") + "\n\n" + m.help.FullHelpView(m.keys.FullHelp())
-	case m.screen == screenSession && m.session != nil:
-		body = m.session.view(&m, w, bodyH)
-	default:
-		body = m.searchView(w, bodyH)
+	} else {
+		c := m.screenCtx(m.screen)
+		body = m.active().view(&c, w, bodyH)
 	}
 	content := frame(w, bodyH, header, body, footer)
 	v := tea.NewView(content)
 	v.AltScreen = true
 	v.WindowTitle = "reauth"
-	if m.screen == screenSearch && m.search.input.Focused() && !m.showHelp {
-		if c := m.search.input.Cursor(); c != nil {
+	if cs, ok := m.active().(cursorScreen); ok && !m.showHelp {
+		if c := cs.textCursor(); c != nil {
 			c.Position.X += m.styles.App.GetPaddingLeft()
 			c.Position.Y += lipgloss.Height(header)
 			v.Cursor = c
@@ -609,11 +432,7 @@ func (m Model) headerView(w int) string {
 		// Real customers, real tokens: say so as plainly as SANDBOX.
 		left += " " + st.Live.Render("LIVE")
 	}
-	if m.screen == screenSession && m.session != nil {
-		left += st.Faint.Render("  ›  ") + st.Value.Render(m.session.account.Name)
-	} else {
-		left += st.Faint.Render("  ›  ") + st.Value.Render("accounts")
-	}
+	left += st.Faint.Render("  ›  ") + st.Value.Render(m.active().title())
 	right := ""
 	if m.deps.Agent != "" {
 		right = st.Faint.Render(m.deps.Agent)

@@ -18,7 +18,7 @@ import (
 func TestWaitEventBatchesQueuedEventsInOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m := Model{ctx: ctx}
+	c := &screenCtx{ctx: ctx}
 	p := &fakePage{events: make(chan mono.WidgetEvent, 3*maxEventBatch), done: make(chan struct{})}
 	const n = 2*maxEventBatch + 22
 	for i := range n {
@@ -27,7 +27,7 @@ func TestWaitEventBatchesQueuedEventsInOrder(t *testing.T) {
 	var sizes []int
 	next := int64(1)
 	for next <= n {
-		msg, ok := m.waitEvent(7, p, nil)().(widgetMsg)
+		msg, ok := waitEvent(c, 7, p, nil)().(widgetMsg)
 		if !ok || msg.gen != 7 || msg.page != p {
 			t.Fatalf("got %#v", msg)
 		}
@@ -48,11 +48,11 @@ func TestWaitEventBatchesQueuedEventsInOrder(t *testing.T) {
 		p.events <- mono.WidgetEvent{Seq: int64(n + 1 + i), Callback: mono.CallbackEvent, Name: mono.EventError}
 	}
 	p.Close()
-	msg, ok := m.waitEvent(7, p, nil)().(widgetMsg)
+	msg, ok := waitEvent(c, 7, p, nil)().(widgetMsg)
 	if !ok || len(msg.evs) != 3 || msg.evs[0].Seq != n+1 || msg.evs[2].Seq != n+3 {
 		t.Fatalf("after the end: got %#v, want the 3 queued events", msg)
 	}
-	if _, ok := m.waitEvent(7, p, nil)().(pageEndedMsg); !ok {
+	if _, ok := waitEvent(c, 7, p, nil)().(pageEndedMsg); !ok {
 		t.Fatal("no pageEndedMsg once the queue was empty")
 	}
 
@@ -61,10 +61,10 @@ func TestWaitEventBatchesQueuedEventsInOrder(t *testing.T) {
 	q.events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackLoad}
 	q.events <- mono.WidgetEvent{Seq: 2, Callback: mono.CallbackClose}
 	close(q.events)
-	if msg, ok := m.waitEvent(1, q, nil)().(widgetMsg); !ok || len(msg.evs) != 2 {
+	if msg, ok := waitEvent(c, 1, q, nil)().(widgetMsg); !ok || len(msg.evs) != 2 {
 		t.Fatalf("got %#v", msg)
 	}
-	if _, ok := m.waitEvent(1, q, nil)().(pageEndedMsg); !ok {
+	if _, ok := waitEvent(c, 1, q, nil)().(pageEndedMsg); !ok {
 		t.Fatal("no pageEndedMsg after the channel closed")
 	}
 }
@@ -79,7 +79,7 @@ func TestWaitEventRecordsInOrder(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rec := make(chanAudit)
-	m := Model{ctx: ctx, deps: Deps{Audit: rec}}
+	c := &screenCtx{ctx: ctx, deps: Deps{Audit: rec}}
 	var recs []audit.Record
 	for i := range 10 {
 		recs = append(recs, audit.Record{Action: audit.ActionWidgetEvent, Event: fmt.Sprint(i)})
@@ -90,9 +90,9 @@ func TestWaitEventRecordsInOrder(t *testing.T) {
 	q.push(recs[:4])
 	// Two Cmds drain the same journal, the later one started first: the
 	// records still arrive in the order Update queued them.
-	q2 := func() { q.push(recs[4:]); go m.waitEvent(1, p, q)() }
+	q2 := func() { q.push(recs[4:]); go waitEvent(c, 1, p, q)() }
 	q2()
-	go m.waitEvent(1, p, q)()
+	go waitEvent(c, 1, p, q)()
 	for i := range 10 {
 		if r := <-rec; r.Event != fmt.Sprint(i) {
 			t.Fatalf("record %q where %d was due", r.Event, i)
@@ -152,7 +152,7 @@ func TestBatchAppliesLikeOneMessagePerEvent(t *testing.T) {
 		})
 		var r result
 		for _, l := range h.m.session.status.lines {
-			r.lines = append(r.lines, l.tone+" "+l.text)
+			r.lines = append(r.lines, l.tone.String()+" "+l.text)
 		}
 		r.phase, r.outcome = h.m.session.sess.Phase(), h.m.session.sess.Outcome()
 		h.audit.mu.Lock()

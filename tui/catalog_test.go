@@ -372,7 +372,7 @@ func TestCatalogSlowMonoNeverBlocksUpdate(t *testing.T) {
 	defer cancel()
 	cat := NewCatalog(ctx, lister, CatalogOptions{})
 	h := newHarness(t, harnessOpts{tweak: func(d *Deps) { d.Catalog = cat }})
-	h.until("loading shown", func(m Model) bool { return m.search.loading && m.search.view.Version > 0 })
+	h.until("loading shown", func(m Model) bool { return m.search.loading && m.search.catView.Version > 0 })
 	h.typeText("ada")
 	h.key("tab", "esc", "?", "x")
 	if v := plain(h.m); !strings.Contains(v, "Loading accounts from Mono") {

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"fmt"
 	"maps"
 	"math"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/tui/search"
@@ -23,7 +21,7 @@ import (
 type searchScreen struct {
 	input   textinput.Model
 	catalog *Catalog
-	view    CatalogView // the newest catalogue version; queries run over it
+	catView CatalogView // the newest catalogue version; queries run over it
 	// The list that result and visible refer to: the catalogue version the
 	// newest applied result was computed over. Shared, never written.
 	accounts []mono.Account // load order; positions match the index
@@ -72,7 +70,7 @@ func newSearchScreen() searchScreen {
 	in.CharLimit = 128
 	in.Focus()
 	ix := search.New()
-	return searchScreen{input: in, view: CatalogView{Index: ix, Snapshot: ix.Snapshot()}, index: ix,
+	return searchScreen{input: in, catView: CatalogView{Index: ix, Snapshot: ix.Snapshot()}, index: ix,
 		searcher: freshSearcher(), searchedIx: ix, loading: true}
 }
 
@@ -95,20 +93,119 @@ type (
 	}
 )
 
-// watchCatalog waits in a tea.Cmd for the catalogue's next version after
-// seen (the first call starts the load). Update never waits on Mono: a slow
-// or failing list only delays this message.
-func (m Model) watchCatalog(seen uint64) tea.Cmd {
-	ctx, c := m.ctx, m.search.catalog
-	if c == nil {
+// update handles the list's own messages and the root's broadcasts.
+func (s *searchScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		s.input.SetWidth(max(10, c.innerWidth()-4))
+		s.scrollTo(listRows(c.height))
+		return nil, true
+	case catalogMsg:
+		return s.onCatalog(c, msg.view), true
+	case searchResultMsg:
+		if msg.gen != s.queryGen { // a stale result never overwrites a newer one
+			return nil, true
+		}
+		s.applyResult(msg.result, c.needsReauth)
+		s.scrollTo(listRows(c.height))
+		jumped := s.jumpToPastedID(c)
+		s.releaseHeld(c, jumped)
+		return nil, true
+	case AccountSignal:
+		if s.needsOnly {
+			// A mark came or went (a reauth, a sync SUCCESSFUL, an unlink,
+			// a new mark): the "needs reauth only" list may change.
+			s.refilter(c.needsReauth)
+		}
+		return nil, true
+	case accountReadMsg:
+		s.replace(msg.account)
+		return nil, true
+	case tea.PasteMsg:
+		if !c.front || !s.input.Focused() {
+			return nil, true
+		}
+		var cmd tea.Cmd
+		s.input, cmd = s.input.Update(msg)
+		return tea.Batch(cmd, s.runSearch()), true
+	}
+	return nil, false
+}
+
+// start is the list's part of Init: the catalogue's first version and the
+// focused box.
+func (s *searchScreen) start(c *screenCtx) tea.Cmd {
+	return tea.Batch(s.watchCatalog(c.ctx, 0), s.input.Focus())
+}
+
+// enter is the list coming back on screen (from an account): the box takes
+// keys again.
+func (s *searchScreen) enter() tea.Cmd { return s.input.Focus() }
+
+// leave is the list going off screen.
+func (s *searchScreen) leave() { s.input.Blur() }
+
+// restyle gives the search box the theme's styles.
+func (s *searchScreen) restyle(st *Styles) {
+	ts := s.input.Styles()
+	ts.Focused.Prompt = st.KeyHint
+	ts.Blurred.Prompt = st.Faint
+	s.input.SetStyles(ts)
+}
+
+func (s *searchScreen) title() string { return "accounts" }
+
+// busy: the spinner turns while the list loads.
+func (s *searchScreen) busy() bool { return s.loading && s.loadErr == nil }
+
+// ticking: nothing on the list moves with the clock (an agent idling on it
+// draws no frame a second).
+func (s *searchScreen) ticking() bool { return false }
+
+// cursor is the search box's cursor while it takes keys.
+func (s *searchScreen) textCursor() *tea.Cursor {
+	if !s.input.Focused() {
 		return nil
 	}
-	return func() tea.Msg {
-		v, ok := c.Next(ctx, seen)
-		if !ok {
-			return nil
-		}
-		return catalogMsg{view: v}
+	return s.input.Cursor()
+}
+
+// jumpToPastedID opens the account when the query is exactly a known id.
+// It runs when the result for the query as typed arrives (never on an older
+// query's rows), once per id typed or pasted.
+func (s *searchScreen) jumpToPastedID(c *screenCtx) bool {
+	q := strings.TrimSpace(s.input.Value())
+	if !looksLikeID(q) {
+		s.jumped = ""
+		return false
+	}
+	if !c.front || s.jumped == q || !s.current() {
+		return false
+	}
+	a, ok := s.lookup(q)
+	if !ok {
+		return false
+	}
+	s.jumped = q
+	c.post(openAccountMsg{account: a})
+	return true
+}
+
+// releaseHeld replays the held keys in order (through the root, after
+// whatever was posted before) once the rows answer the query as typed. When
+// a pasted id has just been opened, a held enter was asking for exactly
+// that and is dropped.
+func (s *searchScreen) releaseHeld(c *screenCtx, jumped bool) {
+	if len(s.held) == 0 || !s.current() {
+		return
+	}
+	held := s.held
+	s.held = nil
+	if k, ok := held[0].(tea.KeyPressMsg); ok && jumped && pressed(k, c.keys.Open) {
+		held = held[1:]
+	}
+	if len(held) > 0 {
+		c.post(replayMsg{msgs: held})
 	}
 }
 
@@ -116,22 +213,20 @@ func (m Model) watchCatalog(seen uint64) tea.Cmd {
 // the query re-runs over it when the list itself changed. The rows on
 // screen stay those of the older version until that result arrives, so a
 // refresh swaps the list in one frame.
-func (m Model) onCatalog(v CatalogView) (Model, tea.Cmd) {
-	s := &m.search
-	if v.Version <= s.view.Version {
-		return m, m.watchCatalog(s.view.Version) // cannot happen: versions only grow
+func (s *searchScreen) onCatalog(c *screenCtx, v CatalogView) tea.Cmd {
+	if v.Version <= s.catView.Version {
+		return s.watchCatalog(c.ctx, s.catView.Version) // cannot happen: versions only grow
 	}
-	old := s.view
-	s.view = v
+	old := s.catView
+	s.catView = v
 	changed := len(v.Accounts) != len(old.Accounts) || v.Index != old.Index || !sameFresh(v.fresh, old.fresh)
 	s.loaded, s.total, s.pageCount = len(v.Accounts), v.Total, v.Pages
 	s.loading, s.refreshing, s.loadErr, s.loadedAt = v.Loading, v.Refreshing, v.Err, v.LoadedAt
-	cmds := []tea.Cmd{m.watchCatalog(v.Version)}
+	cmds := []tea.Cmd{s.watchCatalog(c.ctx, v.Version)}
 	if changed {
 		cmds = append(cmds, s.runSearch())
 	}
-	m.syncKeys()
-	return m, tea.Batch(cmds...)
+	return tea.Batch(cmds...)
 }
 
 // sameFresh reports whether two fresh maps hold the same accounts from the
@@ -146,50 +241,6 @@ func sameFresh(a, b map[string]freshAccount) bool {
 		}
 	}
 	return true
-}
-
-// refreshList asks the catalogue to read the list again (R or ctrl+r at
-// any time, not only after a failure), in a Cmd: Reload starts the load's
-// goroutine, which is not Update's work. Every program sharing the
-// catalogue sees the new list; the query and the selection stay.
-func (m *Model) refreshList() tea.Cmd {
-	s := &m.search
-	if s.catalog == nil || s.loading || s.refreshing {
-		return nil // the load under way is the answer
-	}
-	// Shown at once; the catalogue's next version confirms it.
-	if s.loadedAt.IsZero() {
-		s.loading = true
-	} else {
-		s.refreshing = true
-	}
-	s.loadErr = nil
-	c := s.catalog
-	return func() tea.Msg { c.Reload(); return nil }
-}
-
-// runSearch filters in a tea.Cmd so a million accounts never stall a
-// keystroke; results carry their generation and stale ones are dropped.
-func (s *searchScreen) runSearch() tea.Cmd {
-	s.queryGen++
-	v := s.view
-	if v.Index != s.searchedIx {
-		// A new list (a refresh): positions changed, so what the Searcher
-		// remembers is meaningless.
-		s.searcher, s.searchedIx = freshSearcher(), v.Index
-	}
-	s.pending = shownList{version: v.Version, accounts: v.Accounts, index: v.Index, fresh: v.fresh}
-	gen, snap, q, searcher := s.queryGen, v.Snapshot, s.input.Value(), s.searcher
-	if search.Normalize(q) == "" && len(v.all) == snap.Len() {
-		// Everything, in load order: the catalogue's shared list of
-		// positions, so an idle session holds no copy of its own.
-		r := search.Result{Query: "", N: snap.Len(), Hits: v.all}
-		r.Tiers[search.TierSubstring] = snap.Len()
-		return func() tea.Msg { return searchResultMsg{gen: gen, result: r} }
-	}
-	return func() tea.Msg {
-		return searchResultMsg{gen: gen, result: searcher.Search(snap, q)}
-	}
 }
 
 // current reports whether the rows shown answer the query in the box (over
@@ -299,45 +350,6 @@ func (s *searchScreen) line(i int) int {
 	return i
 }
 
-// nothingToOpen says why enter opened nothing: the query as typed has no
-// row to open.
-func (s *searchScreen) nothingToOpen() string {
-	q := ansi.Truncate(strings.TrimSpace(s.input.Value()), 24, "…")
-	switch {
-	case len(s.result.Hits) > 0:
-		return "Nothing opened: no account needing reauth matches (tab shows all)."
-	case q != "":
-		return fmt.Sprintf("Nothing opened: no account matches %q.", q)
-	}
-	return "Nothing opened: no accounts are listed yet."
-}
-
-// noRows is what the list says when it has no row to show.
-func (s *searchScreen) noRows() string {
-	if s.loading && s.loaded == 0 {
-		return "Loading accounts from Mono…"
-	}
-	if n := len(s.result.Hits); s.needsOnly && n > 0 {
-		others := fmt.Sprintf("%s others match", commas(n))
-		if n == 1 {
-			others = "1 other matches"
-		}
-		if s.result.Query == "" {
-			return fmt.Sprintf("No account needs reauth; %s listed — tab shows all", commasNoun(n, "other", "others"))
-		}
-		return "No account needing reauth matches; " + others + " — tab shows all"
-	}
-	return "No accounts match."
-}
-
-// commasNoun is n with its noun: "1 other", "2,300 others".
-func commasNoun(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return commas(n) + " " + many
-}
-
 // looksLikeID reports whether q is a Mono ObjectId (24 hex).
 func looksLikeID(q string) bool {
 	q = strings.TrimSpace(q)
@@ -351,153 +363,6 @@ func looksLikeID(q string) bool {
 	}
 	return true
 }
-
-// statusLabel is the badge for an account.
-func statusLabel(a mono.Account, marked bool) string {
-	if marked || a.NeedsReauth() {
-		return "NEEDS REAUTH"
-	}
-	switch s := a.DataStatus.Normal(); s {
-	case mono.StatusAvailable, mono.StatusPartial, mono.StatusProcessing, mono.StatusUnavailable, mono.StatusFailed:
-		return string(s)
-	}
-	return "UNKNOWN"
-}
-
-// view renders the screen into width×height cells.
-func (m Model) searchView(width, height int) string {
-	s := &m.search
-	st := m.styles
-	var b strings.Builder
-	b.WriteString(m.searchBoxView(width))
-	b.WriteByte('\n')
-
-	progress := fmt.Sprintf("loaded %s", commas(s.loaded))
-	if s.total > 0 {
-		progress += " / " + commas(s.total)
-	}
-	switch {
-	case s.loadErr != nil && !s.loadedAt.IsZero():
-		// A refresh failed: the last good list stays, and says how old it is.
-		progress += " as of " + s.loadedAt.Local().Format("15:04") + "  " +
-			st.Error.Render("Refresh failed: "+plainError(s.loadErr)) + st.Faint.Render("  (R to retry)")
-	case s.loadErr != nil:
-		progress += "  " + st.Error.Render(plainError(s.loadErr)) + st.Faint.Render("  (R to retry)")
-	case s.loading:
-		progress += " " + m.spinner.View()
-	case s.refreshing:
-		progress += "  refreshing…"
-	}
-	filter := ""
-	if s.needsOnly {
-		filter = st.Warning.Render("needs reauth only") + "  "
-	}
-	matches := commasNoun(len(s.visible), "match", "matches")
-	if s.needsOnly && len(s.visible) < len(s.result.Hits) {
-		matches = commas(len(s.visible)) + " of " + commasNoun(len(s.result.Hits), "match", "matches")
-	}
-	b.WriteString(st.Faint.Render(progress) + "  " + filter + st.Faint.Render(matches))
-	b.WriteByte('\n')
-
-	rows := height - 2
-	if s.note != "" && rows > 1 {
-		// A note takes the list's first line while it shows.
-		b.WriteString(st.Warning.Render(s.note) + "\n")
-		rows--
-	}
-	if rows < 1 {
-		return b.String()
-	}
-	if len(s.visible) == 0 {
-		b.WriteString(st.Faint.Render(s.noRows()))
-		return b.String()
-	}
-	badgeW := 14
-	numW := 10
-	bankW := min(18, max(8, width/5))
-	nameW := max(8, width-2-badgeW-numW-bankW-3)
-	loose := s.looseFrom()
-	lines := s.line(len(s.visible) - 1)
-	// The list is drawn from s.offset, moved down here (not in the model)
-	// if a note's line would hide the selected row.
-	offset := max(s.offset, s.line(s.cursor)-rows+1)
-	end := min(lines+1, offset+rows)
-	for ln := offset; ln < end; ln++ {
-		if ln > offset {
-			b.WriteByte('\n')
-		}
-		i := ln
-		if loose >= 0 && ln >= loose { // the heading is drawn where the first looser hit would be
-			if ln == loose {
-				b.WriteString(st.Faint.Render(s.looseHeading()))
-				continue
-			}
-			i--
-		}
-		a := s.at(s.visible[i])
-		label := statusLabel(a, m.marked(a.ID))
-		name := ansi.Truncate(a.Name, nameW, "…")
-		bank := ansi.Truncate(a.Institution.Name, bankW, "…")
-		line := padRight(name, nameW) + " " + padRight(bank, bankW) + " " + padRight(a.MaskedNumber(), numW) + " "
-		badge := st.Badge[label].Render(label)
-		prefix := "  "
-		switch {
-		case i == s.cursor:
-			prefix = st.Cursor.Render("▌ ")
-			line = st.Selected.Render(line)
-		case loose >= 0 && i >= loose:
-			line = st.Faint.Render(line) // looser hits are dimmed
-		}
-		b.WriteString(prefix + line + badge)
-	}
-	return b.String()
-}
-
-// looseHeading is the faint line above the looser hits.
-func (s *searchScreen) looseHeading() string {
-	if s.strong == 0 {
-		return "  — no close match; looser matches —"
-	}
-	return "  — looser matches —"
-}
-
-// searchBoxView is the search box. Focused, it is the text input with its
-// cursor; unfocused (after esc), it is plainly not taking keys: the query
-// faint, no cursor, and "/ to search".
-func (m Model) searchBoxView(width int) string {
-	s, st := &m.search, m.styles
-	if s.input.Focused() {
-		return s.input.View()
-	}
-	hint := st.KeyHint.Render("/") + st.Faint.Render(" to search")
-	q := s.input.Value()
-	if q == "" {
-		return ansi.Truncate("  "+hint+st.Faint.Render(": "+s.input.Placeholder), width, "…")
-	}
-	q = ansi.Truncate(q, max(1, width-18), "…")
-	return "  " + st.Faint.Render(q) + "   " + hint
-}
-
-func padRight(s string, w int) string {
-	if n := ansi.StringWidth(s); n < w {
-		return s + strings.Repeat(" ", w-n)
-	}
-	return s
-}
-
-// commas formats n as 1,234,567.
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return s
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
-func freshSearcher() *search.Searcher { return search.NewSearcher(32) }
 
 // at is listed account i, or the fresher copy of it this program or another
 // has read since the list loaded.

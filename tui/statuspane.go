@@ -1,17 +1,18 @@
 package tui
 
 import (
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/reauth/reauth/state"
 )
 
 // statusLine is one event in the status pane, already in plain words.
 type statusLine struct {
 	at   time.Time
-	tone string // a key of Styles.Tone
+	tone state.EventTone
 	text string // sanitised: from CleanText and state.Describe
 	// drawn is the line as last rendered, for drawnFor. A line never
 	// changes once added, so a frame only renders lines it has not drawn at
@@ -25,9 +26,9 @@ type statusLine struct {
 type drawKey struct {
 	width int
 	// styles identifies the Styles a line was drawn with: NewStyles (the
-	// only constructor) makes a new Tone map each time, so its address
-	// changes whenever the theme does. Zero for zero Styles.
-	styles uintptr
+	// only constructor) makes new typed styles each time, so their address
+	// changes whenever the theme does. Nil for zero Styles.
+	styles *typedStyles
 }
 
 // statusPane is the live event log. Rendering touches only the lines on
@@ -46,7 +47,7 @@ func (p *statusPane) add(l statusLine) { p.lines = append(p.lines, l) }
 // attempt's, which stay readable but clearly past.
 func (p *statusPane) dim() {
 	for i := range p.lines {
-		p.lines[i].tone = "faint"
+		p.lines[i].tone = state.ToneFaint
 	}
 }
 
@@ -78,7 +79,7 @@ func (p *statusPane) view(st Styles, width, height int) []string {
 	start := p.start(height)
 	end := min(len(p.lines), start+height)
 	scrolled := !p.follow && end < len(p.lines)
-	key := drawKey{width: width, styles: reflect.ValueOf(st.Tone).Pointer()}
+	key := drawKey{width: width, styles: st.typed}
 	for i := start; i < end; i++ {
 		l := &p.lines[i]
 		if l.drawnFor != key || l.drawn == "" {
@@ -97,10 +98,10 @@ func (p *statusPane) view(st Styles, width, height int) []string {
 }
 
 func (l *statusLine) render(st Styles, width int) string {
-	icon := st.ToneIcon[l.tone]
+	icon := ToneIcon(l.tone)
 	stamp := l.at.Format("15:04:05")
 	text := ansi.Truncate(l.text, max(1, width-len(stamp)-3), "…")
-	return st.Faint.Render(stamp) + " " + st.Tone[l.tone].Render(icon+" "+text)
+	return st.Faint.Render(stamp) + " " + st.Tone(l.tone).Render(icon+" "+text)
 }
 
 func itoa(n int) string { return commas(n) }

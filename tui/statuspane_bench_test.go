@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reauth/reauth/state"
 )
 
 // BenchmarkStatusPaneView draws one 200x60 frame of the status pane holding
@@ -56,15 +58,18 @@ func BenchmarkStatusPaneView(b *testing.B) {
 // paneWithEvents fills a pane with n lines in the words and tones the
 // session screen writes, some longer than the pane is wide.
 func paneWithEvents(n int) statusPane {
-	texts := []struct{ tone, text string }{
-		{"info", "Widget opened"},
-		{"progress", "Customer chose GTBank (internet banking)"},
-		{"progress", "Submitted credentials"},
-		{"progress", "Submitted OTP"},
-		{"error", "Error: INVALID_OTP — The OTP entered is wrong"},
-		{"warning", "Page gone (no heartbeat)"},
-		{"faint", "Heartbeat"},
-		{"success", "Account linked: " + strings.Repeat("Zenith Bank savings account ending 1234 ", 8)},
+	texts := []struct {
+		tone state.EventTone
+		text string
+	}{
+		{state.ToneInfo, "Widget opened"},
+		{state.ToneProgress, "Customer chose GTBank (internet banking)"},
+		{state.ToneProgress, "Submitted credentials"},
+		{state.ToneProgress, "Submitted OTP"},
+		{state.ToneError, "Error: INVALID_OTP — The OTP entered is wrong"},
+		{state.ToneWarning, "Page gone (no heartbeat)"},
+		{state.ToneFaint, "Heartbeat"},
+		{state.ToneSuccess, "Account linked: " + strings.Repeat("Zenith Bank savings account ending 1234 ", 8)},
 	}
 	p := newStatusPane()
 	at := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)

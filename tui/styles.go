@@ -5,6 +5,9 @@ import (
 	"sync"
 
 	"charm.land/lipgloss/v2"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state"
 )
 
 // Styles are the app's semantic styles. Each program picks the set for its
@@ -13,29 +16,30 @@ import (
 type Styles struct {
 	Dark bool
 
-	App       lipgloss.Style // whole-screen inset
-	Title     lipgloss.Style
-	Sandbox   lipgloss.Style // the SANDBOX badge
-	Live      lipgloss.Style // the LIVE badge
-	Header    lipgloss.Style
-	Section   lipgloss.Style // section headings
-	Label     lipgloss.Style
-	Value     lipgloss.Style
-	Faint     lipgloss.Style
-	Accent    lipgloss.Style
-	Success   lipgloss.Style
-	Warning   lipgloss.Style
-	Error     lipgloss.Style
-	Selected  lipgloss.Style // selected list row
-	Cursor    lipgloss.Style
-	Link      lipgloss.Style
-	Box       lipgloss.Style // bordered panel
-	Dialog    lipgloss.Style
-	KeyHint   lipgloss.Style
-	Banner    map[string]lipgloss.Style // outcome banners by outcome name
-	Badge     map[string]lipgloss.Style // account status badges by label
-	Tone      map[string]lipgloss.Style // status pane lines by event tone
-	ToneIcon  map[string]string
+	App      lipgloss.Style // whole-screen inset
+	Title    lipgloss.Style
+	Sandbox  lipgloss.Style // the SANDBOX badge
+	Live     lipgloss.Style // the LIVE badge
+	Header   lipgloss.Style
+	Section  lipgloss.Style // section headings
+	Label    lipgloss.Style
+	Value    lipgloss.Style
+	Faint    lipgloss.Style
+	Accent   lipgloss.Style
+	Success  lipgloss.Style
+	Warning  lipgloss.Style
+	Error    lipgloss.Style
+	Selected lipgloss.Style // selected list row
+	Cursor   lipgloss.Style
+	Link     lipgloss.Style
+	Box      lipgloss.Style // bordered panel
+	Dialog   lipgloss.Style
+	KeyHint  lipgloss.Style
+	// typed holds the styles picked by a typed value (a Badge, a
+	// state.OutcomeKind, a state.EventTone): Badge, Outcome, Tone. Shared by
+	// every copy of these Styles and never written once built; its address
+	// also tells one theme's Styles from another's (statusPane's memo).
+	typed     *typedStyles
 	HelpKey   lipgloss.Style
 	HelpDesc  lipgloss.Style
 	HelpSep   lipgloss.Style
@@ -84,41 +88,40 @@ func NewStyles(dark bool) Styles {
 		HelpSep:   lipgloss.NewStyle().Foreground(faint),
 		Scrollbar: lipgloss.NewStyle().Foreground(faint),
 	}
-	s.Badge = map[string]lipgloss.Style{
-		"NEEDS REAUTH": badge(red),
-		"AVAILABLE":    badge(green),
-		"PARTIAL":      badge(yellow),
-		"PROCESSING":   badge(accent),
-		"UNAVAILABLE":  badge(faint),
-		"FAILED":       badge(red),
-		"UNKNOWN":      badge(faint),
+	t := &typedStyles{}
+	t.badge = [badgeCount]lipgloss.Style{
+		BadgeUnknown:     badge(faint),
+		BadgeNeedsReauth: badge(red),
+		BadgeAvailable:   badge(green),
+		BadgePartial:     badge(yellow),
+		BadgeProcessing:  badge(accent),
+		BadgeUnavailable: badge(faint),
+		BadgeFailed:      badge(red),
 	}
-	s.Banner = map[string]lipgloss.Style{
-		"SUCCEEDED":      badge(green),
-		"FAILED":         badge(red),
-		"EXPIRED":        badge(yellow),
-		"ENDED BY AGENT": badge(yellow),
-		"TAKEN OVER":     badge(yellow),
+	t.outcome = [outcomeCount]lipgloss.Style{
+		state.OutcomeNone:         badge(faint),
+		state.OutcomeSucceeded:    badge(green),
+		state.OutcomeFailed:       badge(red),
+		state.OutcomeExpired:      badge(yellow),
+		state.OutcomeEndedByAgent: badge(yellow),
+		state.OutcomeTakenOver:    badge(yellow),
 	}
-	s.Tone = map[string]lipgloss.Style{
-		"info":     lipgloss.NewStyle().Foreground(fg),
-		"progress": lipgloss.NewStyle().Foreground(accent),
-		"success":  lipgloss.NewStyle().Foreground(green).Bold(true),
-		"warning":  lipgloss.NewStyle().Foreground(yellow),
-		"error":    lipgloss.NewStyle().Foreground(red).Bold(true),
-		"faint":    lipgloss.NewStyle().Foreground(faint),
+	t.tone = [toneCount]lipgloss.Style{
+		state.ToneInfo:     lipgloss.NewStyle().Foreground(fg),
+		state.ToneProgress: lipgloss.NewStyle().Foreground(accent),
+		state.ToneSuccess:  lipgloss.NewStyle().Foreground(green).Bold(true),
+		state.ToneWarning:  lipgloss.NewStyle().Foreground(yellow),
+		state.ToneError:    lipgloss.NewStyle().Foreground(red).Bold(true),
+		state.ToneFaint:    lipgloss.NewStyle().Foreground(faint),
 	}
-	// Icons carry the meaning too, so NO_COLOR terminals lose nothing.
-	s.ToneIcon = map[string]string{
-		"info": "•", "progress": "›", "success": "✓", "warning": "!", "error": "✗", "faint": "·",
-	}
+	s.typed = t
 	return s
 }
 
 // themeStyles holds the Styles of each theme, built once per process: every
 // program (under `reauth serve`, every SSH session) copies them instead of
-// building some fifty lipgloss styles and four maps at start and again when
-// the terminal says its background. The maps are shared and never written.
+// building some seventy lipgloss styles at start and again when
+// the terminal says its background. The typed styles are shared and never written.
 var themeStyles [2]struct {
 	once   sync.Once
 	styles Styles
@@ -133,4 +136,112 @@ func stylesFor(dark bool) Styles {
 	t := &themeStyles[i]
 	t.once.Do(func() { t.styles = NewStyles(dark) })
 	return t.styles
+}
+
+// Badge is an account's status badge (the list's rows, the account screen).
+type Badge int
+
+const (
+	BadgeUnknown Badge = iota
+	BadgeNeedsReauth
+	BadgeAvailable
+	BadgePartial
+	BadgeProcessing
+	BadgeUnavailable
+	BadgeFailed
+	badgeCount
+)
+
+var badgeLabels = [badgeCount]string{
+	BadgeUnknown:     "UNKNOWN",
+	BadgeNeedsReauth: "NEEDS REAUTH",
+	BadgeAvailable:   "AVAILABLE",
+	BadgePartial:     "PARTIAL",
+	BadgeProcessing:  "PROCESSING",
+	BadgeUnavailable: "UNAVAILABLE",
+	BadgeFailed:      "FAILED",
+}
+
+// String is the badge's label.
+func (b Badge) String() string {
+	if b < 0 || b >= badgeCount {
+		return badgeLabels[BadgeUnknown]
+	}
+	return badgeLabels[b]
+}
+
+// badgeFor is the badge for an account: Mono's webhook mark (marked) or
+// the read saying it needs reauth, else its data status.
+func badgeFor(a mono.Account, marked bool) Badge {
+	if marked || a.NeedsReauth() {
+		return BadgeNeedsReauth
+	}
+	switch a.DataStatus.Normal() {
+	case mono.StatusAvailable:
+		return BadgeAvailable
+	case mono.StatusPartial:
+		return BadgePartial
+	case mono.StatusProcessing:
+		return BadgeProcessing
+	case mono.StatusUnavailable:
+		return BadgeUnavailable
+	case mono.StatusFailed:
+		return BadgeFailed
+	}
+	return BadgeUnknown
+}
+
+// Sizes of the typed style tables: one entry per value of the type.
+const (
+	outcomeCount = int(state.OutcomeTakenOver) + 1
+	toneCount    = int(state.ToneFaint) + 1
+)
+
+// typedStyles are the styles chosen by a typed value.
+type typedStyles struct {
+	badge   [badgeCount]lipgloss.Style
+	outcome [outcomeCount]lipgloss.Style
+	tone    [toneCount]lipgloss.Style
+}
+
+// toneIcons carry a tone's meaning without colour (NO_COLOR loses nothing).
+var toneIcons = [toneCount]string{
+	state.ToneInfo: "•", state.ToneProgress: "›", state.ToneSuccess: "✓",
+	state.ToneWarning: "!", state.ToneError: "✗", state.ToneFaint: "·",
+}
+
+// Badge renders an account status badge.
+func (s Styles) Badge(b Badge) string {
+	if b < 0 || b >= badgeCount {
+		b = BadgeUnknown
+	}
+	return s.typed.badge[b].Render(b.String())
+}
+
+// Outcome renders an attempt's outcome banner (SUCCEEDED, FAILED, …).
+func (s Styles) Outcome(k state.OutcomeKind) string {
+	st := s.typed.outcome[state.OutcomeNone]
+	if k >= 0 && int(k) < outcomeCount {
+		st = s.typed.outcome[k]
+	}
+	return st.Render(k.String())
+}
+
+// Tone is the style of a status line of tone t.
+func (s Styles) Tone(t state.EventTone) lipgloss.Style {
+	if s.typed == nil {
+		return lipgloss.NewStyle()
+	}
+	if t < 0 || int(t) >= toneCount {
+		t = state.ToneInfo
+	}
+	return s.typed.tone[t]
+}
+
+// ToneIcon is the icon of a status line of tone t.
+func ToneIcon(t state.EventTone) string {
+	if t < 0 || int(t) >= toneCount {
+		t = state.ToneInfo
+	}
+	return toneIcons[t]
 }

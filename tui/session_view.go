@@ -1,0 +1,345 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/reauth/reauth/state"
+)
+
+// maskFragment hides a URL's fragment (the page secret) for display.
+func maskFragment(u string) string {
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		return u[:i] + "#••••••"
+	}
+	return u
+}
+
+// The smallest session screen that still shows the token, the link, the
+// code, the status header, a few events and the outcome.
+const (
+	minSessionWidth  = 60
+	minSessionHeight = 14
+)
+
+// view renders the account screen in width×height cells.
+func (s *sessionScreen) view(c *screenCtx, width, height int) string {
+	st := c.styles
+	if width < minSessionWidth || height < minSessionHeight {
+		// Lines would silently vanish (the code, the status): say so
+		// instead, with what still matters most.
+		lines := []string{
+			st.Warning.Render(fmt.Sprintf("Terminal too small (%d×%d): make it at least %d×%d.", width, height, minSessionWidth, minSessionHeight)),
+			st.Value.Render(phaseWords(s.sess.Phase())),
+		}
+		if c := s.sess.PairingCode(); c != "" {
+			lines = append(lines, st.Label.Render("Code ")+st.Accent.Bold(true).Render(c))
+		}
+		if o := s.sess.Outcome(); o.Kind != state.OutcomeNone {
+			lines = append(lines, st.Value.Bold(true).Render(o.Kind.String()))
+		}
+		for i := range lines {
+			lines[i] = ansi.Truncate(lines[i], width, "…")
+		}
+		return joinLines(lines)
+	}
+	now := c.now()
+	a := s.account
+	ph := s.sess.Phase()
+	var top []string
+
+	// Account: who and where.
+	line1 := st.Value.Bold(true).Render(a.Name) + st.Faint.Render(" · ") + st.Value.Render(a.Institution.Name) +
+		st.Faint.Render(" · ") + st.Value.Render(a.MaskedNumber()) + "  " + st.Badge(badgeFor(a, c.marked(a.ID)))
+	details := []string{}
+	if a.Customer.Email != "" {
+		details = append(details, a.Customer.Email)
+	}
+	if a.AuthMethod != "" {
+		details = append(details, strings.ReplaceAll(a.AuthMethod, "_", " "))
+	}
+	details = append(details, "id "+a.ID)
+	if a.DataRequestID != "" {
+		// What Mono support asks for about a failed sync.
+		details = append(details, "data_request_id "+a.DataRequestID)
+	}
+	top = append(top, line1, st.Faint.Render(strings.Join(details, " · ")))
+	if s.detailErr != "" && ph == state.Explaining {
+		top = append(top, ansi.Truncate(st.Warning.Render("Details not loaded: "+s.detailErr)+st.Faint.Render("  (R to retry)"), width, "…"))
+	}
+	top = append(top, "")
+
+	// Reason: full before the page opens, one line after (room for events).
+	r := s.sess.Reason()
+	why := st.Label.Render("Why  ") + st.Warning.Render(r.Kind.String())
+	if r.Overridden {
+		why += st.Faint.Render(" (set by agent)")
+	}
+	top = append(top, why)
+	if !s.compactReason() || s.showWhy {
+		if len(r.Evidence) > 0 {
+			// The evidence is why the agent can trust the reason: wrap it
+			// (up to three lines) rather than cut it.
+			ev := strings.Split(lipgloss.NewStyle().Width(max(20, width-5)).Render(strings.Join(r.Evidence, "; ")), "\n")
+			if len(ev) > 3 {
+				ev = append(ev[:2], ansi.Truncate(ev[2], max(10, width-6), "…"))
+			}
+			for i, l := range ev {
+				p := "     "
+				if i == 0 {
+					p = st.Label.Render("From ")
+				}
+				top = append(top, p+st.Faint.Render(l))
+			}
+		}
+		say := strings.Join(r.Script, " ")
+		wrapped := lipgloss.NewStyle().Width(max(20, width-5)).Render(say)
+		for i, l := range strings.Split(wrapped, "\n") {
+			p := "     "
+			if i == 0 {
+				p = st.Label.Render("Say  ")
+			}
+			top = append(top, p+st.Value.Italic(true).Render(l))
+		}
+	}
+	top = append(top, "")
+
+	// Token.
+	top = append(top, s.tokenLine(c, now))
+	// Page.
+	top = append(top, s.pageLines(c, now, width)...)
+
+	// Status pane header.
+	header := st.Section.Render("Status") + st.Faint.Render("  "+phaseWords(ph))
+	if s.sess.PageURL() != "" {
+		if s.sess.PageConnected() {
+			header += st.Success.Render("  ● page connected")
+		} else {
+			header += st.Faint.Render("  ○ waiting for the page")
+		}
+		if t := s.sess.LastCustomerAction(); !t.IsZero() {
+			// Customer actions only: a heartbeat says the page is open,
+			// not that anyone is using it.
+			header += st.Faint.Render(fmt.Sprintf("  last customer action %s ago", ago(now.Sub(t))))
+		}
+	}
+	top = append(top, ansi.Truncate(header, width, "…"))
+
+	bottom := s.bottomLines(c, width)
+	paneH := max(1, height-len(top)-len(bottom))
+	pane := s.status.view(*st, width, paneH)
+	if len(s.status.lines) == 0 {
+		pane[0] = st.Faint.Render(emptyStatusHint(ph))
+	}
+	all := append(append(top, pane...), bottom...)
+	return joinLines(all)
+}
+
+// compactReason: once the page is starting, the reason takes one line (the
+// status pane needs the room); w shows the evidence and script again.
+func (s *sessionScreen) compactReason() bool {
+	ph := s.sess.Phase()
+	return ph >= state.PageOpening && ph != state.Explaining
+}
+
+func emptyStatusHint(ph state.Phase) string {
+	switch ph {
+	case state.Explaining:
+		return "Read the reason to the customer, then press t to mint a reauth token."
+	case state.Minting:
+		return "Asking Mono for a reauth token…"
+	case state.TokenReady:
+		return "Press o to open the page with Mono's widget for the customer."
+	}
+	return "Waiting for events…"
+}
+
+func (s *sessionScreen) tokenLine(c *screenCtx, now time.Time) string {
+	st := c.styles
+	t := s.sess.Token()
+	ph := s.sess.Phase()
+	switch {
+	case ph == state.Minting:
+		return st.Label.Render("Token ") + c.spinnerView() + st.Faint.Render(" minting…")
+	case s.sess.MintError() != "" && t.Value == "":
+		return st.Label.Render("Token ") + st.Error.Render(s.sess.MintError())
+	case t.Value == "" && !t.ExpiresAt.IsZero():
+		// The account contract: no token; the link's own end.
+		return st.Label.Render("Link  ") + st.Value.Render("prepared, no token (the widget takes the account id)") +
+			st.Faint.Render("  works until "+t.ExpiresAt.Local().Format("15:04:05"))
+	case t.Value == "":
+		return st.Label.Render("Token ") + st.Faint.Render("none yet")
+	}
+	shown := t.Masked()
+	if s.reveal {
+		shown = t.Value
+	}
+	expires := t.ExpiresAt.Local().Format("15:04:05")
+	if ph.HasOutcome() && ph != state.Expired {
+		return st.Label.Render("Token ") + st.Faint.Render(shown+"  used by this attempt — a new attempt needs a new token")
+	}
+	if t.Expired(now) || ph == state.Expired {
+		return st.Label.Render("Token ") + st.Faint.Render(shown) + "  " + st.Error.Render("EXPIRED") +
+			st.Faint.Render(" at "+expires+" — press t for a new one")
+	}
+	left := t.Remaining(now)
+	countdown := fmt.Sprintf("%02d:%02d left", int(left.Minutes()), int(left.Seconds())%60)
+	cs := st.Success
+	if left < 2*time.Minute {
+		cs = st.Warning
+	}
+	return st.Label.Render("Token ") + st.Value.Render(shown) + st.Faint.Render("  expires "+expires+"  ") + cs.Render(countdown)
+}
+
+func (s *sessionScreen) pageLines(c *screenCtx, now time.Time, width int) []string {
+	st := c.styles
+	u := s.sess.PageURL()
+	ph := s.sess.Phase()
+	switch {
+	case ph == state.PageOpening:
+		return []string{st.Label.Render("Page  ") + c.spinnerView() + st.Faint.Render(" starting…")}
+	case s.sess.PageError() != "" && u == "":
+		return []string{st.Label.Render("Page  ") + st.Error.Render(s.sess.PageError())}
+	case u == "":
+		return append([]string{st.Label.Render("Page  ") + st.Faint.Render("not opened")}, s.hostedLines(c, width)...)
+	}
+	// OSC 8 makes the URL clickable; the visible text is the URL itself so
+	// terminals without hyperlinks still show it in full.
+	// Cut the visible text, not the link: the OSC 8 target stays whole and
+	// its terminator is never truncated away.
+	// The page secret (the fragment) never shows: the link target and `c`
+	// carry it, the screen (and screenshots, recordings) do not.
+	shown := maskFragment(u)
+	if s.showLink {
+		shown = u // the agent asked: l shows the whole link, secret included
+	}
+	link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(shown, max(10, width-7), "…")) + ansi.ResetHyperlink()
+	lines := []string{st.Label.Render("Page  ") + link,
+		st.Label.Render("Code  ") + st.Accent.Bold(true).Render(s.sess.PairingCode()) +
+			st.Faint.Render("  — the customer's page shows the same code")}
+	if c.deps.PageNote != "" {
+		lines = append(lines, st.Warning.Render(ansi.Truncate(c.deps.PageNote, width, "…")))
+	}
+	return append(lines, s.hostedLines(c, width)...)
+}
+
+func (s *sessionScreen) hostedLines(c *screenCtx, width int) []string {
+	if s.hosted == "" {
+		return nil
+	}
+	st := c.styles
+	link := ansi.SetHyperlink(s.hosted) + st.Link.Render(ansi.Truncate(s.hosted, max(10, width-8), "…")) + ansi.ResetHyperlink()
+	return []string{st.Label.Render("Hosted ") + link}
+}
+
+func (s *sessionScreen) bottomLines(c *screenCtx, width int) []string {
+	st := c.styles
+	var out []string
+	switch {
+	case s.dialog == confirmReplaceToken:
+		left := s.sess.Token().Remaining(c.now())
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(fmt.Sprintf(
+			"A token is still live (%s left). Mint a new one? The old page stops working.  y / n", ago(left))), "\n")...)
+	case s.dialog == confirmLeaveLivePage:
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(
+			"This attempt is live (its link works for "+ago(s.sess.Token().Remaining(c.now()))+
+				" more). Leave and end it? The customer's page stops working.  y / n"), "\n")...)
+	case s.dialog == confirmHealthyMint:
+		r := s.sess.Reason()
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(
+			"No sign this account needs reauth ("+r.Kind.String()+"). Start a reauth anyway?  y / n"), "\n")...)
+	case s.dialog == confirmQuit:
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(
+			"This attempt is live (its link works for "+ago(s.sess.Token().Remaining(c.now()))+
+				" more). Quit reauth and end it? The customer's page stops working.  y / n (or the quit key again)"), "\n")...)
+	case s.picking:
+		out = append(out, st.Section.Render("Why does this account need reauth?"))
+		for i, kind := range state.AllReasonKinds() {
+			p := "  "
+			if i == s.pickIdx {
+				p = st.Cursor.Render("▌ ")
+			}
+			out = append(out, p+kind.String())
+		}
+	default:
+		if o := s.sess.Outcome(); o.Kind != 0 && s.sess.Phase().HasOutcome() {
+			headline, next := o.Headline, o.NextStep
+			if v := s.sess.Verification(); v.Headline != "" {
+				headline, next = v.Headline, v.NextStep
+			}
+			banner := st.Outcome(o.Kind) + " " + st.Value.Bold(true).Render(headline)
+			out = append(out, ansi.Truncate(banner, width, "…"))
+			if next != "" {
+				out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(next), width, "…"))
+			}
+		}
+	}
+	if sit := s.sess.Situation(c.now()); sit.Where != "" && s.dialog == noDialog && !s.picking {
+		out = append(out, ansi.Truncate(st.Label.Render("Now  ")+st.Value.Render(sit.Where), width, "…"))
+		if sit.Next != "" {
+			out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(sit.Next), width, "…"))
+		}
+	}
+	if s.notice != "" && c.now().Sub(s.noticeAt) < noticeFor {
+		style := st.Warning
+		if s.noticeOK {
+			style = st.Success
+		}
+		out = append(out, ansi.Truncate(style.Render(s.notice), width, "…"))
+	}
+	return out
+}
+
+func phaseWords(p state.Phase) string {
+	switch p {
+	case state.Explaining:
+		return "reason shown"
+	case state.Minting:
+		return "minting token"
+	case state.TokenReady:
+		return "token ready"
+	case state.PageOpening:
+		return "starting page"
+	case state.PageOpened:
+		return "page opened, waiting for the customer"
+	case state.WidgetLive:
+		return "widget live"
+	case state.WidgetClosed:
+		return "widget closed, link still live"
+	case state.PageClosed:
+		return "page closed, link still live"
+	case state.Succeeded:
+		return "succeeded"
+	case state.Failed:
+		return "failed"
+	case state.Expired:
+		return "token expired"
+	case state.EndedByAgent:
+		return "ended by agent"
+	case state.TakenOver:
+		return "taken over"
+	case state.Verifying:
+		return "re-authorised, waiting for fresh data"
+	case state.Verified:
+		return "re-authorised, fresh data confirmed"
+	case state.StillSyncing:
+		return "re-authorised, fresh data not confirmed yet"
+	}
+	return p.String()
+}
+
+// ago renders a duration for people: 4s, 2m05s.
+func ago(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < 0 {
+		d = 0
+	}
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
