@@ -1,6 +1,9 @@
 package sshserve
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,6 +193,50 @@ func TestHostKeyGeneratedOnceAndKept(t *testing.T) {
 	}
 	if _, err := New(Config{Addr: "127.0.0.1:0", HostKeyPath: hk, AuthorizedKeysPath: keys, NewDeps: noDeps}); err == nil || !strings.Contains(err.Error(), "not an OpenSSH private key") {
 		t.Fatalf("a garbage host key was accepted (err %v)", err)
+	}
+}
+
+// Replicas behind one load balancer are given one host key (HostKey, from
+// REAUTH_SSH_HOST_KEY) and so present one server to every agent; nothing is
+// written to HostKeyPath, and a bad key's error never holds its text.
+func TestGivenHostKeyIsSharedByReplicas(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(keys, []byte(authorizedLine(newKey(t), "ada")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := gossh.MarshalPrivateKey(priv, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := pem.EncodeToMemory(block)
+	unused := filepath.Join(dir, "state", "ssh_host_ed25519")
+	var prints []string
+	for range 2 {
+		s, err := New(Config{Addr: "127.0.0.1:0", HostKey: shared, HostKeyPath: unused, AuthorizedKeysPath: keys, NewDeps: noDeps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prints = append(prints, s.HostKeyFingerprint())
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := gossh.FingerprintSHA256(signer.PublicKey()); prints[0] != want || prints[1] != want {
+		t.Fatalf("fingerprints %v, want both %s (the given key)", prints, want)
+	}
+	if _, err := os.Stat(unused); !os.IsNotExist(err) {
+		t.Fatalf("a host key file was written although one was given (stat: %v)", err)
+	}
+	bad := []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END OPENSSH PRIVATE KEY-----\n")
+	_, err = New(Config{Addr: "127.0.0.1:0", HostKey: bad, AuthorizedKeysPath: keys, NewDeps: noDeps})
+	if err == nil || !strings.Contains(err.Error(), "REAUTH_SSH_HOST_KEY") || strings.Contains(err.Error(), "c2VjcmV0") {
+		t.Fatalf("bad given key: err %v (want one naming REAUTH_SSH_HOST_KEY without the key's text)", err)
 	}
 }
 

@@ -44,13 +44,20 @@ func loadOrCreateHostKey(path string) (gossh.Signer, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("SSH host key %s is accessible by other users (mode %04o): chmod 600 it", path, fi.Mode().Perm())
 	}
+	return parseHostKey(b, path)
+}
+
+// parseHostKey parses an unencrypted OpenSSH private key; where names it in
+// errors (a path, or where it was given). The key's bytes never reach an
+// error.
+func parseHostKey(b []byte, where string) (gossh.Signer, error) {
 	signer, err := gossh.ParsePrivateKey(b)
 	var missing *gossh.PassphraseMissingError
 	if errors.As(err, &missing) {
-		return nil, fmt.Errorf("SSH host key %s is passphrase-protected; reauth serve needs an unencrypted key (mode 0600)", path)
+		return nil, fmt.Errorf("SSH host key %s is passphrase-protected; reauth serve needs an unencrypted key (mode 0600)", where)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("SSH host key %s is not an OpenSSH private key: %w", path, err)
+		return nil, fmt.Errorf("SSH host key %s is not an OpenSSH private key", where)
 	}
 	return signer, nil
 }

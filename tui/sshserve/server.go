@@ -79,6 +79,11 @@ type Config struct {
 	// HostKeyPath is the server's private host key. An ed25519 key is
 	// generated there (mode 0600) on first run and kept afterwards.
 	HostKeyPath string
+	// HostKey, when set, is the private host key itself (OpenSSH PEM, as
+	// REAUTH_SSH_HOST_KEY gives it): every replica behind one load balancer
+	// is started with the same key, so agents see one server. HostKeyPath
+	// is then ignored and nothing is written.
+	HostKey []byte
 	// AuthorizedKeysPath lists the agents' public keys (OpenSSH
 	// authorized_keys format). Required unless AllowAnyKey.
 	AuthorizedKeysPath string
@@ -147,7 +152,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, logger: logger, sessions: map[*agentSession]struct{}{}}
 
-	hostKey, err := loadOrCreateHostKey(cfg.HostKeyPath)
+	var hostKey gossh.Signer
+	var err error
+	if len(cfg.HostKey) > 0 {
+		hostKey, err = parseHostKey(cfg.HostKey, "given in REAUTH_SSH_HOST_KEY")
+	} else {
+		hostKey, err = loadOrCreateHostKey(cfg.HostKeyPath)
+	}
 	if err != nil {
 		return nil, err
 	}
