@@ -1,24 +1,28 @@
-// Package audit is reauth's append-only audit log: one JSON line per thing an
+// Package audit is reauth's append-only audit log: one record per thing an
 // agent did (session started, reason shown or overridden, token minted, page
 // opened, every widget event, outcome, verification, hosted link, webhook), so
 // a support team can answer "who re-authorised this account, when, and did it
 // work?".
 //
-// Durability: a record is marshalled to one line, written with a single write
-// on an O_APPEND file and fsynced before Append returns; only then is it
-// acknowledged. A crash can leave at most a torn last line per writer that was
+// One front, many backends. Log is the front: every record passes its checks
+// once, there, before any Backend sees it, and appends that wait together go
+// to the backend as one batch. A Backend stores batches durably, in order, one
+// commit per batch: the JSON-lines file (OpenFile; Open and OpenWith put a Log
+// over it), or a database (internal/store/sqlite, internal/store/postgres),
+// which also chains each record to the one before it by hash (ChainHash) so
+// VerifyChain can name the first record edited or removed.
+//
+// Durability: Append returns only once the backend has committed the record
+// (the file: written with a single write on an O_APPEND file and fsynced; a
+// database: its transaction committed). Group commit: appends that arrive
+// while a commit is running join the next batch, so N concurrent Appends cost
+// about two commits instead of N, and each still returns only after the commit
+// holding its record.
+//
+// The file: a crash can leave at most a torn last line per writer that was
 // mid-write. Read skips such a line with a warning, and the next Append first
 // ends the torn line so a new record never glues onto it. Writes are
-// serialised by a mutex inside one process and by flock(2) across processes
-// sharing the file.
-//
-// Group commit: the fsync is shared. Appends that arrive while an fsync is
-// running write their lines and then wait; the next fsync, started after all
-// of those writes returned, covers them all. An Append still returns only
-// after an fsync that began after its own write has succeeded, so the
-// guarantee above is unchanged; what changes is that N concurrent Appends cost
-// about two fsyncs instead of N. Records reach the file in the order their
-// Appends took the write lock (calls from one goroutine: in call order).
+// serialised by flock(2) across processes sharing the file.
 //
 // Safety: the log never holds a secret. Append refuses (and writes nothing) a
 // record in which any field contains a secret the Log was told about (Guard)
@@ -27,10 +31,10 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -106,6 +110,13 @@ type Record struct {
 	Event            string    `json:"event,omitempty"`    // widget event name or its sentence
 	Outcome          string    `json:"outcome,omitempty"`
 	Detail           string    `json:"detail,omitempty"`
+
+	// Set by a chaining backend, on the records it returns: the record's
+	// place in the chain (1, 2, 3…), the previous record's hash ("" for the
+	// first) and its own (ChainHash). Append ignores what a caller puts here.
+	ID       int64  `json:"id,omitempty"`
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // Options tune a Log.
@@ -114,24 +125,39 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Log is an open audit log. Safe for concurrent use.
+// Log is the audit's front: every record passes its checks (an action, the
+// page URL reduced, no raw value as a token fingerprint, text cleaned,
+// guarded secrets and Mono secret keys redacted) once, here, before any
+// Backend sees it; appends that wait together go to the backend as one batch
+// (one commit). Safe for concurrent use.
 type Log struct {
-	mu      sync.Mutex // guards the fields below it and every write
-	f       *os.File
-	now     func() time.Time
-	secrets map[string][]string // guarded secrets keyed by their first guardKeyLen bytes
-	end     int64               // file size after our last write (-1: unknown)
-	written uint64              // lines written so far
+	b   Backend
+	now func() time.Time
 
-	// syncMu is held for the length of an fsync: one at a time, and those
-	// who wait behind it find their write covered by the next one.
-	syncMu sync.Mutex
-	synced uint64 // lines covered by a successful fsync (under syncMu)
-	syncs  int    // fsyncs done (under syncMu), for tests
-	// Test hooks: afterWrite runs under mu after each line is written,
-	// beforeSync under syncMu just before each fsync.
-	afterWrite func(n uint64)
-	beforeSync func()
+	secMu   sync.RWMutex
+	secrets map[string][]string // guarded secrets keyed by their first guardKeyLen bytes
+
+	mu       sync.Mutex // guards the fields below it
+	open     *batch     // the batch new records join; nil when none is open
+	closed   bool
+	inflight sync.WaitGroup // Appends under way, so Close can wait for them
+	records  uint64         // records committed
+	commits  uint64         // backend commits (for the file: fsyncs)
+
+	// commitMu is held for the length of one backend commit: one at a
+	// time, and the batch that fills meanwhile goes in the next one.
+	commitMu sync.Mutex
+
+	// Test hook: queued runs under mu after a record joins a batch, with
+	// the batch's size.
+	queued func(n int)
+}
+
+// batch is the records of the appends that waited together.
+type batch struct {
+	recs []Record
+	done chan struct{} // closed once the batch is committed or failed
+	err  error
 }
 
 // ErrClosed is returned by Append after Close.
@@ -142,7 +168,8 @@ var ErrClosed = errors.New("audit: log is closed")
 var ErrSecret = errors.New("audit: record refused: it contains a secret")
 
 const (
-	// maxLineBytes bounds one record; Read skips longer lines as garbage.
+	// maxLineBytes bounds one record (its JSON); Read skips longer lines as
+	// garbage, and Append refuses such a record for every backend.
 	maxLineBytes = 1 << 20
 	// guardKeyLen is both the shortest secret Guard accepts and the length of
 	// the index key. Shorter strings would match ordinary text and make Append
@@ -179,34 +206,28 @@ func DefaultPath() (string, error) {
 	return filepath.Join(home, ".local", "state", "reauth", "audit.jsonl"), nil
 }
 
-// Open opens (creating if needed) the audit log at path for appending. Parent
-// directories are created 0700 and the file 0600: the log names customers'
-// accounts and agents.
+// Open opens (creating if needed) the JSON-lines audit log at path for
+// appending. Parent directories are created 0700 and the file 0600: the log
+// names customers' accounts and agents.
 func Open(path string) (*Log, error) { return OpenWith(path, Options{}) }
 
 // OpenWith is Open with options.
 func OpenWith(path string, opts Options) (*Log, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	// O_RDWR rather than O_WRONLY only so Append can pread the last byte and
-	// end a line torn by a crash; every write still goes to the end (O_APPEND).
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := OpenFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return nil, err
 	}
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		// An existing file readable by others is tightened, not trusted.
-		if err := f.Chmod(0o600); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit: %w", err)
-		}
-	}
+	return New(f, opts), nil
+}
+
+// New puts the front over b: records are checked here and committed to b
+// in batches. Close closes b.
+func New(b Backend, opts Options) *Log {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{f: f, now: now, secrets: map[string][]string{}, end: -1}, nil
+	return &Log{b: b, now: now, secrets: map[string][]string{}}
 }
 
 // Guard tells the log about secrets (tokens, page secrets, onSuccess codes)
@@ -214,8 +235,8 @@ func OpenWith(path string, opts Options) (*Log, error) {
 // likely to occur in ordinary text). Guarded secrets are kept for the life of
 // the Log: a leaked expired token is still a leak.
 func (l *Log) Guard(secrets ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.secMu.Lock()
+	defer l.secMu.Unlock()
 	for _, s := range secrets {
 		if len(s) < guardKeyLen {
 			continue
@@ -225,40 +246,80 @@ func (l *Log) Guard(secrets ...string) {
 	}
 }
 
-// Append writes r as one line and fsyncs it. When it returns nil the record is
-// on disk (acknowledged); the fsync may be shared with concurrent Appends (see
-// the package comment). A zero Time is stamped with Options.Now. A guarded
-// secret or a Mono secret key in a text field is replaced by Redacted (the
-// record is still written: a hole in the audit is worse); a raw value in
-// token_fingerprint is refused (errors.Is(err, ErrSecret)) and nothing is
-// written.
+// Append checks r and stores it durably: when it returns nil the backend
+// has committed the record (for the file: written and fsynced; for a
+// database: the transaction committed). Appends that arrive while a commit
+// is running wait together and go to the backend as the next batch, one
+// commit for all of them; each still returns only after the commit that
+// holds its record. Records reach the backend in the order their Appends
+// joined a batch (calls from one goroutine: in call order). A zero Time is
+// stamped with Options.Now. A guarded secret or a Mono secret key in a text
+// field is replaced by Redacted (the record is still written: a hole in the
+// audit is worse); a raw value in token_fingerprint is refused
+// (errors.Is(err, ErrSecret)) and nothing is written.
 func (l *Log) Append(r Record) error {
-	n, err := l.write(r)
+	r, err := l.check(r)
 	if err != nil {
 		return err
 	}
-	return l.syncThrough(n)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.inflight.Add(1)
+	defer l.inflight.Done()
+	b, leader := l.open, false
+	if b == nil {
+		b, leader = &batch{done: make(chan struct{})}, true
+		l.open = b
+	}
+	b.recs = append(b.recs, r)
+	if l.queued != nil {
+		l.queued(len(b.recs))
+	}
+	l.mu.Unlock()
+	if !leader {
+		<-b.done
+		return b.err
+	}
+	// The first record of a batch commits it, once the commit before it
+	// is done; until then the batch stays open and others join it.
+	l.commitMu.Lock()
+	l.mu.Lock()
+	l.open = nil
+	recs := b.recs
+	l.mu.Unlock()
+	err = l.b.Append(context.Background(), recs)
+	l.mu.Lock()
+	l.commits++
+	if err == nil {
+		l.records += uint64(len(recs))
+	}
+	l.mu.Unlock()
+	l.commitMu.Unlock()
+	b.err = err
+	close(b.done)
+	return err
 }
 
-// write validates r and writes its line; n is the line's number among this
-// Log's writes, for syncThrough.
-func (l *Log) write(r Record) (n uint64, err error) {
+// check runs the checks every record must pass and returns the record as it
+// will be stored. It never holds a lock a commit needs.
+func (l *Log) check(r Record) (Record, error) {
 	if r.Action == "" {
-		return 0, errors.New("audit: record has no action")
+		return r, errors.New("audit: record has no action")
 	}
+	// What the store assigns is never taken from the caller.
+	r.ID, r.PrevHash, r.Hash = 0, "", ""
 	r.PageURL = redactURL(r.PageURL)
 	if r.TokenFingerprint != "" && !fingerprintShape().MatchString(r.TokenFingerprint) {
-		return 0, fmt.Errorf("%w (token_fingerprint is not a mono.Fingerprint)", ErrSecret)
-	}
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		return 0, ErrClosed
+		return r, fmt.Errorf("%w (token_fingerprint is not a mono.Fingerprint)", ErrSecret)
 	}
 	if r.Time.IsZero() {
 		r.Time = l.now()
 	}
+	l.secMu.RLock()
+	defer l.secMu.RUnlock()
 	for _, fv := range r.fields() {
 		if *fv.value == "" {
 			continue
@@ -273,131 +334,54 @@ func (l *Log) write(r Record) (n uint64, err error) {
 			// with the secret replaced; the error message never holds it.
 			cleaned = l.redactSecrets(cleaned)
 			if l.holdsSecret(cleaned) {
-				return 0, fmt.Errorf("%w (field %s)", ErrSecret, fv.name)
+				return r, fmt.Errorf("%w (field %s)", ErrSecret, fv.name)
 			}
 		}
 		*fv.value = cleaned
 	}
-	line, err := json.Marshal(r)
-	if err != nil {
-		return 0, fmt.Errorf("audit: %w", err)
+	if line, err := json.Marshal(r); err != nil {
+		return r, fmt.Errorf("audit: %w", err)
+	} else if len(line)+1 > maxLineBytes {
+		return r, fmt.Errorf("audit: record too large (%d bytes)", len(line)+1)
 	}
-	line = append(line, '\n')
-	if len(line) > maxLineBytes {
-		return 0, fmt.Errorf("audit: record too large (%d bytes)", len(line))
-	}
-
-	if err := lockFile(l.f); err != nil {
-		return 0, fmt.Errorf("audit: lock: %w", err)
-	}
-	defer unlockFile(l.f)
-	if err := l.endTornLine(); err != nil {
-		l.end = -1
-		return 0, fmt.Errorf("audit: %w", err)
-	}
-	if _, err := l.f.Write(line); err != nil {
-		l.end = -1
-		return 0, fmt.Errorf("audit: write: %w", err)
-	}
-	if l.end >= 0 {
-		l.end += int64(len(line))
-	}
-	l.written++
-	if l.afterWrite != nil {
-		l.afterWrite(l.written)
-	}
-	return l.written, nil
+	return r, nil
 }
 
-// syncThrough returns once an fsync that started after line n was written
-// has succeeded. Whoever holds syncMu fsyncs for everyone written so far;
-// those queued behind it usually find their line already covered.
-func (l *Log) syncThrough(n uint64) error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	if l.synced >= n {
-		return nil
-	}
-	l.mu.Lock()
-	f, target := l.f, l.written // every line up to target has been written
-	l.mu.Unlock()
-	if f == nil {
-		// Close fsyncs under syncMu before closing, so this cannot happen
-		// to a line written before it; kept as a guard.
-		return ErrClosed
-	}
-	if l.beforeSync != nil {
-		l.beforeSync()
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("audit: sync: %w", err)
-	}
-	l.syncs++
-	l.synced = target
-	return nil
-}
-
-// Stats reports how many lines this Log has written and how many fsyncs it
-// has done: with concurrent appenders, fewer fsyncs than lines.
-func (l *Log) Stats() (lines, fsyncs uint64) {
-	l.syncMu.Lock()
-	fsyncs = uint64(l.syncs)
-	l.syncMu.Unlock()
-	l.mu.Lock()
-	lines = l.written
-	l.mu.Unlock()
-	return lines, fsyncs
-}
-
-// Close fsyncs what was written and closes the file. Records already
-// acknowledged are on disk; an Append still waiting for its fsync is covered
-// by Close's.
-func (l *Log) Close() error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
+// Stats reports how many records this Log has committed and in how many
+// backend commits (for the file: fsyncs): with concurrent appenders, fewer
+// commits than records.
+func (l *Log) Stats() (records, commits uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
-		return nil
-	}
-	err := l.f.Sync()
-	if err == nil {
-		l.synced = l.written
-	}
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	l.f = nil
-	return err
+	return l.records, l.commits
 }
 
-// endTornLine writes a newline when the file does not end with one: a writer
-// (this or another process) crashed mid-record. Without it the next record
-// would be glued onto the fragment and lost with it. Called under the flock.
-func (l *Log) endTornLine() error {
-	fi, err := l.f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() == 0 || fi.Size() == l.end {
-		// Empty, or nobody has written since our last whole line.
-		l.end = fi.Size()
+// Query returns the records q selects, from the backend.
+func (l *Log) Query(ctx context.Context, q Query) ([]Record, error) {
+	return l.b.Query(ctx, q)
+}
+
+// Verify walks the backend's hash chain; see VerifyChain.
+func (l *Log) Verify(ctx context.Context) (VerifyReport, error) {
+	return VerifyChain(ctx, l.b)
+}
+
+// Backend is the store under the front.
+func (l *Log) Backend() Backend { return l.b }
+
+// Close waits for the Appends under way (their records are committed, so an
+// Append waiting for a commit when the log closes is still acknowledged),
+// then closes the backend. Appends after Close return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
 		return nil
 	}
-	l.end = -1
-	last := make([]byte, 1)
-	if _, err := l.f.ReadAt(last, fi.Size()-1); err != nil && err != io.EOF {
-		return err
-	}
-	if last[0] == '\n' {
-		l.end = fi.Size()
-		return nil
-	}
-	if _, err = l.f.Write([]byte{'\n'}); err != nil {
-		return err
-	}
-	l.end = fi.Size() + 1
-	return nil
+	l.closed = true
+	l.mu.Unlock()
+	l.inflight.Wait()
+	return l.b.Close()
 }
 
 type fieldRef struct {

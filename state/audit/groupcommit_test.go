@@ -1,86 +1,125 @@
 package audit
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
 )
 
-// Appends that wait while another fsync runs are covered by one fsync after
-// it: 20 appends held behind a busy syncer cost one fsync, not 20, and every
-// record is on file in the order it was written.
-func TestGroupCommitSharesOneFsync(t *testing.T) {
-	l, path := openTemp(t)
-	const n = 20
-	var wrote sync.WaitGroup
-	wrote.Add(n)
-	l.afterWrite = func(uint64) { wrote.Done() }
+// gated is a backend whose Append says when a batch arrives and then waits
+// until the test opens the gate: a slow commit, on demand.
+type gated struct {
+	Backend
+	entered chan int      // each batch's size, as it reaches Append
+	gate    chan struct{} // closed by the test to let commits through
 
-	l.syncMu.Lock() // as if a long fsync were under way
-	errs := make(chan error, n)
+	mu      sync.Mutex
+	batches [][]Record
+}
+
+func newGated(b Backend) *gated {
+	return &gated{Backend: b, entered: make(chan int, 100), gate: make(chan struct{})}
+}
+
+func (g *gated) Append(ctx context.Context, batch []Record) error {
+	g.entered <- len(batch)
+	<-g.gate
+	g.mu.Lock()
+	g.batches = append(g.batches, batch)
+	g.mu.Unlock()
+	return g.Backend.Append(ctx, batch)
+}
+
+func (g *gated) sizes() []int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var n []int
+	for _, b := range g.batches {
+		n = append(n, len(b))
+	}
+	return n
+}
+
+func gatedFile(t *testing.T) (*Log, *gated, string) {
+	t.Helper()
+	_, path := openTemp(t)
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGated(f)
+	l := New(g, Options{})
+	t.Cleanup(func() { l.Close() })
+	return l, g, path
+}
+
+// Appends that wait while another commit runs go to the backend together:
+// 20 appends held behind a busy commit cost one commit (for the file: one
+// write and one fsync), not 20, and every record is on file in order.
+func TestGroupCommitSharesOneCommit(t *testing.T) {
+	l, g, path := gatedFile(t)
+	const n = 20
+	queued := make(chan struct{})
+	l.queued = func(size int) {
+		if size == n {
+			close(queued)
+		}
+	}
+	errs := make(chan error, n+1)
+	go func() { errs <- l.Append(Record{Time: t0, Action: ActionWidgetEvent, Event: "first"}) }()
+	<-g.entered // the first commit is under way (and held)
 	for i := range n {
 		go func() { errs <- l.Append(Record{Time: t0, Action: ActionWidgetEvent, Event: strconv.Itoa(i)}) }()
 	}
-	wrote.Wait() // all 20 lines written, none acknowledged
+	<-queued // all 20 wait in the next batch, none acknowledged
 	select {
 	case err := <-errs:
-		t.Fatalf("an Append returned (%v) before any fsync", err)
+		t.Fatalf("an Append returned (%v) before its commit", err)
 	default:
 	}
-	l.syncMu.Unlock()
-	for range n {
+	close(g.gate)
+	for range n + 1 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
-	if lines, syncs := l.Stats(); lines != n || syncs != 1 {
-		t.Errorf("%d lines, %d fsyncs for %d appends that waited together, want %d and 1", lines, syncs, n, n)
+	if recs, commits := l.Stats(); recs != n+1 || commits != 2 {
+		t.Errorf("%d records, %d commits for 1 + %d appends that waited together, want %d and 2", recs, commits, n, n+1)
+	}
+	if got := g.sizes(); len(got) != 2 || got[0] != 1 || got[1] != n {
+		t.Errorf("batches %v, want [1 %d]", got, n)
 	}
 	recs, warns, err := ReadFile(path, Filter{})
-	if err != nil || len(warns) != 0 || len(recs) != n {
+	if err != nil || len(warns) != 0 || len(recs) != n+1 || recs[0].Event != "first" {
 		t.Fatalf("%d records, warnings %v, err %v", len(recs), warns, err)
 	}
 }
 
-// The guarantee itself: a line written while an fsync is running is not
-// acknowledged by that fsync (it may have missed the line) but by a later one.
-func TestLineWrittenDuringFsyncWaitsForTheNextOne(t *testing.T) {
-	l, path := openTemp(t)
-	inSync := make(chan uint64)
-	release := make(chan struct{})
-	first := true
-	l.beforeSync = func() {
-		if first {
-			first = false
-			inSync <- l.synced
-			<-release
-		}
-	}
+// A record queued while a commit runs is not acknowledged by that commit
+// (the commit's batch was closed before it) but by the next one.
+func TestRecordQueuedDuringACommitWaitsForTheNextOne(t *testing.T) {
+	l, g, path := gatedFile(t)
 	aDone := make(chan error, 1)
 	go func() { aDone <- l.Append(Record{Time: t0, Action: ActionWidgetEvent, Event: "a"}) }()
-	<-inSync // A's fsync (covering line 1 only) is about to run
-
-	wroteB := make(chan struct{})
-	l.afterWrite = func(n uint64) {
-		if n == 2 {
-			close(wroteB)
-		}
+	if size := <-g.entered; size != 1 {
+		t.Fatalf("first batch of %d", size)
 	}
+	queuedB := make(chan struct{})
+	l.queued = func(int) { close(queuedB) }
 	bDone := make(chan error, 1)
 	go func() { bDone <- l.Append(Record{Time: t0, Action: ActionWidgetEvent, Event: "b"}) }()
-	<-wroteB
-	close(release)
+	<-queuedB
+	close(g.gate)
 	if err := <-aDone; err != nil {
 		t.Fatal(err)
 	}
 	if err := <-bDone; err != nil {
 		t.Fatal(err)
 	}
-	l.syncMu.Lock()
-	syncs, synced := l.syncs, l.synced
-	l.syncMu.Unlock()
-	if syncs != 2 || synced != 2 {
-		t.Errorf("B was acknowledged by A's fsync: %d fsyncs, %d lines covered; want 2 and 2", syncs, synced)
+	if got := g.sizes(); len(got) != 2 || got[0] != 1 || got[1] != 1 {
+		t.Errorf("batches %v: b went in a's commit; want [1 1]", got)
 	}
 	recs, _, err := ReadFile(path, Filter{})
 	if err != nil || len(recs) != 2 || recs[0].Event != "a" || recs[1].Event != "b" {
@@ -88,27 +127,31 @@ func TestLineWrittenDuringFsyncWaitsForTheNextOne(t *testing.T) {
 	}
 }
 
-// Close fsyncs what was written, so an Append waiting behind a syncer when
-// the log closes is still acknowledged, not failed.
+// Close waits for the Appends under way, so one waiting behind a commit when
+// the log closes is still acknowledged, not failed; later Appends are refused.
 func TestCloseCoversWaitingAppends(t *testing.T) {
-	l, path := openTemp(t)
-	wrote := make(chan struct{})
-	l.afterWrite = func(uint64) { close(wrote) }
-	l.syncMu.Lock()
-	done := make(chan error, 1)
-	go func() { done <- l.Append(Record{Time: t0, Action: ActionOutcome, Outcome: "succeeded"}) }()
-	<-wrote
+	l, g, path := gatedFile(t)
+	aDone := make(chan error, 1)
+	go func() { aDone <- l.Append(Record{Time: t0, Action: ActionWidgetEvent, Event: "a"}) }()
+	<-g.entered
+	queuedB := make(chan struct{})
+	l.queued = func(int) { close(queuedB) }
+	bDone := make(chan error, 1)
+	go func() { bDone <- l.Append(Record{Time: t0, Action: ActionOutcome, Outcome: "succeeded"}) }()
+	<-queuedB
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
-	l.syncMu.Unlock() // Close or the Append gets it first; either way both succeed
-	if err := <-done; err != nil {
-		t.Fatalf("Append: %v", err)
+	close(g.gate)
+	for _, c := range []chan error{aDone, bDone, closed} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := <-closed; err != nil {
-		t.Fatalf("Close: %v", err)
+	if err := l.Append(Record{Time: t0, Action: ActionOutcome}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close = %v, want ErrClosed", err)
 	}
 	recs, _, err := ReadFile(path, Filter{})
-	if err != nil || len(recs) != 1 {
+	if err != nil || len(recs) != 2 {
 		t.Fatalf("%d records, err %v", len(recs), err)
 	}
 }

@@ -48,18 +48,30 @@ func ReadFile(path string, f Filter) ([]Record, []Warning, error) {
 // and reported as a Warning; it never fails the read. The error is only for
 // the reader itself failing.
 func Read(r io.Reader, f Filter) ([]Record, []Warning, error) {
+	var recs []Record
+	warns, err := scan(r, func(rec Record) bool {
+		if f.match(rec) {
+			recs = append(recs, rec)
+		}
+		return true
+	})
+	return recs, warns, err
+}
+
+// scan calls fn with each whole record of r, in order, until fn returns
+// false; the lines Read would skip are skipped and returned as warnings.
+func scan(r io.Reader, fn func(Record) bool) ([]Warning, error) {
 	var (
-		recs  []Record
 		warns []Warning
 		br    = bufio.NewReaderSize(r, 64<<10)
 	)
 	for n := 1; ; n++ {
 		line, complete, tooLong, err := readLine(br)
 		if err != nil {
-			return recs, warns, fmt.Errorf("audit: read line %d: %w", n, err)
+			return warns, fmt.Errorf("audit: read line %d: %w", n, err)
 		}
 		if len(line) == 0 && !complete && !tooLong {
-			return recs, warns, nil // clean end of file
+			return warns, nil // clean end of file
 		}
 		if tooLong {
 			warns = append(warns, Warning{n, fmt.Sprintf("longer than %d bytes, skipped", maxLineBytes)})
@@ -74,11 +86,11 @@ func Read(r io.Reader, f Filter) ([]Record, []Warning, error) {
 			warns = append(warns, Warning{n, "incomplete last record skipped (the writer stopped mid-write)"})
 		case perr != nil:
 			warns = append(warns, Warning{n, "not a valid record, skipped: " + perr.Error()})
-		case f.match(rec):
-			recs = append(recs, rec)
+		case !fn(rec):
+			return warns, nil
 		}
 		if !complete {
-			return recs, warns, nil
+			return warns, nil
 		}
 	}
 }
