@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -208,47 +209,94 @@ type state struct {
 	cleared  map[string]Mark // Cleared: the newest clearing of accounts in neither
 }
 
-// newest is what was last applied to id: its time, whether that is Mono's
-// own timestamp, and what it left.
-func (st state) newest(id string) (at time.Time, monoTime bool, kind MarkKind, ok bool) {
+// entry is what was last applied to id, whatever it left (a mark, an
+// unlinking or a clearing, with Kind set), and whether anything was.
+func (st state) entry(id string) (Mark, bool) {
 	if m, ok := st.marks[id]; ok {
-		return m.At, m.MonoTime, m.Kind, true
+		return m, true
 	}
 	if m, ok := st.unlinked[id]; ok {
-		return m.At, m.MonoTime, MarkUnlinked, true
+		m.Kind = MarkUnlinked
+		return m, true
 	}
 	if c, ok := st.cleared[id]; ok {
-		return c.At, c.MonoTime, Cleared, true
+		c.Kind = Cleared
+		return c, true
 	}
-	return time.Time{}, false, "", false
+	return Mark{}, false
 }
 
 // stale reports whether something at `at` that leaves kind ("" for
-// nothing) must not be applied to id: it is older than what id's newest
-// applied event left or, both being Mono's timestamps (whose deliveries
-// come in any order), as old and of lower rank. Times that are not Mono's
-// (receipt times, the app's) tie in arrival order: the later one applies.
+// nothing) must not be applied to id (see staleAgainst).
 func (st state) stale(id string, at time.Time, monoTime bool, kind MarkKind) bool {
-	last, lastMono, lastKind, ok := st.newest(id)
-	switch {
-	case !ok:
-		return false
-	case at.Before(last):
-		return true
+	cur, ok := st.entry(id)
+	return ok && staleAgainst(cur, at, monoTime, kind)
+}
+
+// set puts m (of any kind) as id's entry, in place: for a state the caller
+// owns (copy it first).
+func (st state) set(id string, m Mark) {
+	delete(st.marks, id)
+	delete(st.unlinked, id)
+	delete(st.cleared, id)
+	switch m.Kind {
+	case Cleared:
+		st.cleared[id] = m
+	case MarkUnlinked:
+		st.unlinked[id] = m
+	default:
+		st.marks[id] = m
 	}
-	return at.Equal(last) && monoTime && lastMono && kind != "" && rank(kind) < rank(lastKind)
+}
+
+// clone is a copy of st that set may change.
+func (st state) clone() state {
+	return state{marks: maps.Clone(st.marks), unlinked: maps.Clone(st.unlinked), cleared: maps.Clone(st.cleared)}
+}
+
+// diff is what Reload reports going from old to st: marked, accounts that
+// need reauth now and did not, or whose mark changed; cleared, accounts
+// that needed reauth and no longer do, and accounts newly unlinked.
+func diff(old, st state) (marked, cleared []string) {
+	for id, m := range st.marks {
+		if was, had := old.marks[id]; !had || was != m {
+			marked = append(marked, id)
+		}
+	}
+	for id := range old.marks {
+		if _, has := st.marks[id]; !has {
+			cleared = append(cleared, id)
+		}
+	}
+	for id := range st.unlinked {
+		_, was := old.unlinked[id]
+		if _, counted := old.marks[id]; !was && !counted {
+			cleared = append(cleared, id)
+		}
+	}
+	slices.Sort(marked)
+	slices.Sort(cleared)
+	return marked, cleared
 }
 
 // Store is the small persisted state behind the webhook receiver: what Mono
 // last said about each account (marked as needing reauth, unlinked, or the
-// newest clearing), and recently seen event ids. Every change is written as
-// a whole JSON file via temp file + fsync + rename, so a crash leaves either
-// the old or the new state, never a torn one. Safe for concurrent use. A
-// single process should own (write) a store file; others may follow it with
-// Reload.
+// newest clearing), and recently seen event ids. Safe for concurrent use.
+//
+// It lives in one of three places. In memory (NewMemoryStore). In a file
+// (OpenStore): every change is written as a whole JSON file via temp file +
+// fsync + rename, so a crash leaves either the old or the new state, never
+// a torn one; a single process should own (write) a store file, others may
+// follow it with Reload. Or in a database (NewStore with a Backend): any
+// number of receivers and apps write it at once; the Store keeps an
+// in-memory view for reads, updated by its own writes and by Reload.
 type Store struct {
 	mu         sync.Mutex
-	path       string // "" keeps the store in memory only
+	path       string // "" keeps the store in memory only (or in backend)
+	backend    Backend
+	version    int64            // backend: the change feed version the view has read up to
+	versions   map[string]int64 // backend: the version of each account's entry in the view
+	reloadMu   sync.Mutex       // backend: one Reload at a time
 	maxSeen    int
 	maxCleared int
 	st         state
@@ -323,7 +371,16 @@ func OpenStore(path string) (*Store, error) {
 // unlinked; read Mark to tell them apart (an unlinked account has a Mark
 // with Unlinked()). A missing or unchanged file changes nothing; a file that
 // does not parse is an error and changes nothing either.
+//
+// A Store on a Backend asks it for the entries changed since the version
+// its view holds (one indexed query) and reports them the same way; its own
+// writes are already in its view and are not reported.
 func (s *Store) Reload() (marked, cleared []string, err error) {
+	if s.backend != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+		defer cancel()
+		return s.reloadBackend(ctx)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reload()
@@ -350,25 +407,7 @@ func (s *Store) reload() (marked, cleared []string, err error) {
 		return nil, nil, fmt.Errorf("webhook: store %s is damaged: %w", s.path, err)
 	}
 	st := loadState(f)
-	old := s.st
-	for id, m := range st.marks {
-		if was, had := old.marks[id]; !had || was != m {
-			marked = append(marked, id)
-		}
-	}
-	for id := range old.marks {
-		if _, has := st.marks[id]; !has {
-			cleared = append(cleared, id)
-		}
-	}
-	for id := range st.unlinked {
-		_, was := old.unlinked[id]
-		if _, counted := old.marks[id]; !was && !counted {
-			cleared = append(cleared, id)
-		}
-	}
-	slices.Sort(marked)
-	slices.Sort(cleared)
+	marked, cleared = diff(s.st, st)
 	if n := len(f.SeenEvents); n > s.maxSeen {
 		f.SeenEvents = f.SeenEvents[n-s.maxSeen:]
 	}
@@ -458,31 +497,37 @@ func (s *Store) Apply(ev Event) (fresh bool, err error) {
 // the account, changes nothing but the seen ids. The new state is persisted
 // before Record returns; if persisting fails nothing changes in memory
 // either, so Mono's retry is processed afresh.
+//
+// On a Backend the same happens in the database, in one transaction (see
+// Backend): of any number of Stores given one event id, one applies it.
 func (s *Store) Record(ev Event) (Outcome, error) {
+	if s.backend != nil {
+		p, err := ev.proposal()
+		if err != nil {
+			return Applied, err
+		}
+		res, err := s.applyBackend(p)
+		return res.Outcome, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := ev.dedupeKey()
 	if _, dup := s.seen[key]; key != "" && dup {
 		return Duplicate, nil
 	}
-	kind := ev.outcome()
-	if ev.AccountID == "" && kind != "" {
-		return Applied, fmt.Errorf("webhook: %s event without an account id", ev.Kind)
+	p, err := ev.proposal()
+	if err != nil {
+		return Applied, err
 	}
-	if ev.Received.IsZero() {
-		ev.Received = time.Now()
-	}
-	at, monoTime := ev.when()
-	at = at.UTC() // no monotonic reading, one location: kept times compare with ==
 	st, changed, out := s.st, false, Applied
-	switch {
-	case ev.AccountID == "":
-	case st.stale(ev.AccountID, at, monoTime, kind):
-		out = Stale
-	case kind == Cleared:
-		st, changed = s.clear(ev.AccountID, ev.evidence(kind, at, monoTime))
-	case kind != "":
-		st, changed = s.mark(ev.AccountID, ev.evidence(kind, at, monoTime))
+	if p.AccountID != "" {
+		cur, has := st.entry(p.AccountID)
+		switch entry, dec := Decide(cur, has, p.Next); dec {
+		case DecideStale:
+			out = Stale
+		case DecideWrite:
+			st, changed = s.put(p.AccountID, entry), true
+		}
 	}
 	order, evicted := s.seenOrder, []string(nil)
 	if key != "" {
@@ -507,31 +552,51 @@ func (s *Store) Record(ev Event) (Outcome, error) {
 	return out, nil
 }
 
-// mark is s.st with m put on id (copied maps), and whether that changed
-// anything. Since carries over while the account stays marked (or stays
-// unlinked). Called with s.mu held.
-func (s *Store) mark(id string, m Mark) (state, bool) {
+// put is s.st with m (of any kind) as id's entry (copied maps). At most
+// maxCleared clearings are kept (the oldest go). Called with s.mu held.
+func (s *Store) put(id string, m Mark) state {
 	st := s.st
-	m.Since = m.At
-	if old, ok := st.marks[id]; ok && m.Kind != MarkUnlinked {
-		m.Since = old.Since
-	}
-	if old, ok := st.unlinked[id]; ok && m.Kind == MarkUnlinked {
-		m.Since = old.Since
-	}
-	if old, ok := st.marks[id]; ok && old == m {
-		return st, false
-	}
-	if old, ok := st.unlinked[id]; ok && old == m {
-		return st, false
-	}
 	st.marks, st.unlinked, st.cleared = without(st.marks, id), without(st.unlinked, id), without(st.cleared, id)
-	if m.Kind == MarkUnlinked {
+	switch m.Kind {
+	case MarkUnlinked:
 		st.unlinked = with(st.unlinked, id, m)
-	} else {
+	case Cleared:
+		st.cleared = with(st.cleared, id, m)
+		if over := len(st.cleared) - s.maxCleared; over > 0 {
+			ids := slices.Collect(maps.Keys(st.cleared))
+			slices.SortFunc(ids, func(a, b string) int {
+				if c := st.cleared[a].At.Compare(st.cleared[b].At); c != 0 {
+					return c
+				}
+				return strings.Compare(a, b)
+			})
+			for _, old := range ids[:over] {
+				delete(st.cleared, old) // st.cleared is already a copy
+			}
+		}
+	default:
 		st.marks = with(st.marks, id, m)
 	}
-	return st, true
+	return st
+}
+
+// proposal is what ev would do to its account (see Record). An ev.Received
+// left zero is taken as now.
+func (ev Event) proposal() (Proposal, error) {
+	kind := ev.outcome()
+	if ev.AccountID == "" && kind != "" {
+		return Proposal{}, fmt.Errorf("webhook: %s event without an account id", ev.Kind)
+	}
+	if ev.Received.IsZero() {
+		ev.Received = time.Now()
+	}
+	at, monoTime := ev.when()
+	at = at.UTC() // no monotonic reading, one location: kept times compare with ==
+	p := Proposal{Key: ev.dedupeKey(), AccountID: ev.AccountID, Next: Mark{At: at, MonoTime: monoTime}}
+	if kind != "" {
+		p.Next = ev.evidence(kind, at, monoTime)
+	}
+	return p, nil
 }
 
 // evidence is the Mark ev leaves: kind, at when.
@@ -539,31 +604,6 @@ func (ev Event) evidence(kind MarkKind, at time.Time, monoTime bool) Mark {
 	return Mark{Kind: kind, Event: ev.Kind.String(), EventID: ev.ID, At: at, MonoTime: monoTime,
 		SyncStatus: ev.SyncStatus, DataStatus: ev.DataStatus, JobStatus: ev.JobStatus, JobName: ev.JobName,
 		DataRequestID: ev.DataRequestID, SessionID: ev.SessionID}
-}
-
-// clear is s.st with id's mark (or unlinking) gone and c (Kind Cleared)
-// kept as its newest clearing; at most maxCleared clearings are kept (the
-// oldest go). Called with s.mu held.
-func (s *Store) clear(id string, c Mark) (state, bool) {
-	st := s.st
-	if old, ok := st.cleared[id]; ok && old == c {
-		return st, false
-	}
-	st.marks, st.unlinked = without(st.marks, id), without(st.unlinked, id)
-	st.cleared = with(st.cleared, id, c)
-	if over := len(st.cleared) - s.maxCleared; over > 0 {
-		ids := slices.Collect(maps.Keys(st.cleared))
-		slices.SortFunc(ids, func(a, b string) int {
-			if c := st.cleared[a].At.Compare(st.cleared[b].At); c != 0 {
-				return c
-			}
-			return strings.Compare(a, b)
-		})
-		for _, old := range ids[:over] {
-			delete(st.cleared, old) // st.cleared is already a copy
-		}
-	}
-	return st, true
 }
 
 // without is m without id: m itself when id is not in it, else a copy.
@@ -620,22 +660,22 @@ func (s *Store) applyLocal(accountID string, kind MarkKind, at time.Time, why st
 	}
 	at = at.UTC()
 	why = field(looseText(why))
+	next := Mark{Kind: kind, Event: why, At: at}
+	if s.backend != nil {
+		res, err := s.applyBackend(Proposal{AccountID: accountID, Next: next})
+		return err == nil && res.Outcome != Stale, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.st.stale(accountID, at, false, kind) {
+	cur, has := s.st.entry(accountID)
+	entry, dec := Decide(cur, has, next)
+	switch dec {
+	case DecideStale:
 		return false, nil
-	}
-	var st state
-	var changed bool
-	if kind == Cleared {
-		st, changed = s.clear(accountID, Mark{Kind: Cleared, Event: why, At: at})
-	} else {
-		st, changed = s.mark(accountID, Mark{Kind: kind, Event: why, At: at})
-	}
-	if !changed {
+	case DecideSame:
 		return true, nil
 	}
-	if err := s.commit(st, s.seenOrder); err != nil {
+	if err := s.commit(s.put(accountID, entry), s.seenOrder); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -714,7 +754,16 @@ func (s *Store) Unlinked() map[string]Mark {
 
 // Seen reports whether eventID, exactly as sent, has been recorded (among the
 // last DefaultSeen).
+//
+// On a Backend it asks the database (ids are kept DefaultSeenFor there); an
+// error reads as not seen.
 func (s *Store) Seen(eventID string) bool {
+	if s.backend != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+		defer cancel()
+		seen, err := s.backend.Seen(ctx, dedupeKey(eventID))
+		return err == nil && seen
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.seen[dedupeKey(eventID)]
