@@ -850,7 +850,25 @@ func isAlnum(c byte) bool {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
 }
 
+// linkLifetimeSentence is true of the page link reauth serves: a token lives
+// 10 minutes, and so does a link prepared for the account contract.
 const linkLifetimeSentence = "The link works for 10 minutes, so please open it while we're talking."
+
+// hostedLinkSentence replaces it for Mono's hosted link (mono_url), for which
+// Mono documents no lifetime: nothing is promised about how long it works.
+const hostedLinkSentence = "The link comes from Mono; please open it on your phone or computer while we're talking, and tell me when you're done."
+
+// HostedScript is Script as said when the customer gets Mono's hosted link
+// instead of reauth's page: the same words, without the page's 10 minutes.
+func (r Reason) HostedScript() []string {
+	out := slices.Clone(r.Script)
+	for i, s := range out {
+		if s == linkLifetimeSentence {
+			out[i] = hostedLinkSentence
+		}
+	}
+	return out
+}
 
 // named fills %s with the bank's name, or uses without when it is unknown.
 func named(bank, withBank, without string) string {

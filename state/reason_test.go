@@ -604,3 +604,25 @@ func TestAllReasonKindsAndStrings(t *testing.T) {
 		t.Error("the zero Reason (Unknown) must count as needing reauth")
 	}
 }
+
+// Mono documents no lifetime for a hosted link: its script never promises
+// the page's 10 minutes, and says the rest the same.
+func TestHostedScriptPromisesNoLifetime(t *testing.T) {
+	for _, kind := range AllReasonKinds() {
+		r := Reason{Kind: kind, Script: scriptFor(kind, "GTBank", "internet_banking")}
+		hosted := r.HostedScript()
+		if len(hosted) != len(r.Script) {
+			t.Fatalf("%v: hosted script has %d sentences, want %d", kind, len(hosted), len(r.Script))
+		}
+		joined := strings.Join(hosted, " ")
+		if strings.Contains(joined, "10 minutes") {
+			t.Errorf("%v: hosted script promises 10 minutes: %q", kind, joined)
+		}
+		if strings.Contains(strings.Join(r.Script, " "), "10 minutes") && !strings.Contains(joined, "comes from Mono") {
+			t.Errorf("%v: hosted script does not say where the link comes from: %q", kind, joined)
+		}
+		if hosted[0] != r.Script[0] {
+			t.Errorf("%v: hosted script changed the reason's sentence", kind)
+		}
+	}
+}
