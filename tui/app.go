@@ -449,7 +449,43 @@ func (m Model) footerView(w int) string {
 	if m.showHelp {
 		return m.styles.Faint.Render("any key closes the help")
 	}
-	return ansi.Truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w, "…")
+	var keys []footerKey
+	for _, f := range m.keys.footer() {
+		if f.Enabled() {
+			keys = append(keys, f)
+		}
+	}
+	// Too wide: drop the least important key (the last of the highest
+	// rank) until the rest fit; esc, q and ? always stay.
+	sep := ansi.StringWidth(m.help.ShortSeparator)
+	itemW := func(f footerKey) int { return ansi.StringWidth(f.Help().Key) + 1 + ansi.StringWidth(f.Help().Desc) }
+	total := 0
+	for i, f := range keys {
+		if i > 0 {
+			total += sep
+		}
+		total += itemW(f)
+	}
+	for total > w {
+		drop := -1
+		for i, f := range keys {
+			if f.rank != rankAlways && (drop < 0 || f.rank >= keys[drop].rank) {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			break
+		}
+		total -= itemW(keys[drop]) + sep
+		keys = append(keys[:drop], keys[drop+1:]...)
+	}
+	bindings := make([]key.Binding, len(keys))
+	for i, f := range keys {
+		bindings[i] = f.Binding
+	}
+	h := m.help
+	h.SetWidth(0) // fitted above; ShortHelpView would cut from the end
+	return ansi.Truncate(h.ShortHelpView(bindings), w, "…")
 }
 
 // frame lays out the screen in one pass: the body padded or cut to exactly

@@ -75,10 +75,43 @@ func (k *KeyMap) all() []*key.Binding {
 		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.ShowWhy, &k.Hosted, &k.Retry, &k.Refresh, &k.ClearQuery, &k.Yes, &k.No}
 }
 
-// ShortHelp is the footer: the keys for what the agent most likely does next.
+// ShortHelp is the footer's keys in the order they show (help.KeyMap).
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Yes, k.No, k.Mint, k.OpenPage, k.CopyLink, k.ShowLink, k.Hosted, k.Open, k.Search, k.NeedsReauth,
-		k.Reason, k.Reveal, k.CopyToken, k.Retry, k.Refresh, k.Back, k.QuitKey, k.Help}
+	fk := k.footer()
+	out := make([]key.Binding, len(fk))
+	for i, f := range fk {
+		out[i] = f.Binding
+	}
+	return out
+}
+
+// footerKey is a footer entry and how much it matters when the footer is
+// too narrow for every key: the highest rank goes first; rank 0 never goes.
+type footerKey struct {
+	key.Binding
+	rank int
+}
+
+// Footer ranks.
+const (
+	rankAlways = iota // esc, q, ?, and a question's answers: always shown
+	rankNext          // what the agent most likely does next
+	rankUseful        // a toggle or a copy
+	rankRare          // the rest
+)
+
+// footer lists the footer's keys, in order, with their ranks: the keys for
+// what the agent most likely does next first; esc, q and ? at the end,
+// always shown.
+func (k KeyMap) footer() []footerKey {
+	// "/ search" goes early: the unfocused box says "/ to search" itself.
+	return []footerKey{
+		{k.Yes, rankAlways}, {k.No, rankAlways},
+		{k.Mint, rankNext}, {k.OpenPage, rankNext}, {k.CopyLink, rankNext}, {k.ShowLink, rankUseful},
+		{k.Hosted, rankRare}, {k.Open, rankNext}, {k.Search, rankRare}, {k.NeedsReauth, rankUseful},
+		{k.Reason, rankRare}, {k.Reveal, rankUseful}, {k.CopyToken, rankUseful}, {k.Retry, rankNext},
+		{k.Refresh, rankUseful}, {k.Back, rankAlways}, {k.QuitKey, rankAlways}, {k.Help, rankAlways},
+	}
 }
 
 // FullHelp is the `?` screen, grouped in columns.

@@ -94,7 +94,15 @@ func (s *searchScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	typing := s.input.Focused()
 	k.QuitKey.SetEnabled(!typing)
 	k.Search.SetEnabled(!typing)
+	// The list is the top level: esc leaves the box or clears the query,
+	// it goes back nowhere.
 	k.Back.SetEnabled(typing || s.input.Value() != "")
+	switch {
+	case typing:
+		k.Back.SetHelp("esc", "browse") // leave the box: j/k move, / comes back
+	default:
+		k.Back.SetHelp("esc", "clear search")
+	}
 	hasRows := len(s.visible) > 0
 	for _, b := range []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Open} {
 		b.SetEnabled(hasRows)
@@ -102,6 +110,11 @@ func (s *searchScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	k.Top.SetEnabled(hasRows && !typing)
 	k.Bottom.SetEnabled(hasRows && !typing)
 	k.NeedsReauth.SetEnabled(true)
+	if s.needsOnly {
+		k.NeedsReauth.SetHelp("tab", "show all") // the filter is on
+	} else {
+		k.NeedsReauth.SetHelp("tab", "needs reauth only")
+	}
 	k.Retry.SetEnabled(s.loadErr != nil && !s.loading)
 	// R retries after a failure; otherwise it (or ctrl+r) refreshes.
 	k.Refresh.SetEnabled(s.catalog != nil && s.loadErr == nil && !s.loading && !s.refreshing)

@@ -95,25 +95,49 @@ func (s *searchScreen) view(c *screenCtx, width, height int) string {
 	}
 	badgeW := 14
 	numW := 10
-	bankW := min(18, max(8, width/5))
-	nameW := max(8, width-2-badgeW-numW-bankW-3)
 	loose := s.looseFrom()
 	lines := s.line(len(s.visible) - 1)
 	// The list is drawn from s.offset, moved down here (not in the model)
 	// if a note's line would hide the selected row.
 	offset := max(s.offset, s.line(s.cursor)-rows+1)
 	end := min(lines+1, offset+rows)
+	// rowAt is the position in visible drawn on list line ln, or -1 for the
+	// looser-matches heading (drawn where the first looser hit would be).
+	rowAt := func(ln int) int {
+		switch {
+		case loose >= 0 && ln == loose:
+			return -1
+		case loose >= 0 && ln > loose:
+			return ln - 1
+		}
+		return ln
+	}
+	// Columns fit what is on screen: the name and bank columns are as wide
+	// as the widest name and bank shown when they fit (what is left over
+	// stays at the right, not between them); when they do not, the bank
+	// gets up to two fifths of the room and the name the rest.
+	widestBank, widestName := 0, 0
+	for ln := offset; ln < end; ln++ {
+		if i := rowAt(ln); i >= 0 {
+			a := s.at(s.visible[i])
+			widestBank = max(widestBank, ansi.StringWidth(a.Institution.Name))
+			widestName = max(widestName, ansi.StringWidth(a.Name))
+		}
+	}
+	room := max(16, width-2-badgeW-numW-3) // name + bank
+	bankW, nameW := max(8, widestBank), max(8, widestName)
+	if bankW+nameW > room {
+		bankW = min(bankW, max(8, room*2/5))
+		nameW = max(8, room-bankW)
+	}
 	for ln := offset; ln < end; ln++ {
 		if ln > offset {
 			b.WriteByte('\n')
 		}
-		i := ln
-		if loose >= 0 && ln >= loose { // the heading is drawn where the first looser hit would be
-			if ln == loose {
-				b.WriteString(st.Faint.Render(s.looseHeading()))
-				continue
-			}
-			i--
+		i := rowAt(ln)
+		if i < 0 {
+			b.WriteString(st.Faint.Render(s.looseHeading()))
+			continue
 		}
 		a := s.at(s.visible[i])
 		badge := st.Badge(badgeFor(a, c.marked(a.ID)))

@@ -214,6 +214,7 @@ func (s *sessionScreen) requestMint(c *screenCtx, replace bool) tea.Cmd {
 
 // enableKeys turns on the session keys the current phase accepts.
 func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
+	k.Back.SetHelp("esc", "back")
 	k.QuitKey.SetEnabled(true)
 	if s.dialog != noDialog {
 		k.Yes.SetEnabled(true)
