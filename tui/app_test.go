@@ -423,7 +423,7 @@ func eventsShown(m Model) int {
 }
 
 func TestGoldenViews(t *testing.T) {
-	sizes := [][2]int{{80, 24}, {120, 40}}
+	sizes := [][2]int{{80, 24}, {120, 40}, {200, 60}}
 	for _, c := range goldenCases() {
 		for _, sz := range sizes {
 			for _, dark := range []bool{true, false} {

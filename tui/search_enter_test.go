@@ -471,5 +471,18 @@ func TestGoldenSearchViews(t *testing.T) {
 			c.setup(h)
 			golden.RequireEqual(t, h.m.View().Content)
 		})
+		// The same at 200×60, dark and light.
+		for _, dark := range []bool{true, false} {
+			bg := "light"
+			if dark {
+				bg = "dark"
+			}
+			t.Run(c.name+"_200x60_"+bg, func(t *testing.T) {
+				h := newHarness(t, harnessOpts{accounts: 520, width: 200, height: 60, dark: dark})
+				h.until("loaded", loaded)
+				c.setup(h)
+				golden.RequireEqual(t, h.m.View().Content)
+			})
+		}
 	}
 }
