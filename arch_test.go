@@ -2,6 +2,7 @@ package main
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,6 +61,25 @@ func TestStateMachineDoesNoIO(t *testing.T) {
 		switch {
 		case p == "os", p == "net", strings.HasPrefix(p, "net/"), p == "os/exec", p == "io/fs", p == "syscall":
 			t.Errorf("state imports %s", p)
+		}
+	}
+}
+
+// main is flags, usage and dispatch: the runtime, and the Bubble Tea
+// program it starts, live in internal/app (app.RunTUI). main itself does
+// not import Bubble Tea (its test files, which drive programs, may).
+func TestMainImportsNoBubbleTea(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	imports := strings.Fields(string(out))
+	if !slices.Contains(imports, "github.com/reauth/reauth/internal/app") {
+		t.Fatalf("go list gave %v; expected main's imports, internal/app among them", imports)
+	}
+	for _, p := range imports {
+		if p == "charm.land/bubbletea/v2" || strings.HasPrefix(p, "charm.land/bubbletea/v2/") {
+			t.Errorf("main imports %s", p)
 		}
 	}
 }

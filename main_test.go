@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/creack/pty"
 
+	"github.com/reauth/reauth/internal/app"
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
@@ -104,21 +105,20 @@ func TestAccountsJSONOnSandbox(t *testing.T) {
 }
 
 // sandboxMarks is what the seeded sandbox's webhooks (sent before it
-// started) mark, read as the app reads them: accounts needing reauth.
+// started) mark, read as the app reads them (internal/app): accounts
+// needing reauth.
 func sandboxMarks(t *testing.T) map[string]webhook.Mark {
 	t.Helper()
-	sb := sandbox.New(sandbox.Options{Seed: 1})
-	defer sb.Close()
-	st := webhook.NewMemoryStore()
-	for _, body := range sb.Webhooks() {
-		ev, err := webhook.Parse(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev.Received = time.Now()
-		if _, err := st.Record(ev); err != nil {
-			t.Fatal(err)
-		}
+	dir := t.TempDir()
+	e, err := app.Setup(app.Config{Sandbox: true, SandboxSeed: 1,
+		Files: app.Files{AuditLog: filepath.Join(dir, "audit.jsonl"), LogFile: filepath.Join(dir, "reauth.log")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	st, err := e.Marks()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return st.Marked()
 }

@@ -106,7 +106,7 @@ type Deps struct {
 	// SignalsFor gathers what is known about an account besides its read,
 	// for its reason: Mono's webhooks about it, its past attempts. It may do
 	// I/O (it runs in a Cmd). Nil: none (the reason says what was not
-	// checked). MarkSignals builds one from a webhook store.
+	// checked). WebhookSignals builds one from a webhook store.
 	SignalsFor func(ctx context.Context, accountID string) state.Signals
 	// ClearMark clears the account's "needs reauth" mark after a verified
 	// success (at: when it was verified; a newer webhook from Mono wins). It
@@ -154,15 +154,24 @@ type AccountSignal struct {
 	At           time.Time // Mono's timestamp for the event, or when it was received
 }
 
-// MarkSignals builds Deps.SignalsFor from a webhook store (Mono's webhooks
-// about each account, newest first) and, when history is set, the
-// account's past attempts (from the audit; ok false when it could not be
-// read).
+// MarkSignals is WebhookSignals for a store that Mono's webhooks reach
+// (tests' in-memory stores): a non-nil store counts as checked.
 func MarkSignals(marks *webhook.Store, history func(ctx context.Context, accountID string) ([]state.PastAttempt, bool)) func(context.Context, string) state.Signals {
+	return WebhookSignals(marks, marks != nil, history)
+}
+
+// WebhookSignals builds Deps.SignalsFor from a webhook store (Mono's
+// webhooks about each account, newest first) and, when history is set, the
+// account's past attempts (from the audit; ok false when it could not be
+// read). arrive says whether webhook news can reach the app at all (a
+// receiver runs, a marks file is followed, the sandbox posts its own): the
+// runtime knows, the store does not. Only then is "no webhook about this
+// account" evidence (state.Signals.WebhooksChecked).
+func WebhookSignals(marks *webhook.Store, arrive bool, history func(ctx context.Context, accountID string) ([]state.PastAttempt, bool)) func(context.Context, string) state.Signals {
 	return func(ctx context.Context, id string) state.Signals {
 		var sig state.Signals
 		if marks != nil {
-			sig.WebhooksChecked = true
+			sig.WebhooksChecked = arrive
 			if m, ok := marks.Latest(id); ok && m.FromMono() {
 				sig.Webhook = &state.WebhookEvidence{Event: m.Event, At: m.At, Received: !m.MonoTime,
 					SyncStatus: m.SyncStatus, JobName: m.JobName, JobStatus: m.JobStatus, DataRequestID: m.DataRequestID}

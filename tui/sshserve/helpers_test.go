@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"image/color"
 	"io"
@@ -20,10 +19,10 @@ import (
 	"github.com/charmbracelet/x/vt"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/reauth/reauth/internal/app"
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
-	"github.com/reauth/reauth/mono/webhook"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 )
@@ -65,24 +64,22 @@ type fixtureOpts struct {
 	accounts    int
 }
 
-// fixture is a sandbox Mono, a widget page server and an SSH server whose
-// NewDeps builds a fresh tui.Deps per session, recording what it was given.
+// fixture is the app's runtime on a small sandbox (internal/app: the Mono
+// client, the shared account catalogue, the widget page server, the audit,
+// the sandbox's webhooks) and an SSH server whose NewDeps is the runtime's,
+// recording what it was given.
 type fixture struct {
 	t        *testing.T
 	dir      string
 	keysPath string
 	keys     map[string]gossh.Signer
 	sb       *sandbox.Server
-	hooks    *sandboxHooks // the sandbox's webhooks, as main takes them
-	client   *mono.Client
-	catalog  *tui.Catalog // one account list for every session, as main shares it
-	pages    *connect.Server
+	rt       *app.Runtime
 	srv      *Server
 	logs     *syncBuffer
 
 	mu           sync.Mutex
 	agents       []audit.Agent
-	audits       map[string]*memAudit // by key fingerprint
 	browserCalls int
 }
 
@@ -94,7 +91,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if o.accounts == 0 {
 		o.accounts = 60
 	}
-	f := &fixture{t: t, dir: t.TempDir(), keys: map[string]gossh.Signer{}, audits: map[string]*memAudit{}, logs: &syncBuffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), keys: map[string]gossh.Signer{}, logs: &syncBuffer{}}
 	f.keysPath = filepath.Join(f.dir, "authorized_keys")
 	var lines strings.Builder
 	lines.WriteString("# reauth support agents\n")
@@ -106,45 +103,35 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 
-	// Which accounts need reauth, and why, comes from the sandbox's
-	// webhooks (its reads carry no sync_status, as Mono's do not); its
-	// account_updated SUCCESSFUL after a reauth confirms fresh data.
-	f.hooks = newSandboxHooks()
-	f.sb = sandbox.New(sandbox.Options{Seed: 1, Accounts: o.accounts, PageSize: 20, ConfirmDelay: time.Millisecond,
-		Webhooks: f.hooks.push})
-	if err := f.sb.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.sb.Close() })
-	f.hooks.attach(f.sb.Webhooks())
-	var err error
-	f.client, err = mono.NewClient(mono.Config{BaseURL: f.sb.URL(), SecretKey: sandbox.SecretKey, Retry: mono.RetryPolicy{MaxAttempts: 1}})
+	// The runtime `reauth serve` runs on, on the sandbox: which accounts
+	// need reauth, and why, comes from the sandbox's webhooks (its reads
+	// carry no sync_status, as Mono's do not); its account_updated
+	// SUCCESSFUL after a reauth confirms fresh data.
+	cfg := app.Config{Sandbox: true, SandboxSeed: 1, SandboxConfirm: time.Millisecond, Autoplay: o.autoplay,
+		Files: app.Files{AuditLog: filepath.Join(f.dir, "audit.jsonl"), LogFile: filepath.Join(f.dir, "reauth.log")},
+		Tune: app.Tune{
+			Sandbox: func(so *sandbox.Options) { so.Accounts, so.PageSize = o.accounts, 20 },
+			Pages: func(pc *connect.Config) {
+				pc.AutoplayStepDelay, pc.SandboxOpenDelay = 50*time.Millisecond, 50*time.Millisecond
+			},
+			Mono: func(mc *mono.Config) { mc.Retry = mono.RetryPolicy{MaxAttempts: 1} },
+		}}
+	env, err := app.Setup(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	catCtx, catCancel := context.WithCancel(context.Background())
-	t.Cleanup(catCancel) // after the server's shutdown (cleanups run last first)
-	f.catalog = tui.NewCatalog(catCtx, f.client, tui.CatalogOptions{})
-	sb := f.sb
-	f.pages, err = connect.NewServer(connect.Config{Mode: connect.ModeSandbox, Autoplay: o.autoplay,
-		AutoplayStepDelay: 50 * time.Millisecond, SandboxOpenDelay: 50 * time.Millisecond,
-		SandboxComplete: func(_ context.Context, token string) error {
-			_, err := sb.CompleteReauth(token)
-			return err
-		}})
+	t.Cleanup(env.Close)
+	f.sb = env.Sandbox
+	rtCtx, rtCancel := context.WithCancel(context.Background())
+	f.rt, err = app.New(rtCtx, env)
 	if err != nil {
+		rtCancel()
 		t.Fatal(err)
 	}
-	if err := f.pages.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = f.pages.Close(ctx)
-	})
+	// After the server's shutdown (cleanups run last first).
+	t.Cleanup(func() { rtCancel(); f.rt.Close() })
 
-	cfg := Config{
+	scfg := Config{
 		Addr:               "127.0.0.1:0",
 		HostKeyPath:        filepath.Join(f.dir, "host_ed25519"),
 		AuthorizedKeysPath: f.keysPath,
@@ -155,9 +142,9 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		NewDeps:            f.newDeps,
 	}
 	if o.allowAny {
-		cfg.AuthorizedKeysPath = ""
+		scfg.AuthorizedKeysPath = ""
 	}
-	f.srv, err = New(cfg)
+	f.srv, err = New(scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,127 +161,22 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	return f
 }
 
-// newDeps is the per-session factory, as main builds it: the shared Mono
-// client, account catalogue and page server, an audit recorder stamped
-// with the agent, the sandbox's webhooks (marks and live signals). It
-// sets OpenBrowser to prove the server drops it.
+// newDeps is the per-session factory: the runtime's, as `reauth serve`
+// hands it to the server, recording the agent, with quicker post-success
+// re-reads. It sets OpenBrowser to prove the server drops it.
 func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.agents = append(f.agents, agent)
-	rec := &memAudit{agent: agent}
-	f.audits[agent.KeyFingerprint] = rec
-	return tui.Deps{
-		Mono:        f.client,
-		Catalog:     f.catalog,
-		Pages:       tui.ConnectPages{Server: f.pages},
-		Audit:       rec,
-		Agent:       "set by the factory, replaced by the server",
-		Sandbox:     true,
-		ScenarioFor: func(id string) string { return string(sandbox.ScenarioFor(id)) },
-		OpenBrowser: func(string) error {
-			f.mu.Lock()
-			f.browserCalls++
-			f.mu.Unlock()
-			return nil
-		},
-		NeedsReauth:     f.hooks.store.NeedsReauth,
-		SignalsFor:      tui.MarkSignals(f.hooks.store, nil),
-		Signals:         f.hooks.hub.Subscribe,
-		WebhookReceiver: true,
-		VerifyEvery:     50 * time.Millisecond,
-		VerifyFor:       20 * time.Second,
+	f.mu.Unlock()
+	d := f.rt.Deps(agent)
+	d.OpenBrowser = func(string) error {
+		f.mu.Lock()
+		f.browserCalls++
+		f.mu.Unlock()
+		return nil
 	}
-}
-
-// sandboxHooks takes the sandbox's webhooks as main does: into an
-// in-memory marks store, each one the store applies told to every session
-// (Deps.Signals). attach records those sent before it; pushed ones are
-// recorded after it, each body once (the backlog's legacy payloads have no
-// event_id to dedupe on).
-type sandboxHooks struct {
-	store *webhook.Store
-	hub   *signalHub
-
-	mu       sync.Mutex
-	attached bool
-	recorded map[[sha256.Size]byte]bool
-}
-
-func newSandboxHooks() *sandboxHooks {
-	return &sandboxHooks{store: webhook.NewMemoryStore(), hub: &signalHub{subs: map[chan tui.AccountSignal]bool{}},
-		recorded: map[[sha256.Size]byte]bool{}}
-}
-
-func (h *sandboxHooks) attach(sent [][]byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, body := range sent {
-		h.recordLocked(body)
-	}
-	h.attached = true
-}
-
-// push is sandbox.Options.Webhooks.
-func (h *sandboxHooks) push(_ context.Context, body []byte) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.attached {
-		return // attach gets it from the sandbox's Webhooks
-	}
-	if ev, ok := h.recordLocked(body); ok {
-		kind, marks := ev.Marks()
-		h.hub.Publish(tui.AccountSignal{AccountID: ev.AccountID, Event: ev.Name,
-			NeedsReauth: marks && kind != webhook.MarkUnlinked, Reauthorized: ev.Kind == webhook.Reauthorized,
-			DataStatus: ev.DataStatus, SyncStatus: ev.SyncStatus, At: ev.When()})
-	}
-}
-
-func (h *sandboxHooks) recordLocked(body []byte) (webhook.Event, bool) {
-	sum := sha256.Sum256(body)
-	if h.recorded[sum] {
-		return webhook.Event{}, false
-	}
-	h.recorded[sum] = true
-	ev, err := webhook.Parse(body)
-	if err != nil || ev.Kind == webhook.Unknown {
-		return webhook.Event{}, false
-	}
-	ev.Received = time.Now()
-	out, err := h.store.Record(ev)
-	return ev, err == nil && out == webhook.Applied
-}
-
-// signalHub fans signals out to every session, never blocking (as main's).
-type signalHub struct {
-	mu   sync.Mutex
-	subs map[chan tui.AccountSignal]bool
-}
-
-func (h *signalHub) Subscribe(ctx context.Context) <-chan tui.AccountSignal {
-	ch := make(chan tui.AccountSignal, 16)
-	h.mu.Lock()
-	h.subs[ch] = true
-	h.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		h.mu.Lock()
-		delete(h.subs, ch)
-		close(ch)
-		h.mu.Unlock()
-	}()
-	return ch
-}
-
-func (h *signalHub) Publish(sig tui.AccountSignal) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs {
-		select {
-		case ch <- sig:
-		default:
-		}
-	}
+	d.VerifyEvery, d.VerifyFor = 50*time.Millisecond, 20*time.Second
+	return d
 }
 
 func (f *fixture) seenAgents() []audit.Agent {
@@ -303,30 +185,30 @@ func (f *fixture) seenAgents() []audit.Agent {
 	return append([]audit.Agent(nil), f.agents...)
 }
 
-func (f *fixture) auditOf(fp string) *memAudit {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.audits[fp]
+// auditOf is the audit trail of the agent whose key has fingerprint fp, as
+// the runtime's recorder wrote it.
+func (f *fixture) auditOf(fp string) agentAudit { return agentAudit{f: f, fp: fp} }
+
+type agentAudit struct {
+	f  *fixture
+	fp string
 }
 
-// memAudit stamps records with the agent, like main's recorder.
-type memAudit struct {
-	agent audit.Agent
-	mu    sync.Mutex
-	recs  []audit.Record
-}
-
-func (a *memAudit) Record(r audit.Record) {
-	r.Agent = a.agent
-	a.mu.Lock()
-	a.recs = append(a.recs, r)
-	a.mu.Unlock()
-}
-
-func (a *memAudit) records() []audit.Record {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]audit.Record(nil), a.recs...)
+// records reads the audit log back: the records stamped with the agent's
+// key.
+func (a agentAudit) records() []audit.Record {
+	a.f.t.Helper()
+	recs, _, err := audit.ReadFile(filepath.Join(a.f.dir, "audit.jsonl"), audit.Filter{})
+	if err != nil {
+		a.f.t.Fatalf("reading the audit log: %v", err)
+	}
+	var out []audit.Record
+	for _, r := range recs {
+		if r.Agent.KeyFingerprint == a.fp {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 type syncBuffer struct {

@@ -1,0 +1,312 @@
+package app
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"charm.land/log/v2"
+	"github.com/pkg/browser"
+
+	"github.com/reauth/reauth/mono/connect"
+	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/mono/webhook"
+	"github.com/reauth/reauth/state/audit"
+	"github.com/reauth/reauth/tui"
+)
+
+// Runtime is what every TUI program shares: locally one, under `reauth
+// serve` one for all SSH connections (each connection still gets its own
+// program and its own page sessions, through Deps).
+type Runtime struct {
+	env   *Env
+	pages *connect.Server
+	audit *Recorder
+	// marks is what Mono's webhooks said about each account: the file
+	// beside the audit log live, the sandbox's own in memory.
+	marks    *webhook.Store
+	hub      *Hub
+	webhooks *http.Server // nil unless Config.WebhookAddr
+	hookURL  string
+	// arrive: webhook news can reach this runtime (a receiver, the marks
+	// poller following the file, or the sandbox's own webhooks).
+	arrive   bool
+	redirect string
+	// localPages: no public URL, so page links only open on this machine.
+	localPages bool
+	// catalog is the account list every program shares: paged from Mono
+	// once (not once per SSH session) and refreshed in the background.
+	catalog *tui.Catalog
+}
+
+// MarksPollEvery is how often a runtime without its own webhook receiver
+// looks for marks another process wrote: a stat, and a read only when the
+// file changed.
+const MarksPollEvery = 2 * time.Second
+
+// CloseTimeout bounds Close: the webhook receiver and the page server share
+// it, so a slow client of one cannot stretch a shutdown.
+const CloseTimeout = 3 * time.Second
+
+// New builds the runtime on env: the account catalogue, the page server,
+// the audit, the webhook marks (the sandbox's own, or the file) and the hub
+// that tells programs about webhooks, with a receiver when
+// Config.WebhookAddr is set and otherwise the marks poller on a live file.
+// Everything it starts stops when ctx ends or Close is called.
+func New(ctx context.Context, env *Env) (*Runtime, error) {
+	cfg := env.cfg
+	rt := &Runtime{env: env, hub: NewHub(), redirect: cfg.RedirectURL, localPages: cfg.PublicURL == ""}
+	rt.catalog = tui.NewCatalog(ctx, env.Client, tui.CatalogOptions{RefreshEvery: cfg.AccountsRefresh, Now: env.Now,
+		OnLoad: func(n int, took time.Duration, err error) {
+			if err != nil && ctx.Err() == nil {
+				env.Logger.Warn("account list not loaded", "accounts", n, "after", took.Round(time.Millisecond), "err", OneLine(err))
+			} else if err == nil {
+				env.Logger.Info("account list loaded", "accounts", n, "took", took.Round(time.Millisecond))
+			}
+		}})
+	srv, err := env.StartPages()
+	if err != nil {
+		return nil, err
+	}
+	rt.pages = srv
+	if rt.audit, err = OpenRecorder(cfg.Files, audit.Agent{}, env.Logger); err != nil {
+		rt.Close()
+		if errors.As(err, new(ConfigError)) {
+			return nil, err
+		}
+		return nil, failed("cannot open the audit log: " + OneLine(err))
+	}
+	if env.hooks != nil {
+		// The sandbox's webhooks, in memory: every one it has sent so far
+		// now, each later one as it comes, told to every program.
+		rt.marks = env.hooks.attach(env.Sandbox.Webhooks, rt.hub.PublishEvent)
+		rt.arrive = true
+	} else if rt.marks, _, err = OpenMarks(cfg.Files); err != nil {
+		env.Logger.Warn("webhook marks unavailable", "err", err)
+		rt.marks = nil
+	}
+	if cfg.WebhookAddr != "" {
+		secret := os.Getenv("MONO_WEBHOOK_SECRET")
+		if secret == "" {
+			rt.Close()
+			return nil, ConfigError{"--webhook-addr needs MONO_WEBHOOK_SECRET (Mono sends it in mono-webhook-secret)"}
+		}
+		if rt.marks == nil {
+			rt.Close()
+			return nil, failed("--webhook-addr needs the webhook store beside the audit log")
+		}
+		rt.webhooks, err = ServeWebhooks(ctx, cfg.WebhookAddr, secret, rt.marks, env.Logger, rt.onWebhook)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		rt.hookURL = "http://" + rt.webhooks.Addr + "/"
+		rt.arrive = true
+	}
+	if rt.marks != nil && rt.webhooks == nil && env.hooks == nil {
+		// Without its own receiver, the store may be another process's (a
+		// `reauth webhooks` beside the app): its new marks show while the
+		// app runs, not only at the next start.
+		every := MarksPollEvery
+		if cfg.Tune.MarksPollEvery > 0 {
+			every = cfg.Tune.MarksPollEvery
+		}
+		go rt.watchMarks(ctx, every)
+		rt.arrive = true
+	}
+	return rt, nil
+}
+
+// watchMarks re-reads the webhook store every so often until ctx ends, and
+// tells every program about accounts newly marked or cleared, as the
+// in-process receiver does (onWebhook).
+func (rt *Runtime) watchMarks(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		marked, cleared, err := rt.marks.Reload()
+		if err != nil {
+			// Once per distinct error: a damaged file would otherwise log
+			// every tick until someone mends it.
+			if err.Error() != lastErr {
+				rt.env.Logger.Warn("webhook marks not re-read", "err", err)
+			}
+			lastErr = err.Error()
+			continue
+		}
+		lastErr = ""
+		for _, id := range append(marked, cleared...) {
+			// What the store now holds for it: a mark, an unlinking, or
+			// the clearing (account_reauthorized, or account_updated
+			// SUCCESSFUL) with its event and time.
+			if m, ok := rt.marks.Latest(id); ok {
+				rt.hub.Publish(signalOfMark(id, m))
+			}
+		}
+	}
+}
+
+// onWebhook tells every program about an accepted webhook and audits it.
+func (rt *Runtime) onWebhook(ev webhook.Event) {
+	rt.hub.PublishEvent(ev)
+	rt.audit.As(WebhookAgent).Record(audit.Record{Account: ev.AccountID,
+		Action: audit.ActionWebhookReceived, Event: ev.Name, Detail: string(ev.DataStatus)})
+}
+
+// Deps is one program's tui.Deps on this runtime, its records stamped with
+// agent. OpenBrowser is left nil (RunTUI sets it for the local app; SSH
+// sessions never launch one).
+func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
+	d := tui.Deps{
+		Mono:        rt.env.Client,
+		Pages:       tui.ConnectPages{Server: rt.pages},
+		Audit:       rt.audit.As(agent),
+		Agent:       agent.User,
+		Now:         rt.env.Now,
+		Sandbox:     rt.env.Sandbox != nil,
+		Signals:     rt.hub.Subscribe,
+		RedirectURL: rt.redirect,
+		// An in-process receiver, or the sandbox's own webhooks; a separate
+		// `reauth webhooks` is not known for sure, so the TUI says where
+		// progress would come from.
+		WebhookReceiver: rt.webhooks != nil || rt.env.Sandbox != nil,
+		Catalog:         rt.catalog,
+		// What Mono's webhooks said about the account (checked only when
+		// their news can reach this runtime) and its past attempts.
+		SignalsFor: tui.WebhookSignals(rt.marks, rt.arrive, rt.audit.History),
+	}
+	if rt.env.Sandbox != nil {
+		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }
+	} else if rt.localPages {
+		// A live customer is rarely at the agent's own computer.
+		d.PageNote = "This link only opens on this computer; for a customer elsewhere, run with --public-url (see README)."
+	}
+	if rt.marks != nil {
+		d.NeedsReauth = rt.marks.NeedsReauth
+		marks, logger := rt.marks, rt.env.Logger
+		d.ClearMark = func(id string, at time.Time) {
+			if _, err := marks.Clear(id, at, "verified success in reauth"); err != nil {
+				logger.Warn("mark not cleared after a verified success", "account", id, "err", err)
+			}
+		}
+	}
+	return d
+}
+
+// Catalog is the account list every program shares (Start loads it now).
+func (rt *Runtime) Catalog() *tui.Catalog { return rt.catalog }
+
+// Hub is the runtime's webhook news.
+func (rt *Runtime) Hub() *Hub { return rt.hub }
+
+// PagesURL is the widget page server's base URL.
+func (rt *Runtime) PagesURL() string { return rt.pages.URL() }
+
+// WebhookURL is the in-process receiver's URL ("" without one).
+func (rt *Runtime) WebhookURL() string { return rt.hookURL }
+
+// WebhooksArrive reports whether webhook news can reach this runtime: a
+// receiver runs (Config.WebhookAddr), the poller follows the marks file,
+// or the sandbox posts its webhooks in-process. Only then does "no webhook
+// about this account" mean anything.
+func (rt *Runtime) WebhooksArrive() bool { return rt.arrive }
+
+// Close stops the receiver and the page server (CloseTimeout) and closes
+// the audit. The poller and the catalogue stop with New's ctx.
+func (rt *Runtime) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
+	defer cancel()
+	if rt.webhooks != nil {
+		_ = rt.webhooks.Shutdown(ctx)
+	}
+	if rt.pages != nil {
+		_ = rt.pages.Close(ctx)
+	}
+	if rt.audit != nil {
+		_ = rt.audit.Close()
+	}
+}
+
+// PageConfig is the widget page server's configuration for this mode. In
+// the sandbox, a completed simulated reauth is reported to the fake Mono,
+// which then sends its webhooks (account_reauthorized, later account_updated)
+// as Mono would: they reach the app through sandboxHooks, never from here.
+func (e *Env) PageConfig() (connect.Config, error) {
+	c := e.cfg
+	contract, err := connect.ParseContract(c.Contract)
+	if err != nil {
+		return connect.Config{}, ConfigError{err.Error()}
+	}
+	cfg := connect.Config{Addr: c.WidgetAddr, PublicURL: c.PublicURL, Contract: contract, Autoplay: c.Autoplay,
+		ConnectJSURL: c.ConnectJS, PublicKey: e.PublicKey, Logger: DomainLog(e.Logger, "page"), Now: e.Now}
+	if e.Sandbox == nil {
+		cfg.Mode = connect.ModeLive
+		if e.PublicKey == "" {
+			return connect.Config{}, ConfigError{"MONO_PUBLIC_KEY is required in live mode (the widget needs it)"}
+		}
+	} else {
+		sb := e.Sandbox
+		cfg.Mode = connect.ModeSandbox
+		if c.SandboxClock != "" {
+			// Recordings: session ids and pairing codes repeat as well (page
+			// secrets never do; they stay crypto/rand and masked on screen).
+			var seed [32]byte
+			binary.LittleEndian.PutUint64(seed[:], uint64(c.SandboxSeed)+1)
+			cfg.LabelSource = mrand.NewChaCha8(seed)
+		}
+		cfg.SandboxComplete = func(_ context.Context, token string) error {
+			_, err := sb.CompleteReauth(token)
+			return err
+		}
+	}
+	if c.Tune.Pages != nil {
+		c.Tune.Pages(&cfg)
+	}
+	return cfg, nil
+}
+
+// StartPages starts a widget page server (PageConfig). The caller closes it.
+func (e *Env) StartPages() (*connect.Server, error) {
+	cfg, err := e.PageConfig()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := connect.NewServer(cfg)
+	if err != nil {
+		return nil, ConfigError{OneLine(err)}
+	}
+	if err := srv.Start(); err != nil {
+		return nil, failed("cannot start the widget page server on " + e.cfg.WidgetAddr + ": " + OneLine(err))
+	}
+	return srv, nil
+}
+
+// ServeWebhooks starts a webhook receiver on addr into store; onEvent (may
+// be nil) sees each accepted event. It serves until shut down.
+func ServeWebhooks(ctx context.Context, addr, secret string, store *webhook.Store, logger *log.Logger, onEvent func(webhook.Event)) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, failed("cannot listen for webhooks on " + addr + ": " + OneLine(err))
+	}
+	h := webhook.NewHandler(webhook.Config{Secret: secret, Store: store, Logger: DomainLog(logger, "webhook"), OnEvent: onEvent})
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+// OpenBrowser opens url with the system's launcher. The launcher's output
+// must be discarded (main sets browser.Stdout and Stderr): xdg-open's
+// chatter would corrupt the TUI's screen.
+func OpenBrowser(url string) error { return browser.OpenURL(url) }

@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/reauth/reauth/tui"
+)
+
+// RunTUI runs the local app on out until it quits. Setup and New run on a
+// goroutine while Bubble Tea starts (BENCHMARKS.md, 5): the program begins
+// with tui.NewStarting (the account screen loading, agent and sandbox
+// badge from what is known at once) and gets its Deps with tui.Ready. An
+// error there quits the program without drawing; RunTUI waits for the
+// goroutine, closes what it made and returns the error, for the caller to
+// print once the terminal is restored. A bad secret key file is returned
+// before any screen.
+func RunTUI(ctx context.Context, cfg Config, out io.Writer) error {
+	key, err := SecretKey()
+	if err != nil {
+		return err
+	}
+	agent := LocalAgent()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Run returns only after the program has quit; setupDone then says the
+	// goroutine is done with e and rt.
+	var (
+		e  *Env
+		rt *Runtime
+	)
+	ready, setupDone := make(chan tui.Ready, 1), make(chan error, 1)
+	go func() {
+		var err error
+		defer func() { setupDone <- err }()
+		if e, err = Setup(cfg); err != nil {
+			ready <- tui.Ready{Err: err}
+			return
+		}
+		if rt, err = New(ctx, e); err != nil {
+			ready <- tui.Ready{Err: err}
+			return
+		}
+		deps := rt.Deps(agent)
+		if !cfg.NoBrowser {
+			deps.OpenBrowser = OpenBrowser
+		}
+		ready <- tui.Ready{Deps: deps}
+	}()
+	preview := tui.Deps{Agent: agent.User, Sandbox: cfg.Sandbox || key == ""}
+	p := tea.NewProgram(tui.NewStarting(ctx, preview, ready), tea.WithContext(ctx), tea.WithOutput(out),
+		tea.WithFPS(tui.FrameRate))
+	_, err = p.Run()
+	cancel()
+	setupErr := <-setupDone
+	if rt != nil {
+		rt.Close()
+	}
+	if e != nil {
+		e.Close()
+	}
+	if setupErr != nil {
+		return setupErr
+	}
+	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
