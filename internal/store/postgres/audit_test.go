@@ -1,0 +1,54 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/reauth/reauth/internal/store/storetest"
+	"github.com/reauth/reauth/state/audit"
+)
+
+func TestAuditBackend(t *testing.T) {
+	storetest.AuditBackend(t, func(t *testing.T) storetest.AuditStore {
+		url := storetest.PostgresURL(t)
+		open := func(t *testing.T) *Audit {
+			a, err := OpenAudit(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			return a
+		}
+		return storetest.AuditStore{
+			Open: func(t *testing.T) audit.Backend { return open(t) },
+			Exec: func(t *testing.T, sql string) error {
+				_, err := open(t).db.Pool.Exec(context.Background(), sql)
+				return err
+			},
+			Unguard: `DROP TRIGGER audit_records_append_only ON audit_records`,
+		}
+	})
+}
+
+// TRUNCATE (which row triggers do not see) is refused too.
+func TestAuditRefusesTruncate(t *testing.T) {
+	a, err := OpenAudit(context.Background(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	l := audit.New(a, audit.Options{})
+	if err := l.Append(audit.Record{Action: audit.ActionSessionStarted}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"audit_records", "audit_imports"} {
+		_, err := a.db.Pool.Exec(context.Background(), "TRUNCATE "+table)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("TRUNCATE %s: %v, want refused", table, err)
+		}
+	}
+	if rep, err := l.Verify(context.Background()); err != nil || rep.Records != 1 {
+		t.Errorf("Verify after TRUNCATE: %+v, %v", rep, err)
+	}
+}
