@@ -45,9 +45,6 @@ func (e *Env) Close() {
 	e.closers = nil
 }
 
-// Config is the configuration the Env was set up with.
-func (e *Env) Config() Config { return e.cfg }
-
 // SecretKey reads Mono's secret key from the environment only (never a
 // flag): MONO_SECRET_KEY, or the file MONO_SECRET_KEY_FILE names. "" means
 // none (the sandbox).

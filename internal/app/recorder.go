@@ -50,9 +50,6 @@ func (r *Recorder) As(agent audit.Agent) *Recorder {
 	return &c
 }
 
-// Agent is who this Recorder stamps on its records.
-func (r *Recorder) Agent() audit.Agent { return r.agent }
-
 // Path is the audit log's file.
 func (r *Recorder) Path() string { return r.path }
 

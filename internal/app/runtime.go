@@ -207,9 +207,6 @@ func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
 // Catalog is the account list every program shares (Start loads it now).
 func (rt *Runtime) Catalog() *tui.Catalog { return rt.catalog }
 
-// Hub is the runtime's webhook news.
-func (rt *Runtime) Hub() *Hub { return rt.hub }
-
 // PagesURL is the widget page server's base URL.
 func (rt *Runtime) PagesURL() string { return rt.pages.URL() }
 
