@@ -27,8 +27,9 @@ func closePage(p Page) tea.Cmd {
 
 // fetchDetail reads the account's details and what else is known about it
 // (Deps.SignalsFor: its webhook marks, its past attempts in the audit):
-// both may do I/O, so both run here.
-func fetchDetail(c *screenCtx, gen uint64, id string) tea.Cmd {
+// both may do I/O, so both run here. seq numbers the read (the screen's
+// detailSeq).
+func fetchDetail(c *screenCtx, gen, seq uint64, id string) tea.Cmd {
 	ctx, api, signalsFor := c.ctx, c.deps.Mono, c.deps.SignalsFor
 	return func() tea.Msg {
 		a, err := api.Account(ctx, id)
@@ -36,7 +37,7 @@ func fetchDetail(c *screenCtx, gen uint64, id string) tea.Cmd {
 		if signalsFor != nil {
 			sig = signalsFor(ctx, id)
 		}
-		return accountDetailMsg{gen: gen, account: a, signals: sig, err: err}
+		return accountDetailMsg{gen: gen, seq: seq, account: a, signals: sig, err: err}
 	}
 }
 
@@ -170,6 +171,16 @@ func verifyLater(c *screenCtx, gen uint64, id string, after time.Duration) tea.C
 		}
 		a, err := api.Account(ctx, id)
 		return verifyResultMsg{gen: gen, account: a, err: err}
+	}
+}
+
+// rereadAccount reads the account once more while verifying (a webhook's
+// news prompts it); it schedules no follow-up.
+func rereadAccount(c *screenCtx, gen uint64, id string) tea.Cmd {
+	ctx, api := c.ctx, c.deps.Mono
+	return func() tea.Msg {
+		a, err := api.Account(ctx, id)
+		return verifyResultMsg{gen: gen, account: a, err: err, kicked: true}
 	}
 }
 

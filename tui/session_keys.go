@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
@@ -57,7 +59,7 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Retry):
 		if s.detailErr != "" && s.sess.Phase() == state.Explaining {
 			s.detailErr = ""
-			return fetchDetail(c, s.sess.Generation(), s.account.ID)
+			return s.readDetail(c)
 		}
 	case key.Matches(msg, k.Back):
 		switch {
@@ -120,6 +122,12 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 		if !s.hostedBusy {
 			s.hostedBusy = true
 			return initiateHosted(c, s.account.ID, s.id())
+		}
+	case key.Matches(msg, k.CopyIDs):
+		if ids := s.supportIDs(); len(ids) > 0 {
+			text := strings.Join(append([]string{"account_id " + s.account.ID}, ids...), "; ")
+			s.setNotice(c, "Support ids sent to your terminal's clipboard (OSC 52): paste them to check. Nothing? They are on screen under Support.", true)
+			return tea.SetClipboard(text)
 		}
 	case key.Matches(msg, k.Reveal):
 		s.reveal = !s.reveal
@@ -235,7 +243,9 @@ func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	k.Open.SetHelp("enter", "open")
 	ph := s.sess.Phase()
 	k.Back.SetEnabled(true)
-	k.Mint.SetEnabled(s.sess.Can(state.MintRequested) && ph != state.Minting)
+	// Mono refused a hosted link: it will not mint for the account either.
+	k.Mint.SetEnabled(s.sess.Can(state.MintRequested) && ph != state.Minting && s.refusal == nil)
+	k.CopyIDs.SetEnabled(len(s.supportIDs()) > 0)
 	switch {
 	case s.contract == ContractAccount:
 		k.Mint.SetHelp("t", "prepare link") // the widget takes the account id: no token
@@ -268,7 +278,7 @@ func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	k.CopyToken.SetEnabled(hasToken)
 	k.OpenPage.SetEnabled(ph == state.TokenReady || (s.page != nil && c.deps.OpenBrowser != nil && !ph.HasOutcome()))
 	k.CopyLink.SetEnabled(s.sess.PageURL() != "")
-	k.Hosted.SetEnabled(!s.hostedBusy && (s.hosted != "" || !ph.HasOutcome()) && ph != state.WidgetLive && ph != state.WidgetClosed && ph != state.PageClosed)
+	k.Hosted.SetEnabled(s.refusal == nil && !s.hostedBusy && (s.hosted != "" || !ph.HasOutcome()) && ph != state.WidgetLive && ph != state.WidgetClosed && ph != state.PageClosed)
 	if s.hosted != "" {
 		k.Hosted.SetHelp("h", "copy hosted link")
 	} else {

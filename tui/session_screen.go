@@ -63,6 +63,16 @@ type sessionScreen struct {
 	// detailErr says why the account's details could not be read (the
 	// list's copy stays on screen); R asks again.
 	detailErr string
+	// signals are what else was known about the account when its details
+	// were last read (Deps.SignalsFor): Mono's webhook, past attempts.
+	signals state.Signals
+	// detailSeq numbers the detail reads asked for; detailSeen is the
+	// newest applied, so an older read finishing late (before a webhook's
+	// news) never replaces a newer one.
+	detailSeq, detailSeen uint64
+	// refusal is Mono refusing a hosted link for this account ("cannot be
+	// re-authorised"): shown as the outcome of a refused mint is.
+	refusal *state.Outcome
 	// verifyErr is the last re-read failure shown, so a run of identical
 	// failures adds one status line, not one per attempt.
 	verifyErr string
@@ -74,6 +84,7 @@ type sessionScreen struct {
 type (
 	accountDetailMsg struct {
 		gen     uint64
+		seq     uint64 // sessionScreen.detailSeq when asked
 		account mono.Account
 		signals state.Signals // Mono's webhooks and past attempts (Deps.SignalsFor)
 		err     error
@@ -147,7 +158,13 @@ func newSessionID() string {
 // start fetches the account's details (the list may lack the evidence) and
 // records the start in the audit.
 func (s *sessionScreen) start(c *screenCtx) tea.Cmd {
-	return tea.Batch(fetchDetail(c, s.sess.Generation(), s.account.ID), s.flush(c))
+	return tea.Batch(s.readDetail(c), s.flush(c))
+}
+
+// readDetail asks for the account's details and signals again.
+func (s *sessionScreen) readDetail(c *screenCtx) tea.Cmd {
+	s.detailSeq++
+	return fetchDetail(c, s.sess.Generation(), s.detailSeq, s.account.ID)
 }
 
 // apply runs one event through the attempt: its lines go to the status
@@ -246,9 +263,11 @@ func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 		}
 		return s.onSignal(c, msg), true
 	case accountDetailMsg:
-		if msg.gen != s.sess.Generation() || s.sess.Phase() != state.Explaining {
-			return nil, true // the agent has moved on; the list's data stays
+		if msg.gen != s.sess.Generation() || s.sess.Phase() != state.Explaining || msg.seq <= s.detailSeen {
+			return nil, true // the agent has moved on (or a newer read is in); the list's data stays
 		}
+		s.detailSeen = msg.seq
+		s.signals = msg.signals
 		msg.signals.Now = c.now()
 		if msg.err != nil {
 			// Details are a refinement: the list's copy stays and the agent
@@ -290,6 +309,15 @@ func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 	case hostedLinkMsg:
 		s.hostedBusy = false
 		if msg.err != nil {
+			if refusedByMono(msg.err) {
+				// Mono will not re-authorise this account: the same outcome
+				// and next step as when it refuses to mint a token.
+				if o, ok := refusedOutcome(s.account, c.now()); ok {
+					s.refusal = &o
+					s.status.add(statusLine{at: c.now(), tone: state.ToneError, text: "Hosted link refused: " + o.Headline})
+					return nil, true
+				}
+			}
 			s.setNotice(c, "Hosted link failed: "+plainError(msg.err), false)
 			return nil, true
 		}
@@ -499,14 +527,16 @@ func (s *sessionScreen) onSignal(c *screenCtx, sig AccountSignal) tea.Cmd {
 		text = "Mono webhook: account updated, data " + string(sig.DataStatus.Normal())
 	}
 	s.status.add(statusLine{at: now, tone: tone, text: text})
-	if s.sess.Phase() != state.Verifying {
-		return nil
+	switch s.sess.Phase() {
+	case state.Explaining:
+		// The reason on screen rests on the signals read when the account
+		// opened: read them (and the account) again so the reason and its
+		// evidence are derived from what Mono has just said.
+		return s.readDetail(c)
+	case state.Verifying:
+		return rereadAccount(c, s.sess.Generation(), s.account.ID)
 	}
-	gen, id, ctx, api := s.sess.Generation(), s.account.ID, c.ctx, c.deps.Mono
-	return func() tea.Msg {
-		a, err := api.Account(ctx, id)
-		return verifyResultMsg{gen: gen, account: a, err: err, kicked: true}
-	}
+	return nil
 }
 
 // verifyBackoff spaces the post-success re-reads out: every, 2×every, 4×…
@@ -533,4 +563,57 @@ const noticeFor = 8 * time.Second
 
 func (s *sessionScreen) setNotice(c *screenCtx, text string, ok bool) {
 	s.notice, s.noticeOK, s.noticeAt = text, ok, c.now()
+}
+
+// refusedOutcome is the outcome the machine gives a mint Mono refuses for
+// a (the account cannot be re-authorised), for a refusal that came another
+// way (a hosted link): asked of a scratch session, so its words and next
+// step are the machine's own, and nothing is applied to the attempt or
+// recorded. ok is false when the machine would not mint for a at all.
+func refusedOutcome(a mono.Account, now time.Time) (state.Outcome, bool) {
+	s, err := state.New().Apply(state.Event{Kind: state.AccountChosen, Account: a}, now)
+	if err == nil {
+		s, err = s.Apply(state.Event{Kind: state.MintRequested}, now)
+	}
+	if err == nil {
+		s, err = s.Apply(state.Event{Kind: state.MintFailed, Generation: s.Generation(), Refused: true,
+			Err: errors.New("the account cannot be re-authorised")}, now)
+	}
+	o := s.Outcome()
+	return o, err == nil && o.Kind == state.OutcomeFailed
+}
+
+// supportIDs are what Mono support asks for about the account's sync, as
+// "name value" parts: the read's data_request_id and session_id, else the
+// data_request_id of Mono's newest webhook about it. None: nil.
+func (s *sessionScreen) supportIDs() []string {
+	a := s.account
+	var ids []string
+	drq := a.DataRequestID
+	if drq == "" && s.signals.Webhook != nil {
+		drq = mono.CleanText(s.signals.Webhook.DataRequestID)
+	}
+	if drq != "" {
+		ids = append(ids, "data_request_id "+drq)
+	}
+	if a.SessionID != "" {
+		ids = append(ids, "session_id "+a.SessionID)
+	}
+	return ids
+}
+
+// refusedByMono reports Mono saying the account cannot be re-authorised:
+// the client's KindCannotReauth (a refused mint), or a 4xx reply with the
+// words Mono uses (the client classifies only the mint's reply so far).
+func refusedByMono(err error) bool {
+	if mono.KindOf(err) == mono.KindCannotReauth {
+		return true
+	}
+	var me *mono.Error
+	if !errors.As(err, &me) || me.Status < 400 || me.Status >= 500 {
+		return false
+	}
+	m := strings.ToLower(strings.Join(strings.Fields(me.Message), " "))
+	m = strings.ReplaceAll(strings.ReplaceAll(m, "can not", "cannot"), "re-authori", "reauthori")
+	return strings.Contains(m, "cannot be reauthorised") || strings.Contains(m, "cannot be reauthorized")
 }

@@ -63,11 +63,22 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 		details = append(details, strings.ReplaceAll(a.AuthMethod, "_", " "))
 	}
 	details = append(details, "id "+a.ID)
-	if a.DataRequestID != "" {
-		// What Mono support asks for about a failed sync.
-		details = append(details, "data_request_id "+a.DataRequestID)
+	top = append(top, line1)
+	for _, l := range wrapParts(details, " · ", width) {
+		top = append(top, st.Faint.Render(l))
 	}
-	top = append(top, line1, st.Faint.Render(strings.Join(details, " · ")))
+	if ids := s.supportIDs(); len(ids) > 0 {
+		// What Mono support asks for about a failed sync: shown whole
+		// (wrapped, never cut), and s copies them.
+		const label = "Support "
+		for i, l := range wrapParts(ids, " · ", width-len(label)) {
+			p := strings.Repeat(" ", len(label))
+			if i == 0 {
+				p = st.Label.Render(label)
+			}
+			top = append(top, p+st.Faint.Render(l))
+		}
+	}
 	if s.detailErr != "" && ph == state.Explaining {
 		top = append(top, ansi.Truncate(st.Warning.Render("Details not loaded: "+s.detailErr)+st.Faint.Render("  (R to retry)"), width, "…"))
 	}
@@ -266,19 +277,26 @@ func (s *sessionScreen) bottomLines(c *screenCtx, width int) []string {
 			out = append(out, p+kind.String())
 		}
 	default:
-		if o := s.sess.Outcome(); o.Kind != 0 && s.sess.Phase().HasOutcome() {
+		o, shown := s.sess.Outcome(), s.sess.Phase().HasOutcome()
+		if s.refusal != nil && !shown {
+			// Mono refused a hosted link: the refused mint's outcome.
+			o, shown = *s.refusal, true
+		}
+		if o.Kind != 0 && shown {
 			headline, next := o.Headline, o.NextStep
-			if v := s.sess.Verification(); v.Headline != "" {
+			if v := s.sess.Verification(); v.Headline != "" && s.refusal == nil {
 				headline, next = v.Headline, v.NextStep
 			}
 			banner := st.Outcome(o.Kind) + " " + st.Value.Bold(true).Render(headline)
 			out = append(out, ansi.Truncate(banner, width, "…"))
 			if next != "" {
-				out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(next), width, "…"))
+				// The next step is wrapped, not cut: it may end with what
+				// to give Mono support (the account id).
+				out = append(out, labelled(st, "Next ", next, width, 3)...)
 			}
 		}
 	}
-	if sit := s.sess.Situation(c.now()); sit.Where != "" && s.dialog == noDialog && !s.picking {
+	if sit := s.sess.Situation(c.now()); sit.Where != "" && s.dialog == noDialog && !s.picking && s.refusal == nil {
 		out = append(out, ansi.Truncate(st.Label.Render("Now  ")+st.Value.Render(sit.Where), width, "…"))
 		if sit.Next != "" {
 			out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(sit.Next), width, "…"))
@@ -342,4 +360,49 @@ func ago(d time.Duration) string {
 		return fmt.Sprintf("%ds", int(d.Seconds()))
 	}
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// wrapParts joins parts with sep into lines of at most width cells, moving
+// a part that does not fit to the next line whole (a part wider than a
+// line alone is cut).
+func wrapParts(parts []string, sep string, width int) []string {
+	var lines []string
+	cur := ""
+	for _, p := range parts {
+		switch {
+		case cur == "":
+			cur = p
+		case ansi.StringWidth(cur+sep+p) <= width:
+			cur += sep + p
+		default:
+			lines = append(lines, cur)
+			cur = p
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	for i, l := range lines {
+		lines[i] = ansi.Truncate(l, width, "…")
+	}
+	return lines
+}
+
+// labelled wraps text after a five-cell label into at most maxLines lines
+// of width cells (the last one cut if it must be), the label on the first.
+func labelled(st *Styles, label, text string, width, maxLines int) []string {
+	wrapped := strings.Split(lipgloss.NewStyle().Width(max(20, width-5)).Render(text), "\n")
+	if len(wrapped) > maxLines {
+		wrapped = wrapped[:maxLines]
+		wrapped[maxLines-1] = ansi.Truncate(wrapped[maxLines-1]+" …", max(10, width-6), "…")
+	}
+	out := make([]string, len(wrapped))
+	for i, l := range wrapped {
+		p := "     "
+		if i == 0 {
+			p = st.Label.Render(label)
+		}
+		out[i] = ansi.Truncate(p+st.Value.Render(strings.TrimRight(l, " ")), width, "…")
+	}
+	return out
 }
