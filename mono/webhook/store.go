@@ -503,8 +503,8 @@ func (s *Store) Apply(ev Event) (fresh bool, err error) {
 func (s *Store) Record(ev Event) (Outcome, error) {
 	if s.backend != nil {
 		p, err := ev.proposal()
-		if err != nil {
-			return Applied, err
+		if err != nil || (p.Key == "" && p.AccountID == "") {
+			return Applied, err // nothing to dedupe on, nothing to apply it to
 		}
 		res, err := s.applyBackend(p)
 		return res.Outcome, err

@@ -22,7 +22,9 @@ const backendTimeout = 30 * time.Second
 // entries into its view; Reload follows b's change feed from there. Record,
 // Flag and Clear apply in b (one transaction each) and then update the view;
 // the read methods (Mark, Marked, Latest, …) answer from the view, as fresh
-// as the last Reload or own write. Seen asks b.
+// as the last Reload or own write. Seen asks b. The view holds every entry
+// b has (one per account: clearings are not bounded as in a file, and the
+// seen ids stay in b, kept DefaultSeenFor). b is not closed by the Store.
 func NewStore(ctx context.Context, b Backend) (*Store, error) {
 	if b == nil {
 		return nil, errors.New("webhook: no backend")
