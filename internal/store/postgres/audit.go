@@ -49,25 +49,65 @@ const chainLockKey = "reauth.audit.chain:"
 var columns = []string{"id", "at_ns", "account", "account_key", "agent_user", "session", "action", "record", "prev_hash", "hash"}
 
 // Append stores batch in one transaction, chained after the last stored
-// record.
+// record, in two round trips: BEGIN, the chain lock and the last hash
+// pipelined; then one INSERT of the whole batch (unnest of arrays) and the
+// COMMIT, pipelined.
 func (a *Audit) Append(ctx context.Context, batch []audit.Record) error {
-	return a.inTx(ctx, func(tx pgx.Tx, id int64, prev string) error {
-		i := 0
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_records"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(batch) {
-				return nil, nil
-			}
-			id++
-			s, err := audit.Seal(id, prev, batch[i])
-			if err != nil {
-				return nil, err
-			}
-			i++
-			prev = s.Hash
-			return row(s), nil
-		}))
-		return err
+	conn, err := a.db.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: audit: %w", err)
+	}
+	defer conn.Release()
+	if err := appendBatch(ctx, conn.Conn(), batch); err != nil {
+		// Leave no transaction open on a connection going back to the pool.
+		if _, rerr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+		return fmt.Errorf("postgres: audit: %w", err)
+	}
+	return nil
+}
+
+const insertBatch = `INSERT INTO audit_records (` + store.AuditColumns + `)
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])`
+
+func appendBatch(ctx context.Context, conn *pgx.Conn, batch []audit.Record) error {
+	var head pgx.Batch
+	head.Queue("BEGIN")
+	head.Queue(`SELECT pg_advisory_xact_lock(hashtext($1 || current_schema()))`, chainLockKey)
+	var (
+		id   int64
+		prev string
+	)
+	head.Queue(`SELECT id, hash FROM audit_records ORDER BY id DESC LIMIT 1`).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&id, &prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("last record: %w", err)
+		}
+		return nil
 	})
+	if err := conn.SendBatch(ctx, &head).Close(); err != nil {
+		return err
+	}
+	n := len(batch)
+	var (
+		ids, ats                                  = make([]int64, n), make([]int64, n)
+		accs, keys, users, sessions, actions, jss = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		prevs, hashes                             = make([]string, n), make([]string, n)
+	)
+	for i, r := range batch {
+		id++
+		s, err := audit.Seal(id, prev, r)
+		if err != nil {
+			return err
+		}
+		ids[i], ats[i], accs[i], keys[i], users[i], sessions[i] = s.ID, s.Time.UnixNano(), s.Account, s.AccountKey, s.AgentUser, s.Session
+		actions[i], jss[i], prevs[i], hashes[i] = string(s.Action), string(s.JSON), s.PrevHash, s.Hash
+		prev = s.Hash
+	}
+	var tail pgx.Batch
+	tail.Queue(insertBatch, ids, ats, accs, keys, users, sessions, actions, jss, prevs, hashes)
+	tail.Queue("COMMIT")
+	return conn.SendBatch(ctx, &tail).Close()
 }
 
 // Import stores recs after the last record (COPY) and marks source
