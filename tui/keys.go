@@ -29,6 +29,7 @@ type KeyMap struct {
 	ShowWhy     key.Binding
 	Hosted      key.Binding
 	CopyIDs     key.Binding // Mono support's ids for the account
+	ShowQR      key.Binding // the page link as a QR code (its secret included)
 	Retry       key.Binding
 	Refresh     key.Binding // the account list, at any time (R only while not typing)
 	ClearQuery  key.Binding
@@ -62,6 +63,7 @@ func DefaultKeyMap() KeyMap {
 		ShowWhy:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "why & what to say")),
 		Hosted:      key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hosted link")),
 		CopyIDs:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "copy support ids")),
+		ShowQR:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "QR code for a phone")),
 		Retry:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retry")),
 		Refresh:     key.NewBinding(key.WithKeys("R", "ctrl+r"), key.WithHelp("R", "refresh list")),
 		ClearQuery:  key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "clear search")),
@@ -74,7 +76,7 @@ func DefaultKeyMap() KeyMap {
 func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Quit, &k.QuitKey, &k.Help, &k.Back, &k.Search, &k.Up, &k.Down,
 		&k.PageUp, &k.PageDown, &k.Top, &k.Bottom, &k.Open, &k.NeedsReauth, &k.Reason, &k.Mint,
-		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.ShowWhy, &k.Hosted, &k.CopyIDs, &k.Retry, &k.Refresh, &k.ClearQuery, &k.Yes, &k.No}
+		&k.Reveal, &k.CopyToken, &k.OpenPage, &k.CopyLink, &k.ShowLink, &k.ShowWhy, &k.Hosted, &k.CopyIDs, &k.ShowQR, &k.Retry, &k.Refresh, &k.ClearQuery, &k.Yes, &k.No}
 }
 
 // ShortHelp is the footer's keys in the order they show (help.KeyMap).
@@ -109,7 +111,7 @@ func (k KeyMap) footer() []footerKey {
 	// "/ search" goes early: the unfocused box says "/ to search" itself.
 	return []footerKey{
 		{k.Yes, rankAlways}, {k.No, rankAlways},
-		{k.Mint, rankNext}, {k.OpenPage, rankNext}, {k.CopyLink, rankNext}, {k.ShowLink, rankUseful},
+		{k.Mint, rankNext}, {k.OpenPage, rankNext}, {k.CopyLink, rankNext}, {k.ShowLink, rankUseful}, {k.ShowQR, rankRare},
 		{k.Hosted, rankRare}, {k.Open, rankNext}, {k.Search, rankRare}, {k.NeedsReauth, rankUseful},
 		{k.Reason, rankRare}, {k.Reveal, rankUseful}, {k.CopyToken, rankUseful}, {k.CopyIDs, rankUseful}, {k.Retry, rankNext},
 		{k.Refresh, rankUseful}, {k.Back, rankAlways}, {k.QuitKey, rankAlways}, {k.Help, rankAlways},
@@ -121,7 +123,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Search, k.ClearQuery, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Open, k.NeedsReauth, k.Reason, k.Mint, k.Reveal, k.CopyToken},
-		{k.OpenPage, k.CopyLink, k.ShowLink, k.ShowWhy, k.Hosted, k.CopyIDs, k.Retry, k.Refresh, k.Yes, k.No},
+		{k.OpenPage, k.CopyLink, k.ShowLink, k.ShowWhy, k.ShowQR, k.Hosted, k.CopyIDs, k.Retry, k.Refresh, k.Yes, k.No},
 		{k.Back, k.Help, k.QuitKey, k.Quit},
 	}
 }

@@ -112,6 +112,8 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.ShowLink):
 		s.showLink = !s.showLink
+	case key.Matches(msg, k.ShowQR):
+		s.showQR = !s.showQR
 	case key.Matches(msg, k.ShowWhy):
 		s.showWhy = !s.showWhy
 	case key.Matches(msg, k.Hosted):
@@ -264,6 +266,12 @@ func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
 		k.Reveal.SetHelp("v", "reveal token")
 	}
 	k.ShowLink.SetEnabled(s.sess.PageURL() != "")
+	k.ShowQR.SetEnabled(s.qrShowable())
+	if s.showQR {
+		k.ShowQR.SetHelp("p", "hide QR code")
+	} else {
+		k.ShowQR.SetHelp("p", "QR code for a phone")
+	}
 	k.ShowWhy.SetEnabled(s.compactReason())
 	if s.showWhy {
 		k.ShowWhy.SetHelp("w", "hide why")

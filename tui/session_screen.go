@@ -45,6 +45,7 @@ type sessionScreen struct {
 	reveal   bool // the token shown in full
 	showLink bool // the page link shown in full (its secret included)
 	showWhy  bool // the reason's evidence and script, once the page is open
+	showQR   bool // the page link as a QR code (its secret included), asked for with p
 	// contract is what the widget script takes ("token", "account"), found
 	// before the first mint; "" until then. With "account" no token is
 	// minted: t prepares the link.

@@ -47,6 +47,9 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 		}
 		return joinLines(lines)
 	}
+	if s.showQR && s.qrShowable() && s.dialog == noDialog && !s.picking {
+		return s.qrView(c, width, height)
+	}
 	now := c.now()
 	a := s.account
 	ph := s.sess.Phase()
@@ -405,4 +408,39 @@ func labelled(st *Styles, label, text string, width, maxLines int) []string {
 		out[i] = ansi.Truncate(p+st.Value.Render(strings.TrimRight(l, " ")), width, "…")
 	}
 	return out
+}
+
+// qrShowable: there is a live link to show as a QR code.
+func (s *sessionScreen) qrShowable() bool {
+	return s.sess.PageURL() != "" && !s.sess.Phase().HasOutcome()
+}
+
+// qrView is the page link as a QR code, for a customer with a phone beside
+// the agent: the whole link, its secret included, so only on request (p).
+// It replaces the body while shown; the footer and keys stay.
+func (s *sessionScreen) qrView(c *screenCtx, width, height int) string {
+	st := c.styles
+	u := s.sess.PageURL()
+	caption := []string{
+		st.Value.Bold(true).Render("Scan with the customer's phone") + st.Faint.Render(" — the whole link, its secret included"),
+		st.Label.Render("Code ") + st.Accent.Bold(true).Render(s.sess.PairingCode()) + st.Faint.Render("  · p hides the code"),
+	}
+	qr, ok := qrLines(u, st.Dark, width, height)
+	if !ok {
+		return joinLines([]string{
+			st.Warning.Render(ansi.Truncate("The link does not fit as a QR code here: make the terminal larger, or press l to show it.", width, "…")),
+			caption[1],
+		})
+	}
+	pad := strings.Repeat(" ", max(0, (width-ansi.StringWidth(qr[0]))/2))
+	out := make([]string, 0, height)
+	for _, l := range caption {
+		if len(qr)+len(out)+1 <= height {
+			out = append(out, ansi.Truncate(l, width, "…"))
+		}
+	}
+	for _, l := range qr {
+		out = append(out, pad+l)
+	}
+	return joinLines(out)
 }
