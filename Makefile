@@ -90,6 +90,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'Bridge' -benchtime 1x ./tui/
 	$(GO) test -run '^$$' -bench 'ServeScale' -benchtime 1x -timeout 30m ./tui/sshserve/
 	$(GO) test -run '^$$' -bench 'Startup' -benchtime 20x .
+	@set -e; pg=$$(.ci/postgres.sh start); trap '.ci/postgres.sh stop "$$pg"' EXIT; \
+	REAUTH_TEST_DATABASE_URL="$$(.ci/postgres.sh url "$$pg")" $(GO) test -run '^$$' -bench 'Audit' -timeout 60m ./internal/store/
 
 # demo renders demo.gif and the transcript demo.txt from demo.tape: it
 # installs vhs, ttyd and ffmpeg when missing (.ci/demo-tools.sh), builds
