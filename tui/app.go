@@ -244,7 +244,8 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		return m, nil
 	case clockMsg:
 		m.now = m.deps.now()
-		m, cmd := m.toScreens(msg)
+		var cmd tea.Cmd
+		m, cmd = m.toScreens(msg)
 		m.syncKeys()
 		if !m.active().ticking() {
 			m.clockOn = false // Update starts it again on a screen that ticks
@@ -259,7 +260,8 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		m.spinner, cmd = m.spinner.Update(msg)
 		return m, cmd
 	case signalMsg:
-		m, cmd := m.toScreens(msg.sig)
+		var cmd tea.Cmd
+		m, cmd = m.toScreens(msg.sig)
 		m.syncKeys()
 		return m, tea.Batch(cmd, waitSignal(msg.ch))
 	case tea.PasteMsg:
