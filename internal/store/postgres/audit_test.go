@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,26 +10,46 @@ import (
 	"github.com/reauth/reauth/state/audit"
 )
 
-func TestAuditBackend(t *testing.T) {
-	storetest.AuditBackend(t, func(t *testing.T) storetest.AuditStore {
-		url := storetest.PostgresURL(t)
-		open := func(t *testing.T) *Audit {
-			a, err := OpenAudit(context.Background(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { a.Close() })
-			return a
+func TestAuditBackend(t *testing.T) { storetest.AuditBackend(t, newAuditStore) }
+
+// A writer killed mid-commit loses no acknowledged record and leaves a
+// whole chain.
+func TestAuditSurvivesKill(t *testing.T) {
+	st := newAuditStore(t)
+	storetest.AuditSurvivesKill(t, st, "TestAuditCrashChild", st.Where)
+}
+
+// TestAuditCrashChild is TestAuditSurvivesKill's writer: it does something
+// only in the child process.
+func TestAuditCrashChild(t *testing.T) {
+	if where := os.Getenv(storetest.EnvCrashChild); where != "" {
+		a, err := OpenAudit(context.Background(), where)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return storetest.AuditStore{
-			Open: func(t *testing.T) audit.Backend { return open(t) },
-			Exec: func(t *testing.T, sql string) error {
-				_, err := open(t).db.Pool.Exec(context.Background(), sql)
-				return err
-			},
-			Unguard: `DROP TRIGGER audit_records_append_only ON audit_records`,
+		storetest.AuditCrashChild(a)
+	}
+}
+
+func newAuditStore(t *testing.T) storetest.AuditStore {
+	url := storetest.PostgresURL(t)
+	open := func(t *testing.T) *Audit {
+		a, err := OpenAudit(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
+		t.Cleanup(func() { a.Close() })
+		return a
+	}
+	return storetest.AuditStore{
+		Where: url,
+		Open:  func(t *testing.T) audit.Backend { return open(t) },
+		Exec: func(t *testing.T, sql string) error {
+			_, err := open(t).db.Pool.Exec(context.Background(), sql)
+			return err
+		},
+		Unguard: `DROP TRIGGER audit_records_append_only ON audit_records`,
+	}
 }
 
 // TRUNCATE (which row triggers do not see) is refused too.

@@ -18,6 +18,8 @@ import (
 
 // AuditStore is one audit store under test.
 type AuditStore struct {
+	// Where names the store (a path or URL) for a child process.
+	Where string
 	// Open opens a new backend on the store, as another process would;
 	// the suite closes it.
 	Open func(t *testing.T) audit.Backend
