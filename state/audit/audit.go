@@ -123,6 +123,10 @@ type Record struct {
 type Options struct {
 	// Now stamps records whose Time is zero. Default time.Now.
 	Now func() time.Time
+	// CommitTimeout bounds one backend commit (0: no bound). A database
+	// that does not answer in time fails the Appends of that batch; the
+	// caller decides what that stops (a mint must not go ahead unrecorded).
+	CommitTimeout time.Duration
 }
 
 // Log is the audit's front: every record passes its checks (an action, the
@@ -131,8 +135,9 @@ type Options struct {
 // Backend sees it; appends that wait together go to the backend as one batch
 // (one commit). Safe for concurrent use.
 type Log struct {
-	b   Backend
-	now func() time.Time
+	b       Backend
+	now     func() time.Time
+	timeout time.Duration
 
 	secMu   sync.RWMutex
 	secrets map[string][]string // guarded secrets keyed by their first guardKeyLen bytes
@@ -227,7 +232,7 @@ func New(b Backend, opts Options) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{b: b, now: now, secrets: map[string][]string{}}
+	return &Log{b: b, now: now, timeout: opts.CommitTimeout, secrets: map[string][]string{}}
 }
 
 // Guard tells the log about secrets (tokens, page secrets, onSuccess codes)
@@ -290,7 +295,7 @@ func (l *Log) Append(r Record) error {
 	l.open = nil
 	recs := b.recs
 	l.mu.Unlock()
-	err = l.b.Append(context.Background(), recs)
+	err = l.commit(recs)
 	l.mu.Lock()
 	l.commits++
 	if err == nil {
@@ -301,6 +306,17 @@ func (l *Log) Append(r Record) error {
 	b.err = err
 	close(b.done)
 	return err
+}
+
+// commit hands one batch to the backend, within CommitTimeout.
+func (l *Log) commit(recs []Record) error {
+	ctx := context.Background()
+	if l.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.timeout)
+		defer cancel()
+	}
+	return l.b.Append(ctx, recs)
 }
 
 // check runs the checks every record must pass and returns the record as it

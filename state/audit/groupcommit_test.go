@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // gated is a backend whose Append says when a batch arrives and then waits
@@ -170,5 +171,32 @@ func TestMayBeSecretKeyCoversThePattern(t *testing.T) {
 		if mayBeSecretKey(s) {
 			t.Errorf("%q needlessly sent to the regexp", s)
 		}
+	}
+}
+
+// stuck is a backend that never answers (a database gone away): it waits
+// for the commit's context.
+type stuck struct{ Backend }
+
+func (stuck) Append(ctx context.Context, _ []Record) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// CommitTimeout bounds a commit: a store that never answers fails the
+// Append (so a caller can refuse to mint) instead of holding it forever.
+func TestCommitTimeoutFailsTheAppend(t *testing.T) {
+	_, path := openTemp(t)
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(stuck{f}, Options{CommitTimeout: 50 * time.Millisecond})
+	defer l.Close()
+	if err := l.Append(Record{Time: t0, Action: ActionTokenMintRequested}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Append to a store that never answers = %v, want context.DeadlineExceeded", err)
+	}
+	if recs, commits := l.Stats(); recs != 0 || commits != 1 {
+		t.Errorf("Stats = %d records, %d commits; want 0 and 1", recs, commits)
 	}
 }
