@@ -26,6 +26,7 @@ type screenID int
 const (
 	screenSearch screenID = iota
 	screenSession
+	screenCount // the number of screens
 )
 
 // Model is the root model.
@@ -186,33 +187,48 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // spinning reports whether a spinner is on screen.
 func (m Model) spinning() bool { return m.active().busy() }
 
-// active is the screen on screen. A new screen adds its case here.
+// screenOf is screen id, or nil while it is not open. A new screen adds its
+// one case here; routing, keys, views and broadcasts follow.
+func (m *Model) screenOf(id screenID) screen {
+	switch id {
+	case screenSearch:
+		return &m.search
+	case screenSession:
+		if m.session != nil {
+			return m.session
+		}
+	}
+	return nil
+}
+
+// active is the screen on screen (the list when that screen is not open).
 func (m *Model) active() screen {
-	switch {
-	case m.screen == screenSession && m.session != nil:
-		return m.session
+	if s := m.screenOf(m.screen); s != nil {
+		return s
 	}
 	return &m.search
 }
 
-// toScreens hands msg to every screen there is (each takes only its own
+// toScreens hands msg to every open screen (each takes only its own
 // messages and the broadcasts), then applies what they posted.
 func (m Model) toScreens(msg tea.Msg) (Model, tea.Cmd) {
 	var cmds []tea.Cmd
-	cs := m.screenCtx(screenSearch)
-	cmd, ok := m.search.update(&cs, msg)
-	cmds = append(cmds, cmd)
-	cx := m.screenCtx(screenSession)
-	if m.session != nil {
-		var ok2 bool
-		cmd, ok2 = m.session.update(&cx, msg)
-		cmds = append(cmds, cmd)
-		ok = ok || ok2
+	var posted [][]tea.Msg
+	took := false
+	for id := range screenCount {
+		sc := m.screenOf(id)
+		if sc == nil {
+			continue
+		}
+		c := m.screenCtx(id)
+		cmd, ok := sc.update(&c, msg)
+		cmds, posted = append(cmds, cmd), append(posted, c.posted)
+		took = took || ok
 	}
-	if !ok {
+	if !took {
 		return m, nil
 	}
-	return m.settle(tea.Batch(cmds...), cs.posted, cx.posted)
+	return m.settle(tea.Batch(cmds...), posted...)
 }
 
 // settle enables the keys for the state the screens left, then applies

@@ -19,8 +19,9 @@ import (
 //
 // A new screen: copy one screen's files (xxx_screen.go: the type, its
 // messages and update; xxx_keys.go: onKey, enableKeys; xxx_view.go: view;
-// xxx_cmds.go: its tea.Cmds), give it a screenID and add its case to
-// Model.active.
+// xxx_cmds.go: its tea.Cmds), give it a screenID (before screenCount), a
+// field in Model and its case in Model.screenOf; a message it or another
+// screen posts opens it.
 type screen interface {
 	// update handles the screen's own messages (and the root's broadcasts:
 	// tea.WindowSizeMsg, clockMsg, AccountSignal); ok is false for others.
