@@ -30,8 +30,10 @@ import (
 
 	"github.com/reauth/reauth/internal/app"
 	"github.com/reauth/reauth/internal/link"
+	"github.com/reauth/reauth/internal/metrics"
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/sandbox"
+	"github.com/reauth/reauth/mono/webhook"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 	"github.com/reauth/reauth/tui/sshserve"
@@ -53,7 +55,10 @@ const envHelp = `Environment:
   MONO_PUBLIC_KEY        Mono public key for the widget (live mode)
   MONO_API_URL           API base URL (default https://api.withmono.com)
   MONO_WEBHOOK_SECRET    shared secret Mono sends in mono-webhook-secret
-  REAUTH_AUDIT_LOG       audit log path (default $XDG_STATE_HOME/reauth/audit.jsonl)
+  REAUTH_DATABASE_URL    the store: postgres://… for a team, or a SQLite file
+                         (default $XDG_STATE_HOME/reauth/reauth.db)
+  REAUTH_AUDIT_LOG       keep the audit in this JSON-lines file instead (one host, no hash chain)
+  REAUTH_SSH_HOST_KEY    reauth serve: the SSH host key itself (OpenSSH PEM), the same on every replica
   REAUTH_LOG_FILE        log file path (default $XDG_STATE_HOME/reauth/reauth.log)
   REAUTH_AGENT           the agent's name in the header and the audit (default: the OS user)
   NO_COLOR               disable colours
@@ -210,7 +215,8 @@ func register(c *common, fs *flag.FlagSet, page bool) {
 	fs.BoolVar(&c.Sandbox, "sandbox", false, "use the embedded sandbox even when MONO_SECRET_KEY is set")
 	fs.BoolVar(&c.Debug, "debug", false, "log at debug level")
 	fs.StringVar(&c.Files.LogFile, "log-file", os.Getenv("REAUTH_LOG_FILE"), "log file (default $XDG_STATE_HOME/reauth/reauth.log)")
-	fs.StringVar(&c.Files.AuditLog, "audit-log", os.Getenv("REAUTH_AUDIT_LOG"), "audit log path (default $XDG_STATE_HOME/reauth/audit.jsonl)")
+	fs.StringVar(&c.Files.Database, "database-url", os.Getenv(app.DatabaseEnv), "the store: a postgres:// URL (a team), or a SQLite file (default $XDG_STATE_HOME/reauth/reauth.db)")
+	fs.StringVar(&c.Files.AuditLog, "audit-log", os.Getenv("REAUTH_AUDIT_LOG"), "keep the audit in this JSON-lines file instead of the store (webhook marks beside it)")
 	fs.DurationVar(&c.APITimeout, "api-timeout", mono.DefaultTimeout, "timeout of one Mono API call")
 	fs.Int64Var(&c.SandboxSeed, "sandbox-seed", 1, "sandbox data seed")
 	fs.StringVar(&c.SandboxClock, "sandbox-clock", "", "sandbox: start the clock at this RFC 3339 time (recordings)")
@@ -274,7 +280,7 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("accounts", "reauth accounts [QUERY] [--needs-reauth] [--json] [--timeout D]\n\n"+
 		"Nothing matching is not an error: an empty list ([] with --json; \"No accounts match.\" on stderr\n"+
 		"without it) and exit 0. Exit 1: Mono failed or did not answer in time; 2: usage.", stderr)
-	registerOnly(&c, fs, "sandbox", "debug", "log-file", "api-timeout", "sandbox-seed", "sandbox-clock")
+	registerOnly(&c, fs, "sandbox", "debug", "log-file", "database-url", "api-timeout", "sandbox-seed", "sandbox-clock")
 	needs := fs.Bool("needs-reauth", false, "only accounts that need reauth")
 	jsonOut := fs.Bool("json", false, "JSON array output")
 	limit := fs.Int("limit", 0, "print at most this many (0: all)")
@@ -303,7 +309,16 @@ func runAccounts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// Whether an account needs reauth is what the app's list says: Mono's
 	// webhooks (the marks store; the sandbox's own webhooks on the sandbox),
 	// and an account read's sync_status if Mono ever sends one.
-	marks, err := e.Marks()
+	var st *app.Storage
+	if e.Sandbox == nil { // the sandbox's marks are its own, in memory
+		if st, err = app.OpenStorage(ctx, c.Files, e.Now, e.Logger); err == nil {
+			defer st.Close()
+		}
+	}
+	var marks *webhook.Store
+	if err == nil {
+		marks, err = e.Marks(ctx, st)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "reauth: warning: Mono's webhooks not read, so only the account reads count:", oneLine(err))
 	}
@@ -373,7 +388,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"Every mint is audited: token_mint_requested is on disk before the request leaves, then\n"+
 		"token_minted (fingerprint and expiry, never the token) or token_mint_failed. When the audit\n"+
 		"log cannot be written no token is minted (exit 1).", stderr)
-	registerOnly(&c, fs, "sandbox", "debug", "log-file", "audit-log", "api-timeout", "sandbox-seed", "sandbox-clock")
+	registerOnly(&c, fs, "sandbox", "debug", "log-file", "database-url", "audit-log", "api-timeout", "sandbox-seed", "sandbox-clock")
 	jsonOut := fs.Bool("json", false, `print {"account_id","token","expires_at"}`)
 	timeout := fs.Duration("timeout", defaultMonoTimeout, "give up when Mono has not answered within this long (0: no limit)")
 	pos, err := parse(fs, args)
@@ -452,22 +467,26 @@ func runTUI(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	warmUp()
 	// The runtime is made while Bubble Tea starts (app.RunTUI says how).
-	return app.RunTUI(ctx, c, stdout)
+	return app.RunTUI(ctx, c, stdout, stderr)
 }
 
 // ---- audit and webhooks ----
 
-func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("audit", "reauth audit [--account ID] [--since D] [--json]\n\n"+
-		"Records are printed in file order, except that the records of one attempt (session) are\n"+
-		"printed together in their seq order, where the attempt first appears.\n"+
-		"--account ID with no records says \"no audit records for account ID\" on stderr and exits 0.\n"+
-		"Exit 1: no audit log yet, or it cannot be read; 2: usage.", stderr)
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("audit", "reauth audit [--account ID] [--since D] [--json] [--verify]\n\n"+
+		"Records are printed in the order they were stored, except that the records of one attempt\n"+
+		"(session) are printed together in their seq order, where the attempt first appears.\n"+
+		"--account ID starts with a summary line (the last attempt, who ran it, its outcome) on stderr;\n"+
+		"with no records it says \"no audit records for account ID\" on stderr and exits 0.\n"+
+		"--verify walks the hash chain and names the first broken record.\n"+
+		"Exit 1: no audit yet, it cannot be read, or --verify found a broken record; 2: usage.", stderr)
+	registerOnly(&c, fs, "database-url", "audit-log")
 	account := fs.String("account", "", "only this account id")
 	var since sinceFlag
 	fs.Var(&since, "since", "only records newer than this: a Go duration (24h, 90m) or days (7d)")
 	jsonOut := fs.Bool("json", false, "JSON lines output")
-	path := fs.String("audit-log", os.Getenv("REAUTH_AUDIT_LOG"), "audit log path")
+	verify := fs.Bool("verify", false, "check the audit's hash chain: every record unchanged, none removed")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -476,25 +495,39 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{fmt.Sprintf("audit takes no arguments (got %q); for one account: --account ID", mono.CleanText(pos[0]))}
 	}
 	*account = strings.TrimSpace(*account)
-	if *path, err = (app.Files{AuditLog: *path}).Audit(); err != nil {
+	// Reading must not create a store where there is none.
+	if err := auditExists(c.Files); err != nil {
 		return err
 	}
-	f := audit.Filter{Account: *account}
-	if since > 0 {
-		f.Since = time.Now().Add(-time.Duration(since))
-	}
-	recs, warnings, err := audit.ReadFile(*path, f)
-	if errors.Is(err, os.ErrNotExist) {
-		return failedError{"no audit log at " + *path + " yet"}
-	}
+	st, err := app.OpenStorage(ctx, c.Files, nil, nil)
 	if err != nil {
 		return err
 	}
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "reauth: audit:", w)
+	defer st.Close()
+	for _, msg := range st.Imported {
+		fmt.Fprintln(stderr, "reauth: "+msg)
 	}
-	// Writers sharing fsyncs can put an attempt's records in the file out
-	// of order; each attempt reads in its own order.
+	if *verify {
+		rep, err := st.Audit().Verify(ctx)
+		if errors.Is(err, audit.ErrNoChain) {
+			return failedError{"the audit file " + st.Where + " keeps no hash chain: only a database store (SQLite, PostgreSQL) can be verified"}
+		}
+		if err != nil {
+			return failedError{oneLine(err)}
+		}
+		fmt.Fprintf(stdout, "audit chain intact: %d records in the %s store %s; head %s\n", rep.Records, st.Kind, st.Where, rep.Head)
+		return nil
+	}
+	q := audit.Query{Account: *account}
+	if since > 0 {
+		q.Since = time.Now().Add(-time.Duration(since))
+	}
+	recs, err := st.Audit().Query(ctx, q)
+	if err != nil {
+		return failedError{"cannot read the audit: " + oneLine(err)}
+	}
+	// Writers sharing a commit can store an attempt's records out of order;
+	// each attempt reads in its own order.
 	audit.InAttemptOrder(recs)
 	if len(recs) == 0 && *account != "" {
 		// Not an error (exit 0): the answer is "nobody did anything".
@@ -504,6 +537,10 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprintln(stderr, "reauth:", msg)
 		return nil
+	}
+	if *account != "" {
+		// The answer first, then the evidence.
+		fmt.Fprintln(stderr, "reauth: "+audit.Summarize(recs, *account, time.Now()).Line)
 	}
 	if !*jsonOut {
 		return audit.Print(stdout, recs, false)
@@ -544,12 +581,44 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
+// auditExists refuses to read an audit that was never written: the named
+// file, or the default store (or the old audit file it would import).
+// PostgreSQL is always asked.
+func auditExists(f app.Files) error {
+	switch {
+	case strings.Contains(f.Database, "://"): // PostgreSQL (OpenStorage refuses any other URL)
+		return nil
+	case f.Database != "":
+		path := strings.TrimPrefix(f.Database, "sqlite:")
+		if _, err := os.Stat(path); err != nil {
+			return failedError{"no audit store at " + path + " yet"}
+		}
+		return nil
+	case f.AuditLog != "":
+		if _, err := os.Stat(f.AuditLog); err != nil {
+			return failedError{"no audit log at " + f.AuditLog + " yet"}
+		}
+		return nil
+	}
+	db, err := app.StatePath(app.StoreFileName)
+	if err != nil {
+		return app.ConfigError{Msg: "no audit store location: " + err.Error()}
+	}
+	old, _ := app.StatePath(app.AuditFileName)
+	for _, p := range []string{db, old} {
+		if _, err := os.Stat(p); err == nil {
+			return nil
+		}
+	}
+	return failedError{"no audit records yet (no store at " + db + ")"}
+}
+
 func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	fs := newFlagSet("webhooks", "reauth webhooks [--webhook-addr 127.0.0.1:8090]", stderr)
 	// The receiver calls no Mono API: only the log and where the marks
 	// store lives (beside the audit log) apply.
-	registerOnly(&c, fs, "debug", "log-file", "audit-log")
+	registerOnly(&c, fs, "debug", "log-file", "database-url", "audit-log")
 	addr := fs.String("webhook-addr", "127.0.0.1:8090", "listen address for Mono's webhooks")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -563,15 +632,23 @@ func runWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer closeLog()
-	store, storePath, err := app.OpenMarks(c.Files)
+	st, err := app.OpenStorage(ctx, c.Files, nil, logger)
 	if err != nil {
 		return err
 	}
-	srv, err := app.ServeWebhooks(ctx, *addr, secret, store, logger, nil)
+	defer st.Close()
+	for _, msg := range st.Imported {
+		fmt.Fprintln(stderr, "reauth: "+msg)
+	}
+	store, err := st.Marks(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Receiving Mono webhooks on http://%s/ (marks kept in %s). Ctrl+C stops.\n", srv.Addr, storePath)
+	srv, err := app.ServeWebhooks(ctx, *addr, secret, store, logger, nil, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Receiving Mono webhooks on http://%s/ (marks kept in the %s). Ctrl+C stops.\n", srv.Addr, st.MarksWhere())
 	<-ctx.Done()
 	return shutdownHTTP(srv)
 }
@@ -595,11 +672,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "end a session after this long without input (0: never)")
 	fs.DurationVar(&c.AccountsRefresh, "accounts-refresh", 5*time.Minute,
 		"re-read the account list from Mono this often; every session shares one list (0: only on R after a failure)")
+	adminAddr := fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (off by default; keep it on loopback or a private network, e.g. 127.0.0.1:9090)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	if *hostKey == "" {
+	// Replicas behind one load balancer share one host key, given whole.
+	givenHostKey := []byte(os.Getenv("REAUTH_SSH_HOST_KEY"))
+	if *hostKey == "" && len(givenHostKey) == 0 {
 		return usageError{"no state directory for the host key: pass --host-key, or set XDG_STATE_HOME or HOME"}
+	}
+	var m *metrics.Metrics
+	if *adminAddr != "" {
+		m = metrics.New()
+		c.Metrics = m
 	}
 	e, err := app.Setup(c)
 	if err != nil {
@@ -611,11 +696,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer rt.Close()
+	for _, msg := range rt.Imported() {
+		fmt.Fprintln(stderr, "reauth: "+msg)
+	}
 	// Load the shared account list now, so the first agent finds it ready.
 	rt.Catalog().Start()
-	srv, err := sshserve.New(sshserve.Config{Addr: *sshAddr, HostKeyPath: *hostKey, AuthorizedKeysPath: *authKeys,
+	scfg := sshserve.Config{Addr: *sshAddr, HostKeyPath: *hostKey, HostKey: givenHostKey, AuthorizedKeysPath: *authKeys,
 		AllowAnyKey: *anyKey, MaxSessions: *maxSessions, IdleTimeout: *idle, PublicURL: c.PublicURL,
-		Logger: e.Logger.WithPrefix("ssh"), NewDeps: rt.Deps})
+		Logger: e.Logger.WithPrefix("ssh"), NewDeps: rt.Deps}
+	if m != nil {
+		scfg.Connected = m.AgentConnected
+		// The admin server outlives ctx by the shutdown, so /readyz says
+		// "draining" while agents are told and sessions end.
+		adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopAdmin()
+		addr, _, err := metrics.Serve(adminCtx, *adminAddr, m.Handler(rt.Storage().Ping))
+		if err != nil {
+			return failedError{"cannot listen on --admin-addr " + *adminAddr + ": " + oneLine(err)}
+		}
+		fmt.Fprintf(stdout, "admin: http://%s/metrics, /healthz, /readyz\n", addr)
+		go func() {
+			<-ctx.Done()
+			m.SetDraining()
+		}()
+	}
+	srv, err := sshserve.New(scfg)
 	if err != nil {
 		return usageError{oneLine(err)}
 	}

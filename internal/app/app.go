@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reauth/reauth/internal/metrics"
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
@@ -45,6 +46,9 @@ type Config struct {
 	AccountsRefresh time.Duration
 	// Version is logged at start.
 	Version string
+	// Metrics, when set (reauth serve --admin-addr), hears Mono's latency,
+	// page posts, webhooks, attempts' outcomes and the store's latency.
+	Metrics *metrics.Metrics
 	// Tune is for tests: smaller sandboxes, faster pages, fewer retries.
 	Tune Tune
 }

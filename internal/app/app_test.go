@@ -172,15 +172,17 @@ func TestHubFansOut(t *testing.T) {
 func TestRecorderStampsTheAgent(t *testing.T) {
 	cleanEnv(t)
 	ada := audit.Agent{User: "ada", Via: audit.ViaLocal}
-	rec, err := OpenRecorder(Files{}, ada, nil)
+	st, err := OpenStorage(context.Background(), Files{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rec.Close()
-	want, _ := Files{}.Audit()
-	if rec.Path() != want {
-		t.Fatalf("audit at %q, want %q", rec.Path(), want)
+	defer st.Close()
+	// The default store: SQLite, in the state directory.
+	want, _ := StatePath(StoreFileName)
+	if st.Kind != StoreSQLite || st.Where != want {
+		t.Fatalf("store %s at %q, want sqlite at %q", st.Kind, st.Where, want)
 	}
+	rec := st.Recorder(ada, nil)
 	now := time.Now()
 	const secret = "tok_live_secretvalue123456"
 	rec.Guard(secret)
@@ -188,10 +190,22 @@ func TestRecorderStampsTheAgent(t *testing.T) {
 		Agent: audit.Agent{User: "forged"}, Detail: "about " + secret}); err != nil {
 		t.Fatal(err)
 	}
-	// On disk now, before anything else happens.
-	recs, _, err := audit.ReadFile(rec.Path(), audit.Filter{})
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("read back %d records: %v", len(recs), err)
+	// In the store now, for any other process, before anything else happens.
+	other, err := OpenStorage(context.Background(), Files{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	readBack := func() []audit.Record {
+		recs, err := other.Audit().Query(context.Background(), audit.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	recs := readBack()
+	if len(recs) != 1 {
+		t.Fatalf("read back %d records", len(recs))
 	}
 	if recs[0].Agent != ada {
 		t.Fatalf("stamped %+v, want %+v", recs[0].Agent, ada)
@@ -203,13 +217,10 @@ func TestRecorderStampsTheAgent(t *testing.T) {
 	bob := audit.Agent{User: "bob", Via: audit.ViaSSH, KeyFingerprint: "SHA256:abc"}
 	var tr tui.Recorder = rec.As(bob)
 	tr.Record(audit.Record{Time: now, Session: "s2", Seq: 1, Account: "acct-1", Action: audit.ActionSessionStarted})
-	if err := rec.As(bob).Close(); err != nil {
-		t.Fatal(err)
-	}
 	rec.As(WebhookAgent).Record(audit.Record{Time: now, Account: "acct-1", Action: audit.ActionWebhookReceived, Event: "mono.events.account_reauthorized"})
-	recs, _, err = audit.ReadFile(rec.Path(), audit.Filter{})
-	if err != nil || len(recs) != 3 {
-		t.Fatalf("read back %d records: %v (closing an As closed the audit?)", len(recs), err)
+	recs = readBack()
+	if len(recs) != 3 {
+		t.Fatalf("read back %d records", len(recs))
 	}
 	if recs[1].Agent != bob || recs[2].Agent != WebhookAgent {
 		t.Fatalf("stamped %+v and %+v", recs[1].Agent, recs[2].Agent)
@@ -219,6 +230,9 @@ func TestRecorderStampsTheAgent(t *testing.T) {
 	}
 	if _, ok := rec.History(context.Background(), "acct-none"); !ok {
 		t.Fatal("an account with no attempts: history not read")
+	}
+	if rep, err := other.Audit().Verify(context.Background()); err != nil || rep.Records != 3 {
+		t.Fatalf("chain: %+v %v", rep, err)
 	}
 }
 
@@ -280,46 +294,59 @@ func live(t *testing.T) {
 // process writes (a `reauth webhooks` beside it): the poller publishes the
 // marks that came and the ones that went.
 func TestPollerPublishesMarksThatCameAndWent(t *testing.T) {
-	cleanEnv(t)
-	live(t)
-	_, rt := setupRuntime(t, Config{Tune: Tune{MarksPollEvery: 5 * time.Millisecond}})
-	if !rt.WebhooksArrive() {
-		t.Fatal("the poller follows the marks file, but the runtime says no webhook can arrive")
-	}
-	d := rt.Deps(LocalAgent())
-	if d.Sandbox || d.WebhookReceiver {
-		t.Fatalf("live deps say sandbox %v, receiver %v", d.Sandbox, d.WebhookReceiver)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	news := d.Signals(ctx)
+	for _, mode := range []StoreKind{StoreSQLite, StoreFile} {
+		t.Run(string(mode), func(t *testing.T) {
+			dir := cleanEnv(t)
+			live(t)
+			var files Files
+			if mode == StoreFile {
+				files.AuditLog = filepath.Join(dir, "audit.jsonl")
+			}
+			_, rt := setupRuntime(t, Config{Files: files, Tune: Tune{MarksPollEvery: 5 * time.Millisecond}})
+			if !rt.WebhooksArrive() {
+				t.Fatal("the poller follows the marks, but the runtime says no webhook can arrive")
+			}
+			d := rt.Deps(LocalAgent())
+			if d.Sandbox || d.WebhookReceiver {
+				t.Fatalf("live deps say sandbox %v, receiver %v", d.Sandbox, d.WebhookReceiver)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			news := d.Signals(ctx)
 
-	path, _ := Files{}.Marks()
-	other, err := webhook.OpenStore(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const id = "65f1c0ffee0000000000abcd"
-	at := time.Now().Add(-time.Minute)
-	if _, err := other.Apply(webhook.Event{ID: "evt-1", Kind: webhook.ReauthRequired, Name: "mono.events.reauthorisation_required",
-		AccountID: id, Received: at}); err != nil {
-		t.Fatal(err)
-	}
-	receive(t, news, "the mark another process wrote", func(s tui.AccountSignal) bool {
-		return s.AccountID == id && s.NeedsReauth
-	})
-	if !d.NeedsReauth(id) {
-		t.Fatal("the runtime's marks do not hold the polled mark")
-	}
-	if _, err := other.Apply(webhook.Event{ID: "evt-2", Kind: webhook.Reauthorized, Name: "mono.events.account_reauthorized",
-		AccountID: id, Received: at.Add(time.Second)}); err != nil {
-		t.Fatal(err)
-	}
-	receive(t, news, "the clearing another process wrote", func(s tui.AccountSignal) bool {
-		return s.AccountID == id && s.Reauthorized && !s.NeedsReauth
-	})
-	if d.NeedsReauth(id) {
-		t.Fatal("the mark is still held after its clearing")
+			// Another process (a `reauth webhooks` receiver) on the same store.
+			st, err := OpenStorage(ctx, files, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			other, err := st.Marks(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const id = "65f1c0ffee0000000000abcd"
+			at := time.Now().Add(-time.Minute)
+			if _, err := other.Apply(webhook.Event{ID: "evt-1", Kind: webhook.ReauthRequired, Name: "mono.events.reauthorisation_required",
+				AccountID: id, Received: at}); err != nil {
+				t.Fatal(err)
+			}
+			receive(t, news, "the mark another process wrote", func(s tui.AccountSignal) bool {
+				return s.AccountID == id && s.NeedsReauth
+			})
+			if !d.NeedsReauth(id) {
+				t.Fatal("the runtime's marks do not hold the polled mark")
+			}
+			if _, err := other.Apply(webhook.Event{ID: "evt-2", Kind: webhook.Reauthorized, Name: "mono.events.account_reauthorized",
+				AccountID: id, Received: at.Add(time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			receive(t, news, "the clearing another process wrote", func(s tui.AccountSignal) bool {
+				return s.AccountID == id && s.Reauthorized && !s.NeedsReauth
+			})
+			if d.NeedsReauth(id) {
+				t.Fatal("the mark is still held after its clearing")
+			}
+		})
 	}
 }
 
@@ -347,12 +374,11 @@ func TestReceiverPublishesAndAudits(t *testing.T) {
 		t.Fatal(err)
 	}
 	receive(t, news, "the received webhook", func(s tui.AccountSignal) bool { return s.AccountID == id && s.NeedsReauth })
-	path, _ := Files{}.Audit()
 	deadline := time.Now().Add(waitLimit)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		recs, _, err := audit.ReadFile(path, audit.Filter{Account: id})
+		recs, err := rt.Storage().Audit().Query(ctx, audit.Query{Account: id})
 		if err == nil && len(recs) == 1 {
 			if recs[0].Action != audit.ActionWebhookReceived || recs[0].Agent != WebhookAgent {
 				t.Fatalf("webhook audited as %+v", recs[0])
@@ -371,11 +397,13 @@ func TestReceiverPublishesAndAudits(t *testing.T) {
 func TestNoWebhooksNoClaim(t *testing.T) {
 	dir := cleanEnv(t)
 	live(t)
-	// The marks file's place is taken by a directory: no store.
+	// The plain files (--audit-log), with the marks file's place taken by a
+	// directory: no store. (A database store always has its marks.)
+	files := Files{AuditLog: filepath.Join(dir, "reauth", "audit.jsonl")}
 	if err := os.MkdirAll(filepath.Join(dir, "reauth", MarksFileName, "x"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, rt := setupRuntime(t, Config{})
+	_, rt := setupRuntime(t, Config{Files: files})
 	if rt.WebhooksArrive() {
 		t.Fatal("no marks, no receiver, no sandbox: yet the runtime says webhooks arrive")
 	}
@@ -384,20 +412,27 @@ func TestNoWebhooksNoClaim(t *testing.T) {
 		t.Fatal("SignalsFor says webhooks were checked")
 	}
 
-	// A one-off command live reads the marks file only when a receiver has
-	// kept one; without it, "no webhook" is no evidence either.
-	cleanEnv(t)
+	// A one-off command live on the files reads the marks file only when a
+	// receiver has kept one; without it, "no webhook" is no evidence either.
+	dir = cleanEnv(t)
 	live(t)
-	e, err := Setup(Config{})
+	files = Files{AuditLog: filepath.Join(dir, "reauth", "audit.jsonl")}
+	e, err := Setup(Config{Files: files})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	marks, arrive, err := e.CommandMarks()
+	ctx := context.Background()
+	st, err := OpenStorage(ctx, files, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	marks, arrive, err := e.CommandMarks(ctx, st)
 	if err != nil || marks == nil || arrive {
 		t.Fatalf("no marks file yet: store %v, arrive %v, %v", marks != nil, arrive, err)
 	}
-	path, _ := Files{}.Marks()
+	path, _ := files.Marks()
 	if _, err := marks.Apply(webhook.Event{ID: "e", Kind: webhook.ReauthRequired, Name: "mono.events.reauthorisation_required",
 		AccountID: "65f1c0ffee0000000000abcd", Received: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -405,7 +440,19 @@ func TestNoWebhooksNoClaim(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the store wrote no file: %v", err)
 	}
-	if _, arrive, _ := e.CommandMarks(); !arrive {
+	if _, arrive, _ := e.CommandMarks(ctx, st); !arrive {
 		t.Fatal("a receiver's marks file exists, but the command does not count it")
+	}
+	// On the default store (SQLite) a command always counts the marks:
+	// every receiver writes there.
+	cleanEnv(t)
+	live(t)
+	lite, err := OpenStorage(ctx, Files{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	if _, arrive, err := e.CommandMarks(ctx, lite); err != nil || !arrive {
+		t.Fatalf("sqlite store: arrive %v, %v", arrive, err)
 	}
 }

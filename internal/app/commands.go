@@ -57,16 +57,15 @@ func KnownSignals(ctx context.Context, marks *webhook.Store, arrive bool, rec *R
 }
 
 // CommandMarks is Env.Marks and whether Mono's webhook news could have
-// reached them for a one-off command: the sandbox's own always; live, only
-// when a receiver has kept the marks file (it exists).
-func (e *Env) CommandMarks() (*webhook.Store, bool, error) {
-	st, err := e.Marks()
+// reached them for a one-off command: the sandbox's own always; live, a
+// database store always (receivers write there), the file only once a
+// receiver has kept it (it exists).
+func (e *Env) CommandMarks(ctx context.Context, st *Storage) (*webhook.Store, bool, error) {
+	marks, err := e.Marks(ctx, st)
 	if err != nil || e.hooks != nil {
-		return st, err == nil, err
+		return marks, err == nil, err
 	}
-	path, _ := e.cfg.Files.Marks()
-	_, serr := os.Stat(path)
-	return st, serr == nil, nil
+	return marks, st.MarksKept(), nil
 }
 
 // HealthyWarning is the line `reauth token` and `reauth link` print on
@@ -96,18 +95,22 @@ const NoAuditNoMint = "cannot write the audit log, so no token is minted: "
 // written to warn when nothing shows it needs reauth (WarnIfHealthy), then
 // the token is minted with its own audit trail (MintAudited).
 func MintToken(ctx context.Context, cfg Config, id string, warn io.Writer, wait Waiter) (mono.Token, error) {
-	rec, err := OpenRecorder(cfg.Files, LocalAgent(), nil)
+	st, err := OpenStorage(ctx, cfg.Files, nil, nil)
 	if err != nil {
+		if errors.As(err, new(ConfigError)) {
+			return mono.Token{}, err
+		}
 		return mono.Token{}, failed(NoAuditNoMint + OneLine(err))
 	}
-	defer rec.Close()
+	defer st.Close()
+	sayImported(warn, st)
 	e, err := Setup(cfg)
 	if err != nil {
 		return mono.Token{}, err
 	}
 	defer e.Close()
-	rec.logger = e.Logger
-	if err := e.WarnIfHealthy(ctx, rec, id, warn, wait); err != nil {
+	rec := st.Recorder(LocalAgent(), e.Logger)
+	if err := e.WarnIfHealthy(ctx, st, rec, id, warn, wait); err != nil {
 		return mono.Token{}, err
 	}
 	tok, err := e.MintAudited(ctx, rec, id, wait)
@@ -123,7 +126,7 @@ func MintToken(ctx context.Context, cfg Config, id string, warn io.Writer, wait 
 // goes ahead either way. When Mono does not answer the read in time
 // (NoAnswerError), nothing is minted. Any other failed read only means no
 // warning: the mint then says what is wrong, audited.
-func (e *Env) WarnIfHealthy(ctx context.Context, rec *Recorder, id string, warn io.Writer, wait Waiter) error {
+func (e *Env) WarnIfHealthy(ctx context.Context, st *Storage, rec *Recorder, id string, warn io.Writer, wait Waiter) error {
 	rctx, finish := wait(ctx)
 	acct, err := e.Client.Account(rctx, id)
 	if err = finish(err); err != nil {
@@ -133,7 +136,7 @@ func (e *Env) WarnIfHealthy(ctx context.Context, rec *Recorder, id string, warn 
 		e.Logger.Warn("account not read before the mint: no reauth check", "account", id, "err", OneLine(err))
 		return nil
 	}
-	marks, arrive, merr := e.CommandMarks()
+	marks, arrive, merr := e.CommandMarks(ctx, st)
 	if merr != nil {
 		e.Logger.Warn("webhook marks not read", "err", merr)
 	}
@@ -210,14 +213,19 @@ func RunLink(ctx context.Context, cfg Config, o LinkRun) (link.Result, error) {
 	}
 	defer e.Close()
 	// The audit first: a run that cannot record its mint does not mint.
-	rec, err := OpenRecorder(cfg.Files, LocalAgent(), e.Logger)
+	st, err := OpenStorage(ctx, cfg.Files, e.Now, e.Logger)
 	if err != nil {
+		if errors.As(err, new(ConfigError)) {
+			return link.Result{}, err
+		}
 		return link.Result{}, failed("cannot open the audit log, so no token is minted: " + OneLine(err))
 	}
-	defer rec.Close()
+	defer st.Close()
+	sayImported(o.Warn, st)
+	rec := st.Recorder(LocalAgent(), e.Logger)
 	// What Mono's webhooks said about accounts (on the sandbox, its own, in
 	// memory): for the warning below and for a receiver.
-	marks, arrive, marksErr := e.CommandMarks()
+	marks, arrive, marksErr := e.CommandMarks(ctx, st)
 	var hub *Hub
 	if cfg.WebhookAddr != "" {
 		secret := os.Getenv("MONO_WEBHOOK_SECRET")
@@ -228,7 +236,7 @@ func RunLink(ctx context.Context, cfg Config, o LinkRun) (link.Result, error) {
 			return link.Result{}, failed("--webhook-addr needs the webhook store: " + OneLine(marksErr))
 		}
 		hub = NewHub()
-		srv, err := ServeWebhooks(ctx, cfg.WebhookAddr, secret, marks, e.Logger, hub.PublishEvent)
+		srv, err := ServeWebhooks(ctx, cfg.WebhookAddr, secret, marks, e.Logger, cfg.Metrics, hub.PublishEvent)
 		if err != nil {
 			return link.Result{}, err
 		}
@@ -296,4 +304,12 @@ func RunLink(ctx context.Context, cfg Config, o LinkRun) (link.Result, error) {
 		return res, ConfigError{OneLine(err)}
 	}
 	return res, err
+}
+
+// sayImported tells a command's user (on w, stderr) what opening the store
+// imported from the files an older reauth kept.
+func sayImported(w io.Writer, st *Storage) {
+	for _, msg := range st.Imported {
+		fmt.Fprintln(w, "reauth: "+msg)
+	}
 }

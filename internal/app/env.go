@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -161,6 +162,9 @@ func Setup(cfg Config) (*Env, error) {
 	e.APIURL = base
 	mc := mono.Config{BaseURL: base, SecretKey: key, Logger: DomainLog(logger, "mono"),
 		HTTPClient: httpClient(cfg.APITimeout), Now: e.Now}
+	if cfg.Metrics != nil {
+		mc.Observe = cfg.Metrics.MonoCall
+	}
 	if cfg.Tune.Mono != nil {
 		cfg.Tune.Mono(&mc)
 	}
@@ -183,26 +187,12 @@ func httpClient(timeout time.Duration) *http.Client {
 
 // Marks is where a command (accounts, token, link) reads what Mono's
 // webhooks said about accounts, as the app's list does: on the sandbox, the
-// webhooks the sandbox has sent so far (in memory); live, the marks file
-// that `reauth webhooks` or an app's receiver keeps (OpenMarks).
-func (e *Env) Marks() (*webhook.Store, error) {
+// webhooks the sandbox has sent so far (in memory); live, the store's marks
+// (st: the command's store, which `reauth webhooks` or an app's receiver
+// keeps).
+func (e *Env) Marks(ctx context.Context, st *Storage) (*webhook.Store, error) {
 	if e.hooks != nil {
 		return e.hooks.attach(e.Sandbox.Webhooks, nil), nil
 	}
-	st, _, err := OpenMarks(e.cfg.Files)
-	return st, err
-}
-
-// OpenMarks opens the webhook marks file (Files.Marks): the one place the
-// marks are opened from disk. It returns the store and its path.
-func OpenMarks(files Files) (*webhook.Store, string, error) {
-	path, err := files.Marks()
-	if err != nil {
-		return nil, "", err
-	}
-	st, err := webhook.OpenStore(path)
-	if err != nil {
-		return nil, "", failed("cannot open the webhook store: " + OneLine(err))
-	}
-	return st, path, nil
+	return st.Marks(ctx)
 }

@@ -2,8 +2,13 @@ package app
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"time"
 
 	"charm.land/log/v2"
+
+	"github.com/reauth/reauth/internal/metrics"
 
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
@@ -15,50 +20,48 @@ import (
 // stamps each record with its agent, registers secrets so the audit redacts
 // them (Guard), and reads an account's past attempts back (History).
 //
-// OpenRecorder is the one place the audit is opened; As gives another
-// agent the same audit. Safe for concurrent use.
+// Storage.Recorder makes one over the store's audit; As gives another agent
+// the same audit. Safe for concurrent use.
 type Recorder struct {
 	log    *audit.Log
-	path   string
+	where  string // the store, for messages
 	agent  audit.Agent
 	logger *log.Logger // where Record's failed appends are logged; nil: nowhere
-	owner  bool        // Close closes the audit
+	// metrics (may be nil) hears each append's latency and each outcome.
+	metrics *metrics.Metrics
 }
 
 // WebhookAgent is the agent stamped on a record of one of Mono's webhooks.
 var WebhookAgent = audit.Agent{User: "mono", Via: "webhook"}
 
-// OpenRecorder opens the audit log (Files.Audit) for agent. logger (may be
-// nil) hears about appends that fail in Record.
-func OpenRecorder(files Files, agent audit.Agent, logger *log.Logger) (*Recorder, error) {
-	path, err := files.Audit()
-	if err != nil {
-		return nil, err
-	}
-	l, err := audit.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	return &Recorder{log: l, path: path, agent: agent, logger: logger, owner: true}, nil
-}
-
-// As is a Recorder on the same audit that stamps agent. Closing it does
-// nothing: the audit is the opener's.
+// As is a Recorder on the same audit that stamps agent.
 func (r *Recorder) As(agent audit.Agent) *Recorder {
 	c := *r
-	c.agent, c.owner = agent, false
+	c.agent = agent
 	return &c
 }
 
-// Path is the audit log's file.
-func (r *Recorder) Path() string { return r.path }
+// Where names the store the records go to.
+func (r *Recorder) Where() string { return r.where }
 
 // Append stamps rec with the agent and writes it durably (on disk when it
 // returns); a failure is the caller's to act on: `reauth link` and `reauth
 // token` mint nothing they cannot record (internal/link's Appender).
 func (r *Recorder) Append(rec audit.Record) error {
 	rec.Agent = r.agent
-	return r.log.Append(rec)
+	start := time.Now()
+	err := r.log.Append(rec)
+	r.metrics.StoreOp("audit append", time.Since(start), err)
+	if err == nil && rec.Action == audit.ActionOutcome {
+		r.metrics.Attempt(outcomeLabel(rec.Outcome))
+	}
+	return err
+}
+
+// outcomeLabel is the machine's outcome word as a metrics label:
+// "ENDED BY AGENT" → "ended_by_agent".
+func outcomeLabel(word string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(word)), " ", "_")
 }
 
 // Record is Append for a front end that cannot stop (tui.Recorder): a
@@ -75,18 +78,28 @@ func (r *Recorder) Guard(secrets ...string) { r.log.Guard(secrets...) }
 
 // History is an account's past attempts, read back from the audit (ok
 // false when it could not be read).
-func (r *Recorder) History(_ context.Context, accountID string) ([]state.PastAttempt, bool) {
-	recs, _, err := audit.ReadFile(r.path, audit.Filter{Account: accountID})
+func (r *Recorder) History(ctx context.Context, accountID string) ([]state.PastAttempt, bool) {
+	recs, err := r.log.Query(ctx, audit.Query{Account: accountID, NewestFirst: true, Limit: historyRecords})
 	if err != nil {
 		return nil, false
 	}
+	slices.Reverse(recs) // the newest historyRecords, oldest first
 	return state.PastAttempts(recs, accountID), true
 }
 
-// Close closes the audit when this Recorder opened it.
-func (r *Recorder) Close() error {
-	if !r.owner {
-		return nil
+// historyRecords bounds what History reads of one account: its last few
+// hundred records hold its recent attempts, however long its history.
+const historyRecords = 500
+
+// Attempts is an account's last attempts as the audit tells them (who, when,
+// which contract, the outcome, the widget errors seen) and the one-line
+// summary `reauth audit --account` starts with; ok false when the audit
+// could not be read.
+func (r *Recorder) Attempts(ctx context.Context, accountID string, now time.Time) (audit.Summary, bool) {
+	recs, err := r.log.Query(ctx, audit.Query{Account: accountID, NewestFirst: true, Limit: historyRecords})
+	if err != nil {
+		return audit.Summary{}, false
 	}
-	return r.log.Close()
+	slices.Reverse(recs)
+	return audit.Summarize(recs, accountID, now), true
 }

@@ -3,16 +3,17 @@ package app
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"charm.land/log/v2"
 	"github.com/pkg/browser"
 
+	"github.com/reauth/reauth/internal/metrics"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
@@ -24,9 +25,10 @@ import (
 // serve` one for all SSH connections (each connection still gets its own
 // program and its own page sessions, through Deps).
 type Runtime struct {
-	env   *Env
-	pages *connect.Server
-	audit *Recorder
+	env     *Env
+	pages   *connect.Server
+	storage *Storage
+	audit   *Recorder
 	// marks is what Mono's webhooks said about each account: the file
 	// beside the audit log live, the sandbox's own in memory.
 	marks    *webhook.Store
@@ -44,9 +46,9 @@ type Runtime struct {
 	catalog *tui.Catalog
 }
 
-// MarksPollEvery is how often a runtime without its own webhook receiver
-// looks for marks another process wrote: a stat, and a read only when the
-// file changed.
+// MarksPollEvery is how often a runtime looks for marks another process
+// wrote: on a database, one query for changes after the version it has; on
+// the file, a stat and a read only when the file changed.
 const MarksPollEvery = 2 * time.Second
 
 // CloseTimeout bounds Close: the webhook receiver and the page server share
@@ -74,19 +76,18 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 		return nil, err
 	}
 	rt.pages = srv
-	if rt.audit, err = OpenRecorder(cfg.Files, audit.Agent{}, env.Logger); err != nil {
+	if rt.storage, err = OpenStorage(ctx, cfg.Files, env.Now, env.Logger); err != nil {
 		rt.Close()
-		if errors.As(err, new(ConfigError)) {
-			return nil, err
-		}
-		return nil, failed("cannot open the audit log: " + OneLine(err))
+		return nil, err
 	}
+	rt.audit = rt.storage.Recorder(audit.Agent{}, env.Logger)
+	rt.audit.metrics = cfg.Metrics
 	if env.hooks != nil {
 		// The sandbox's webhooks, in memory: every one it has sent so far
 		// now, each later one as it comes, told to every program.
 		rt.marks = env.hooks.attach(env.Sandbox.Webhooks, rt.hub.PublishEvent)
 		rt.arrive = true
-	} else if rt.marks, _, err = OpenMarks(cfg.Files); err != nil {
+	} else if rt.marks, err = rt.storage.Marks(ctx); err != nil {
 		env.Logger.Warn("webhook marks unavailable", "err", err)
 		rt.marks = nil
 	}
@@ -98,9 +99,9 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 		}
 		if rt.marks == nil {
 			rt.Close()
-			return nil, failed("--webhook-addr needs the webhook store beside the audit log")
+			return nil, failed("--webhook-addr needs the webhook marks store (" + rt.storage.MarksWhere() + ")")
 		}
-		rt.webhooks, err = ServeWebhooks(ctx, cfg.WebhookAddr, secret, rt.marks, env.Logger, rt.onWebhook)
+		rt.webhooks, err = ServeWebhooks(ctx, cfg.WebhookAddr, secret, rt.marks, env.Logger, cfg.Metrics, rt.onWebhook)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -108,10 +109,12 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 		rt.hookURL = "http://" + rt.webhooks.Addr + "/"
 		rt.arrive = true
 	}
-	if rt.marks != nil && rt.webhooks == nil && env.hooks == nil {
-		// Without its own receiver, the store may be another process's (a
-		// `reauth webhooks` beside the app): its new marks show while the
-		// app runs, not only at the next start.
+	if rt.marks != nil && env.hooks == nil && (rt.webhooks == nil || rt.storage.Kind != StoreFile) {
+		// Other processes write marks too — a `reauth webhooks` beside the
+		// app, or, on a database, every replica's receiver: their news shows
+		// while the app runs, not only at the next start. (A Store does not
+		// report its own writes again, so with a receiver of its own nothing
+		// is told twice.)
 		every := MarksPollEvery
 		if cfg.Tune.MarksPollEvery > 0 {
 			every = cfg.Tune.MarksPollEvery
@@ -230,9 +233,21 @@ func (rt *Runtime) Close() {
 	if rt.pages != nil {
 		_ = rt.pages.Close(ctx)
 	}
-	if rt.audit != nil {
-		_ = rt.audit.Close()
+	if rt.storage != nil {
+		_ = rt.storage.Close()
 	}
+}
+
+// Storage is the runtime's store (the audit and the webhook marks).
+func (rt *Runtime) Storage() *Storage { return rt.storage }
+
+// Imported says what this start imported from the files an older reauth
+// kept (see Storage.Imported).
+func (rt *Runtime) Imported() []string {
+	if rt.storage == nil {
+		return nil
+	}
+	return rt.storage.Imported
 }
 
 // PageConfig is the widget page server's configuration for this mode. In
@@ -247,6 +262,9 @@ func (e *Env) PageConfig() (connect.Config, error) {
 	}
 	cfg := connect.Config{Addr: c.WidgetAddr, PublicURL: c.PublicURL, Contract: contract, Autoplay: c.Autoplay,
 		ConnectJSURL: c.ConnectJS, PublicKey: e.PublicKey, Logger: DomainLog(e.Logger, "page"), Now: e.Now}
+	if m := c.Metrics; m != nil {
+		cfg.ObservePost = func(accepted bool, status int) { m.PageIngest(accepted, strconv.Itoa(status)) }
+	}
 	if e.Sandbox == nil {
 		cfg.Mode = connect.ModeLive
 		if e.PublicKey == "" {
@@ -291,12 +309,13 @@ func (e *Env) StartPages() (*connect.Server, error) {
 
 // ServeWebhooks starts a webhook receiver on addr into store; onEvent (may
 // be nil) sees each accepted event. It serves until shut down.
-func ServeWebhooks(ctx context.Context, addr, secret string, store *webhook.Store, logger *log.Logger, onEvent func(webhook.Event)) (*http.Server, error) {
+func ServeWebhooks(ctx context.Context, addr, secret string, store *webhook.Store, logger *log.Logger, m *metrics.Metrics, onEvent func(webhook.Event)) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, failed("cannot listen for webhooks on " + addr + ": " + OneLine(err))
 	}
-	h := webhook.NewHandler(webhook.Config{Secret: secret, Store: store, Logger: DomainLog(logger, "webhook"), OnEvent: onEvent})
+	h := webhook.NewHandler(webhook.Config{Secret: secret, Store: store, Logger: DomainLog(logger, "webhook"), OnEvent: onEvent,
+		Observe: m.Webhook})
 	srv := &http.Server{Addr: ln.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go func() { _ = srv.Serve(ln) }()

@@ -42,7 +42,11 @@ func StatePath(name string) (string, error) {
 // default under StateDir; the webhook marks always sit beside the audit log
 // (a receiver and the app agree on them through --audit-log alone).
 type Files struct {
-	AuditLog string // --audit-log, REAUTH_AUDIT_LOG
+	// Database is the store (--database-url, REAUTH_DATABASE_URL): a
+	// postgres:// URL, or a SQLite file ("": reauth.db in StateDir). See
+	// OpenStorage.
+	Database string
+	AuditLog string // --audit-log, REAUTH_AUDIT_LOG: a JSON-lines audit file instead of a database
 	LogFile  string // --log-file, REAUTH_LOG_FILE
 }
 

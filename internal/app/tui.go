@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	tea "charm.land/bubbletea/v2"
@@ -17,8 +18,10 @@ import (
 // error there quits the program without drawing; RunTUI waits for the
 // goroutine, closes what it made and returns the error, for the caller to
 // print once the terminal is restored. A bad secret key file is returned
-// before any screen.
-func RunTUI(ctx context.Context, cfg Config, out io.Writer) error {
+// before any screen. What opening the store imported from an older reauth's
+// files is said on notices once the terminal is restored (the screen must
+// not be written to).
+func RunTUI(ctx context.Context, cfg Config, out, notices io.Writer) error {
 	key, err := SecretKey()
 	if err != nil {
 		return err
@@ -57,6 +60,9 @@ func RunTUI(ctx context.Context, cfg Config, out io.Writer) error {
 	cancel()
 	setupErr := <-setupDone
 	if rt != nil {
+		for _, msg := range rt.Imported() {
+			fmt.Fprintln(notices, "reauth: "+msg)
+		}
 		rt.Close()
 	}
 	if e != nil {

@@ -127,6 +127,11 @@ type Config struct {
 	SandboxComplete func(ctx context.Context, token string) error
 	// Logger receives operational logs (never secrets). Nil: discarded.
 	Logger *slog.Logger
+	// ObservePost, if set, hears how each request a page made ended:
+	// accepted (an event post taken in) or refused, with the HTTP status
+	// (401 wrong secret, 403 foreign origin, 413 too large, 410 ended, …).
+	// For metrics; it must not block.
+	ObservePost func(accepted bool, status int)
 	// Now is the wall clock used for token expiry and for events without a
 	// usable timestamp. Durations (heartbeat watchdog, rate limit, ordering
 	// window) use the monotonic clock. Default time.Now.

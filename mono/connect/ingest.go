@@ -157,6 +157,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, v)
 		return
 	}
+	s.observePost(true, http.StatusNoContent)
 	w.WriteHeader(http.StatusNoContent)
 }
 

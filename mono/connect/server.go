@@ -442,7 +442,14 @@ func (s *Server) originOK(r *http.Request) bool {
 // request's body nor its secret is ever logged.
 func (s *Server) refuse(w http.ResponseWriter, _ *http.Request, status int, why string) {
 	s.refusals.count(status)
+	s.observePost(false, status)
 	http.Error(w, why, status)
+}
+
+func (s *Server) observePost(accepted bool, status int) {
+	if s.set.ObservePost != nil {
+		s.set.ObservePost(accepted, status)
+	}
 }
 
 // endedReply is the 410 body for a request to an ended session: page.js
@@ -466,6 +473,7 @@ const movedMessage = "This reauth continued in another tab or on another device.
 // anything else as short plain text. It is counted like every refusal.
 func (s *Server) answer(w http.ResponseWriter, v verdict) {
 	s.refusals.count(v.status)
+	s.observePost(false, v.status)
 	switch {
 	case v.status == http.StatusGone && v.ended != "":
 		writeJSON(w, v.status, endedReply{Error: "ended", Reason: endedReason(v.ended)})

@@ -965,3 +965,30 @@ func TestSandboxWidgetBankListHasNoDuplicates(t *testing.T) {
 		seen[strings.ToLower(b.Name)] = true
 	}
 }
+
+// ObservePost hears every page request's end: an accepted event post, and
+// refusals with their status (metrics count them by result and status).
+func TestObservePostHearsAcceptedAndRefused(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	cfg := sandboxConfig()
+	cfg.ObservePost = func(accepted bool, status int) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%v/%d", accepted, status))
+	}
+	srv := startServer(t, cfg)
+	s := newSess(t, srv, "acct1", "")
+	postOK(t, srv, s, 1, "load", "", nil)
+	if code, _ := do(t, srv, s, req{body: eventBody(2, "event", "OPENED", nil), secret: "not-the-secret"}); code != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: %d", code)
+	}
+	if code, _ := do(t, srv, s, req{body: eventBody(3, "event", "OPENED", nil), origin: "https://evil.example"}); code != http.StatusForbidden {
+		t.Fatalf("foreign origin: %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := "true/204,false/401,false/403"; strings.Join(got, ",") != want {
+		t.Fatalf("observed %v, want %s", got, want)
+	}
+}

@@ -265,6 +265,12 @@ type Config struct {
 	// RefusalLogEvery is the shortest time between two summaries of refused
 	// requests. Default DefaultRefusalLogEvery (10 s).
 	RefusalLogEvery time.Duration
+	// Observe, if set, hears how every request ended: kind is the event's
+	// kind (EventKind.String; "" when the request was refused before one was
+	// read), result one of "applied", "duplicate", "stale", "ignored",
+	// "refused", "error". Both come from fixed sets, never from the payload
+	// as sent (metrics label them). Same rules as OnEvent.
+	Observe func(kind, result string)
 }
 
 type handler struct {
@@ -304,8 +310,14 @@ func (h *handler) authorised(got string) bool {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	logger := h.cfg.Logger
 	// Refusals are counted, not logged one by one (see refusalLog).
+	observe := func(kind, result string) {
+		if h.cfg.Observe != nil {
+			h.cfg.Observe(kind, result)
+		}
+	}
 	refuse := func(status int, reason, msg, detail string) {
 		h.refusals.refused(reason, r.RemoteAddr, detail)
+		observe("", "refused")
 		http.Error(w, msg, status)
 	}
 	if r.Method != http.MethodPost {
@@ -342,18 +354,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev.Received = h.cfg.Now()
 	if ev.Kind == Unknown {
 		logger.Info("webhook ignored: unknown event", "event", ev.Name, "event_id", ev.ID)
+		observe(ev.Kind.String(), "ignored")
 		reply(w, "ignored")
 		return
 	}
 	outcome, err := h.cfg.Store.Record(ev)
 	if err != nil {
 		logger.Error("webhook not recorded", "event", ev.Name, "account", ev.AccountID, "err", err)
+		observe(ev.Kind.String(), "error")
 		http.Error(w, "cannot record event", http.StatusInternalServerError)
 		return
 	}
 	switch outcome {
 	case Duplicate:
 		logger.Info("webhook duplicate", "event", ev.Name, "event_id", ev.ID)
+		observe(ev.Kind.String(), "duplicate")
 		reply(w, "duplicate")
 		return
 	case Stale:
@@ -363,6 +378,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if h.cfg.OnStale != nil {
 			h.cfg.OnStale(ev)
 		}
+		observe(ev.Kind.String(), "stale")
 		reply(w, "stale")
 		return
 	}
@@ -371,6 +387,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.OnEvent != nil {
 		h.cfg.OnEvent(ev)
 	}
+	observe(ev.Kind.String(), "applied")
 	reply(w, "ok")
 }
 

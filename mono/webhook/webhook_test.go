@@ -500,3 +500,31 @@ func TestSendEncodesValuesAndHonoursContext(t *testing.T) {
 		t.Error("Send with a cancelled context succeeded")
 	}
 }
+
+// Observe hears how each request ended, in words from fixed sets (metrics
+// label them): never the event name or id as sent.
+func TestObserveHearsEveryResult(t *testing.T) {
+	var got []string
+	h := NewHandler(Config{Secret: secret, Store: NewMemoryStore(), Observe: func(kind, result string) {
+		got = append(got, kind+"/"+result)
+	}})
+	send := func(sec string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
+		req.Header.Set(SecretHeader, sec)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	fresh := Payload(ReauthRequired, acc1, "evt-obs-1")
+	send(secret, fresh)
+	send(secret, fresh)
+	send("wrong", fresh)
+	send(secret, []byte(`{"event":"mono.events.made_up_\u001b[31m","data":{"account":{"_id":"`+acc1+`"}}}`))
+	want := []string{
+		"mono.events.reauthorisation_required/applied",
+		"mono.events.reauthorisation_required/duplicate",
+		"/refused",
+		"unknown/ignored",
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("observed %v, want %v", got, want)
+	}
+}

@@ -262,3 +262,26 @@ func TestNoPortForwarding(t *testing.T) {
 		t.Fatalf("the connection broke on an unknown request: %v", err)
 	}
 }
+
+// Config.Connected hears each agent's session start and end (the agents
+// connected gauge): one up when ada's program runs, back down when she
+// leaves.
+func TestConnectedCountsSessions(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	waitCount := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for f.connected.Load() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("connected = %d, want %d", f.connected.Load(), want)
+			}
+			<-tick.C
+		}
+	}
+	ada := f.open("ada", termOpts{})
+	waitCount(1)
+	ada.close()
+	waitCount(0)
+}

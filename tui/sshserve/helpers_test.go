@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,7 +77,9 @@ type fixture struct {
 	sb       *sandbox.Server
 	rt       *app.Runtime
 	srv      *Server
-	logs     *syncBuffer
+	// connected counts sessions between Config.Connected and its end.
+	connected atomic.Int64
+	logs      *syncBuffer
 
 	mu           sync.Mutex
 	agents       []audit.Agent
@@ -140,6 +143,10 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		IdleTimeout:        o.idle,
 		Logger:             log.NewWithOptions(f.logs, log.Options{Level: log.DebugLevel}),
 		NewDeps:            f.newDeps,
+		Connected: func() func() {
+			f.connected.Add(1)
+			return func() { f.connected.Add(-1) }
+		},
 	}
 	if o.allowAny {
 		scfg.AuthorizedKeysPath = ""

@@ -112,6 +112,10 @@ type Config struct {
 	// server then overrides Agent (the header's short identity) and
 	// OpenBrowser (nil: never launch a browser on the server). Required.
 	NewDeps func(agent audit.Agent) tui.Deps
+	// Connected, if set, is told when an agent's session starts (it has
+	// passed the key check and the session cap); the func it returns is
+	// called once when that session ends. For metrics.
+	Connected func() (disconnected func())
 }
 
 // Server is `reauth serve`'s SSH server.

@@ -87,6 +87,9 @@ func (s *Server) handle(sess ssh.Session) {
 		return
 	}
 	start := time.Now()
+	if s.cfg.Connected != nil {
+		defer s.cfg.Connected()()
+	}
 	s.logger.Info("agent connected", append(agentAttrs(agent), "remote", sess.RemoteAddr().String())...)
 	// Released before the exit status goes out, so an agent who reconnects
 	// at once is not refused as over MaxSessions by their own old session.
