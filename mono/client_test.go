@@ -713,6 +713,26 @@ func TestInitiateReauthBadLinks(t *testing.T) {
 	}
 }
 
+// Mono refusing the account when asked for a hosted link reads as it does
+// for a mint (KindCannotReauth), in a 4xx and in a 2xx without a link.
+func TestInitiateReauthRefusedAccount(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		body   string
+	}{
+		{http.StatusBadRequest, `{"status":"failed","message":"This account can not be re-authorised.","data":null}`},
+		{http.StatusOK, `{"status":"successful","message":"This account cannot be re-authorised"}`},
+	} {
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.WriteHeader(c.status)
+			_, _ = io.WriteString(w, c.body)
+		})
+		cl, _ := newTestClient(t, f.URL)
+		_, err := cl.InitiateReauth(context.Background(), testID, "r", "")
+		mustKind(t, err, KindCannotReauth)
+	}
+}
+
 func TestStatusesMapToKindsWithMonosMessage(t *testing.T) {
 	cases := []struct {
 		status     int

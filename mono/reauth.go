@@ -115,6 +115,11 @@ func (c *Client) InitiateReauth(ctx context.Context, accountID, ref, redirectURL
 	}
 	rep, err := c.do(ctx, request{op: op, method: http.MethodPost, path: "/v2/accounts/initiate", body: payload})
 	if err != nil {
+		// Mono refusing the account itself reads the same as a refused mint
+		// (KindCannotReauth), whichever of the two was asked.
+		if me, ok := err.(*Error); ok && me.Status >= 400 && me.Status < 500 && cannotReauthRE().MatchString(me.Message) {
+			me.Kind = KindCannotReauth
+		}
 		return "", err
 	}
 	var env struct {
@@ -134,7 +139,11 @@ func (c *Client) InitiateReauth(ctx context.Context, accountID, ref, redirectURL
 	}
 	link = strings.TrimSpace(link)
 	if link == "" {
-		return "", badReply(op, rep.status, strings.TrimSpace("reply has no mono_url "+c.clean(string(env.Message))), nil)
+		msg := c.clean(string(env.Message))
+		if cannotReauthRE().MatchString(msg) {
+			return "", &Error{Kind: KindCannotReauth, Op: op, Status: rep.status, Message: msg}
+		}
+		return "", badReply(op, rep.status, strings.TrimSpace("reply has no mono_url "+msg), nil)
 	}
 	if !isWebURL(link) || CleanText(link) != link {
 		return "", badReply(op, rep.status, "mono_url is not a web address", nil)

@@ -290,6 +290,13 @@ func (s *Server) handleInitiate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := s.data().accounts[i]
+	if ScenarioFor(a.ID) == ScenarioCannotReauth {
+		// Mono documents no refusal shape for initiate; the sandbox answers
+		// as a v2 failure with the mint's words, so the app shows one
+		// refusal for either way of asking.
+		writeFailed(w, http.StatusBadRequest, "This account can not be re-authorised.", now)
+		return
+	}
 	writeOK(w, map[string]any{
 		"mono_url":     baseURL(r) + "/hosted/" + url.PathEscape(body.Meta.Ref),
 		"customer":     a.Customer.ID,

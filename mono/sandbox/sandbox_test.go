@@ -615,6 +615,14 @@ func TestInitiateReauthReturnsASandboxLink(t *testing.T) {
 	}
 	_, err = c.InitiateReauth(context.Background(), "5ca1ab1e00000000000000ff", "r", "https://example.com")
 	wantKind(t, err, mono.KindNotFound)
+	// The account Mono will not re-authorise refuses a hosted link as it
+	// refuses a mint.
+	for _, a := range sandbox.Scenarios() {
+		if a.Scenario == sandbox.ScenarioCannotReauth {
+			_, err = c.InitiateReauth(context.Background(), a.ID, "r", "")
+			wantKind(t, err, mono.KindCannotReauth)
+		}
+	}
 }
 
 func TestSyncCodesAndRateLimit(t *testing.T) {

@@ -90,7 +90,7 @@ var scenarioTable = []scenarioSpec{
 	},
 	{
 		ScenarioAccount: ScenarioAccount{ID: "5ca1ab1e0000000000000005", Name: "Babajide Ogunwale", Scenario: ScenarioCannotReauth,
-			Description: "Mono refuses to mint a token: \"This account can not be re-authorised.\""},
+			Description: "Mono refuses to mint a token (and a hosted link): \"This account can not be re-authorised.\""},
 		customerID: "5ca1ab1ec000000000000005", number: "2145678901", bankCode: "033", auth: mono.AuthInternetBanking,
 		status:  mono.StatusFailed,
 		balance: 12_000_00, email: "babajide.ogunwale@icloud.com", bvn: "6402",
