@@ -69,6 +69,14 @@ type Recorder interface {
 	Record(r audit.Record)
 }
 
+// Appender is a Recorder that says whether a record was written (the app's
+// audit: durable when Append returns nil). With one, a mint waits for its
+// token_mint_requested record and mints nothing when it cannot be written:
+// a token the audit does not know of is never asked for.
+type Appender interface {
+	Append(r audit.Record) error
+}
+
 // SecretGuard is a Recorder that can be told the secrets of an attempt (a
 // token, the page secret, an onSuccess code) so it redacts them from any
 // record. The TUI registers each one in the Cmd that learns it, before the

@@ -47,12 +47,25 @@ func fetchDetail(c *screenCtx, gen, seq uint64, id string) tea.Cmd {
 func mint(c *screenCtx, gen uint64, id string, journal *auditQueue) tea.Cmd {
 	ctx, api, rec := c.ctx, c.deps.Mono, c.deps.Audit
 	return func() tea.Msg {
-		journal.drain(rec)
+		if err := journal.drain(rec); err != nil {
+			// The audit cannot record this mint: nothing is asked of Mono.
+			return mintResultMsg{gen: gen, err: auditDownError{err}}
+		}
 		t, err := api.Reauthorise(ctx, id)
 		guard(rec, t.Value)
 		return mintResultMsg{gen: gen, token: t, err: err}
 	}
 }
+
+// auditDownError is a mint refused because its record could not be
+// written (the store unreachable, the disk full).
+type auditDownError struct{ err error }
+
+func (e auditDownError) Error() string {
+	return "the audit cannot be written, so no token was minted (" + e.err.Error() + ")"
+}
+
+func (e auditDownError) Unwrap() error { return e.err }
 
 func servePage(c *screenCtx, gen uint64, req PageRequest) tea.Cmd {
 	ctx, pages, rec := c.ctx, c.deps.Pages, c.deps.Audit

@@ -228,10 +228,12 @@ func (q *auditQueue) push(recs []audit.Record) {
 	q.mu.Unlock()
 }
 
-// drain writes every queued record to rec, in order.
-func (q *auditQueue) drain(rec Recorder) {
+// drain writes every queued record to rec, in order, and returns the
+// first failure an Appender reported (the records after it are still
+// tried: a hole is worse than a late record).
+func (q *auditQueue) drain(rec Recorder) error {
 	if rec == nil {
-		return
+		return nil
 	}
 	q.writing.Lock()
 	defer q.writing.Unlock()
@@ -239,9 +241,18 @@ func (q *auditQueue) drain(rec Recorder) {
 	recs := q.pending
 	q.pending = nil
 	q.mu.Unlock()
+	app, _ := rec.(Appender)
+	var first error
 	for _, r := range recs {
-		rec.Record(r)
+		if app == nil {
+			rec.Record(r)
+			continue
+		}
+		if err := app.Append(r); err != nil && first == nil {
+			first = err
+		}
 	}
+	return first
 }
 
 // dropPage detaches the screen's page and returns the Cmd that closes it:
