@@ -1,0 +1,236 @@
+// Package claim is the team's claims on accounts: one live attempt per
+// account across every program of a team (every SSH session of one `reauth
+// serve`, every replica on one PostgreSQL). An agent takes an account's claim
+// when they start an attempt (a token or a link), keeps it current while the
+// attempt runs (its phase, where the customer is) and releases it at the
+// attempt's outcome or when they leave it. A colleague who opens the account
+// sees who holds it and since when; taking it over is a deliberate act that
+// names both agents, and the holder's program learns of it from the change
+// feed.
+//
+// A Backend keeps one row per account and a change feed (every write takes
+// the next version, as the webhook marks do). The decisions are made here,
+// once, inside each backend's transaction (TakeTx, UpdateTx, ReleaseTx), so
+// the memory, SQLite and PostgreSQL backends agree.
+package claim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/reauth/reauth/state/audit"
+)
+
+// DefaultStaleAfter is how long a holder may go without refreshing its
+// claim before a colleague may take it without taking it over: its program
+// is gone (a dropped connection, a killed replica).
+const DefaultStaleAfter = 2 * time.Minute
+
+// RefreshEvery is how often a holder refreshes a claim whose attempt is
+// quiet, well inside DefaultStaleAfter.
+const RefreshEvery = 30 * time.Second
+
+// Claim is one account's claim: who holds it for which attempt, since when,
+// and what the attempt is at.
+type Claim struct {
+	Account string      `json:"account"`
+	Holder  audit.Agent `json:"holder"`
+	Attempt string      `json:"attempt"` // the holder's attempt (its audit session id)
+	Since   time.Time   `json:"since"`
+	// Phase and Step say what the attempt is at, in words: "page live",
+	// "customer at the MFA step" (either may be empty).
+	Phase   string    `json:"phase,omitempty"`
+	Step    string    `json:"step,omitempty"`
+	Updated time.Time `json:"updated"` // the holder's last refresh
+	// Released: no attempt holds the account now (the row stays, for the
+	// change feed).
+	Released bool `json:"released,omitempty"`
+	// From is whom the current holder took the account from (nil when it
+	// was free): the feed tells the previous holder's program by it.
+	From    *Taken `json:"from,omitempty"`
+	Version int64  `json:"-"`
+}
+
+// Taken is the claim a Take replaced.
+type Taken struct {
+	Holder  audit.Agent `json:"holder"`
+	Attempt string      `json:"attempt"`
+	// Stale: the holder had stopped refreshing it, so it was taken without
+	// a takeover.
+	Stale bool      `json:"stale,omitempty"`
+	At    time.Time `json:"at"` // when it was taken
+}
+
+// Live reports whether an attempt holds the account.
+func (c Claim) Live() bool { return c.Account != "" && !c.Released }
+
+// StaleAt reports whether the holder has not refreshed the claim for longer
+// than after, at now.
+func (c Claim) StaleAt(now time.Time, after time.Duration) bool {
+	return after > 0 && now.Sub(c.Updated) > after
+}
+
+// Name is how an agent is named to colleagues: the user, else the key's
+// fingerprint, else "another agent".
+func Name(a audit.Agent) string {
+	if u := strings.TrimSpace(a.User); u != "" {
+		return u
+	}
+	if a.KeyFingerprint != "" {
+		return "the agent with key " + a.KeyFingerprint
+	}
+	return "another agent"
+}
+
+// Doing is what the claim says of its attempt, for a colleague: "page
+// live, customer at the MFA step" ("" when it says nothing).
+func (c Claim) Doing() string {
+	parts := make([]string, 0, 2)
+	for _, p := range []string{c.Phase, c.Step} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Sentence is the line a colleague reads: "ada is re-authorising this
+// account since 07:00 — page live, customer at the MFA step". loc is the
+// reader's time zone (nil: the claim's own).
+func (c Claim) Sentence(loc *time.Location) string {
+	since := c.Since
+	if loc != nil {
+		since = since.In(loc)
+	}
+	s := Name(c.Holder) + " is re-authorising this account since " + since.Format("15:04")
+	if d := c.Doing(); d != "" {
+		s += " — " + d
+	}
+	return s
+}
+
+// Take asks for an account's claim for one attempt.
+type Take struct {
+	Account string
+	Holder  audit.Agent
+	Attempt string
+	Phase   string
+	Step    string
+	// TakeOver: the agent confirmed taking the account from its holder.
+	TakeOver bool
+	Now      time.Time
+}
+
+// Update is the holder's refresh: what its attempt is at now.
+type Update struct {
+	Account string
+	Attempt string
+	Phase   string
+	Step    string
+	Now     time.Time
+}
+
+// HeldError is a Take refused because another attempt holds the account
+// (and its holder still refreshes it).
+type HeldError struct{ Claim Claim }
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("claim: %s is held by %s (attempt %s)", e.Claim.Account, Name(e.Claim.Holder), e.Claim.Attempt)
+}
+
+// ErrNotHeld is an Update by an attempt that does not hold the account (it
+// was released, or taken over).
+var ErrNotHeld = errors.New("claim: this attempt does not hold the account")
+
+// Backend keeps the claims. Every method is one transaction; Take is
+// atomic across every handle on one database: of two attempts racing for a
+// free account, exactly one wins.
+type Backend interface {
+	// Take gives the account to t's attempt: when it is free, released,
+	// already this attempt's, stale (From.Stale), or t.TakeOver (From names
+	// the previous holder). Otherwise it returns a *HeldError with the
+	// current claim.
+	Take(ctx context.Context, t Take) (Claim, error)
+	// Update refreshes the holder's claim (ErrNotHeld when it is not).
+	Update(ctx context.Context, u Update) (Claim, error)
+	// Release frees the account if attempt holds it (false otherwise).
+	Release(ctx context.Context, account, attempt string, now time.Time) (bool, error)
+	// Get is the account's claim (false: never claimed).
+	Get(ctx context.Context, account string) (Claim, bool, error)
+	// Changes is every claim written after version, in version order (one
+	// per account: its newest).
+	Changes(ctx context.Context, after int64) ([]Claim, error)
+}
+
+// Tx is one backend transaction as the decisions see it.
+type Tx interface {
+	// Get reads the account's row.
+	Get(account string) (Claim, bool, error)
+	// Put writes it with the next version and returns that version.
+	Put(c Claim) (int64, error)
+}
+
+// TakeTx decides and writes a Take inside tx (staleAfter <= 0: never
+// stale).
+func TakeTx(tx Tx, t Take, staleAfter time.Duration) (Claim, error) {
+	if t.Account == "" || t.Attempt == "" {
+		return Claim{}, errors.New("claim: a take needs an account and an attempt")
+	}
+	cur, ok, err := tx.Get(t.Account)
+	if err != nil {
+		return Claim{}, err
+	}
+	next := Claim{Account: t.Account, Holder: t.Holder, Attempt: t.Attempt, Since: t.Now, Phase: t.Phase, Step: t.Step, Updated: t.Now}
+	switch {
+	case !ok || !cur.Live():
+	case cur.Attempt == t.Attempt:
+		next.Since, next.From = cur.Since, cur.From
+	case cur.StaleAt(t.Now, staleAfter):
+		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, Stale: true, At: t.Now}
+	case t.TakeOver:
+		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, At: t.Now}
+	default:
+		return Claim{}, &HeldError{Claim: cur}
+	}
+	v, err := tx.Put(next)
+	if err != nil {
+		return Claim{}, err
+	}
+	next.Version = v
+	return next, nil
+}
+
+// UpdateTx decides and writes an Update inside tx.
+func UpdateTx(tx Tx, u Update) (Claim, error) {
+	cur, ok, err := tx.Get(u.Account)
+	if err != nil {
+		return Claim{}, err
+	}
+	if !ok || !cur.Live() || cur.Attempt != u.Attempt {
+		return Claim{}, ErrNotHeld
+	}
+	cur.Phase, cur.Step, cur.Updated = u.Phase, u.Step, u.Now
+	v, err := tx.Put(cur)
+	if err != nil {
+		return Claim{}, err
+	}
+	cur.Version = v
+	return cur, nil
+}
+
+// ReleaseTx decides and writes a Release inside tx.
+func ReleaseTx(tx Tx, account, attempt string, now time.Time) (bool, error) {
+	cur, ok, err := tx.Get(account)
+	if err != nil {
+		return false, err
+	}
+	if !ok || !cur.Live() || cur.Attempt != attempt {
+		return false, nil
+	}
+	cur.Released, cur.Updated = true, now
+	_, err = tx.Put(cur)
+	return err == nil, err
+}

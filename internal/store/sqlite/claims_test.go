@@ -1,0 +1,16 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/reauth/reauth/internal/claim"
+	"github.com/reauth/reauth/internal/store/storetest"
+)
+
+func TestClaimsBackend(t *testing.T) {
+	storetest.ClaimsBackend(t, func(t *testing.T) func(t *testing.T) claim.Backend {
+		path := filepath.Join(t.TempDir(), "reauth.db")
+		return func(t *testing.T) claim.Backend { return NewClaims(openDB(t, path)) }
+	})
+}
