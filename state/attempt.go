@@ -59,6 +59,23 @@ func (a *Attempt) Refine(acct mono.Account, sig Signals, now time.Time) ([]audit
 		Reason: r.Kind.String(), Event: "after the account's details and signals", Detail: detail}}, nil
 }
 
+// TookOver records that this attempt took the account over from a
+// colleague's attempt (from: their name; theirs: its audit session id;
+// stale: they had stopped refreshing their claim). The machine does not
+// change: the attempt goes on as it was.
+func (a *Attempt) TookOver(from, theirs string, stale bool, now time.Time) []audit.Record {
+	detail := "took over from " + from
+	if stale {
+		detail += " (their claim was stale: their program had stopped refreshing it)"
+	}
+	if theirs != "" {
+		detail += "; their attempt " + theirs
+	}
+	a.seq++
+	return []audit.Record{{Session: a.id, Seq: a.seq, Account: a.sess.account.ID, Action: audit.ActionClaimTakenOver,
+		Event: "took over from " + from, Detail: detail}}
+}
+
 // Line is one line of a status pane or a transcript.
 type Line struct {
 	At   time.Time

@@ -26,6 +26,7 @@
 //	   page_error                          ─▶ Failed
 //	   the agent ends it (AgentEnded)      ─▶ EndedByAgent
 //	   a newer page for the account        ─▶ TakenOver
+//	   a colleague takes the claim over    ─▶ TakenOver (named; also from Minting, TokenReady)
 //	   token reaches ExpiresAt             ─▶ Expired  (from TokenReady … PageClosed)
 //
 //	Failed, Expired, EndedByAgent, TakenOver ──MintRequested──▶ Minting (a fresh attempt)
@@ -201,6 +202,7 @@ const (
 	LinkPrepared                          // no token (the widget takes the account id); Event.At: when the link ends
 	MonoReauthorized                      // Mono's account_reauthorized webhook; Event.AccountID, Event.At
 	MonoSynced                            // Mono's account_updated with sync SUCCESSFUL; Event.AccountID, Event.At
+	ClaimTaken                            // a colleague took the account's claim over from this attempt; Event.By, Event.At
 	Back                                  // the agent's esc
 	Reset                                 // start over
 )
@@ -224,6 +226,7 @@ var eventNames = [...]string{
 	LinkPrepared:     "link prepared",
 	MonoReauthorized: "mono reauthorized",
 	MonoSynced:       "mono synced",
+	ClaimTaken:       "claim taken",
 	Back:             "back",
 	Reset:            "reset",
 }
@@ -273,9 +276,10 @@ type Event struct {
 	Replaced   bool             // PageGone: a newer page for the same account ended this one
 	Refused    bool             // MintFailed: Mono says the account cannot be re-authorised
 	Why        string           // AgentEnded: why, in the agent's words or the front end's (optional)
+	By         string           // ClaimTaken: who took the account over (the colleague's name)
 	Signals    Signals          // AccountChosen: Mono's webhooks and past attempts, for the reason
 	AccountID  string           // MonoReauthorized, MonoSynced: the account Mono named
-	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time); LinkPrepared: the link's end
+	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time); LinkPrepared: the link's end; ClaimTaken: when
 }
 
 // String shows the kind and generation only: the event may carry secrets.
@@ -478,7 +482,7 @@ func (s Session) String() string {
 func (s Session) GoString() string { return s.String() }
 
 // live lists the event kinds every phase with a live page accepts.
-var live = []EventKind{ReasonOverridden, MintRequested, PageServed, PageConnected, Widget, PageGone, AgentEnded, MonoReauthorized, MonoSynced}
+var live = []EventKind{ReasonOverridden, MintRequested, PageServed, PageConnected, Widget, PageGone, AgentEnded, MonoReauthorized, MonoSynced, ClaimTaken}
 
 // late lists the page-side kinds an outcome phase accepts (and ignores,
 // except a success) plus Mono's success signals.
@@ -489,8 +493,8 @@ var lateKinds = []EventKind{PageServed, PageFailed, PageConnected, Widget, PageG
 var allowed = map[Phase][]EventKind{
 	ChoosingAccount: {AccountChosen},
 	Explaining:      {ReasonOverridden, MintRequested, LinkPrepared, Back},
-	Minting:         {ReasonOverridden, MintSucceeded, MintFailed, Back},
-	TokenReady:      {ReasonOverridden, MintRequested, PageRequested, AgentEnded, MonoReauthorized, MonoSynced, Back},
+	Minting:         {ReasonOverridden, MintSucceeded, MintFailed, ClaimTaken, Back},
+	TokenReady:      {ReasonOverridden, MintRequested, PageRequested, AgentEnded, MonoReauthorized, MonoSynced, ClaimTaken, Back},
 	PageOpening:     append([]EventKind{PageFailed, Back}, live...),
 	PageOpened:      append([]EventKind{Back}, live...),
 	WidgetLive:      live,
@@ -500,7 +504,7 @@ var allowed = map[Phase][]EventKind{
 	Failed:          append([]EventKind{MintRequested, LinkPrepared}, lateKinds...),
 	Expired:         append([]EventKind{MintRequested, LinkPrepared}, lateKinds...),
 	EndedByAgent:    append([]EventKind{MintRequested, LinkPrepared}, lateKinds...),
-	TakenOver:       append([]EventKind{MintRequested, LinkPrepared}, lateKinds...),
+	TakenOver:       append([]EventKind{MintRequested, LinkPrepared, ClaimTaken}, lateKinds...),
 	Verifying:       append([]EventKind{VerifyResult}, lateKinds...),
 	Verified:        lateKinds,
 	StillSyncing:    lateKinds,
@@ -644,6 +648,12 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 		}
 	case AgentEnded:
 		s = s.endedByAgent(ev.Why)
+	case ClaimTaken:
+		at := ev.At
+		if at.IsZero() {
+			at = now
+		}
+		s = s.takenOverBy(ev.By, at)
 	case VerifyStarted:
 		s.verification = Verification{}
 		s.phase = Verifying
@@ -829,6 +839,26 @@ func (s Session) takenOver() Session {
 		Headline: "A newer page for this account took over.",
 		Detail:   "Another attempt opened a page for this account." + s.whereLeft(),
 		NextStep: "check who opened it (reauth audit --account " + s.account.ID + ") before minting again.",
+	}
+	return s
+}
+
+// takenOverBy ends the attempt because a colleague took the account's claim
+// over (the team has one live attempt per account): it names them. After a
+// page replacement that came first (TakenOver without a name), it names
+// them too.
+func (s Session) takenOverBy(by string, at time.Time) Session {
+	by = strings.TrimSpace(mono.CleanText(by))
+	if by == "" {
+		by = "Another agent"
+	}
+	s.phase = TakenOver
+	s.connected = false
+	s.outcome = Outcome{
+		Kind:     OutcomeTakenOver,
+		Headline: by + " took over this account at " + at.Local().Format("15:04") + ".",
+		Detail:   "They are re-authorising it now; this attempt's page stopped." + s.whereLeft(),
+		NextStep: "leave the account to " + by + ", or talk to them before taking it back (t asks first).",
 	}
 	return s
 }

@@ -188,6 +188,8 @@ func wellFormed(s Session, kind EventKind) Event {
 		ev.Account = withStatus(mono.StatusAvailable)
 	case AgentEnded:
 		ev.Why = "The agent ended it."
+	case ClaimTaken:
+		ev.By, ev.At = "bola", midway
 	case LinkPrepared:
 		ev.At = expiryAt
 	case MonoReauthorized, MonoSynced:
@@ -202,14 +204,15 @@ var expectedNext = func() map[Phase]map[EventKind]Phase {
 	// Every phase with a live page takes the same kinds.
 	livePage := func(p Phase) map[EventKind]Phase {
 		return map[EventKind]Phase{ReasonOverridden: p, MintRequested: Minting, PageServed: p, PageConnected: WidgetLive,
-			Widget: WidgetLive, PageGone: PageClosed, AgentEnded: EndedByAgent, MonoReauthorized: Succeeded, MonoSynced: Verified}
+			Widget: WidgetLive, PageGone: PageClosed, AgentEnded: EndedByAgent, MonoReauthorized: Succeeded, MonoSynced: Verified,
+			ClaimTaken: TakenOver}
 	}
 	m := map[Phase]map[EventKind]Phase{
 		ChoosingAccount: {AccountChosen: Explaining},
 		Explaining:      {ReasonOverridden: Explaining, MintRequested: Minting, LinkPrepared: TokenReady, Back: ChoosingAccount},
-		Minting:         {ReasonOverridden: Minting, MintSucceeded: TokenReady, MintFailed: Explaining, Back: Explaining},
+		Minting:         {ReasonOverridden: Minting, MintSucceeded: TokenReady, MintFailed: Explaining, Back: Explaining, ClaimTaken: TakenOver},
 		TokenReady: {ReasonOverridden: TokenReady, MintRequested: Minting, PageRequested: PageOpening, Back: Explaining,
-			AgentEnded: EndedByAgent, MonoReauthorized: Succeeded, MonoSynced: Verified},
+			AgentEnded: EndedByAgent, MonoReauthorized: Succeeded, MonoSynced: Verified, ClaimTaken: TakenOver},
 		PageOpening:  livePage(PageOpening),
 		PageOpened:   livePage(PageOpened),
 		WidgetLive:   livePage(WidgetLive),
@@ -219,7 +222,7 @@ var expectedNext = func() map[Phase]map[EventKind]Phase {
 		Failed:       {MintRequested: Minting, LinkPrepared: TokenReady},
 		Expired:      {MintRequested: Minting, LinkPrepared: TokenReady},
 		EndedByAgent: {MintRequested: Minting, LinkPrepared: TokenReady},
-		TakenOver:    {MintRequested: Minting, LinkPrepared: TokenReady},
+		TakenOver:    {MintRequested: Minting, LinkPrepared: TokenReady, ClaimTaken: TakenOver},
 		Verifying:    {VerifyResult: Verifying}, // AVAILABLE alone verifies nothing
 		Verified:     {},
 		StillSyncing: {},

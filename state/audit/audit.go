@@ -72,6 +72,9 @@ const (
 	// ActionLinkPrepared: the widget takes the account id, so no token was
 	// minted (the contract is in Detail).
 	ActionLinkPrepared Action = "link_prepared"
+	// ActionClaimTakenOver: the attempt took the account's claim over from
+	// a colleague's attempt (Detail names them; theirs ends TAKEN OVER).
+	ActionClaimTakenOver Action = "claim_taken_over"
 )
 
 // How an agent reached reauth.
