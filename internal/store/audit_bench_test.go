@@ -25,9 +25,14 @@ import (
 // The audit benchmarks (BENCHMARKS.md, 6). Record counts for the lookup:
 //
 //	REAUTH_BENCH_AUDIT_RECORDS=1000000,10000000 (default 1000000)
+//	REAUTH_BENCH_AUDIT_VERIFY=1 (also time Verify over the whole chain)
 //
 // PostgreSQL is the server in REAUTH_TEST_DATABASE_URL (make bench starts one).
 const envRecords = "REAUTH_BENCH_AUDIT_RECORDS"
+
+// envVerify, when set, adds `audit --verify` (the whole chain) to the
+// lookup benchmark.
+const envVerify = "REAUTH_BENCH_AUDIT_VERIFY"
 
 func benchCounts(b *testing.B) []int {
 	s := os.Getenv(envRecords)
@@ -225,6 +230,26 @@ func BenchmarkAuditLookup(b *testing.B) {
 					lookup(b, func(account string) ([]audit.Record, error) {
 						return be.b.Query(context.Background(), audit.Query{Account: account})
 					})
+				})
+			}
+			if os.Getenv(envVerify) == "" {
+				return
+			}
+			// `reauth audit --verify`: the whole chain walked and hashed.
+			for _, be := range []struct {
+				name string
+				b    audit.Backend
+			}{{"verify-sqlite", d.sqlite}, {"verify-postgres", d.postgres}} {
+				b.Run(be.name, func(b *testing.B) {
+					for b.Loop() {
+						rep, err := audit.VerifyChain(context.Background(), be.b)
+						if err != nil || rep.Records != int64(n) {
+							b.Fatalf("Verify: %+v, %v", rep, err)
+						}
+					}
+					b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/verify")
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/record")
+					b.ReportMetric(0, "ns/op")
 				})
 			}
 		})
