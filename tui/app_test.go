@@ -376,6 +376,11 @@ func goldenCases() []goldenCase {
 			h.until("filtered", func(m Model) bool { return m.search.result.Query == "ok" && m.search.result.N == m.search.loaded })
 		}},
 		{"account", func(t *testing.T, h *harness) { openWrongOTP(t, h) }},
+		{"account_history", func(t *testing.T, h *harness) {
+			seedHistory(h) // earlier attempts by other agents, through the deps' recorder
+			openWrongOTP(t, h)
+			h.until("history read", func(m Model) bool { return m.session.history != nil })
+		}},
 		{"token", func(t *testing.T, h *harness) {
 			openWrongOTP(t, h)
 			h.key("t")

@@ -116,6 +116,12 @@ type Deps struct {
 	// I/O (it runs in a Cmd). Nil: none (the reason says what was not
 	// checked). WebhookSignals builds one from a webhook store.
 	SignalsFor func(ctx context.Context, accountID string) state.Signals
+	// Attempts reads the account's last attempts back from the audit (when,
+	// which agent, contract, outcome, the errors seen) with the summary line
+	// `reauth audit --account` starts with, times placed in now's location;
+	// ok false when the audit could not be read. It may do I/O (it runs in
+	// the same Cmd as SignalsFor). Nil: the account screen shows no History.
+	Attempts func(ctx context.Context, accountID string, now time.Time) (audit.Summary, bool)
 	// ClearMark clears the account's "needs reauth" mark after a verified
 	// success (at: when it was verified; a newer webhook from Mono wins). It
 	// may write a file: it runs in a Cmd. Nil: nothing to clear.

@@ -110,15 +110,37 @@ func (f *fakePages) last() *fakePage {
 	return f.opened[len(f.opened)-1]
 }
 
+// memAudit is the audit in memory. With now and agent set it stamps each
+// record's time and agent when they are missing, as the app's recorder does.
 type memAudit struct {
-	mu   sync.Mutex
-	recs []audit.Record
+	mu    sync.Mutex
+	recs  []audit.Record
+	now   func() time.Time
+	agent string
 }
 
 func (a *memAudit) Record(r audit.Record) {
+	if r.Time.IsZero() && a.now != nil {
+		r.Time = a.now()
+	}
+	if r.Agent == (audit.Agent{}) && a.agent != "" {
+		r.Agent = audit.Agent{User: a.agent}
+	}
 	a.mu.Lock()
 	a.recs = append(a.recs, r)
 	a.mu.Unlock()
+}
+
+// records is a copy of what was recorded so far.
+func (a *memAudit) records() []audit.Record {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]audit.Record(nil), a.recs...)
+}
+
+// attempts is Deps.Attempts over this audit (the app reads its store).
+func (a *memAudit) attempts(_ context.Context, accountID string, now time.Time) (audit.Summary, bool) {
+	return audit.Summarize(a.records(), accountID, now), true
 }
 
 func (a *memAudit) actions() []audit.Action {
@@ -203,7 +225,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pages := &fakePages{err: o.pageErr}
-	au := &memAudit{}
+	au := &memAudit{now: c.Now, agent: "ada@support"}
 	// The sandbox says why its scenario accounts need reauth the way Mono
 	// does: through webhooks, here recorded into a store before the app
 	// starts (as the app's receiver would have).
@@ -222,7 +244,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	deps := Deps{Mono: client, Pages: pages, Audit: au, Now: c.Now, Agent: "ada@support", Sandbox: true,
 		ScenarioFor: func(id string) string { return string(sandbox.ScenarioFor(id)) },
-		NeedsReauth: marks.NeedsReauth, SignalsFor: MarkSignals(marks, nil),
+		NeedsReauth: marks.NeedsReauth, SignalsFor: MarkSignals(marks, nil), Attempts: au.attempts,
 		Signals:     func(context.Context) <-chan AccountSignal { return webhooks },
 		VerifyEvery: time.Millisecond, VerifyFor: 40 * time.Second}
 	if o.tweak != nil {

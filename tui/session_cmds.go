@@ -26,18 +26,24 @@ func closePage(p Page) tea.Cmd {
 }
 
 // fetchDetail reads the account's details and what else is known about it
-// (Deps.SignalsFor: its webhook marks, its past attempts in the audit):
-// both may do I/O, so both run here. seq numbers the read (the screen's
-// detailSeq).
+// (Deps.SignalsFor: its webhook marks, its past attempts in the audit; and
+// Deps.Attempts: its History): all may do I/O, so all run here. seq numbers
+// the read (the screen's detailSeq).
 func fetchDetail(c *screenCtx, gen, seq uint64, id string) tea.Cmd {
 	ctx, api, signalsFor := c.ctx, c.deps.Mono, c.deps.SignalsFor
+	attempts, now := c.deps.Attempts, c.now().Local()
 	return func() tea.Msg {
 		a, err := api.Account(ctx, id)
 		var sig state.Signals
 		if signalsFor != nil {
 			sig = signalsFor(ctx, id)
 		}
-		return accountDetailMsg{gen: gen, seq: seq, account: a, signals: sig, err: err}
+		var hist *accountHistory
+		if attempts != nil {
+			sum, ok := attempts(ctx, id, now)
+			hist = &accountHistory{summary: sum, ok: ok}
+		}
+		return accountDetailMsg{gen: gen, seq: seq, account: a, signals: sig, history: hist, err: err}
 	}
 }
 

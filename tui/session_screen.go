@@ -67,6 +67,9 @@ type sessionScreen struct {
 	// signals are what else was known about the account when its details
 	// were last read (Deps.SignalsFor): Mono's webhook, past attempts.
 	signals state.Signals
+	// history is the account's last attempts as the audit told them when
+	// its details were last read (Deps.Attempts); nil: not read.
+	history *accountHistory
 	// detailSeq numbers the detail reads asked for; detailSeen is the
 	// newest applied, so an older read finishing late (before a webhook's
 	// news) never replaces a newer one.
@@ -87,7 +90,8 @@ type (
 		gen     uint64
 		seq     uint64 // sessionScreen.detailSeq when asked
 		account mono.Account
-		signals state.Signals // Mono's webhooks and past attempts (Deps.SignalsFor)
+		signals state.Signals   // Mono's webhooks and past attempts (Deps.SignalsFor)
+		history *accountHistory // the account's last attempts (Deps.Attempts); nil: not read
 		err     error
 	}
 	mintResultMsg struct {
@@ -280,6 +284,7 @@ func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 		}
 		s.detailSeen = msg.seq
 		s.signals = msg.signals
+		s.history = msg.history
 		msg.signals.Now = c.now()
 		if msg.err != nil {
 			// Details are a refinement: the list's copy stays and the agent

@@ -120,12 +120,10 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 			top = append(top, p+st.Value.Italic(true).Render(l))
 		}
 	}
-	top = append(top, "")
-
-	// Token.
-	top = append(top, s.tokenLine(c, now))
-	// Page.
-	top = append(top, s.pageLines(c, now, width)...)
+	// Below the reason: the account's History (placed once the rest is
+	// known, in the room left), then the token and the page.
+	rest := []string{"", s.tokenLine(c, now)}
+	rest = append(rest, s.pageLines(c, now, width)...)
 
 	// Status pane header.
 	header := st.Section.Render("Status") + st.Faint.Render("  "+phaseWords(ph))
@@ -141,9 +139,18 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 			header += st.Faint.Render(fmt.Sprintf("  last customer action %s ago", ago(now.Sub(t))))
 		}
 	}
-	top = append(top, ansi.Truncate(header, width, "…"))
+	rest = append(rest, ansi.Truncate(header, width, "…"))
 
 	bottom := s.bottomLines(c, width)
+	// The History takes only the room the status pane can spare: one row
+	// before the page opens, historyPaneRows once it is live (it collapses
+	// like the reason's evidence; w shows both).
+	minPane := 1
+	if s.compactReason() && !s.showWhy {
+		minPane = historyPaneRows
+	}
+	top = append(top, historyLines(st, s.history, s.id(), now, width, height-len(top)-len(rest)-len(bottom)-minPane)...)
+	top = append(top, rest...)
 	paneH := max(1, height-len(top)-len(bottom))
 	pane := s.status.view(*st, width, paneH)
 	if len(s.status.lines) == 0 {
@@ -159,6 +166,10 @@ func (s *sessionScreen) compactReason() bool {
 	ph := s.sess.Phase()
 	return ph >= state.PageOpening && ph != state.Explaining
 }
+
+// historyPaneRows is the status pane a live attempt keeps before the
+// account's History gets any room.
+const historyPaneRows = 10
 
 func emptyStatusHint(ph state.Phase) string {
 	switch ph {

@@ -188,6 +188,7 @@ func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
 		// What Mono's webhooks said about the account (checked only when
 		// their news can reach this runtime) and its past attempts.
 		SignalsFor: tui.WebhookSignals(rt.marks, rt.arrive, rt.audit.History),
+		Attempts:   rt.audit.Attempts, // the account screen's History
 	}
 	if rt.env.Sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }
