@@ -145,6 +145,19 @@ type Config struct {
 	// HeartbeatTimeout: once a page has been heard from, silence this long
 	// makes the session emit a synthetic "page gone" event (see PageGone).
 	HeartbeatTimeout time.Duration
+	// ReplicaID names this page server among replicas that share one
+	// PublicURL behind a load balancer (lowercase letters and digits, at
+	// most 32): its session ids begin "<ReplicaID>-". Empty: ids name no
+	// owner and nothing is forwarded.
+	ReplicaID string
+	// Forward, with ReplicaID, says where the replica owner of a session
+	// this server does not own can be reached on the internal network (its
+	// page server's base URL). ok false: no such live replica, and the
+	// customer is told the link is no longer active. Requests are forwarded
+	// with their Host and Origin as sent, a ForwardedHeader loop guard and
+	// X-Forwarded-For; the owner checks them as any other. It is called on
+	// the request path: it must be quick (a cache, not a query per call).
+	Forward func(owner string) (target *url.URL, ok bool)
 	// PageRateLimit overrides the limit on one page's event posts. The zero
 	// value keeps the default (DefaultPageRate events/s, burst
 	// DefaultPageBurst), which is ample for a real widget (tens of events in
@@ -206,6 +219,12 @@ func (c Config) validate() (*settings, error) {
 	}
 	if _, _, err := net.SplitHostPort(s.Addr); err != nil {
 		return nil, &ConfigError{"addr", fmt.Sprintf("%q is not host:port", s.Addr)}
+	}
+	if s.ReplicaID != "" && !ValidReplicaID(s.ReplicaID) {
+		return nil, &ConfigError{"replica id", fmt.Sprintf("%q is not 1-32 lowercase letters and digits", s.ReplicaID)}
+	}
+	if s.Forward != nil && s.ReplicaID == "" {
+		return nil, &ConfigError{"forward", "needs a replica id (session ids name their owner)"}
 	}
 	if s.LabelSource != nil && s.Mode != ModeSandbox {
 		return nil, &ConfigError{"label source", "only for sandbox recordings"}

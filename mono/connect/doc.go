@@ -36,4 +36,12 @@
 // session ends only by its owner (Close, CloseWithReason), a newer session
 // for the same account, the server closing, or its token's expiry; its page
 // is then told the cause (410, see EndReason).
+//
+// Replicas: page servers that share one PublicURL behind a load balancer
+// each set Config.ReplicaID, which begins their session ids
+// ("<replica>-<random>", OwnerOf), and Config.Forward, which says where
+// another replica is reached on the internal network. A request for a page
+// another replica owns is forwarded there (Host and Origin as sent, so the
+// owner's checks run as for a direct request; ForwardedHeader stops a second
+// hop); a page whose replica is gone is answered as ended (server_closed).
 package connect

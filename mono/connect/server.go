@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ type Server struct {
 	pageCSP  string
 	standIn  []byte
 	refusals *refusalLog
+	proxy    *httputil.ReverseProxy // nil unless Config.Forward
 }
 
 // NewServer validates cfg. Call Start to listen.
@@ -66,6 +68,9 @@ func NewServer(cfg Config) (*Server, error) {
 		refusals:  newRefusalLog(set.Logger, set.tune.refusalLog),
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	if set.Forward != nil {
+		s.proxy = s.newForwarder()
+	}
 	if set.Mode == ModeSandbox {
 		js, err := assets.ReadFile("assets/sandbox/connect.js")
 		if err != nil {
@@ -135,6 +140,16 @@ func (s *Server) Start() error {
 	}()
 	s.set.Logger.Info("widget page server listening", "addr", ln.Addr().String(), "mode", string(s.set.Mode))
 	return nil
+}
+
+// Addr is the address the server listens on ("" before Start).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
 }
 
 // URL is the public base URL ("" before Start).
@@ -331,30 +346,38 @@ func (s *Server) routes() http.Handler {
 // are not ours (a DNS-rebinding page must not reach this server).
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		csp := s.pageCSP
-		if strings.HasPrefix(r.URL.Path, "/sandbox/") {
-			csp = widgetCSP
-		}
-		h.Set("Content-Security-Policy", csp)
-		// strict-origin, not no-referrer: under no-referrer Chromium sends
-		// "Origin: null" on same-origin POSTs and beacons, and the ingest
-		// needs the real Origin. It also gives Mono's frame our origin
-		// (never a path) as its Referer. connect.js passes the full page
-		// URL itself (?referrer=), which is why the page strips the secret
-		// from its address before loading it.
-		h.Set("Referrer-Policy", "strict-origin")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		if !strings.HasPrefix(r.URL.Path, "/sandbox/") {
-			h.Set("X-Frame-Options", "DENY")
-		}
+		s.setSecurityHeaders(w, r)
 		if !s.hosts[r.Host] {
 			http.Error(w, "unknown host", http.StatusMisdirectedRequest)
 			return
 		}
+		if s.forward(w, r) {
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// setSecurityHeaders sets the headers every response of ours carries.
+func (s *Server) setSecurityHeaders(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	csp := s.pageCSP
+	if strings.HasPrefix(r.URL.Path, "/sandbox/") {
+		csp = widgetCSP
+	}
+	h.Set("Content-Security-Policy", csp)
+	// strict-origin, not no-referrer: under no-referrer Chromium sends
+	// "Origin: null" on same-origin POSTs and beacons, and the ingest
+	// needs the real Origin. It also gives Mono's frame our origin
+	// (never a path) as its Referer. connect.js passes the full page
+	// URL itself (?referrer=), which is why the page strips the secret
+	// from its address before loading it.
+	h.Set("Referrer-Policy", "strict-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	if !strings.HasPrefix(r.URL.Path, "/sandbox/") {
+		h.Set("X-Frame-Options", "DENY")
+	}
 }
 
 // handlePage serves the page, also for an ended session (with 410): the page

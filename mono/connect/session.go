@@ -252,6 +252,9 @@ func newSession(srv *Server, p SessionParams, contract Contract, base string, pa
 		return nil, fmt.Errorf("widget page: random: %w", err)
 	}
 	id := base64.RawURLEncoding.EncodeToString(idBytes)
+	if srv.set.ReplicaID != "" {
+		id = srv.set.ReplicaID + "-" + id // the owner (see OwnerOf)
+	}
 	secret, err := randomString(32)
 	if err != nil {
 		return nil, err
