@@ -458,13 +458,22 @@ func tokenOf(m Model) string {
 }
 
 func TestHostedLink(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
+	h := newHarness(t, harnessOpts{width: 120, height: 40})
 	openWrongOTP(t, h)
+	words := func() string { return strings.Join(strings.Fields(plain(h.m)), " ") } // wrapped lines joined
+	if v := words(); !strings.Contains(v, "works for 10 minutes") {
+		t.Fatalf("the page link's words do not say its 10 minutes:\n%s", v)
+	}
 	h.key("h")
 	h.until("hosted link", func(m Model) bool { return m.session.hosted != "" })
 	v := plain(h.m)
 	if !strings.Contains(v, "Hosted") || !strings.Contains(v, "Hosted reauth link created") {
 		t.Fatalf("hosted link not shown:\n%s", v)
+	}
+	// Mono documents no lifetime for its hosted link: the words to say
+	// promise none.
+	if w := words(); strings.Contains(w, "10 minutes") || !strings.Contains(w, "The link comes from Mono") {
+		t.Fatalf("the words for a hosted link:\n%s", v)
 	}
 	// Audit records are written from Cmds: wait for it.
 	h.until("hosted link audited", func(Model) bool { return slices.Contains(h.audit.actions(), audit.ActionHostedLinkCreated) })

@@ -110,7 +110,13 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 				top = append(top, p+st.Faint.Render(l))
 			}
 		}
-		say := strings.Join(r.Script, " ")
+		script := r.Script
+		if s.hosted != "" {
+			// Mono's hosted link has no documented lifetime: its words
+			// promise none.
+			script = r.HostedScript()
+		}
+		say := strings.Join(script, " ")
 		wrapped := lipgloss.NewStyle().Width(max(20, width-5)).Render(say)
 		for i, l := range strings.Split(wrapped, "\n") {
 			p := "     "
