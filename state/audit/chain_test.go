@@ -130,3 +130,22 @@ func TestVerifyChain(t *testing.T) {
 		t.Errorf("the file: %v, want ErrNoChain", err)
 	}
 }
+
+// BenchmarkVerifyChain is Verify's own cost per record (no store).
+func BenchmarkVerifyChain(b *testing.B) {
+	c := sealed(&testing.T{}, 1)
+	prev := c[0].Hash
+	for i := 1; i < 10_000; i++ {
+		s, _ := Seal(int64(i+1), prev, Record{Time: t0, Agent: Agent{User: "bola", Via: ViaSSH, KeyFingerprint: "SHA256:abcdefgh"},
+			Session: "s1", Seq: i, Account: "65f1c0ffee0123456789abcd", Action: ActionReasonShown, Reason: "MFA required by the bank",
+			Detail: "Mono webhook account_updated at 14:02: sync_status REAUTHORISATION_REQUIRED"})
+		c = append(c, s)
+		prev = s.Hash
+	}
+	for b.Loop() {
+		if _, err := VerifyChain(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(c)), "ns/record")
+}
