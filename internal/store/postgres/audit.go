@@ -122,9 +122,12 @@ func (a *Audit) Import(ctx context.Context, source string, recs iter.Seq2[audit.
 		if done {
 			return audit.ErrAlreadyImported
 		}
+		rebuild, err := deferIndexes(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		next, stop := iter.Pull2(recs)
 		defer stop()
-		var err error
 		n, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_records"}, columns, pgx.CopyFromFunc(func() ([]any, error) {
 			r, err, ok := next()
 			if !ok {
@@ -144,6 +147,9 @@ func (a *Audit) Import(ctx context.Context, source string, recs iter.Seq2[audit.
 		if err != nil {
 			return err
 		}
+		if err := rebuild(); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO audit_imports (source, records) VALUES ($1, $2)`, source, n)
 		return err
 	})
@@ -151,6 +157,49 @@ func (a *Audit) Import(ctx context.Context, source string, recs iter.Seq2[audit.
 		return 0, err
 	}
 	return int(n), nil
+}
+
+// deferIndexes: into an empty table (a first-start import of a big file)
+// the rows go faster without the secondary indexes, which are built once
+// after them. It drops them, inside the import's transaction (which holds
+// the table until it commits), and returns what rebuilds them from their own
+// definitions. Into a table with rows it does nothing.
+func deferIndexes(ctx context.Context, tx pgx.Tx, lastID int64) (rebuild func() error, err error) {
+	nothing := func() error { return nil }
+	if lastID > 0 {
+		return nothing, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
+		WHERE schemaname = current_schema() AND tablename = 'audit_records' AND indexname <> 'audit_records_pkey'`)
+	if err != nil {
+		return nil, err
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, err := tx.Exec(ctx, `DROP INDEX `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return nil, err
+		}
+	}
+	return func() error {
+		for _, def := range defs {
+			if _, err := tx.Exec(ctx, def); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
 }
 
 func row(s audit.Stored) []any {

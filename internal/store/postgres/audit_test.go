@@ -73,3 +73,32 @@ func TestAuditRefusesTruncate(t *testing.T) {
 		t.Errorf("Verify after TRUNCATE: %+v, %v", rep, err)
 	}
 }
+
+// An import into an empty table builds the indexes after the rows: they
+// are all there afterwards, and an import into a table with rows keeps them.
+func TestAuditImportRebuildsTheIndexes(t *testing.T) {
+	st := newAuditStore(t)
+	a := st.Open(t).(*Audit)
+	count := func() int {
+		var n int
+		if err := a.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_indexes
+			WHERE schemaname = current_schema() AND tablename = 'audit_records'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	l := audit.New(a, audit.Options{})
+	for i, path := range storetest.AuditFiles(t, 2, 30) {
+		res, err := l.ImportFile(context.Background(), path)
+		if err != nil || res.Imported != 30 {
+			t.Fatalf("import %d: %+v, %v", i, res, err)
+		}
+		if got := count(); got != before || before < 5 {
+			t.Fatalf("after import %d: %d indexes, want %d", i, got, before)
+		}
+	}
+	if rep, err := l.Verify(context.Background()); err != nil || rep.Records != 60 {
+		t.Fatalf("Verify: %+v, %v", rep, err)
+	}
+}

@@ -506,3 +506,28 @@ func auditVerifyDelete(t *testing.T, st AuditStore) {
 	}
 	wantBreak(t, l, 6, "acc5", audit.ActionWidgetEvent, "record 5 before it is missing")
 }
+
+// AuditFiles writes files JSON-lines audit files of n records each, as the
+// old app would, and returns their paths.
+func AuditFiles(t *testing.T, files, n int) []string {
+	t.Helper()
+	var paths []string
+	for f := range files {
+		path := filepath.Join(t.TempDir(), "audit.jsonl")
+		l, err := audit.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := l.Append(audit.Record{Time: auditT0.Add(time.Duration(f*n+i) * time.Second), Action: audit.ActionWidgetEvent,
+				Account: fmt.Sprintf("acc%d", i%3), Session: fmt.Sprintf("f%d", f), Seq: i + 1, Event: fmt.Sprintf("f%d/%d", f, i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	return paths
+}
