@@ -29,6 +29,8 @@ type DB struct {
 	// Where names the server for messages: host and database, never the
 	// password.
 	Where string
+	// note is the LISTEN/NOTIFY wake-up (notify.go).
+	note notifier
 }
 
 // IsURL reports whether s names a PostgreSQL database.
@@ -72,11 +74,19 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
 	}
-	return &DB{Pool: pool, Where: where}, nil
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	}
+	return &DB{Pool: pool, Where: where, note: notifier{channel: channelFor(schema)}}, nil
 }
 
-// Close closes the pool.
-func (d *DB) Close() { d.Pool.Close() }
+// Close stops the listener (if Wake started one) and closes the pool.
+func (d *DB) Close() {
+	d.note.closeListener()
+	d.Pool.Close()
+}
 
 // migrateLockKey is the advisory lock's name; the schema is added to it, so
 // two schemas in one database (tests) do not wait for each other.

@@ -109,8 +109,11 @@ func (b *Marks) Apply(ctx context.Context, p webhook.Proposal) (webhook.Result, 
 	var res webhook.Result
 	err := b.inTx(ctx, func(t *marksTx) error {
 		var err error
-		res, err = webhook.ApplyTx(t, p)
-		return err
+		if res, err = webhook.ApplyTx(t, p); err != nil || !res.Changed {
+			return err
+		}
+		// Every replica's marks poller re-reads the feed at commit.
+		return b.db.NotifyTx(ctx, t.tx, KindMarks)
 	})
 	return res, err
 }
@@ -167,9 +170,14 @@ func (b *Marks) Import(ctx context.Context, imp webhook.Import) (webhook.ImportR
 		if r, err = webhook.ImportTx(t, imp); err != nil {
 			return err
 		}
-		_, err = t.tx.Exec(ctx, `INSERT INTO webhook_imports(source, path, marks, unlinked, cleared, seen) VALUES ($1, $2, $3, $4, $5, $6)`,
-			imp.Source, imp.Path, r.Marks, r.Unlinked, r.Cleared, r.Seen)
-		return err
+		if _, err = t.tx.Exec(ctx, `INSERT INTO webhook_imports(source, path, marks, unlinked, cleared, seen) VALUES ($1, $2, $3, $4, $5, $6)`,
+			imp.Source, imp.Path, r.Marks, r.Unlinked, r.Cleared, r.Seen); err != nil {
+			return err
+		}
+		if r.Marks+r.Unlinked+r.Cleared == 0 {
+			return nil
+		}
+		return b.db.NotifyTx(ctx, t.tx, KindMarks)
 	})
 	return r, err
 }
