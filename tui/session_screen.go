@@ -221,6 +221,9 @@ type auditQueue struct {
 	mu      sync.Mutex
 	pending []audit.Record
 	writing sync.Mutex
+	// last is what the audit said of the newest record written (Appender
+	// only; under writing): nil when it was written.
+	last error
 }
 
 func (q *auditQueue) push(recs []audit.Record) {
@@ -232,9 +235,11 @@ func (q *auditQueue) push(recs []audit.Record) {
 	q.mu.Unlock()
 }
 
-// drain writes every queued record to rec, in order, and returns the
-// first failure an Appender reported (the records after it are still
-// tried: a hole is worse than a late record).
+// drain writes every queued record to rec, in order, and returns what the
+// audit said of the newest record written, by this drain or (when there was
+// nothing left to write) by the drain that wrote it: nil unless an Appender
+// failed. Every record is tried even after a failure (a hole is worse than
+// a late record).
 func (q *auditQueue) drain(rec Recorder) error {
 	if rec == nil {
 		return nil
@@ -246,17 +251,14 @@ func (q *auditQueue) drain(rec Recorder) error {
 	q.pending = nil
 	q.mu.Unlock()
 	app, _ := rec.(Appender)
-	var first error
 	for _, r := range recs {
 		if app == nil {
 			rec.Record(r)
 			continue
 		}
-		if err := app.Append(r); err != nil && first == nil {
-			first = err
-		}
+		q.last = app.Append(r)
 	}
-	return first
+	return q.last
 }
 
 // dropPage detaches the screen's page and returns the Cmd that closes it:
