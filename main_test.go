@@ -600,8 +600,15 @@ func TestAppShowsMarksAnotherProcessWrites(t *testing.T) {
 		}
 	}
 	s.waitFor(healthy.Name+" listed AVAILABLE", rowSays("AVAILABLE"))
-	// The other process: its own store on the same file.
-	receiver, err := webhook.OpenStore(filepath.Join(s.state, "reauth", "webhooks.json"))
+	// The other process (a `reauth webhooks` receiver): its own handle on
+	// the same store, the default SQLite file.
+	st, err := app.OpenStorage(context.Background(), app.Files{Database: filepath.Join(s.state, "reauth", "reauth.db"),
+		OldFilesDir: app.NoOldFiles}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	receiver, err := st.Marks(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -952,7 +959,7 @@ func readAudit(t *testing.T, path string) []audit.Record {
 	if postgres.IsURL(path) || strings.HasSuffix(path, ".db") {
 		// A store (SQLite file, PostgreSQL URL), read as another process
 		// would, with its chain checked.
-		st, err := app.OpenStorage(context.Background(), app.Files{Database: path}, nil, nil)
+		st, err := app.OpenStorage(context.Background(), app.Files{Database: path, OldFilesDir: app.NoOldFiles}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,6 +48,28 @@ type Files struct {
 	Database string
 	AuditLog string // --audit-log, REAUTH_AUDIT_LOG: a JSON-lines audit file instead of a database
 	LogFile  string // --log-file, REAUTH_LOG_FILE
+	// OldFilesDir is where a database store looks, on opening, for the
+	// audit.jsonl and webhooks.json an older reauth kept, to import them
+	// once: "" is StateDir, NoOldFiles looks nowhere (a test reading
+	// another process's store must not import its own user's files).
+	OldFilesDir string
+}
+
+// NoOldFiles is the Files.OldFilesDir that imports nothing.
+const NoOldFiles = "-"
+
+func (f Files) oldFilesDir() string {
+	switch f.OldFilesDir {
+	case NoOldFiles:
+		return ""
+	case "":
+		dir, err := StateDir()
+		if err != nil {
+			return ""
+		}
+		return dir
+	}
+	return f.OldFilesDir
 }
 
 // Audit is the audit log's path.

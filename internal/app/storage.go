@@ -88,7 +88,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 			marks:   postgres.NewMarks(pg),
 			ping:    func(ctx context.Context) error { return pg.Pool.Ping(ctx) },
 			closeDB: pg.Close}
-		s.importOld(ctx, logger)
+		s.importOld(ctx, files.oldFilesDir(), logger)
 		return s, nil
 	case strings.Contains(db, "://"):
 		return nil, ConfigError{"--database-url must be a postgres:// URL or a SQLite file path (got a " +
@@ -111,7 +111,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 		marks:   sqlite.NewMarks(lite),
 		ping:    func(ctx context.Context) error { return lite.SQL.PingContext(ctx) },
 		closeDB: func() { _ = lite.Close() }}
-	s.importOld(ctx, logger)
+	s.importOld(ctx, files.oldFilesDir(), logger)
 	return s, nil
 }
 
@@ -136,13 +136,12 @@ func openFileStorage(files Files, now func() time.Time) (*Storage, error) {
 		}}, nil
 }
 
-// importOld brings the state directory's audit.jsonl and webhooks.json into
+// importOld brings dir's (the state directory's) audit.jsonl and webhooks.json into
 // a database store, once each (the store remembers what it imported). A
 // failed import is logged and said, and the app goes on: the old files are
 // untouched and the next start tries again.
-func (s *Storage) importOld(ctx context.Context, logger *log.Logger) {
-	dir, err := StateDir()
-	if err != nil {
+func (s *Storage) importOld(ctx context.Context, dir string, logger *log.Logger) {
+	if dir == "" {
 		return
 	}
 	say := func(msg string) {
