@@ -18,6 +18,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/mono"
 )
 
@@ -125,8 +126,12 @@ func (m Model) start() tea.Cmd {
 	if m.deps.Signals != nil {
 		signals = m.deps.Signals(m.ctx)
 	}
+	var claims <-chan claim.Claim
+	if m.deps.Claims != nil {
+		claims = m.deps.Claims.Watch(m.ctx)
+	}
 	c := m.screenCtx(screenSearch)
-	return tea.Batch(m.search.start(&c), m.tick(), waitSignal(signals))
+	return tea.Batch(m.search.start(&c), m.tick(), waitSignal(signals), waitClaim(claims))
 }
 
 // signalMsg carries one webhook signal and the channel to read the next from.
@@ -280,6 +285,11 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		m, cmd = m.toScreens(msg.sig)
 		m.syncKeys()
 		return m, tea.Batch(cmd, waitSignal(msg.ch))
+	case claimNewsMsg:
+		var cmd tea.Cmd
+		m, cmd = m.toScreens(msg.sig)
+		m.syncKeys()
+		return m, tea.Batch(cmd, waitClaim(msg.ch))
 	case tea.PasteMsg:
 		if m.holdKey(msg) {
 			return m, nil

@@ -143,6 +143,11 @@ type Deps struct {
 	// (under `reauth serve`, every SSH session). Nil: the program gets a
 	// catalogue of its own over Mono.
 	Catalog *Catalog
+	// Claims is the team's claims on accounts (one live attempt per
+	// account): an attempt takes its account's claim when it starts (t, o),
+	// keeps it current and releases it at its outcome; a colleague's claim
+	// shows on the account and taking it over asks first. Nil: no claims.
+	Claims Claims
 	// VerifyEvery and VerifyFor bound the post-success account re-reads.
 	VerifyEvery time.Duration
 	VerifyFor   time.Duration

@@ -27,12 +27,17 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 				return s.requestMint(c, false)
 			case confirmQuit:
 				return s.endAndQuit(c)
+			case confirmTakeOver:
+				return s.takeClaim(c, s.claims.intent, s.claims.replace, true)
 			}
 			// Leaving a live attempt ends it, in the agent's name.
 			_ = s.apply(c, state.Event{Kind: state.AgentEnded, Why: "The agent left the attempt."})
 			c.post(backToSearchMsg{})
 			return s.flush(c)
 		case key.Matches(msg, k.No):
+			if s.dialog == confirmTakeOver {
+				s.claims.intent = 0 // the colleague keeps it
+			}
 			s.dialog = noDialog
 		}
 		return nil
@@ -93,13 +98,7 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 		return s.requestMint(c, false)
 	case key.Matches(msg, k.OpenPage):
 		if s.sess.Phase() == state.TokenReady {
-			if s.apply(c, state.Event{Kind: state.PageRequested}) == nil {
-				scen := ""
-				if c.deps.ScenarioFor != nil {
-					scen = c.deps.ScenarioFor(s.account.ID)
-				}
-				return servePage(c, s.sess.Generation(), PageRequest{Account: s.account, Token: s.sess.Token(), Scenario: scen, Contract: s.contract})
-			}
+			return s.openPage(c)
 		} else if s.page != nil {
 			return launchBrowser(c, s.page.URL())
 		}
@@ -182,7 +181,29 @@ func (s *sessionScreen) endAndQuit(c *screenCtx) tea.Cmd {
 	return tea.Sequence(s.flush(c), s.dropPage(), tea.Quit)
 }
 
+// openPage starts the page for the ready token (the attempt's claim first).
+func (s *sessionScreen) openPage(c *screenCtx) tea.Cmd {
+	if s.sess.Phase() != state.TokenReady {
+		return nil
+	}
+	if s.needClaim(c) {
+		return s.takeClaim(c, intentPage, false, false)
+	}
+	if s.apply(c, state.Event{Kind: state.PageRequested}) != nil {
+		return nil
+	}
+	scen := ""
+	if c.deps.ScenarioFor != nil {
+		scen = c.deps.ScenarioFor(s.account.ID)
+	}
+	return servePage(c, s.sess.Generation(), PageRequest{Account: s.account, Token: s.sess.Token(), Scenario: scen, Contract: s.contract})
+}
+
 func (s *sessionScreen) requestMint(c *screenCtx, replace bool) tea.Cmd {
+	if s.needClaim(c) {
+		// The team's one live attempt per account: the claim first.
+		return s.takeClaim(c, intentMint, replace, false)
+	}
 	if s.contract == "" {
 		if r, ok := c.deps.Pages.(ContractResolver); ok {
 			// Whether to mint at all depends on the widget script: find

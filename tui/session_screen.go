@@ -26,6 +26,7 @@ const (
 	confirmLeaveLivePage
 	confirmQuit
 	confirmHealthyMint
+	confirmTakeOver // a colleague holds the account's claim (session_claims.go)
 )
 
 // sessionScreen is one account's reauth: reason, token, page, live status.
@@ -80,6 +81,8 @@ type sessionScreen struct {
 	// verifyErr is the last re-read failure shown, so a run of identical
 	// failures adds one status line, not one per attempt.
 	verifyErr string
+	// claims is the attempt's part in the team's claims (session_claims.go).
+	claims sessionClaim
 }
 
 // Messages of the session screen. Each result carries the state machine's
@@ -163,7 +166,7 @@ func newSessionID() string {
 // start fetches the account's details (the list may lack the evidence) and
 // records the start in the audit.
 func (s *sessionScreen) start(c *screenCtx) tea.Cmd {
-	return tea.Batch(s.readDetail(c), s.flush(c))
+	return tea.Batch(s.readDetail(c), s.flush(c), readClaim(c, s.account.ID))
 }
 
 // readDetail asks for the account's details and signals again.
@@ -200,13 +203,19 @@ func (s *sessionScreen) flush(c *screenCtx) tea.Cmd {
 	q, rec := s.journal, c.deps.Audit
 	clearMark, at, id := c.deps.ClearMark, s.clearMarkAt, s.account.ID
 	s.clearMarkAt = time.Time{}
-	if rec == nil && (clearMark == nil || at.IsZero()) {
+	// The claim's refresh or release follows the records (a takeover's
+	// outcome is written before the account is free).
+	claimOp := s.claimOp(c)
+	if rec == nil && (clearMark == nil || at.IsZero()) && claimOp == nil {
 		return nil
 	}
 	return func() tea.Msg {
 		q.drain(rec)
 		if clearMark != nil && !at.IsZero() {
 			clearMark(id, at)
+		}
+		if claimOp != nil {
+			return claimOp()
 		}
 		return nil
 	}
@@ -272,6 +281,9 @@ func (s *sessionScreen) dropPage() tea.Cmd {
 
 // update handles the session's own messages; ok is false for others.
 func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
+	if cmd, ok := s.updateClaims(c, msg); ok {
+		return cmd, true
+	}
 	switch msg := msg.(type) {
 	case clockMsg:
 		return s.onClock(c), true
@@ -456,6 +468,9 @@ func (s *sessionScreen) onWidget(c *screenCtx, msg widgetMsg) tea.Cmd {
 	if msg.page != s.page {
 		// Stop reading the dropped page; what this batch must record still is.
 		return tea.Batch(append(cmds, s.flush(c))...)
+	}
+	if op := s.claimOp(c); op != nil {
+		cmds = append(cmds, op) // where the customer is, for colleagues (the claim)
 	}
 	wait := waitEvent(c, msg.gen, msg.page, s.journal)
 	if len(cmds) == 0 {

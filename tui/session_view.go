@@ -82,6 +82,17 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 			top = append(top, p+st.Faint.Render(l))
 		}
 	}
+	if held := s.heldLine(c); held != "" {
+		// A colleague's live attempt on this account: who, since when,
+		// what they are at (wrapped, two lines at most).
+		wrapped := strings.Split(lipgloss.NewStyle().Width(max(20, width)).Render(held), "\n")
+		if len(wrapped) > 2 {
+			wrapped = append(wrapped[:1], ansi.Truncate(wrapped[1]+" …", width, "…"))
+		}
+		for _, l := range wrapped {
+			top = append(top, ansi.Truncate(st.Warning.Render(strings.TrimRight(l, " ")), width, "…"))
+		}
+	}
 	if s.detailErr != "" && ph == state.Explaining {
 		top = append(top, ansi.Truncate(st.Warning.Render("Details not loaded: "+s.detailErr)+st.Faint.Render("  (R to retry)"), width, "…"))
 	}
@@ -283,6 +294,8 @@ func (s *sessionScreen) bottomLines(c *screenCtx, width int) []string {
 		r := s.sess.Reason()
 		out = append(out, strings.Split(st.Dialog.Width(width).Render(
 			"No sign this account needs reauth ("+r.Kind.String()+"). Start a reauth anyway?  y / n"), "\n")...)
+	case s.dialog == confirmTakeOver:
+		out = append(out, strings.Split(st.Dialog.Width(width).Render(s.takeOverQuestion(c)), "\n")...)
 	case s.dialog == confirmQuit:
 		out = append(out, strings.Split(st.Dialog.Width(width).Render(
 			"This attempt is live (its link works for "+ago(s.sess.Token().Remaining(c.now()))+

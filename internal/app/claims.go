@@ -1,0 +1,151 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"charm.land/log/v2"
+
+	"github.com/reauth/reauth/internal/claim"
+	"github.com/reauth/reauth/state/audit"
+	"github.com/reauth/reauth/tui"
+)
+
+// ClaimsPollEvery is how often a runtime reads the claims' change feed for
+// what other processes wrote (replicas on one PostgreSQL, or another
+// process on one SQLite file); its own programs' writes are read at once.
+const ClaimsPollEvery = time.Second
+
+// Claims is the runtime's view of the team's claims on accounts: the
+// store's backend, and the news of every change (this process's and, from
+// the change feed, every other's) fanned out to the programs that watch.
+// One goroutine reads the feed (run), so every watcher gets the changes in
+// version order, each once.
+type Claims struct {
+	backend claim.Backend
+	now     func() time.Time
+	logger  *log.Logger
+	// kick asks run to read the feed now (a write of this process).
+	kick chan struct{}
+
+	mu   sync.Mutex
+	subs map[chan claim.Claim]struct{}
+}
+
+func newClaims(b claim.Backend, now func() time.Time, logger *log.Logger) *Claims {
+	return &Claims{backend: b, now: now, logger: logger, kick: make(chan struct{}, 1), subs: map[chan claim.Claim]struct{}{}}
+}
+
+// run reads the change feed after the newest version it has, every every
+// and at each kick, and tells every watcher, until ctx ends. It starts
+// after what the store holds already (news, not history).
+func (c *Claims) run(ctx context.Context, every time.Duration) {
+	var last int64
+	if cs, err := c.backend.Changes(ctx, 0); err == nil && len(cs) > 0 {
+		last = cs[len(cs)-1].Version
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastErr := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+		cs, err := c.backend.Changes(ctx, last)
+		if err != nil {
+			if ctx.Err() == nil && err.Error() != lastErr && c.logger != nil {
+				c.logger.Warn("claims not re-read", "err", err)
+			}
+			lastErr = err.Error()
+			continue
+		}
+		lastErr = ""
+		for _, cl := range cs {
+			last = cl.Version
+			c.publish(cl)
+		}
+	}
+}
+
+func (c *Claims) poke() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Watch is tui.Claims.Watch: every claim change from now on, until ctx ends
+// (then the channel closes). A watcher that does not read loses news (the
+// store still has it: Get).
+func (c *Claims) Watch(ctx context.Context) <-chan claim.Claim {
+	ch := make(chan claim.Claim, 64)
+	c.mu.Lock()
+	c.subs[ch] = struct{}{}
+	c.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		c.mu.Lock()
+		delete(c.subs, ch)
+		close(ch)
+		c.mu.Unlock()
+	}()
+	return ch
+}
+
+func (c *Claims) publish(cl claim.Claim) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ch := range c.subs {
+		select {
+		case ch <- cl:
+		default:
+			if c.logger != nil {
+				c.logger.Warn("a program missed claim news", "account", cl.Account)
+			}
+		}
+	}
+}
+
+// For is one agent's tui.Claims: takes and refreshes carry agent as the
+// holder.
+func (c *Claims) For(agent audit.Agent) tui.Claims { return agentClaims{c: c, agent: agent} }
+
+type agentClaims struct {
+	c     *Claims
+	agent audit.Agent
+}
+
+func (a agentClaims) Get(ctx context.Context, account string) (claim.Claim, bool, error) {
+	return a.c.backend.Get(ctx, account)
+}
+
+func (a agentClaims) Take(ctx context.Context, account, attempt, phase, step string, takeOver bool) (claim.Claim, error) {
+	cl, err := a.c.backend.Take(ctx, claim.Take{Account: account, Holder: a.agent, Attempt: attempt, Phase: phase, Step: step,
+		TakeOver: takeOver, Now: a.c.now()})
+	if err == nil {
+		a.c.poke()
+	}
+	return cl, err
+}
+
+func (a agentClaims) Update(ctx context.Context, account, attempt, phase, step string) error {
+	_, err := a.c.backend.Update(ctx, claim.Update{Account: account, Attempt: attempt, Phase: phase, Step: step, Now: a.c.now()})
+	if err == nil {
+		a.c.poke()
+	}
+	return err
+}
+
+func (a agentClaims) Release(ctx context.Context, account, attempt string) error {
+	ok, err := a.c.backend.Release(ctx, account, attempt, a.c.now())
+	if ok {
+		a.c.poke()
+	}
+	return err
+}
+
+func (a agentClaims) Watch(ctx context.Context) <-chan claim.Claim { return a.c.Watch(ctx) }

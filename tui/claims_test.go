@@ -1,0 +1,199 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reauth/reauth/internal/claim"
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state"
+	"github.com/reauth/reauth/state/audit"
+)
+
+// teamClaims is the team's claims for programs in one test: a memory
+// backend and every write told to every watcher, as the app's runtime
+// does.
+type teamClaims struct {
+	m    *claim.Memory
+	mu   sync.Mutex
+	subs []chan claim.Claim
+}
+
+func newTeamClaims() *teamClaims { return &teamClaims{m: claim.NewMemory()} }
+
+func (tc *teamClaims) publish(c claim.Claim) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for _, ch := range tc.subs {
+		ch <- c
+	}
+}
+
+func (tc *teamClaims) as(user string, now func() time.Time) Claims {
+	return agentClaimsFake{tc: tc, agent: audit.Agent{User: user, Via: audit.ViaSSH}, now: now}
+}
+
+type agentClaimsFake struct {
+	tc    *teamClaims
+	agent audit.Agent
+	now   func() time.Time
+}
+
+func (a agentClaimsFake) Get(ctx context.Context, account string) (claim.Claim, bool, error) {
+	return a.tc.m.Get(ctx, account)
+}
+
+func (a agentClaimsFake) Take(ctx context.Context, account, attempt, phase, step string, takeOver bool) (claim.Claim, error) {
+	c, err := a.tc.m.Take(ctx, claim.Take{Account: account, Holder: a.agent, Attempt: attempt, Phase: phase, Step: step, TakeOver: takeOver, Now: a.now()})
+	if err == nil {
+		a.tc.publish(c)
+	}
+	return c, err
+}
+
+func (a agentClaimsFake) Update(ctx context.Context, account, attempt, phase, step string) error {
+	c, err := a.tc.m.Update(ctx, claim.Update{Account: account, Attempt: attempt, Phase: phase, Step: step, Now: a.now()})
+	if err == nil {
+		a.tc.publish(c)
+	}
+	return err
+}
+
+func (a agentClaimsFake) Release(ctx context.Context, account, attempt string) error {
+	ok, err := a.tc.m.Release(ctx, account, attempt, a.now())
+	if ok {
+		c, _, _ := a.tc.m.Get(ctx, account)
+		a.tc.publish(c)
+	}
+	return err
+}
+
+func (a agentClaimsFake) Watch(ctx context.Context) <-chan claim.Claim {
+	ch := make(chan claim.Claim, 256)
+	a.tc.mu.Lock()
+	a.tc.subs = append(a.tc.subs, ch)
+	a.tc.mu.Unlock()
+	return ch
+}
+
+// Two agents' programs on one account: Bola sees Ada's claim (who, since
+// when, what she is at); t asks before taking it over; yes takes it, Ada's
+// attempt ends TAKEN OVER naming Bola in her pane and banner, her page
+// closes, and the audit has both sides: her outcome naming Bola, his
+// "took over from ada".
+func TestClaimTakeOverBetweenTwoPrograms(t *testing.T) {
+	team := newTeamClaims()
+	ada := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+		d.Agent = "ada"
+		d.Claims = team.as("ada", d.Now)
+	}})
+	bola := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+		d.Agent = "bola"
+		d.Claims = team.as("bola", d.Now)
+	}})
+	openWrongOTP(t, ada)
+	openWrongOTP(t, bola)
+	account := ada.m.session.account.ID
+
+	// Looking is not taking: nothing claimed yet.
+	if _, ok, _ := team.m.Get(context.Background(), account); ok {
+		t.Fatal("opening the account claimed it")
+	}
+	ada.mintAndOpenPage()
+	page := ada.pages.last()
+	page.events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackEvent, Name: mono.EventSubmitCredentials, At: ada.clock.Now()}
+	ada.until("widget live", func(m Model) bool { return m.session.sess.Phase() == state.WidgetLive })
+	ada.until("claim refreshed", func(Model) bool {
+		c, _, _ := team.m.Get(context.Background(), account)
+		return c.Phase == "page live"
+	})
+
+	want := "ada is re-authorising this account since 14:00 — page live, customer's last step: submitted login details"
+	bola.until("Ada's claim shown", func(m Model) bool { return strings.Contains(plain(m), want) })
+
+	// t asks first; n leaves Ada alone.
+	bola.key("t")
+	bola.until("the question", func(m Model) bool { return m.session.dialog == confirmTakeOver })
+	if v := plain(bola.m); !strings.Contains(v, "Take over from ada?") || !strings.Contains(v, "y / n") {
+		t.Fatalf("no question:\n%s", v)
+	}
+	bola.key("n")
+	if bola.m.session.sess.Phase() != state.Explaining || bola.m.session.dialog != noDialog {
+		t.Fatalf("n changed Bola's attempt: %s", bola.m.session.sess.Phase())
+	}
+	if c, _, _ := team.m.Get(context.Background(), account); c.Holder.User != "ada" {
+		t.Fatalf("n took the claim: %+v", c)
+	}
+
+	// Six minutes on: Ada's program keeps her claim fresh (not stale), so
+	// Bola is asked again.
+	ada.tick(6 * time.Minute)
+	ada.until("Ada's claim refreshed", func(Model) bool {
+		c, _, _ := team.m.Get(context.Background(), account)
+		return c.Updated.Equal(ada.clock.Now())
+	})
+	bola.clock.Advance(6 * time.Minute)
+	bola.key("t")
+	bola.until("the question again", func(m Model) bool { return m.session.dialog == confirmTakeOver })
+	bola.key("y")
+	bola.until("Bola's token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	if v := plain(bola.m); !strings.Contains(v, "You took over this account from ada") {
+		t.Fatalf("Bola's pane does not say it:\n%s", v)
+	}
+
+	ada.until("Ada told", func(m Model) bool { return m.session.sess.Phase() == state.TakenOver })
+	v := plain(ada.m)
+	for _, w := range []string{"TAKEN OVER", "bola took over this account at 14:06"} {
+		if !strings.Contains(v, w) {
+			t.Fatalf("Ada's screen lacks %q:\n%s", w, v)
+		}
+	}
+	ada.until("Ada's page closed", func(Model) bool {
+		select {
+		case <-page.Done():
+			return true
+		default:
+			return false
+		}
+	})
+	ada.until("Ada's outcome recorded", func(Model) bool {
+		for _, r := range ada.audit.recsCopy() {
+			if r.Action == audit.ActionOutcome && r.Outcome == "TAKEN OVER" && strings.Contains(r.Detail, "bola") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range ada.audit.recsCopy() {
+		if r.Action == audit.ActionOutcome && r.Outcome == "ENDED BY AGENT" {
+			t.Fatalf("Ada's attempt recorded as ended by her: %+v", r)
+		}
+	}
+	bola.until("Bola's takeover recorded", func(Model) bool {
+		for _, r := range bola.audit.recsCopy() {
+			if r.Action == audit.ActionClaimTakenOver && strings.Contains(r.Detail, "ada") && strings.Contains(r.Detail, ada.m.session.id()) {
+				return true
+			}
+		}
+		return false
+	})
+	if c, _, _ := team.m.Get(context.Background(), account); c.Holder.User != "bola" || c.From == nil || c.From.Holder.User != "ada" {
+		t.Fatalf("claim after takeover: %+v", c)
+	}
+	// Ada sees Bola's claim now; her t would ask her in turn.
+	ada.until("Bola's claim shown to Ada", func(m Model) bool {
+		return strings.Contains(plain(m), "bola is re-authorising this account since 14:06")
+	})
+
+	// Bola's outcome releases it.
+	bola.key("esc")
+	bola.key("y")
+	bola.until("released", func(Model) bool {
+		c, _, _ := team.m.Get(context.Background(), account)
+		return !c.Live()
+	})
+	ada.until("the claim line gone", func(m Model) bool { return !strings.Contains(plain(m), "is re-authorising this account") })
+}
