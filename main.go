@@ -59,6 +59,8 @@ const envHelp = `Environment:
                          (default $XDG_STATE_HOME/reauth/reauth.db)
   REAUTH_AUDIT_LOG       keep the audit in this JSON-lines file instead (one host, no hash chain)
   REAUTH_SSH_HOST_KEY    reauth serve: the SSH host key itself (OpenSSH PEM), the same on every replica
+  REAUTH_REPLICA_ID      reauth serve: --replica-id (this replica's name; default random)
+  REAUTH_INTERNAL_URL    reauth serve: --internal-url (where other replicas reach its page server)
   REAUTH_LOG_FILE        log file path (default $XDG_STATE_HOME/reauth/reauth.log)
   REAUTH_AGENT           the agent's name in the header and the audit (default: the OS user)
   NO_COLOR               disable colours
@@ -673,6 +675,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&c.AccountsRefresh, "accounts-refresh", 5*time.Minute,
 		"re-read the account list from Mono this often; every session shares one list (0: only on R after a failure)")
 	adminAddr := fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (off by default; keep it on loopback or a private network, e.g. 127.0.0.1:9090)")
+	fs.StringVar(&c.ReplicaID, "replica-id", os.Getenv("REAUTH_REPLICA_ID"),
+		"this replica's name among replicas on one database, 1-32 lowercase letters and digits (default: a random one); it begins its page links")
+	fs.StringVar(&c.InternalURL, "internal-url", os.Getenv("REAUTH_INTERNAL_URL"),
+		"where the other replicas reach this one's page server, e.g. http://10.0.0.5:8080 (default: the --widget-addr it listens on)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

@@ -41,6 +41,12 @@ type Config struct {
 	// Sandbox-only knobs for demos and recordings.
 	SandboxClock   string // RFC 3339: the sandbox clock starts here
 	SandboxConfirm time.Duration
+	// ReplicaID names this replica (--replica-id; "": a random one). It
+	// begins the page session ids, so any replica can tell a page's owner.
+	ReplicaID string
+	// InternalURL is where other replicas reach this one's page server
+	// (--internal-url; "": its listen address).
+	InternalURL string
 	// AccountsRefresh re-reads the shared account list this often (reauth
 	// serve; 0: only on a retry after a failure).
 	AccountsRefresh time.Duration

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -30,6 +31,10 @@ type Env struct {
 	// PublicKey is Mono's public key for the widget.
 	PublicKey string
 	APIURL    string
+	// ReplicaID names this process among replicas on one database: it
+	// begins its page session ids (Config.ReplicaID, or random; under
+	// --sandbox-clock derived from the seed, so recordings repeat).
+	ReplicaID string
 
 	cfg Config
 	// hooks holds the sandbox's webhooks (nil live): what tells the app,
@@ -115,6 +120,16 @@ func Setup(cfg Config) (*Env, error) {
 	e := &Env{Logger: logger, closers: []func(){closeLog}, Now: time.Now, cfg: cfg}
 	key, err := SecretKey()
 	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	var idSource io.Reader
+	if cfg.SandboxClock != "" {
+		var seed [32]byte
+		binary.LittleEndian.PutUint64(seed[:], uint64(cfg.SandboxSeed)+2)
+		idSource = mrand.NewChaCha8(seed)
+	}
+	if e.ReplicaID, err = replicaIDFor(cfg.ReplicaID, idSource); err != nil {
 		e.Close()
 		return nil, err
 	}

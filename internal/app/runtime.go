@@ -14,6 +14,7 @@ import (
 	"github.com/pkg/browser"
 
 	"github.com/reauth/reauth/internal/metrics"
+	"github.com/reauth/reauth/internal/store/postgres"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
@@ -41,6 +42,9 @@ type Runtime struct {
 	redirect string
 	// localPages: no public URL, so page links only open on this machine.
 	localPages bool
+	// replicas: this replica's id and the registry's live replicas, for
+	// forwarding page requests to the replica that owns the page.
+	replicas *replicaSet
 	// catalog is the account list every program shares: paged from Mono
 	// once (not once per SSH session) and refreshed in the background.
 	catalog *tui.Catalog
@@ -71,7 +75,8 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 				env.Logger.Info("account list loaded", "accounts", n, "took", took.Round(time.Millisecond))
 			}
 		}})
-	srv, err := env.StartPages()
+	rt.replicas = &replicaSet{id: env.ReplicaID, logger: env.Logger}
+	srv, err := env.startPages(func(c *connect.Config) { c.Forward = rt.replicas.forward })
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +84,19 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 	if rt.storage, err = OpenStorage(ctx, cfg.Files, env.Now, env.Logger); err != nil {
 		rt.Close()
 		return nil, err
+	}
+	if rt.storage.replicas != nil && cfg.PublicURL != "" {
+		// Pages behind a shared public URL: register where ours are, so
+		// the other replicas forward them here (and we to them).
+		self, err := internalURLFor(cfg.InternalURL, srv.Addr())
+		if err == nil {
+			err = rt.replicas.join(ctx, rt.storage.replicas, self)
+		}
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		env.Logger.Info("replica registered", "replica", env.ReplicaID, "internal_url", self)
 	}
 	rt.audit = rt.storage.Recorder(audit.Agent{}, env.Logger)
 	rt.audit.metrics = cfg.Metrics
@@ -128,15 +146,24 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 // watchMarks re-reads the webhook store every so often until ctx ends, and
 // tells every program about accounts newly marked or cleared, as the
 // in-process receiver does (onWebhook).
+//
+// On PostgreSQL it also wakes when another process commits marks (LISTEN/
+// NOTIFY) and after the store's listener reconnects; the timer stays as the
+// safety net, and the only way elsewhere.
 func (rt *Runtime) watchMarks(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var wake <-chan struct{}
+	if rt.storage != nil {
+		wake = rt.storage.Wake(ctx, postgres.KindMarks)
+	}
 	lastErr := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 		marked, cleared, err := rt.marks.Reload()
 		if err != nil {
@@ -234,6 +261,9 @@ func (rt *Runtime) Close() {
 	if rt.pages != nil {
 		_ = rt.pages.Close(ctx)
 	}
+	if rt.replicas != nil {
+		rt.replicas.leave()
+	}
 	if rt.storage != nil {
 		_ = rt.storage.Close()
 	}
@@ -262,7 +292,8 @@ func (e *Env) PageConfig() (connect.Config, error) {
 		return connect.Config{}, ConfigError{err.Error()}
 	}
 	cfg := connect.Config{Addr: c.WidgetAddr, PublicURL: c.PublicURL, Contract: contract, Autoplay: c.Autoplay,
-		ConnectJSURL: c.ConnectJS, PublicKey: e.PublicKey, Logger: DomainLog(e.Logger, "page"), Now: e.Now}
+		ConnectJSURL: c.ConnectJS, PublicKey: e.PublicKey, Logger: DomainLog(e.Logger, "page"), Now: e.Now,
+		ReplicaID: e.ReplicaID}
 	if m := c.Metrics; m != nil {
 		cfg.ObservePost = func(accepted bool, status int) { m.PageIngest(accepted, strconv.Itoa(status)) }
 	}
@@ -293,10 +324,17 @@ func (e *Env) PageConfig() (connect.Config, error) {
 }
 
 // StartPages starts a widget page server (PageConfig). The caller closes it.
-func (e *Env) StartPages() (*connect.Server, error) {
+func (e *Env) StartPages() (*connect.Server, error) { return e.startPages(nil) }
+
+// startPages is StartPages with tweak (may be nil) applied to the
+// configuration: the runtime adds forwarding to the other replicas.
+func (e *Env) startPages(tweak func(*connect.Config)) (*connect.Server, error) {
 	cfg, err := e.PageConfig()
 	if err != nil {
 		return nil, err
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	srv, err := connect.NewServer(cfg)
 	if err != nil {

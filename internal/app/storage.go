@@ -50,6 +50,12 @@ type Storage struct {
 	// Imported says, one sentence each, what this start imported from the
 	// files an older reauth kept (empty when there was nothing new).
 	Imported []string
+
+	// replicas is the database's replica registry (nil for the files);
+	// wake is PostgreSQL's LISTEN/NOTIFY wake-up (nil elsewhere: readers
+	// keep to their timers). See replicas.go.
+	replicas replicaRegistry
+	wake     func(ctx context.Context, kinds ...string) <-chan struct{}
 }
 
 // DatabaseEnv names the environment variable that --database-url defaults to.
@@ -88,6 +94,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 			marks:   postgres.NewMarks(pg),
 			ping:    func(ctx context.Context) error { return pg.Pool.Ping(ctx) },
 			closeDB: pg.Close}
+		s.replicas, s.wake = postgres.NewReplicas(pg), pg.Wake
 		s.importOld(ctx, files.oldFilesDir(), logger)
 		return s, nil
 	case strings.Contains(db, "://"):
@@ -111,6 +118,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 		marks:   sqlite.NewMarks(lite),
 		ping:    func(ctx context.Context) error { return lite.SQL.PingContext(ctx) },
 		closeDB: func() { _ = lite.Close() }}
+	s.replicas = sqlite.NewReplicas(lite)
 	s.importOld(ctx, files.oldFilesDir(), logger)
 	return s, nil
 }
