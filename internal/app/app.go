@@ -66,6 +66,8 @@ type Tune struct {
 	Mono    func(*mono.Config)
 	// MarksPollEvery replaces MarksPollEvery.
 	MarksPollEvery time.Duration
+	// ClaimsPollEvery replaces ClaimsPollEvery.
+	ClaimsPollEvery time.Duration
 }
 
 // ConfigError is a configuration the runtime cannot start with (a bad flag

@@ -8,6 +8,7 @@ import (
 	"charm.land/log/v2"
 
 	"github.com/reauth/reauth/internal/claim"
+	"github.com/reauth/reauth/internal/metrics"
 	"github.com/reauth/reauth/state/audit"
 	"github.com/reauth/reauth/tui"
 )
@@ -26,6 +27,7 @@ type Claims struct {
 	backend claim.Backend
 	now     func() time.Time
 	logger  *log.Logger
+	metrics *metrics.Metrics // claimed, taken_over, released (nil: none)
 	// kick asks run to read the feed now (a write of this process).
 	kick chan struct{}
 
@@ -33,8 +35,8 @@ type Claims struct {
 	subs map[chan claim.Claim]struct{}
 }
 
-func newClaims(b claim.Backend, now func() time.Time, logger *log.Logger) *Claims {
-	return &Claims{backend: b, now: now, logger: logger, kick: make(chan struct{}, 1), subs: map[chan claim.Claim]struct{}{}}
+func newClaims(b claim.Backend, now func() time.Time, logger *log.Logger, m *metrics.Metrics) *Claims {
+	return &Claims{backend: b, now: now, logger: logger, metrics: m, kick: make(chan struct{}, 1), subs: map[chan claim.Claim]struct{}{}}
 }
 
 // run reads the change feed after the newest version it has, every every
@@ -128,6 +130,11 @@ func (a agentClaims) Take(ctx context.Context, account, attempt, phase, step str
 		TakeOver: takeOver, Now: a.c.now()})
 	if err == nil {
 		a.c.poke()
+		if cl.From != nil && !cl.From.Stale {
+			a.c.metrics.Claim("taken_over")
+		} else {
+			a.c.metrics.Claim("claimed")
+		}
 	}
 	return cl, err
 }
@@ -144,6 +151,7 @@ func (a agentClaims) Release(ctx context.Context, account, attempt string) error
 	ok, err := a.c.backend.Release(ctx, account, attempt, a.c.now())
 	if ok {
 		a.c.poke()
+		a.c.metrics.Claim("released")
 	}
 	return err
 }

@@ -48,6 +48,9 @@ type Runtime struct {
 	// catalog is the account list every program shares: paged from Mono
 	// once (not once per SSH session) and refreshed in the background.
 	catalog *tui.Catalog
+	// claims is the team's claims on accounts, on the store, with their
+	// news fanned out to programs.
+	claims *Claims
 }
 
 // MarksPollEvery is how often a runtime looks for marks another process
@@ -100,6 +103,12 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 	}
 	rt.audit = rt.storage.Recorder(audit.Agent{}, env.Logger)
 	rt.audit.metrics = cfg.Metrics
+	rt.claims = newClaims(rt.storage.Claims(), env.Now, env.Logger, cfg.Metrics)
+	claimsEvery := ClaimsPollEvery
+	if cfg.Tune.ClaimsPollEvery > 0 {
+		claimsEvery = cfg.Tune.ClaimsPollEvery
+	}
+	go rt.claims.run(ctx, claimsEvery)
 	if env.hooks != nil {
 		// The sandbox's webhooks, in memory: every one it has sent so far
 		// now, each later one as it comes, told to every program.
@@ -212,6 +221,7 @@ func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
 		// progress would come from.
 		WebhookReceiver: rt.webhooks != nil || rt.env.Sandbox != nil,
 		Catalog:         rt.catalog,
+		Claims:          rt.claims.For(agent),
 		// What Mono's webhooks said about the account (checked only when
 		// their news can reach this runtime) and its past attempts.
 		SignalsFor: tui.WebhookSignals(rt.marks, rt.arrive, rt.audit.History),
@@ -234,6 +244,9 @@ func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
 	}
 	return d
 }
+
+// Claims is the team's claims on accounts (one live attempt per account).
+func (rt *Runtime) Claims() *Claims { return rt.claims }
 
 // Catalog is the account list every program shares (Start loads it now).
 func (rt *Runtime) Catalog() *tui.Catalog { return rt.catalog }

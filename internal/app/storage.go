@@ -11,6 +11,7 @@ import (
 
 	"charm.land/log/v2"
 
+	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/internal/store/postgres"
 	"github.com/reauth/reauth/internal/store/sqlite"
 	"github.com/reauth/reauth/mono/webhook"
@@ -45,8 +46,11 @@ type Storage struct {
 	// file, marksPath).
 	marks     webhook.Backend
 	marksPath string
-	ping      func(context.Context) error
-	closeDB   func()
+	// claims is the team's claims on accounts (one live attempt per
+	// account): in the database, or in memory for the plain files.
+	claims  claim.Backend
+	ping    func(context.Context) error
+	closeDB func()
 	// Imported says, one sentence each, what this start imported from the
 	// files an older reauth kept (empty when there was nothing new).
 	Imported []string
@@ -92,6 +96,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 		s := &Storage{Kind: StorePostgres, Where: pg.Where,
 			log:     audit.New(postgres.NewAudit(pg), audit.Options{Now: now}),
 			marks:   postgres.NewMarks(pg),
+			claims:  postgres.NewClaims(pg),
 			ping:    func(ctx context.Context) error { return pg.Pool.Ping(ctx) },
 			closeDB: pg.Close}
 		s.replicas, s.wake = postgres.NewReplicas(pg), pg.Wake
@@ -116,6 +121,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 	s := &Storage{Kind: StoreSQLite, Where: path,
 		log:     audit.New(sqlite.NewAudit(lite), audit.Options{Now: now}),
 		marks:   sqlite.NewMarks(lite),
+		claims:  sqlite.NewClaims(lite),
 		ping:    func(ctx context.Context) error { return lite.SQL.PingContext(ctx) },
 		closeDB: func() { _ = lite.Close() }}
 	s.replicas = sqlite.NewReplicas(lite)
@@ -137,7 +143,7 @@ func openFileStorage(files Files, now func() time.Time) (*Storage, error) {
 		l.Close()
 		return nil, err
 	}
-	return &Storage{Kind: StoreFile, Where: path, log: l, marksPath: marks,
+	return &Storage{Kind: StoreFile, Where: path, log: l, marksPath: marks, claims: claim.NewMemory(),
 		ping: func(context.Context) error {
 			_, err := os.Stat(filepath.Dir(path))
 			return err
@@ -203,6 +209,11 @@ func (s *Storage) Marks(ctx context.Context) (*webhook.Store, error) {
 	}
 	return st, nil
 }
+
+// Claims is the team's claims on accounts on this store: in the database
+// (every program of every process on it shares them), or in this process's
+// memory for the plain files (one process serves everyone there).
+func (s *Storage) Claims() claim.Backend { return s.claims }
 
 // MarksWhere names where the marks are kept, for messages.
 func (s *Storage) MarksWhere() string {

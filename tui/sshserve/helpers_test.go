@@ -63,6 +63,12 @@ type fixtureOpts struct {
 	idle        time.Duration
 	autoplay    bool
 	accounts    int
+	// database is the store: "" the plain files (audit.jsonl), "sqlite" a
+	// SQLite file in the fixture's directory, or a postgres:// URL (two
+	// fixtures on one URL are two replicas).
+	database string
+	// claimsEvery replaces app.ClaimsPollEvery.
+	claimsEvery time.Duration
 }
 
 // fixture is the app's runtime on a small sandbox (internal/app: the Mono
@@ -72,6 +78,7 @@ type fixtureOpts struct {
 type fixture struct {
 	t        *testing.T
 	dir      string
+	database bool // the audit is in a database (Storage), not audit.jsonl
 	keysPath string
 	keys     map[string]gossh.Signer
 	sb       *sandbox.Server
@@ -113,12 +120,25 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	cfg := app.Config{Sandbox: true, SandboxSeed: 1, SandboxConfirm: time.Millisecond, Autoplay: o.autoplay,
 		Files: app.Files{AuditLog: filepath.Join(f.dir, "audit.jsonl"), LogFile: filepath.Join(f.dir, "reauth.log")},
 		Tune: app.Tune{
-			Sandbox: func(so *sandbox.Options) { so.Accounts, so.PageSize = o.accounts, 20 },
+			ClaimsPollEvery: o.claimsEvery,
+			Sandbox:         func(so *sandbox.Options) { so.Accounts, so.PageSize = o.accounts, 20 },
 			Pages: func(pc *connect.Config) {
 				pc.AutoplayStepDelay, pc.SandboxOpenDelay = 50*time.Millisecond, 50*time.Millisecond
 			},
 			Mono: func(mc *mono.Config) { mc.Retry = mono.RetryPolicy{MaxAttempts: 1} },
 		}}
+	switch o.database {
+	case "":
+	case "sqlite":
+		cfg.Files.AuditLog, cfg.Files.Database = "", filepath.Join(f.dir, "reauth.db")
+	default:
+		cfg.Files.AuditLog, cfg.Files.Database = "", o.database
+	}
+	if o.database != "" {
+		// A database store would import the state directory's old files.
+		cfg.Files.OldFilesDir = app.NoOldFiles
+		f.database = true
+	}
 	env, err := app.Setup(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +225,13 @@ type agentAudit struct {
 // key.
 func (a agentAudit) records() []audit.Record {
 	a.f.t.Helper()
-	recs, _, err := audit.ReadFile(filepath.Join(a.f.dir, "audit.jsonl"), audit.Filter{})
+	var recs []audit.Record
+	var err error
+	if a.f.database {
+		recs, err = a.f.rt.Storage().Audit().Query(context.Background(), audit.Query{})
+	} else {
+		recs, _, err = audit.ReadFile(filepath.Join(a.f.dir, "audit.jsonl"), audit.Filter{})
+	}
 	if err != nil {
 		a.f.t.Fatalf("reading the audit log: %v", err)
 	}
