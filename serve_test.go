@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
@@ -167,5 +169,17 @@ func TestAuditVerifyCatchesAnEditedRecord(t *testing.T) {
 	r = runBin(t, env, "audit", "--verify")
 	if r.code != 1 || !strings.Contains(r.stderr, "audit chain broken at record 3") {
 		t.Fatalf("edited: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// --replica-id names the replica in its page links: a name that cannot is a
+// usage error, said before anything starts.
+func TestServeRefusesABadReplicaID(t *testing.T) {
+	t.Setenv("MONO_SECRET_KEY", "")
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--sandbox", "--allow-any-key", "--replica-id", "Replica_1"}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "--replica-id Replica_1: use 1-32 lowercase letters and digits") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 }
