@@ -53,8 +53,10 @@ type sessionClaim struct {
 // as the audit journal is for records: Update sets what the claim should
 // say; each Cmd writes the newest of it, one at a time, so a slow refresh
 // never lands after a newer one, and nothing from an attempt's claim
-// (gen) touches the next one's.
+// (gen) touches the next one's. Update only ever takes mu (held for a few
+// field reads); io, held across a write's I/O, is the Cmds' alone.
 type claimWriter struct {
+	io          sync.Mutex
 	mu          sync.Mutex
 	gen         int // bumped by each take
 	phase, step string
@@ -143,8 +145,8 @@ func (s *sessionScreen) takeClaim(c *screenCtx, intent claimIntent, replace, tak
 	claims, ctx := c.deps.Claims, c.ctx
 	account, attempt := s.account.ID, s.id()
 	return func() tea.Msg {
-		w.mu.Lock() // after any write of the attempt's previous claim
-		defer w.mu.Unlock()
+		w.io.Lock() // after any write of the attempt's previous claim
+		defer w.io.Unlock()
 		cl, err := claims.Take(ctx, account, attempt, "starting an attempt", "", takeOver)
 		return claimTakeMsg{claim: cl, err: err, takeOver: takeOver}
 	}
@@ -264,9 +266,12 @@ func (s *sessionScreen) claimOp(c *screenCtx) func() tea.Msg {
 		s.claims.holding = false
 		w.released = true
 		return func() tea.Msg {
+			w.io.Lock()
+			defer w.io.Unlock()
 			w.mu.Lock()
-			defer w.mu.Unlock()
-			if w.gen != gen {
+			cur := w.gen
+			w.mu.Unlock()
+			if cur != gen {
 				return nil // a newer take: that claim is not this one to release
 			}
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -283,13 +288,16 @@ func (s *sessionScreen) claimOp(c *screenCtx) func() tea.Msg {
 	s.claims.sentPhase, s.claims.sentStep, s.claims.sentAt = phase, step, now
 	w.phase, w.step = phase, step
 	return func() tea.Msg {
+		w.io.Lock()
+		defer w.io.Unlock()
+		// The newest words Update has set, whichever refresh runs last.
 		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.gen != gen || w.released {
+		cur, released, phase, step := w.gen, w.released, w.phase, w.step
+		w.mu.Unlock()
+		if cur != gen || released {
 			return nil
 		}
-		// The newest words Update has set, whichever refresh runs last.
-		if err := claims.Update(ctx, account, attempt, w.phase, w.step); errors.Is(err, claim.ErrNotHeld) {
+		if err := claims.Update(ctx, account, attempt, phase, step); errors.Is(err, claim.ErrNotHeld) {
 			return claimLostMsg{account: account}
 		}
 		return nil
