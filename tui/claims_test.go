@@ -2,10 +2,13 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/mono"
@@ -117,7 +120,7 @@ func TestClaimTakeOverBetweenTwoPrograms(t *testing.T) {
 	// t asks first; n leaves Ada alone.
 	bola.key("t")
 	bola.until("the question", func(m Model) bool { return m.session.dialog == confirmTakeOver })
-	if v := plain(bola.m); !strings.Contains(v, "Take over from ada?") || !strings.Contains(v, "y / n") {
+	if v := plain(bola.m); !strings.Contains(v, "Take over from ada (since") || !strings.Contains(v, "y / n") {
 		t.Fatalf("no question:\n%s", v)
 	}
 	bola.key("n")
@@ -196,4 +199,54 @@ func TestClaimTakeOverBetweenTwoPrograms(t *testing.T) {
 		return !c.Live()
 	})
 	ada.until("the claim line gone", func(m Model) bool { return !strings.Contains(plain(m), "is re-authorising this account") })
+}
+
+// The account screen with a colleague's claim (who, since when, what they
+// are at), the question before taking it over, and the attempt a colleague
+// took over (banner and pane naming them), at every golden size.
+func TestGoldenClaimViews(t *testing.T) {
+	colleague := func(h *harness, user string, at time.Time) claim.Claim {
+		return claim.Claim{Account: h.m.session.account.ID, Holder: audit.Agent{User: user, Via: audit.ViaSSH}, Attempt: user + "-1",
+			Since: at, Phase: "page live", Step: "customer's last step: submitted login details", Updated: at, Version: 1}
+	}
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, h *harness)
+	}{
+		{"claimed", func(t *testing.T, h *harness) {
+			openWrongOTP(t, h)
+			h.send(ClaimSignal{Claim: colleague(h, "ada", h.clock.Now())})
+		}},
+		{"take_over_question", func(t *testing.T, h *harness) {
+			openWrongOTP(t, h)
+			h.send(claimTakeMsg{err: &claim.HeldError{Claim: colleague(h, "ada", h.clock.Now())}})
+		}},
+		{"taken_over", func(t *testing.T, h *harness) {
+			openWrongOTP(t, h)
+			h.mintAndOpenPage()
+			h.m.session.claims.holding = true // as if taken (the harness has no Claims)
+			c := colleague(h, "bola", h.clock.Now().Add(12*time.Minute))
+			c.Phase, c.Step = "starting an attempt", ""
+			c.From = &claim.Taken{Holder: audit.Agent{User: "ada"}, Attempt: h.m.session.id(), At: c.Since}
+			h.send(ClaimSignal{Claim: c})
+			if h.m.session.sess.Phase() != state.TakenOver {
+				t.Fatalf("phase %s", h.m.session.sess.Phase())
+			}
+		}},
+	}
+	for _, c := range cases {
+		for _, sz := range [][2]int{{80, 24}, {120, 40}, {200, 60}} {
+			for _, dark := range []bool{true, false} {
+				bg := "light"
+				if dark {
+					bg = "dark"
+				}
+				t.Run(fmt.Sprintf("%s_%dx%d_%s", c.name, sz[0], sz[1], bg), func(t *testing.T) {
+					h := newHarness(t, harnessOpts{width: sz[0], height: sz[1], dark: dark})
+					c.setup(t, h)
+					golden.RequireEqual(t, h.m.View().Content)
+				})
+			}
+		}
+	}
 }

@@ -348,8 +348,8 @@ func lowerFirst(s string) string {
 // none).
 func (s *sessionScreen) heldLine(c *screenCtx) string {
 	o := s.claims.other
-	if o == nil || !o.Live() || s.claims.holding {
-		return ""
+	if o == nil || !o.Live() || s.claims.holding || s.dialog == confirmTakeOver {
+		return "" // (the question says it all)
 	}
 	now := c.now()
 	line := o.Sentence(now.Location())
@@ -366,6 +366,9 @@ func (s *sessionScreen) takeOverQuestion(c *screenCtx) string {
 		return "A colleague is re-authorising this account. Take it over? Their page stops and they are told.  y / n"
 	}
 	who := claim.Name(o.Holder)
-	return "Take over from " + who + "? " + o.Sentence(c.now().Location()) + ". Their page stops and " + who +
-		" is told you took over.  y / n"
+	what := "since " + o.Since.In(c.now().Location()).Format("15:04")
+	if d := o.Doing(); d != "" {
+		what += " — " + d
+	}
+	return "Take over from " + who + " (" + what + ")? Their page stops; " + who + " is told.  y / n"
 }

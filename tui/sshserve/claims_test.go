@@ -44,7 +44,7 @@ func claimTakeOver(t *testing.T, adaSide, bolaSide *fixture) {
 	}
 
 	bola.send("t")
-	q := bola.waitText("Take over from ada?")
+	q := bola.waitText("Take over from ada (since")
 	if !strings.Contains(q, "y / n") {
 		t.Fatalf("no question:\n%s", q)
 	}
@@ -54,7 +54,7 @@ func claimTakeOver(t *testing.T, adaSide, bolaSide *fixture) {
 		t.Fatalf("n took the account from ada:\n%s", s)
 	}
 	bola.send("t")
-	bola.waitText("Take over from ada?")
+	bola.waitText("Take over from ada (since")
 	bola.send("y")
 	bola.waitText("You took over this account from ada")
 	bola.waitText(" left") // his token
