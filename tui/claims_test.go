@@ -250,3 +250,39 @@ func TestGoldenClaimViews(t *testing.T) {
 		}
 	}
 }
+
+// A claim whose holder stopped refreshing it (their program is gone) is
+// taken without asking, and the pane says whose it was and since when
+// nothing was heard of them.
+func TestStaleClaimIsTakenSayingSo(t *testing.T) {
+	team := newTeamClaims()
+	bola := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+		d.Agent = "bola"
+		d.Claims = team.as("bola", d.Now)
+	}})
+	openWrongOTP(t, bola)
+	at := bola.clock.Now()
+	if _, err := team.as("ada", func() time.Time { return at }).Take(context.Background(), bola.m.session.account.ID, "ada-1", "page live", "", false); err != nil {
+		t.Fatal(err)
+	}
+	bola.until("ada's claim shown", func(m Model) bool {
+		return strings.Contains(plain(m), "ada is re-authorising this account since 14:00")
+	})
+	bola.clock.Advance(claim.DefaultStaleAfter + time.Minute)
+	bola.key("t")
+	bola.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	if bola.m.session.dialog != noDialog {
+		t.Fatal("a stale claim asked")
+	}
+	if v := plain(bola.m); !strings.Contains(v, "You took over this account from ada (their claim was stale: no sign of their program since 14:00)") {
+		t.Fatalf("the pane does not say so:\n%s", v)
+	}
+	bola.until("recorded", func(Model) bool {
+		for _, r := range bola.audit.recsCopy() {
+			if r.Action == audit.ActionClaimTakenOver && strings.Contains(r.Detail, "stale") {
+				return true
+			}
+		}
+		return false
+	})
+}

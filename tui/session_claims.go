@@ -183,7 +183,7 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 			text := "You took over this account from " + who
 			if f.Stale {
 				text += " (their claim was stale: no sign of their program since " +
-					msg.claim.Since.In(c.now().Location()).Format("15:04") + ")"
+					f.LastSeen.In(c.now().Location()).Format("15:04") + ")"
 			}
 			s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: text})
 		}

@@ -62,6 +62,8 @@ type Taken struct {
 	// a takeover.
 	Stale bool      `json:"stale,omitempty"`
 	At    time.Time `json:"at"` // when it was taken
+	// LastSeen is the previous holder's last refresh.
+	LastSeen time.Time `json:"last_seen"`
 }
 
 // Live reports whether an attempt holds the account.
@@ -189,9 +191,9 @@ func TakeTx(tx Tx, t Take, staleAfter time.Duration) (Claim, error) {
 	case cur.Attempt == t.Attempt:
 		next.Since, next.From = cur.Since, cur.From
 	case cur.StaleAt(t.Now, staleAfter):
-		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, Stale: true, At: t.Now}
+		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, Stale: true, At: t.Now, LastSeen: cur.Updated}
 	case t.TakeOver:
-		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, At: t.Now}
+		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, At: t.Now, LastSeen: cur.Updated}
 	default:
 		return Claim{}, &HeldError{Claim: cur}
 	}

@@ -158,7 +158,7 @@ func testClaimStale(t *testing.T, open func(t *testing.T) claim.Backend) {
 		t.Fatalf("at the bound: %v", err)
 	}
 	c := take(t, b, claim.Take{Account: "acc1", Holder: bola, Attempt: "b1", Now: at(1).Add(claim.DefaultStaleAfter + time.Second)})
-	if c.From == nil || !c.From.Stale || c.From.Holder != ada {
+	if c.From == nil || !c.From.Stale || c.From.Holder != ada || !c.From.LastSeen.Equal(at(1)) {
 		t.Fatalf("stale take: %+v", c.From)
 	}
 }
