@@ -42,7 +42,7 @@ func newClaims(b claim.Backend, now func() time.Time, logger *log.Logger, m *met
 // run reads the change feed after the newest version it has, every every
 // and at each kick, and tells every watcher, until ctx ends. It starts
 // after what the store holds already (news, not history).
-func (c *Claims) run(ctx context.Context, every time.Duration) {
+func (c *Claims) run(ctx context.Context, every time.Duration, wake <-chan struct{}) {
 	var last int64
 	if cs, err := c.backend.Changes(ctx, 0); err == nil && len(cs) > 0 {
 		last = cs[len(cs)-1].Version
@@ -56,6 +56,7 @@ func (c *Claims) run(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		case <-c.kick:
+		case <-wake: // another process wrote (PostgreSQL's NOTIFY); nil elsewhere
 		}
 		cs, err := c.backend.Changes(ctx, last)
 		if err != nil {

@@ -80,7 +80,12 @@ func (b *Claims) inTx(ctx context.Context, f func(t claimsTx) error) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1 || current_schema()))`, claimsLockKey); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
-		return f(claimsTx{ctx: ctx, tx: tx})
+		if err := f(claimsTx{ctx: ctx, tx: tx}); err != nil {
+			return err
+		}
+		// Every replica's claims reader re-reads the feed at commit: a
+		// colleague learns of a takeover at once, not at the next tick.
+		return b.db.NotifyTx(ctx, tx, KindClaims)
 	})
 }
 

@@ -24,7 +24,8 @@ import (
 
 // Kinds of news the store's writers send.
 const (
-	KindMarks = "marks"
+	KindMarks  = "marks"
+	KindClaims = "claims"
 )
 
 // The listener's bounds: reconnects back off from the first to the last;
