@@ -768,6 +768,7 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	jsonOut := fs.Bool("json", false, "JSON lines: the first has the page url, then one per event, then the outcome")
 	timeout := fs.Duration("timeout", 0, "give up after this long (default: a minute after the token expires)")
 	exitOnClose := fs.Bool("exit-on-close", false, "stop at the first close of the widget or the page (by default the customer can reopen it while the link lives)")
+	takeOver := fs.Bool("take-over", false, "take the account over from a colleague's live attempt (their page stops; they are told)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -780,7 +781,7 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{"--timeout must not be negative"}
 	}
 	res, err := app.RunLink(ctx, c, app.LinkRun{AccountID: id, Out: stdout, Warn: stderr, JSON: *jsonOut,
-		Timeout: *timeout, ExitOnClose: *exitOnClose})
+		Timeout: *timeout, ExitOnClose: *exitOnClose, TakeOver: *takeOver})
 	switch {
 	case errors.Is(err, link.ErrCanceled):
 		fmt.Fprintln(stderr, "reauth: cancelled")

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/internal/link"
+	"github.com/reauth/reauth/internal/store/postgres"
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
@@ -199,6 +201,8 @@ type LinkRun struct {
 	JSON        bool
 	Timeout     time.Duration
 	ExitOnClose bool
+	// TakeOver takes the account from a colleague's live attempt.
+	TakeOver bool
 }
 
 // RunLink is `reauth link`: the runtime a link run needs (the audit, opened
@@ -299,7 +303,17 @@ func RunLink(ctx context.Context, cfg Config, o LinkRun) (link.Result, error) {
 	if hub != nil {
 		opts.Signals = hub.LinkSignals(ctx, acct.ID)
 	}
+	// One live attempt per account across the team, as in the TUI.
+	claims := newClaims(st.Claims(), e.Now, e.Logger, nil)
+	cctx, stopClaims := context.WithCancel(ctx)
+	defer stopClaims()
+	go claims.run(cctx, ClaimsPollEvery, st.Wake(cctx, postgres.KindClaims))
+	opts.Claims, opts.TakeOver = claims.For(LocalAgent()), o.TakeOver
 	res, err := link.Run(ctx, opts)
+	if held, ok := errors.AsType[*claim.HeldError](err); ok {
+		return res, failed(held.Claim.Sentence(time.Local) + "; run again with --take-over to take it over (" +
+			claim.Name(held.Claim.Holder) + "'s page stops and they are told)")
+	}
 	if err != nil && !errors.Is(err, link.ErrCanceled) && connect.IsConfigError(err) {
 		return res, ConfigError{OneLine(err)}
 	}

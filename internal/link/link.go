@@ -23,6 +23,7 @@ import (
 
 	"github.com/pkg/browser"
 
+	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/state"
@@ -69,6 +70,15 @@ type Signal struct {
 	At           time.Time
 }
 
+// Claims is the team's claims on accounts as one run uses them (one live
+// attempt per account across the team; internal/app binds them to the
+// agent).
+type Claims interface {
+	Take(ctx context.Context, account, attempt, phase, step string, takeOver bool) (claim.Claim, error)
+	Release(ctx context.Context, account, attempt string) error
+	Watch(ctx context.Context) <-chan claim.Claim
+}
+
 // Options configure Run.
 type Options struct {
 	Account mono.Account
@@ -106,6 +116,12 @@ type Options struct {
 	Now          func() time.Time
 	// OnAttempt, when set, is called once with the attempt's audit id.
 	OnAttempt func(id string)
+	// Claims, when set, is taken before anything is minted or served: an
+	// account a colleague's live attempt holds is refused (a *claim.HeldError
+	// naming them) unless TakeOver; a colleague taking it over later ends
+	// the run TAKEN OVER, naming them. Released when the run ends.
+	Claims   Claims
+	TakeOver bool
 }
 
 // Result of Run.
@@ -164,6 +180,9 @@ type runner struct {
 	att    state.Attempt
 	page   Page
 	events int
+	// claimNews is every claim change while the run holds its account
+	// (nil without Claims).
+	claimNews <-chan claim.Claim
 }
 
 // apply runs one event through the attempt, writes its records (durably,
@@ -197,6 +216,29 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	for _, rec := range recs {
 		if err := r.opts.Audit.Append(rec); err != nil {
 			return res, fmt.Errorf("cannot write the audit log: %w", err)
+		}
+	}
+	if cl := r.opts.Claims; cl != nil {
+		// Watch first, so a takeover right after the take is not missed.
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		r.claimNews = cl.Watch(wctx)
+		got, err := cl.Take(ctx, r.opts.Account.ID, r.att.ID(), "reauth link", "", r.opts.TakeOver)
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = cl.Release(rctx, r.opts.Account.ID, r.att.ID())
+		}()
+		if from := got.From; from != nil {
+			for _, rec := range r.att.TookOver(claim.Name(from.Holder), from.Attempt, from.Stale, r.now()) {
+				if err := r.opts.Audit.Append(rec); err != nil {
+					return res, fmt.Errorf("cannot write the audit log: %w", err)
+				}
+			}
+			r.p.notice("Took the account over from " + claim.Name(from.Holder) + ".")
 		}
 	}
 	var tok mono.Token
@@ -322,6 +364,15 @@ func (r *runner) wait(ctx context.Context, gen uint64) error {
 				continue
 			}
 			r.signal(sig)
+		case c, ok := <-r.claimNews:
+			if !ok {
+				r.claimNews = nil
+				continue
+			}
+			if c.Account == r.opts.Account.ID && c.Attempt != r.att.ID() && !c.Released {
+				// A colleague took the account over: the attempt is theirs.
+				_ = r.apply(state.Event{Kind: state.ClaimTaken, By: claim.Name(c.Holder), At: c.Updated})
+			}
 		case <-done:
 			// What was queued before the end is read first: no outcome is lost.
 			select {
