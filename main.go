@@ -672,6 +672,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	anyKey := fs.Bool("allow-any-key", false, "let ANY public key in (demos on a trusted network only)")
 	maxSessions := fs.Int("max-sessions", 50, "concurrent SSH sessions at most (0: no cap)")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "end a session after this long without input (0: never)")
+	drain := fs.Duration("drain-timeout", sshserve.DefaultDrainTimeout,
+		"on SIGTERM, stop taking connections, tell the agents and let live attempts finish for up to this long before ending them (0: end at once)")
 	fs.DurationVar(&c.AccountsRefresh, "accounts-refresh", 5*time.Minute,
 		"re-read the account list from Mono this often; every session shares one list (0: only on R after a failure)")
 	adminAddr := fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (off by default; keep it on loopback or a private network, e.g. 127.0.0.1:9090)")
@@ -681,6 +683,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"where the other replicas reach this one's page server, e.g. http://10.0.0.5:8080 (default: the --widget-addr it listens on)")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *drain < 0 {
+		return usageError{"--drain-timeout must not be negative"}
 	}
 	// Replicas behind one load balancer share one host key, given whole.
 	givenHostKey := []byte(os.Getenv("REAUTH_SSH_HOST_KEY"))
@@ -745,6 +750,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "webhooks on", u)
 	}
 	<-ctx.Done()
+	if *drain > 0 && srv.Sessions() > 0 {
+		// Rolling restart: no new connections (/readyz already says
+		// draining), agents told, live attempts get up to --drain-timeout.
+		fmt.Fprintf(stdout, "draining: no new connections; live attempts have up to %s (signal again to stop now)\n", *drain)
+		// A second SIGTERM or ctrl+c cuts the drain short.
+		dctx, cutDrain := context.WithCancel(context.Background())
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			select {
+			case <-again:
+				cutDrain()
+			case <-dctx.Done():
+			}
+		}()
+		srv.Drain(dctx, *drain)
+		cutDrain()
+		signal.Stop(again)
+	}
 	fmt.Fprintln(stdout, "shutting down: closing sessions")
 	// One deadline for the whole shutdown: the SSH sessions get what the
 	// runtime's close (pages, webhook receiver: app.CloseTimeout, run by the

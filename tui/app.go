@@ -55,6 +55,9 @@ type Model struct {
 	starting <-chan Ready
 	held     []tea.Msg
 	startErr error
+	// drain is set once the server said it is draining (DrainNotice,
+	// drain.go).
+	drain *drainState
 }
 
 // New builds the root model. ctx should be cancelled when the program ends
@@ -169,6 +172,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	// update returns the Model itself: boxing it into a tea.Model costs a
 	// copy on the heap (~30 KB), so that happens once per message, here.
 	nm, cmd := m.update(msg)
+	nm.reportDrain()
 	if _, tick := msg.(spinner.TickMsg); tick {
 		nm.spinnerOn = nm.spinning() && cmd != nil
 		if !nm.spinnerOn {
@@ -263,6 +267,8 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	case tea.BackgroundColorMsg:
 		m.applyStyles(msg.IsDark())
 		return m, nil
+	case DrainNotice:
+		return m.onDrain(msg)
 	case clockMsg:
 		m.now = m.deps.now()
 		var cmd tea.Cmd
@@ -413,6 +419,7 @@ func (m *Model) syncKeys() {
 	k.Help.SetEnabled(!m.showHelp)
 	c := m.screenCtx(m.screen)
 	m.active().enableKeys(&c, k)
+	m.drainKeys()
 }
 
 func (m Model) innerWidth() int { return innerWidth(m.width) }
@@ -428,6 +435,9 @@ func (m Model) View() tea.View {
 	}
 	w, h := m.innerWidth(), max(5, m.height)
 	header := m.headerView(w)
+	if d := m.drainLine(w); d != "" {
+		header = d + "\n" + header
+	}
 	footer := m.footerView(w)
 	bodyH := max(1, h-lipgloss.Height(header)-lipgloss.Height(footer))
 	var body string

@@ -58,15 +58,22 @@ const DefaultAddr = ":23234"
 // DefaultShutdownTimeout bounds ListenAndServe's graceful shutdown.
 const DefaultShutdownTimeout = 10 * time.Second
 
+// DefaultDrainTimeout is how long `reauth serve` lets live attempts finish
+// after SIGTERM (--drain-timeout).
+const DefaultDrainTimeout = 5 * time.Minute
+
 // handshakeTimeout drops clients that connect and never finish the SSH
 // handshake, so they cannot hold sockets open forever.
 const handshakeTimeout = 30 * time.Second
 
 // Messages a client sees. NoPTYMessage is exact: scripts and docs quote it.
 const (
-	NoPTYMessage      = "reauth needs an interactive terminal: use ssh -t"
-	NoCommandMessage  = "reauth serve runs the app only: connect without a command (ssh -t -p PORT HOST)"
-	ShutdownMessage   = "reauth: the server is shutting down; your session has ended."
+	NoPTYMessage     = "reauth needs an interactive terminal: use ssh -t"
+	NoCommandMessage = "reauth serve runs the app only: connect without a command (ssh -t -p PORT HOST)"
+	ShutdownMessage  = "reauth: the server is shutting down; your session has ended."
+	// DrainMessage is what an agent let go by a drain reads (and a
+	// connection that reaches a draining server).
+	DrainMessage      = "reauth: this server is restarting; reconnect (you will reach another server)."
 	NoPublicURLNote   = "No --public-url: this link only works on the server's own machine"
 	fullMessageFormat = "reauth: all %d sessions are in use; try again in a few minutes."
 	idleMessageFormat = "reauth: closed after %s without input."
@@ -100,6 +107,9 @@ type Config struct {
 	// ShutdownTimeout bounds ListenAndServe's shutdown. Default
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// DrainTimeout is how long ListenAndServe drains (Drain) before its
+	// shutdown. 0: no drain.
+	DrainTimeout time.Duration
 	// PublicURL is the page server's public base URL (--public-url). It is
 	// only used to tell agents when it is empty: then each session's
 	// PageNote (unless NewDeps set one) is NoPublicURLNote.
@@ -132,7 +142,12 @@ type Server struct {
 	serveDone chan struct{}
 	closing   bool
 	sessions  map[*agentSession]struct{}
-	handlers  sync.WaitGroup // running session handlers
+	// draining is set by Drain: no new sessions; drainUntil is its end;
+	// emptied is closed when the last session has gone.
+	draining   bool
+	drainUntil time.Time
+	emptied    chan struct{}
+	handlers   sync.WaitGroup // running session handlers
 }
 
 // New checks the configuration, loads (or creates) the host key and reads
@@ -242,7 +257,7 @@ func (s *Server) Start() error {
 		defer close(s.serveDone)
 		err := s.ssh.Serve(ln)
 		s.mu.Lock()
-		closing := s.closing
+		closing := s.closing || s.draining
 		s.mu.Unlock()
 		if !closing {
 			s.logger.Error("ssh server stopped", "err", err)
@@ -282,6 +297,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
+		s.Drain(context.Background(), s.cfg.DrainTimeout)
 	case <-served:
 		serveErr = errors.New("sshserve: the SSH listener stopped unexpectedly")
 	}
@@ -367,6 +383,9 @@ func (s *Server) admit(as *agentSession) (string, bool) {
 	if s.closing {
 		return ShutdownMessage, false
 	}
+	if s.draining {
+		return DrainMessage, false
+	}
 	if s.cfg.MaxSessions > 0 && len(s.sessions) >= s.cfg.MaxSessions {
 		return fmt.Sprintf(fullMessageFormat, s.cfg.MaxSessions), false
 	}
@@ -378,6 +397,78 @@ func (s *Server) admit(as *agentSession) (string, bool) {
 func (s *Server) release(as *agentSession) {
 	s.mu.Lock()
 	delete(s.sessions, as)
+	if len(s.sessions) == 0 && s.emptied != nil {
+		close(s.emptied)
+		s.emptied = nil
+	}
 	s.mu.Unlock()
 	s.handlers.Done()
+}
+
+// Drain is the first half of a rolling restart (main runs it on SIGTERM,
+// then Shutdown). It stops accepting connections at once (the listener is
+// closed: new dials are refused, and a connection already accepted gets
+// DrainMessage), tells every agent in their program (tui.DrainNotice: a
+// notice on every screen, no new attempts), lets go at once every session
+// whose program has no live attempt (its agent reads DrainMessage and
+// reconnects: the balancer sends them to another replica) and each other
+// one as soon as its attempt ends, and returns when no session is left,
+// when timeout has passed, or when ctx ends, whichever is first. The
+// sessions still running are Shutdown's to end; their live attempts are
+// then recorded as ended by the restart (see agentSession.run).
+//
+// Whether a program has a live attempt is asked of the program itself (the
+// notice's Live callback, called from its goroutine whenever it changes):
+// the model knows its attempt's phase exactly, where the claims would miss
+// an attempt whose claim could not be recorded and cost a store read.
+//
+// A timeout of 0 (or less) does nothing. Hand-over of a live attempt to
+// another replica is not built: an attempt still live at the end is ended.
+func (s *Server) Drain(ctx context.Context, timeout time.Duration) {
+	if timeout <= 0 {
+		return
+	}
+	until := time.Now().Add(timeout)
+	s.mu.Lock()
+	if s.closing || s.draining {
+		s.mu.Unlock()
+		return
+	}
+	s.draining, s.drainUntil = true, until
+	emptied := make(chan struct{})
+	if len(s.sessions) == 0 {
+		close(emptied)
+	} else {
+		s.emptied = emptied
+	}
+	ln := s.ln
+	running := make([]*agentSession, 0, len(s.sessions))
+	for as := range s.sessions {
+		running = append(running, as)
+	}
+	s.mu.Unlock()
+	if ln != nil {
+		_ = ln.Close()
+	}
+	s.logger.Info("draining: no new connections; agents told", "sessions", len(running), "timeout", timeout)
+	for _, as := range running {
+		as.notifyDrain(until)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-emptied:
+		s.logger.Info("drained: every session has ended")
+	case <-t.C:
+		s.logger.Warn("drain timeout: ending the sessions left", "sessions", s.Sessions())
+	case <-ctx.Done():
+		s.logger.Warn("drain cut short", "sessions", s.Sessions(), "err", ctx.Err())
+	}
+}
+
+// drainInfo is whether the server drains, and until when.
+func (s *Server) drainInfo() (bool, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining, s.drainUntil
 }

@@ -28,6 +28,7 @@ const (
 	endNone endReason = iota
 	endIdle
 	endShutdown
+	endDrain // let go by a drain: no live attempt (Server.Drain)
 )
 
 // agentSession is one agent's SSH session and its program.
@@ -161,6 +162,11 @@ func (as *agentSession) run() (int, string) {
 	if why != endNone {
 		return 1, as.farewell(why)
 	}
+	if draining, until := s.drainInfo(); draining {
+		// Drain found no program here yet (it reads as.program after
+		// setting draining, so one of the two sends the notice).
+		as.notifyDrain(until)
+	}
 
 	if s.cfg.IdleTimeout > 0 {
 		go as.watchIdle(ctx, s.cfg.IdleTimeout)
@@ -170,18 +176,22 @@ func (as *agentSession) run() (int, string) {
 	// connection is gone, the program gets endGrace to stop; after that the
 	// handler returns without it (a program stuck writing to a dead
 	// connection must not hold a slot or a shutdown).
-	ran := make(chan error, 1)
+	type result struct {
+		m   tea.Model
+		err error
+	}
+	ran := make(chan result, 1)
 	go func() {
-		_, err := p.Run()
-		ran <- err
+		m, err := p.Run()
+		ran <- result{m, err}
 	}()
-	var err error
+	var res result
 	select {
-	case err = <-ran:
+	case res = <-ran:
 	case <-as.sess.Context().Done():
 		t := time.NewTimer(endGrace)
 		select {
-		case err = <-ran:
+		case res = <-ran:
 		case <-t.C:
 			cancel()
 			s.logger.Warn("program did not stop after its connection closed; leaving it", agentAttrs(as.agent)...)
@@ -190,12 +200,20 @@ func (as *agentSession) run() (int, string) {
 		}
 		t.Stop()
 	}
-	cancel()
-	_ = input.Close()
-
+	err := res.err
 	as.mu.Lock()
 	why = as.why
 	as.mu.Unlock()
+	// A program that stopped under a live attempt (a dropped connection,
+	// the idle timeout, a drain's or shutdown's end; an agent's quit has
+	// ended it already) ends it here, recorded with why, before its pages
+	// close and its claim is let go by cancel (below).
+	if m, ok := res.m.(tui.Model); ok {
+		m.EndLive(as.endWords(why))
+	}
+	cancel()
+	_ = input.Close()
+
 	switch {
 	case why != endNone:
 		return 1, as.farewell(why)
@@ -222,8 +240,45 @@ func (as *agentSession) farewell(why endReason) string {
 	case endShutdown:
 		_, _ = fmt.Fprintln(as.sess, "\n"+ShutdownMessage)
 		return "server shutdown"
+	case endDrain:
+		_, _ = fmt.Fprintln(as.sess, "\n"+DrainMessage)
+		return "drain (no live attempt)"
 	}
 	return ""
+}
+
+// endWords is the headline of a live attempt's end when its program ended
+// under it (tui.Model.EndLive), by why the session ended.
+func (as *agentSession) endWords(why endReason) string {
+	if draining, _ := as.srv.drainInfo(); draining {
+		return "The server restarted while the attempt was live (its drain timeout passed); the customer's page stopped."
+	}
+	switch why {
+	case endShutdown:
+		return "The server shut down while the attempt was live; the customer's page stopped."
+	case endIdle:
+		return "The session ended after " + as.srv.cfg.IdleTimeout.String() + " without input; the customer's page stopped."
+	}
+	return "The agent's connection closed while the attempt was live; the customer's page stopped."
+}
+
+// notifyDrain tells the program the server is draining (tui.DrainNotice);
+// the program answers whether it has a live attempt, and a session without
+// one is let go (endDrain).
+func (as *agentSession) notifyDrain(until time.Time) {
+	as.mu.Lock()
+	p := as.program
+	as.mu.Unlock()
+	if p == nil {
+		return // run sends it once the program exists
+	}
+	notice := tui.DrainNotice{Until: until, Live: func(live bool) {
+		if !live {
+			as.end(endDrain)
+		}
+	}}
+	// Send blocks until the event loop takes it: never hold up Drain.
+	go p.Send(notice)
 }
 
 // end asks the program to quit cleanly, remembering the first reason.

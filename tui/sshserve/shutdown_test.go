@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/reauth/reauth/state/audit"
 )
 
 func TestShutdownEndsSessionsWithoutLeaks(t *testing.T) {
@@ -154,4 +157,14 @@ func TestDroppedConnectionEndsItsProgramAndPages(t *testing.T) {
 	if !strings.Contains(f.logs.String(), "connection closed") {
 		t.Fatalf("the drop was not logged as such:\n%s", f.logs.String())
 	}
+	// The attempt's end is in the audit, saying why.
+	adaFP := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	waitRecord(t, "the attempt's end in the audit", func() bool {
+		for _, r := range f.auditOf(adaFP).records() {
+			if r.Action == audit.ActionOutcome && r.Outcome == "ENDED BY AGENT" && strings.Contains(r.Detail, "connection closed") {
+				return true
+			}
+		}
+		return false
+	})
 }
