@@ -15,6 +15,11 @@ func Fingerprint(secret string) string {
 	return "sha256:" + hex.EncodeToString(sum[:6])
 }
 
+// Redacted is what stands in for a secret wherever one was caught in text
+// (a page's event text, an audit record): one spelling, so a search for it
+// finds every place.
+const Redacted = "[redacted]"
+
 // Fingerprint of the token value, safe for logs and the audit.
 func (t Token) Fingerprint() string { return Fingerprint(t.Value) }
 

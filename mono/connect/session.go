@@ -802,8 +802,8 @@ func (s *Session) redactLocked(ev mono.WidgetEvent) mono.WidgetEvent {
 	return ev
 }
 
-// Redacted stands in for a secret in an event's text.
-const Redacted = "[redacted]"
+// Redacted stands in for a secret in an event's text (mono.Redacted).
+const Redacted = mono.Redacted
 
 // minRedactLen: shorter strings are too likely to be ordinary text; every
 // real token, page secret and code is longer. maxCodesKept bounds what a

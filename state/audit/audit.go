@@ -427,8 +427,8 @@ func (r *Record) fields() []fieldRef {
 	}
 }
 
-// Redacted replaces a secret in a record's text.
-const Redacted = "[redacted]"
+// Redacted replaces a secret in a record's text (mono.Redacted).
+const Redacted = mono.Redacted
 
 // redactSecrets replaces every guarded secret and every Mono secret key in
 // s with Redacted.
