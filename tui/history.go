@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"strconv"
 	"strings"
 	"time"
 
@@ -109,7 +108,7 @@ func historyRows(st *Styles, attempts []audit.AttemptSummary, now time.Time) []s
 			b.WriteString(strings.Repeat(" ", widths[j]-ansi.StringWidth(plain[i][j])))
 		}
 		if len(a.Errors) > 0 {
-			b.WriteString("  " + st.Tone(state.ToneError).Render(strings.Join(countRepeats(a.Errors), ", ")))
+			b.WriteString("  " + st.Tone(state.ToneError).Render(strings.Join(audit.CountRepeats(a.Errors), ", ")))
 		}
 		out[i] = strings.TrimRight(b.String(), " ")
 	}
@@ -165,23 +164,4 @@ func historyTime(t, now time.Time) string {
 		return t.Format("02 Jan 15:04")
 	}
 	return t.Format("02 Jan 2006")
-}
-
-// countRepeats keeps the first of each repeated string, in order, with its
-// count: "INVALID_OTP ×2".
-func countRepeats(ss []string) []string {
-	count := map[string]int{}
-	var order []string
-	for _, s := range ss {
-		if count[s] == 0 {
-			order = append(order, s)
-		}
-		count[s]++
-	}
-	for i, s := range order {
-		if n := count[s]; n > 1 {
-			order[i] = s + " ×" + strconv.Itoa(n)
-		}
-	}
-	return order
 }

@@ -174,14 +174,15 @@ func summaryLine(attempts []AttemptSummary, now time.Time) string {
 		s += ", " + a.Verification + " " + at(a.VerificationAt)
 	}
 	if a.Outcome != "SUCCEEDED" && len(a.Errors) > 0 {
-		s += " (" + strings.Join(uniq(a.Errors), ", ") + ")"
+		s += " (" + strings.Join(CountRepeats(a.Errors), ", ") + ")"
 	}
 	return s
 }
 
-// uniq keeps the first of each repeated string, in order, with a count:
-// "INVALID_OTP ×2".
-func uniq(ss []string) []string {
+// CountRepeats keeps the first of each repeated string, in order, with its
+// count: "INVALID_OTP ×2" (the summary line and the account screen's history
+// say errors this way).
+func CountRepeats(ss []string) []string {
 	count := map[string]int{}
 	var order []string
 	for _, s := range ss {
