@@ -674,6 +674,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "end a session after this long without input (0: never)")
 	drain := fs.Duration("drain-timeout", sshserve.DefaultDrainTimeout,
 		"on SIGTERM, stop taking connections, tell the agents and let live attempts finish for up to this long before ending them (0: end at once)")
+	resumeGrace := fs.Duration("resume-grace", sshserve.DefaultResumeGrace,
+		"when an agent's connection drops under a live attempt, keep it (and the customer's page) this long for them to reconnect to (0: it ends with the connection)")
 	fs.DurationVar(&c.AccountsRefresh, "accounts-refresh", 5*time.Minute,
 		"re-read the account list from Mono this often; every session shares one list (0: only on R after a failure)")
 	adminAddr := fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (off by default; keep it on loopback or a private network, e.g. 127.0.0.1:9090)")
@@ -686,6 +688,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *drain < 0 {
 		return usageError{"--drain-timeout must not be negative"}
+	}
+	if *resumeGrace < 0 {
+		return usageError{"--resume-grace must not be negative"}
 	}
 	// Replicas behind one load balancer share one host key, given whole.
 	givenHostKey := []byte(os.Getenv("REAUTH_SSH_HOST_KEY"))
@@ -713,7 +718,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Load the shared account list now, so the first agent finds it ready.
 	rt.Catalog().Start()
 	scfg := sshserve.Config{Addr: *sshAddr, HostKeyPath: *hostKey, HostKey: givenHostKey, AuthorizedKeysPath: *authKeys,
-		AllowAnyKey: *anyKey, MaxSessions: *maxSessions, IdleTimeout: *idle, PublicURL: c.PublicURL,
+		AllowAnyKey: *anyKey, MaxSessions: *maxSessions, IdleTimeout: *idle, ResumeGrace: *resumeGrace, PublicURL: c.PublicURL,
 		Logger: e.Logger.WithPrefix("ssh"), NewDeps: rt.Deps}
 	if m != nil {
 		scfg.Connected = m.AgentConnected

@@ -32,8 +32,12 @@ const (
 
 // Model is the root model.
 type Model struct {
-	deps   Deps
-	ctx    context.Context // ends when the program quits; every Cmd honours it
+	deps Deps
+	ctx  context.Context // ends when the program quits; every Cmd honours it
+	// life ends when the model is done with: its page closes and its claim
+	// is released then. It is ctx, unless the model may outlive its
+	// program (NewResumable, resume.go).
+	life   context.Context
 	keys   KeyMap
 	styles Styles
 	help   help.Model
@@ -58,6 +62,9 @@ type Model struct {
 	// drain is set once the server said it is draining (DrainNotice,
 	// drain.go).
 	drain *drainState
+	// resumed re-arms a resumed model's waits (Resume, resume.go): Init
+	// returns it.
+	resumed tea.Cmd
 }
 
 // New builds the root model. ctx should be cancelled when the program ends
@@ -74,6 +81,7 @@ func New(ctx context.Context, deps Deps) Model {
 func newModel(ctx context.Context) Model {
 	m := Model{
 		ctx:     ctx,
+		life:    ctx,
 		keys:    DefaultKeyMap(),
 		styles:  stylesFor(true),
 		help:    help.New(),
@@ -120,7 +128,7 @@ func (m Model) Init() tea.Cmd {
 	if m.starting != nil {
 		return tea.Batch(tea.RequestBackgroundColor, m.awaitReady())
 	}
-	return tea.Batch(tea.RequestBackgroundColor, m.start())
+	return tea.Batch(tea.RequestBackgroundColor, m.start(), m.resumed)
 }
 
 // start is Init's work once the model has its Deps.

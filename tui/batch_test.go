@@ -27,7 +27,7 @@ func TestWaitEventBatchesQueuedEventsInOrder(t *testing.T) {
 	var sizes []int
 	next := int64(1)
 	for next <= n {
-		msg, ok := waitEvent(c, 7, p, nil)().(widgetMsg)
+		msg, ok := waitEvent(c, 7, p, nil, nil)().(widgetMsg)
 		if !ok || msg.gen != 7 || msg.page != p {
 			t.Fatalf("got %#v", msg)
 		}
@@ -48,11 +48,11 @@ func TestWaitEventBatchesQueuedEventsInOrder(t *testing.T) {
 		p.events <- mono.WidgetEvent{Seq: int64(n + 1 + i), Callback: mono.CallbackEvent, Name: mono.EventError}
 	}
 	p.Close()
-	msg, ok := waitEvent(c, 7, p, nil)().(widgetMsg)
+	msg, ok := waitEvent(c, 7, p, nil, nil)().(widgetMsg)
 	if !ok || len(msg.evs) != 3 || msg.evs[0].Seq != n+1 || msg.evs[2].Seq != n+3 {
 		t.Fatalf("after the end: got %#v, want the 3 queued events", msg)
 	}
-	if _, ok := waitEvent(c, 7, p, nil)().(pageEndedMsg); !ok {
+	if _, ok := waitEvent(c, 7, p, nil, nil)().(pageEndedMsg); !ok {
 		t.Fatal("no pageEndedMsg once the queue was empty")
 	}
 
@@ -61,10 +61,10 @@ func TestWaitEventBatchesQueuedEventsInOrder(t *testing.T) {
 	q.events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackLoad}
 	q.events <- mono.WidgetEvent{Seq: 2, Callback: mono.CallbackClose}
 	close(q.events)
-	if msg, ok := waitEvent(c, 1, q, nil)().(widgetMsg); !ok || len(msg.evs) != 2 {
+	if msg, ok := waitEvent(c, 1, q, nil, nil)().(widgetMsg); !ok || len(msg.evs) != 2 {
 		t.Fatalf("got %#v", msg)
 	}
-	if _, ok := waitEvent(c, 1, q, nil)().(pageEndedMsg); !ok {
+	if _, ok := waitEvent(c, 1, q, nil, nil)().(pageEndedMsg); !ok {
 		t.Fatal("no pageEndedMsg after the channel closed")
 	}
 }
@@ -90,9 +90,9 @@ func TestWaitEventRecordsInOrder(t *testing.T) {
 	q.push(recs[:4])
 	// Two Cmds drain the same journal, the later one started first: the
 	// records still arrive in the order Update queued them.
-	q2 := func() { q.push(recs[4:]); go waitEvent(c, 1, p, q)() }
+	q2 := func() { q.push(recs[4:]); go waitEvent(c, 1, p, q, nil)() }
 	q2()
-	go waitEvent(c, 1, p, q)()
+	go waitEvent(c, 1, p, q, nil)()
 	for i := range 10 {
 		if r := <-rec; r.Event != fmt.Sprint(i) {
 			t.Fatalf("record %q where %d was due", r.Event, i)

@@ -46,6 +46,7 @@ type screen interface {
 // never keep it: the root makes one per call.
 type screenCtx struct {
 	ctx    context.Context // ends when the program quits; every Cmd honours it
+	life   context.Context // ends when the model is done with (Model.life)
 	deps   Deps
 	keys   *KeyMap // screens read it; enableKeys sets what is enabled
 	styles *Styles
@@ -61,7 +62,7 @@ type screenCtx struct {
 
 // screenCtx makes the context for the screen id.
 func (m *Model) screenCtx(id screenID) screenCtx {
-	return screenCtx{ctx: m.ctx, deps: m.deps, keys: &m.keys, styles: &m.styles, spin: &m.spinner,
+	return screenCtx{ctx: m.ctx, life: m.life, deps: m.deps, keys: &m.keys, styles: &m.styles, spin: &m.spinner,
 		width: m.width, height: m.height, front: m.screen == id}
 }
 

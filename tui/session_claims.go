@@ -201,7 +201,7 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 // it otherwise until it goes stale).
 func releaseOnEnd(c *screenCtx, account, attempt string) {
 	claims := c.deps.Claims
-	context.AfterFunc(c.ctx, func() {
+	context.AfterFunc(c.life, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = claims.Release(ctx, account, attempt)

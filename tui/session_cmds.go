@@ -96,7 +96,7 @@ const maxEventBatch = 64
 // then every one already queued behind it (up to maxEventBatch), in order.
 // Events arrive through the page server's buffer, so this never holds up
 // the browser's HTTP request.
-func waitEvent(c *screenCtx, gen uint64, p Page, journal *auditQueue) tea.Cmd {
+func waitEvent(c *screenCtx, gen uint64, p Page, journal *auditQueue, inbox *eventInbox) tea.Cmd {
 	ctx, rec := c.ctx, c.deps.Audit
 	return func() tea.Msg {
 		// Each Record waits for an fsync: not on the way to the next
@@ -107,13 +107,13 @@ func waitEvent(c *screenCtx, gen uint64, p Page, journal *auditQueue) tea.Cmd {
 			if !ok {
 				return pageEndedMsg{gen: gen, page: p, why: p.EndReason()}
 			}
-			return widgetMsg{gen: gen, page: p, evs: guardCodes(rec, drainEvents(p, ev))}
+			return widgetMsg{gen: gen, page: p, evs: inbox.hold(guardCodes(rec, drainEvents(p, ev)))}
 		case <-p.Done():
 			// Drain what was queued before the end so no outcome is lost.
 			select {
 			case ev, ok := <-p.Events():
 				if ok {
-					return widgetMsg{gen: gen, page: p, evs: guardCodes(rec, drainEvents(p, ev))}
+					return widgetMsg{gen: gen, page: p, evs: inbox.hold(guardCodes(rec, drainEvents(p, ev)))}
 				}
 			default:
 			}

@@ -39,10 +39,13 @@ type sessionScreen struct {
 	sess state.Session
 	// journal holds att's audit records until a Cmd writes them, in
 	// order, whichever Cmd runs first.
-	journal  *auditQueue
-	account  mono.Account
-	status   statusPane
-	page     Page // the served page, nil until PageServed
+	journal *auditQueue
+	account mono.Account
+	status  statusPane
+	page    Page // the served page, nil until PageServed
+	// inbox holds the page's events read by a Cmd and not yet applied
+	// (resume.go): the Cmds' buffer, as the journal is.
+	inbox    *eventInbox
 	reveal   bool // the token shown in full
 	showLink bool // the page link shown in full (its secret included)
 	showWhy  bool // the reason's evidence and script, once the page is open
@@ -440,8 +443,9 @@ func (s *sessionScreen) onPage(c *screenCtx, msg pageResultMsg) tea.Cmd {
 	s.page = msg.page
 	// If the program ends without a quit key (SSH drop, shutdown, signal),
 	// the customer's page must still be closed.
-	context.AfterFunc(c.ctx, msg.page.Close)
-	return tea.Batch(closeOld, waitEvent(c, msg.gen, msg.page, s.journal), launchBrowser(c, msg.page.URL()))
+	context.AfterFunc(c.life, msg.page.Close)
+	s.inbox = &eventInbox{gen: msg.gen}
+	return tea.Batch(closeOld, waitEvent(c, msg.gen, msg.page, s.journal, s.inbox), launchBrowser(c, msg.page.URL()))
 }
 
 // onWidget applies a page's events in their order, as if each came in its
@@ -452,6 +456,7 @@ func (s *sessionScreen) onWidget(c *screenCtx, msg widgetMsg) tea.Cmd {
 	if msg.page != s.page {
 		return nil // an old page still talking: ignore it
 	}
+	s.inbox.taken()
 	var cmds []tea.Cmd
 	for _, ev := range msg.evs {
 		if msg.page != s.page {
@@ -472,7 +477,7 @@ func (s *sessionScreen) onWidget(c *screenCtx, msg widgetMsg) tea.Cmd {
 	if op := s.claimOp(c); op != nil {
 		cmds = append(cmds, op) // where the customer is, for colleagues (the claim)
 	}
-	wait := waitEvent(c, msg.gen, msg.page, s.journal)
+	wait := waitEvent(c, msg.gen, msg.page, s.journal, s.inbox)
 	if len(cmds) == 0 {
 		return wait // the usual case: no tea.Batch round trip per event
 	}

@@ -69,6 +69,8 @@ type fixtureOpts struct {
 	database string
 	// claimsEvery replaces app.ClaimsPollEvery.
 	claimsEvery time.Duration
+	// resumeGrace is Config.ResumeGrace.
+	resumeGrace time.Duration
 }
 
 // fixture is the app's runtime on a small sandbox (internal/app: the Mono
@@ -161,6 +163,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		AllowAnyKey:        o.allowAny,
 		MaxSessions:        o.maxSessions,
 		IdleTimeout:        o.idle,
+		ResumeGrace:        o.resumeGrace,
 		Logger:             log.NewWithOptions(f.logs, log.Options{Level: log.DebugLevel}),
 		NewDeps:            f.newDeps,
 		Connected: func() func() {

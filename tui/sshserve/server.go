@@ -110,6 +110,11 @@ type Config struct {
 	// DrainTimeout is how long ListenAndServe drains (Drain) before its
 	// shutdown. 0: no drain.
 	DrainTimeout time.Duration
+	// ResumeGrace is how long a live attempt whose agent's connection
+	// dropped waits for them (resume.go): the same agent (key fingerprint)
+	// connecting again within it gets the same attempt back, with what
+	// the customer did meanwhile. 0: the attempt ends with the connection.
+	ResumeGrace time.Duration
 	// PublicURL is the page server's public base URL (--public-url). It is
 	// only used to tell agents when it is empty: then each session's
 	// PageNote (unless NewDeps set one) is NoPublicURLNote.
@@ -142,6 +147,9 @@ type Server struct {
 	serveDone chan struct{}
 	closing   bool
 	sessions  map[*agentSession]struct{}
+	// parked are the attempts waiting for their agent, by key
+	// fingerprint (resume.go).
+	parked map[string]*parkedAttempt
 	// draining is set by Drain: no new sessions; drainUntil is its end;
 	// emptied is closed when the last session has gone.
 	draining   bool
@@ -162,14 +170,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.NewDeps == nil {
 		return nil, errors.New("sshserve: Config.NewDeps is required")
 	}
-	if cfg.MaxSessions < 0 || cfg.IdleTimeout < 0 {
-		return nil, errors.New("sshserve: MaxSessions and IdleTimeout must not be negative")
+	if cfg.MaxSessions < 0 || cfg.IdleTimeout < 0 || cfg.ResumeGrace < 0 {
+		return nil, errors.New("sshserve: MaxSessions, IdleTimeout and ResumeGrace must not be negative")
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = log.New(io.Discard)
 	}
-	s := &Server{cfg: cfg, logger: logger, sessions: map[*agentSession]struct{}{}}
+	s := &Server{cfg: cfg, logger: logger, sessions: map[*agentSession]struct{}{}, parked: map[string]*parkedAttempt{}}
 
 	var hostKey gossh.Signer
 	var err error
@@ -333,6 +341,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, as := range running {
 		as.end(endShutdown)
 	}
+	// Nobody can come back for a parked attempt now.
+	s.endParked()
 	finished := make(chan struct{})
 	go func() {
 		s.handlers.Wait()

@@ -125,12 +125,39 @@ func (as *agentSession) run() (int, string) {
 	if deps.PageNote == "" && s.cfg.PublicURL == "" {
 		deps.PageNote = NoPublicURLNote
 	}
+	// The agent's attempt their dropped connection left, if they come
+	// back for it (resume.go); with ResumeGrace, a new model's page and
+	// claim end with life, which outlives the program when it is parked.
+	var resumed *parkedAttempt
+	life, endLife := ctx, context.CancelFunc(func() {})
+	if s.cfg.ResumeGrace > 0 {
+		if resumed = s.unpark(as.agent.KeyFingerprint); resumed != nil {
+			life, endLife = resumed.life, resumed.endLife
+		} else {
+			life, endLife = context.WithCancel(context.Background())
+		}
+	}
+	parked := false
+	defer func() {
+		if !parked {
+			endLife()
+		}
+	}()
+	var pages *sessionPages
 	if deps.Pages != nil {
 		// However the program ends (quit, dropped connection, idle,
 		// shutdown), every page this agent opened ends with the session, so
-		// a customer is never left on a page nobody is watching.
-		pages := &sessionPages{inner: deps.Pages}
-		defer pages.closeAll()
+		// a customer is never left on a page nobody is watching; unless
+		// the attempt is parked for its agent (then its pages end with it).
+		pages = &sessionPages{inner: deps.Pages}
+		if resumed != nil && resumed.pages != nil {
+			pages = resumed.pages
+		}
+		defer func() {
+			if !parked {
+				pages.closeAll()
+			}
+		}()
 		deps.Pages = pages
 	}
 	as.touch()
@@ -154,12 +181,23 @@ func (as *agentSession) run() (int, string) {
 	// in forwardResizes.
 	pty, _, _ := as.sess.Pty()
 	opts = append(opts, tea.WithWindowSize(clampWindow(pty.Window.Width, pty.Window.Height)))
-	p := tea.NewProgram(tui.New(ctx, deps), opts...)
+	var model tui.Model
+	switch {
+	case resumed != nil:
+		model = tui.Resume(ctx, resumed.model, deps, resumed.at)
+		s.logger.Info("attempt resumed", append(agentAttrs(as.agent), "after", time.Since(resumed.at).Round(time.Millisecond))...)
+	case s.cfg.ResumeGrace > 0:
+		model = tui.NewResumable(ctx, life, deps)
+	default:
+		model = tui.New(ctx, deps)
+	}
+	p := tea.NewProgram(model, opts...)
 	as.mu.Lock()
 	as.program, as.cancel = p, cancel
 	why := as.why // Shutdown may have come before the program existed
 	as.mu.Unlock()
 	if why != endNone {
+		model.EndLive(as.endWords(why)) // a resumed attempt
 		return 1, as.farewell(why)
 	}
 	if draining, until := s.drainInfo(); draining {
@@ -208,8 +246,17 @@ func (as *agentSession) run() (int, string) {
 	// the idle timeout, a drain's or shutdown's end; an agent's quit has
 	// ended it already) ends it here, recorded with why, before its pages
 	// close and its claim is let go by cancel (below).
+	// With ResumeGrace, a dropped connection (not a quit, idle, drain or
+	// shutdown) parks a live attempt for its agent instead.
 	if m, ok := res.m.(tui.Model); ok {
-		m.EndLive(as.endWords(why))
+		dropped := s.cfg.ResumeGrace > 0 && why == endNone && err != nil && as.sess.Context().Err() != nil
+		if dropped && m.Resumable() {
+			parked = s.park(&parkedAttempt{agent: as.agent, model: m, pages: pages, life: life, endLife: endLife,
+				at: time.Now()})
+		}
+		if !parked {
+			m.EndLive(as.endWords(why))
+		}
 	}
 	cancel()
 	_ = input.Close()
@@ -219,6 +266,8 @@ func (as *agentSession) run() (int, string) {
 		return 1, as.farewell(why)
 	case err == nil:
 		return 0, "agent quit"
+	case ctx.Err() != nil && as.sess.Context().Err() != nil && parked:
+		return 1, "connection closed (attempt kept for the agent)"
 	case ctx.Err() != nil && as.sess.Context().Err() != nil:
 		return 1, "connection closed"
 	default:

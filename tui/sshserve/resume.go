@@ -1,0 +1,104 @@
+package sshserve
+
+import (
+	"context"
+	"time"
+
+	"github.com/reauth/reauth/state/audit"
+	"github.com/reauth/reauth/tui"
+)
+
+// Resume on one server (Config.ResumeGrace): when an agent's connection
+// drops under a live attempt, the program's final model is parked here,
+// keyed by the agent's key fingerprint, with its pages and its life
+// context (tui.NewResumable): the customer's page keeps working and its
+// events wait in the page's channel. The same agent's next session within
+// the grace starts from it (tui.Resume). Otherwise, when the grace passes,
+// the attempt ends ENDED BY AGENT saying so, its claim released and its
+// pages closed.
+
+// DefaultResumeGrace is how long `reauth serve` keeps a dropped agent's
+// live attempt for them (--resume-grace).
+const DefaultResumeGrace = 3 * time.Minute
+
+// parkedAttempt is a dropped program's final model waiting for its agent.
+type parkedAttempt struct {
+	agent   audit.Agent
+	model   tui.Model
+	pages   *sessionPages // nil without a page server
+	endLife context.CancelFunc
+	life    context.Context
+	at      time.Time // when the connection dropped
+	timer   *time.Timer
+}
+
+// end ends the parked attempt with why as its headline: recorded, its
+// claim released, its pages closed.
+func (p *parkedAttempt) end(why string) {
+	p.model.EndLive(why)
+	if p.pages != nil {
+		p.pages.closeAll()
+	}
+	p.endLife()
+}
+
+// park keeps p for its agent for the grace; false when it cannot (the
+// server is going away, or the agent has another attempt parked already):
+// the caller ends it then.
+func (s *Server) park(p *parkedAttempt) bool {
+	grace := s.cfg.ResumeGrace
+	fp := p.agent.KeyFingerprint
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.draining || s.parked[fp] != nil {
+		return false
+	}
+	p.timer = time.AfterFunc(grace, func() { s.expire(fp, p) })
+	s.parked[fp] = p
+	s.logger.Info("connection dropped under a live attempt; kept for the agent to come back",
+		append(agentAttrs(p.agent), "grace", grace)...)
+	return true
+}
+
+// unpark takes the agent's parked attempt, if any, for a new session.
+func (s *Server) unpark(fp string) *parkedAttempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.parked[fp]
+	if p == nil {
+		return nil
+	}
+	delete(s.parked, fp)
+	// A timer that has fired already finds its entry gone (expire).
+	p.timer.Stop()
+	return p
+}
+
+// expire ends p when its grace has passed without its agent.
+func (s *Server) expire(fp string, p *parkedAttempt) {
+	s.mu.Lock()
+	if s.parked[fp] != p {
+		s.mu.Unlock()
+		return // resumed, or ended by a shutdown
+	}
+	delete(s.parked, fp)
+	s.mu.Unlock()
+	s.logger.Info("the agent did not come back; their attempt ends", agentAttrs(p.agent)...)
+	p.end("The agent's connection dropped and they did not come back within " + s.cfg.ResumeGrace.String() +
+		"; the customer's page stopped.")
+}
+
+// endParked ends every parked attempt (Shutdown).
+func (s *Server) endParked() {
+	s.mu.Lock()
+	parked := make([]*parkedAttempt, 0, len(s.parked))
+	for fp, p := range s.parked {
+		p.timer.Stop()
+		delete(s.parked, fp)
+		parked = append(parked, p)
+	}
+	s.mu.Unlock()
+	for _, p := range parked {
+		p.end("The agent's connection dropped and the server shut down before they came back; the customer's page stopped.")
+	}
+}

@@ -1,0 +1,103 @@
+package sshserve
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/reauth/reauth/state/audit"
+)
+
+// An agent whose connection drops comes back within the grace to the same
+// attempt, with what the customer did meanwhile, and finishes it.
+func TestDroppedAgentResumesTheSameAttempt(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, resumeGrace: time.Minute})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	postEvent(t, pageURL, 1, "load", "", nil)
+	postEvent(t, pageURL, 2, "event", "ERROR", map[string]any{"errorType": "INVALID_OTP", "errorMessage": "marker-before-drop"})
+	ada.waitText("marker-before-drop")
+
+	_ = ada.client.Close() // the connection drops: no quit
+	eventually(t, "the session to end", func() bool { return f.srv.Sessions() == 0 })
+	eventually(t, "the attempt to be kept", func() bool {
+		return strings.Contains(f.logs.String(), "connection closed (attempt kept for the agent)")
+	})
+	// The customer's page keeps working while the agent is away.
+	if code := pageStatus(t, pageURL); code != http.StatusOK {
+		t.Fatalf("the page answers %d while its agent is away", code)
+	}
+	postEvent(t, pageURL, 3, "event", "ERROR", map[string]any{"errorType": "INVALID_OTP", "errorMessage": "marker-while-away"})
+
+	back := f.open("ada", termOpts{width: 120, height: 40})
+	back.waitText("Resumed after the connection dropped")
+	back.waitText("marker-while-away")
+	postEvent(t, pageURL, 4, "success", "", map[string]any{"code": "code_resume_test"})
+	back.waitText("SUCCEEDED")
+
+	adaFP := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	var attempt string
+	waitRecord(t, "the attempt's success in the audit", func() bool {
+		for _, r := range f.auditOf(adaFP).records() {
+			if r.Action == audit.ActionOutcome && r.Outcome == "SUCCEEDED" {
+				attempt = r.Session
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range f.auditOf(adaFP).records() {
+		if r.Action == audit.ActionOutcome && r.Outcome != "SUCCEEDED" {
+			t.Fatalf("the resumed attempt has another outcome: %+v", r)
+		}
+		if r.Session != "" && r.Session != attempt {
+			t.Fatalf("a second attempt in the audit (%s, the resumed one is %s): %+v", r.Session, attempt, r)
+		}
+	}
+	if f.srv.parkedCount() != 0 {
+		t.Fatal("the resumed attempt is still parked")
+	}
+}
+
+// An agent who does not come back within the grace: the attempt ends
+// saying so, its page stops and its claim is let go.
+func TestDroppedAgentWhoDoesNotComeBackEndsTheAttempt(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, resumeGrace: 300 * time.Millisecond})
+	ada := f.open("ada", termOpts{})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	_ = ada.client.Close()
+	adaFP := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	var ended audit.Record
+	waitRecord(t, "the attempt's end in the audit", func() bool {
+		for _, r := range f.auditOf(adaFP).records() {
+			if r.Action == audit.ActionOutcome {
+				ended = r
+				return true
+			}
+		}
+		return false
+	})
+	if ended.Outcome != "ENDED BY AGENT" || !strings.Contains(ended.Detail, "did not come back within 300ms") {
+		t.Fatalf("the attempt ended %q: %q", ended.Outcome, ended.Detail)
+	}
+	eventually(t, "the page to end", func() bool { return pageStatus(t, pageURL) == http.StatusGone })
+	d := f.rt.Deps(audit.Agent{User: "bob"})
+	eventually(t, "the claim to be let go", func() bool {
+		cl, ok, err := d.Claims.Get(context.Background(), ended.Account)
+		return err == nil && (!ok || !cl.Live())
+	})
+	if f.srv.parkedCount() != 0 {
+		t.Fatal("the ended attempt is still parked")
+	}
+}
+
+// parkedCount is the number of attempts waiting for their agent.
+func (s *Server) parkedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.parked)
+}
