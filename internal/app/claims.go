@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"charm.land/log/v2"
@@ -30,23 +29,35 @@ type Claims struct {
 	metrics *metrics.Metrics // claimed, taken_over, released (nil: none)
 	// kick asks run to read the feed now (a write of this process).
 	kick chan struct{}
-
-	mu   sync.Mutex
-	subs map[chan claim.Claim]struct{}
+	// news fans each change out to the programs watching.
+	news *broker[claim.Claim]
 }
 
 func newClaims(b claim.Backend, now func() time.Time, logger *log.Logger, m *metrics.Metrics) *Claims {
-	return &Claims{backend: b, now: now, logger: logger, metrics: m, kick: make(chan struct{}, 1), subs: map[chan claim.Claim]struct{}{}}
+	c := &Claims{backend: b, now: now, logger: logger, metrics: m, kick: make(chan struct{}, 1)}
+	c.news = newBroker(64, func(cl claim.Claim) {
+		if logger != nil {
+			logger.Warn("a program missed claim news", "account", cl.Account)
+		}
+	})
+	return c
 }
 
-// run reads the change feed after the newest version it has, every every
-// and at each kick, and tells every watcher, until ctx ends. It starts
-// after what the store holds already (news, not history).
-func (c *Claims) run(ctx context.Context, every time.Duration, wake <-chan struct{}) {
+// start notes where the store's feed stands now, before it returns, and
+// then reads the feed after it on a goroutine until ctx ends: every every,
+// at each kick and at each wake, telling every watcher. What the store
+// held before start is history, not news; what any process writes after
+// start returns is news, however late the goroutine first runs (reading
+// the starting point there let a claim taken meanwhile pass as history).
+func (c *Claims) start(ctx context.Context, every time.Duration, wake <-chan struct{}) {
 	var last int64
 	if cs, err := c.backend.Changes(ctx, 0); err == nil && len(cs) > 0 {
 		last = cs[len(cs)-1].Version
 	}
+	go c.run(ctx, last, every, wake)
+}
+
+func (c *Claims) run(ctx context.Context, last int64, every time.Duration, wake <-chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	lastErr := ""
@@ -84,34 +95,9 @@ func (c *Claims) poke() {
 // Watch is tui.Claims.Watch: every claim change from now on, until ctx ends
 // (then the channel closes). A watcher that does not read loses news (the
 // store still has it: Get).
-func (c *Claims) Watch(ctx context.Context) <-chan claim.Claim {
-	ch := make(chan claim.Claim, 64)
-	c.mu.Lock()
-	c.subs[ch] = struct{}{}
-	c.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		c.mu.Lock()
-		delete(c.subs, ch)
-		close(ch)
-		c.mu.Unlock()
-	}()
-	return ch
-}
+func (c *Claims) Watch(ctx context.Context) <-chan claim.Claim { return c.news.subscribe(ctx) }
 
-func (c *Claims) publish(cl claim.Claim) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for ch := range c.subs {
-		select {
-		case ch <- cl:
-		default:
-			if c.logger != nil {
-				c.logger.Warn("a program missed claim news", "account", cl.Account)
-			}
-		}
-	}
-}
+func (c *Claims) publish(cl claim.Claim) { c.news.publish(cl) }
 
 // For is one agent's tui.Claims: takes and refreshes carry agent as the
 // holder.

@@ -307,7 +307,7 @@ func RunLink(ctx context.Context, cfg Config, o LinkRun) (link.Result, error) {
 	claims := newClaims(st.Claims(), e.Now, e.Logger, nil)
 	cctx, stopClaims := context.WithCancel(ctx)
 	defer stopClaims()
-	go claims.run(cctx, ClaimsPollEvery, st.Wake(cctx, postgres.KindClaims))
+	claims.start(cctx, ClaimsPollEvery, st.Wake(cctx, postgres.KindClaims))
 	opts.Claims, opts.TakeOver = claims.For(LocalAgent()), o.TakeOver
 	res, err := link.Run(ctx, opts)
 	if held, ok := errors.AsType[*claim.HeldError](err); ok {

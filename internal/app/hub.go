@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"strings"
-	"sync"
 
 	"github.com/reauth/reauth/internal/link"
 	"github.com/reauth/reauth/mono/webhook"
@@ -13,42 +12,17 @@ import (
 // Hub fans webhook news out to every running program (and a `reauth link`
 // run). Publishing never blocks: a subscriber that is not reading misses a
 // signal, and the marks store still has it.
-type Hub struct {
-	mu   sync.Mutex
-	subs map[chan tui.AccountSignal]struct{}
-}
+type Hub struct{ b *broker[tui.AccountSignal] }
 
 // NewHub is a hub with no subscribers.
-func NewHub() *Hub { return &Hub{subs: map[chan tui.AccountSignal]struct{}{}} }
+func NewHub() *Hub { return &Hub{b: newBroker[tui.AccountSignal](16, nil)} }
 
 // Subscribe is tui.Deps.Signals: news from now on, until ctx ends (then the
 // channel closes).
-func (h *Hub) Subscribe(ctx context.Context) <-chan tui.AccountSignal {
-	ch := make(chan tui.AccountSignal, 16)
-	h.mu.Lock()
-	h.subs[ch] = struct{}{}
-	h.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		h.mu.Lock()
-		delete(h.subs, ch)
-		close(ch)
-		h.mu.Unlock()
-	}()
-	return ch
-}
+func (h *Hub) Subscribe(ctx context.Context) <-chan tui.AccountSignal { return h.b.subscribe(ctx) }
 
 // Publish tells every subscriber.
-func (h *Hub) Publish(sig tui.AccountSignal) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs {
-		select {
-		case ch <- sig:
-		default:
-		}
-	}
-}
+func (h *Hub) Publish(sig tui.AccountSignal) { h.b.publish(sig) }
 
 // PublishEvent tells every subscriber about an event the marks store
 // applied (SignalOf).

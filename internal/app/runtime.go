@@ -108,7 +108,7 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 	if cfg.Tune.ClaimsPollEvery > 0 {
 		claimsEvery = cfg.Tune.ClaimsPollEvery
 	}
-	go rt.claims.run(ctx, claimsEvery, rt.storage.Wake(ctx, postgres.KindClaims))
+	rt.claims.start(ctx, claimsEvery, rt.storage.Wake(ctx, postgres.KindClaims))
 	if env.hooks != nil {
 		// The sandbox's webhooks, in memory: every one it has sent so far
 		// now, each later one as it comes, told to every program.

@@ -1,0 +1,30 @@
+package app
+
+import (
+	"context"
+	"testing"
+)
+
+// The broker tells every subscriber, never blocks on one that does not read
+// (onMiss hears of it), and closes a subscription when its context ends.
+func TestBrokerFansOutWithoutBlocking(t *testing.T) {
+	var missed []int
+	b := newBroker(1, func(v int) { missed = append(missed, v) })
+	ctx, cancel := context.WithCancel(context.Background())
+	a, c := b.subscribe(ctx), b.subscribe(context.Background())
+	b.publish(1)
+	if <-a != 1 || <-c != 1 {
+		t.Fatal("a subscriber missed the first value")
+	}
+	b.publish(2)
+	b.publish(3) // buffers of 1: both subscribers miss it
+	if len(missed) != 2 || missed[0] != 3 {
+		t.Fatalf("missed %v, want 3 twice", missed)
+	}
+	cancel()
+	for range a { // drains 2, then ends when the subscription closes
+	}
+	if n := b.count(); n != 1 {
+		t.Fatalf("%d subscribers after one left, want 1", n)
+	}
+}
