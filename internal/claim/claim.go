@@ -26,8 +26,11 @@ import (
 
 // DefaultStaleAfter is how long a holder may go without refreshing its
 // claim before a colleague may take it without taking it over: its program
-// is gone (a dropped connection, a killed replica).
-const DefaultStaleAfter = 2 * time.Minute
+// is gone (a killed replica). It is longer than reauth serve's default
+// --resume-grace (3m), so an attempt kept for an agent whose connection
+// dropped is not taken from under them without asking while they may still
+// come back (a colleague can always take it over by asking).
+const DefaultStaleAfter = 5 * time.Minute
 
 // RefreshEvery is how often a holder refreshes a claim whose attempt is
 // quiet, well inside DefaultStaleAfter.

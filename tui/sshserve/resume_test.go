@@ -9,6 +9,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/state/audit"
 )
 
@@ -100,4 +101,13 @@ func (s *Server) parkedCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.parked)
+}
+
+// A kept attempt's claim is not refreshed while its agent is away, so a
+// colleague must not be able to take it without asking before the grace
+// is over: claims go stale only after the default grace.
+func TestClaimsOutliveTheDefaultResumeGrace(t *testing.T) {
+	if claim.DefaultStaleAfter <= DefaultResumeGrace {
+		t.Fatalf("claims go stale after %s, within the resume grace of %s", claim.DefaultStaleAfter, DefaultResumeGrace)
+	}
 }
