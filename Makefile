@@ -89,6 +89,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'Ingest/(flood|limited)' -benchtime 1x ./mono/connect/
 	$(GO) test -run '^$$' -bench 'Bridge' -benchtime 1x ./tui/
 	$(GO) test -run '^$$' -bench 'ServeScale' -benchtime 1x -timeout 30m ./tui/sshserve/
+	$(GO) test -run '^$$' -bench 'CrossReplica' -benchtime 1x ./mono/connect/
+	$(GO) test -run '^$$' -bench 'Resume' -benchtime 1x ./tui/sshserve/
 	$(GO) test -run '^$$' -bench 'Startup' -benchtime 20x .
 	@set -e; pg=$$(.ci/postgres.sh start); trap '.ci/postgres.sh stop "$$pg"' EXIT; \
 	REAUTH_TEST_DATABASE_URL="$$(.ci/postgres.sh url "$$pg")" $(GO) test -run '^$$' -bench 'Audit' -timeout 60m ./internal/store/

@@ -1,0 +1,263 @@
+package sshserve
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/vt"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/reauth/reauth/mono/sandbox"
+)
+
+// BenchmarkResume measures issue 19's resume target: an agent with a live
+// page whose connection drops (the client closes its TCP connection, no
+// quit) reconnects within --resume-grace (the default, 3m); the time is
+// from the new TCP dial to the first output carrying "Resumed after the
+// connection dropped", the status line of the restored attempt. The server
+// is the real binary's `reauth serve --sandbox` in a child process, as in
+// BenchmarkServeScale; the agent drops and comes back N times to the same
+// attempt (REAUTH_BENCH_RESUMES, default 100), waiting each time until the
+// server's log says the attempt was kept.
+//
+// Baseline, in the same run and alternating with the resumes: a fresh
+// session of another agent (another key, nothing kept for it), from the TCP
+// dial to its first frame (the account list), as BenchmarkServeScale times
+// first frames.
+//
+//	go test -run '^$' -bench Resume -benchtime 1x ./tui/sshserve/
+//	REAUTH_BENCH_RESUMES=300 go test -run '^$' -bench Resume -benchtime 1x ./tui/sshserve/
+//
+// Target (issue 19): reconnect to first frame with the attempt restored
+// <= 200 ms p99.
+func BenchmarkResume(b *testing.B) {
+	n := envInt(b, "REAUTH_BENCH_RESUMES", 100)
+	bin := buildReauth(b)
+	for range b.N {
+		runResume(b, bin, n)
+	}
+}
+
+var resumedMarker = []byte("Resumed after the connection dropped")
+
+// startResumeServe is startServe with the server's log where the benchmark
+// can read it.
+func startResumeServe(b *testing.B, bin string) (*serveProc, string) {
+	b.Helper()
+	dir := b.TempDir()
+	logPath := filepath.Join(dir, "reauth.log")
+	cmd := exec.Command(bin, "serve", "--sandbox", "--allow-any-key", "--ssh-addr", "127.0.0.1:0",
+		"--host-key", filepath.Join(dir, "host_ed25519"), "--max-sessions", "0", "--idle-timeout", "0",
+		"--audit-log", filepath.Join(dir, "audit.jsonl"), "--log-file", logPath)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "MONO_SECRET_KEY=", "NO_COLOR=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &serveProc{cmd: cmd, stopped: make(chan struct{})}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if f := strings.Fields(lines.Text()); len(f) > 8 && f[0] == "reauth" && f[2] == "ssh" {
+			p.sshAddr = "127.0.0.1:" + f[4]
+			p.hostFP = strings.TrimSuffix(f[8], ")")
+			break
+		}
+	}
+	if p.sshAddr == "" {
+		_ = cmd.Process.Kill()
+		b.Fatal("reauth serve did not print its SSH port")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout); _ = cmd.Wait(); close(p.stopped) }()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if p.clientID, err = gossh.NewSignerFromKey(priv); err != nil {
+		b.Fatal(err)
+	}
+	return p, logPath
+}
+
+// dialUntil connects as user with key (a PTY of 120x40, output into a vt
+// emulator) and returns once the output holds marker; the duration is from
+// the TCP dial to the read that completed it.
+func dialUntil(p *serveProc, user string, key gossh.Signer, marker []byte) (*agent, time.Duration, error) {
+	start := time.Now()
+	cb := func(_ string, _ net.Addr, k gossh.PublicKey) error {
+		if fp := gossh.FingerprintSHA256(k); fp != p.hostFP {
+			return fmt.Errorf("host key %s, the server printed %s", fp, p.hostFP)
+		}
+		return nil
+	}
+	c, err := gossh.Dial("tcp", p.sshAddr, &gossh.ClientConfig{User: user, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)},
+		HostKeyCallback: cb, Timeout: 30 * time.Second})
+	if err != nil {
+		return nil, 0, err
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	a := &agent{client: c, sess: s, firstFrame: make(chan struct{}), done: make(chan struct{}), emu: vt.NewEmulator(120, 40)}
+	if err := s.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	if a.stdin, err = s.StdinPipe(); err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	out, err := s.StdoutPipe()
+	if err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	if err := s.Shell(); err != nil {
+		c.Close()
+		return nil, 0, err
+	}
+	var seenAt time.Time
+	go func() {
+		defer close(a.done)
+		buf := make([]byte, 32<<10)
+		var head []byte
+		seen := false
+		for {
+			n, err := out.Read(buf)
+			if n > 0 {
+				if !seen {
+					head = append(head, buf[:n]...)
+					if bytes.Contains(head, marker) {
+						seenAt = time.Now()
+						seen, head = true, nil
+						close(a.firstFrame)
+					}
+				}
+				a.mu.Lock()
+				if a.emu != nil {
+					_, _ = a.emu.Write(buf[:n])
+				}
+				a.mu.Unlock()
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { _, _ = io.Copy(a.stdin, a.emu) }() // answers to terminal queries
+	select {
+	case <-a.firstFrame:
+		return a, seenAt.Sub(start), nil
+	case <-a.done:
+		c.Close()
+		return nil, 0, fmt.Errorf("session ended before %q", marker)
+	case <-time.After(60 * time.Second):
+		a.close()
+		return nil, 0, fmt.Errorf("no %q in 60s", marker)
+	}
+}
+
+// drop closes the agent's TCP connection as a network failure would: no
+// quit, no SSH channel close first.
+func (a *agent) drop() {
+	_ = a.client.Conn.Close()
+	<-a.done
+}
+
+// awaitLog waits until the log holds want n times.
+func awaitLog(path, want string, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		raw, _ := os.ReadFile(path)
+		if strings.Count(string(raw), want) >= n {
+			return nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return fmt.Errorf("the server's log does not say %q %d times", want, n)
+}
+
+func runResume(b *testing.B, bin string, n int) {
+	p, logPath := startResumeServe(b, bin)
+	defer p.stop()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fresh, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// The agent opens a page (an account of the sandbox's, by its id).
+	a, _, err := dialUntil(p, "ada", p.clientID, []byte("reauth"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Past the scenario accounts; the server's sandbox is seed 1 with 520
+	// accounts, as generated here (see runScale).
+	acct := sandbox.Generate(1, 520)[20].ID
+	if _, err := openAgentPage(a, acct); err != nil {
+		a.close()
+		b.Fatal(err)
+	}
+
+	var resumed, firsts latencies
+	b.ResetTimer()
+	for i := range n {
+		a.drop()
+		if err := awaitLog(logPath, "attempt kept for the agent", i+1); err != nil {
+			b.Fatal(err)
+		}
+		var d time.Duration
+		a, d, err = dialUntil(p, "ada", p.clientID, resumedMarker)
+		if err != nil {
+			b.Fatalf("resume %d: %v", i+1, err)
+		}
+		resumed = append(resumed, d)
+
+		// The baseline: another agent's fresh session, its first frame.
+		f, d, err := dialUntil(p, "bob", fresh, []byte("reauth"))
+		if err != nil {
+			b.Fatalf("fresh session %d: %v", i+1, err)
+		}
+		firsts = append(firsts, d)
+		f.close()
+	}
+	b.StopTimer()
+	if !strings.Contains(a.screen(), string(resumedMarker)) {
+		b.Errorf("the last resumed screen does not show %q:\n%s", resumedMarker, a.screen())
+	}
+	a.close()
+
+	b.ReportMetric(resumed.pct(0.50), "resume-p50-ms")
+	b.ReportMetric(resumed.pct(0.99), "resume-p99-ms")
+	b.ReportMetric(resumed.pct(1), "resume-max-ms")
+	b.ReportMetric(firsts.pct(0.50), "fresh-p50-ms")
+	b.ReportMetric(firsts.pct(0.99), "fresh-p99-ms")
+	if f := firsts.pct(0.50); f > 0 {
+		b.ReportMetric(resumed.pct(0.50)/f, "p50-ratio")
+	}
+	if f := firsts.pct(0.99); f > 0 {
+		b.ReportMetric(resumed.pct(0.99)/f, "p99-ratio")
+	}
+	b.Logf("%d resumes: dial to the restored attempt's first frame p50 %.1f p99 %.1f max %.1f ms; "+
+		"fresh sessions: dial to first frame p50 %.1f p99 %.1f max %.1f ms",
+		n, resumed.pct(0.5), resumed.pct(0.99), resumed.pct(1), firsts.pct(0.5), firsts.pct(0.99), firsts.pct(1))
+}
