@@ -94,9 +94,9 @@ func startResumeServe(b *testing.B, bin string) (*serveProc, string) {
 }
 
 // dialUntil connects as user with key (a PTY of 120x40, output into a vt
-// emulator) and returns once the output holds marker; the duration is from
+// emulator if emulate) and returns once the output holds marker; the duration is from
 // the TCP dial to the read that completed it.
-func dialUntil(p *serveProc, user string, key gossh.Signer, marker []byte) (*agent, time.Duration, error) {
+func dialUntil(p *serveProc, user string, key gossh.Signer, marker []byte, emulate bool) (*agent, time.Duration, error) {
 	start := time.Now()
 	cb := func(_ string, _ net.Addr, k gossh.PublicKey) error {
 		if fp := gossh.FingerprintSHA256(k); fp != p.hostFP {
@@ -114,7 +114,10 @@ func dialUntil(p *serveProc, user string, key gossh.Signer, marker []byte) (*age
 		c.Close()
 		return nil, 0, err
 	}
-	a := &agent{client: c, sess: s, firstFrame: make(chan struct{}), done: make(chan struct{}), emu: vt.NewEmulator(120, 40)}
+	a := &agent{client: c, sess: s, firstFrame: make(chan struct{}), done: make(chan struct{})}
+	if emulate {
+		a.emu = vt.NewEmulator(120, 40)
+	}
 	if err := s.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
 		c.Close()
 		return nil, 0, err
@@ -160,7 +163,9 @@ func dialUntil(p *serveProc, user string, key gossh.Signer, marker []byte) (*age
 			}
 		}
 	}()
-	go func() { _, _ = io.Copy(a.stdin, a.emu) }() // answers to terminal queries
+	if a.emu != nil {
+		go func() { _, _ = io.Copy(a.stdin, a.emu) }() // answers to terminal queries
+	}
 	select {
 	case <-a.firstFrame:
 		return a, seenAt.Sub(start), nil
@@ -206,7 +211,7 @@ func runResume(b *testing.B, bin string, n int) {
 	}
 
 	// The agent opens a page (an account of the sandbox's, by its id).
-	a, _, err := dialUntil(p, "ada", p.clientID, []byte("reauth"))
+	a, _, err := dialUntil(p, "ada", p.clientID, []byte("reauth"), true)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -217,6 +222,9 @@ func runResume(b *testing.B, bin string, n int) {
 		a.close()
 		b.Fatal(err)
 	}
+	// From here output is only scanned: an emulator whose answers to
+	// terminal queries nobody reads any more would block on a closed link.
+	a.stopEmulating()
 
 	var resumed, firsts latencies
 	b.ResetTimer()
@@ -226,14 +234,14 @@ func runResume(b *testing.B, bin string, n int) {
 			b.Fatal(err)
 		}
 		var d time.Duration
-		a, d, err = dialUntil(p, "ada", p.clientID, resumedMarker)
+		a, d, err = dialUntil(p, "ada", p.clientID, resumedMarker, false)
 		if err != nil {
 			b.Fatalf("resume %d: %v", i+1, err)
 		}
 		resumed = append(resumed, d)
 
 		// The baseline: another agent's fresh session, its first frame.
-		f, d, err := dialUntil(p, "bob", fresh, []byte("reauth"))
+		f, d, err := dialUntil(p, "bob", fresh, []byte("reauth"), false)
 		if err != nil {
 			b.Fatalf("fresh session %d: %v", i+1, err)
 		}
@@ -241,9 +249,6 @@ func runResume(b *testing.B, bin string, n int) {
 		f.close()
 	}
 	b.StopTimer()
-	if !strings.Contains(a.screen(), string(resumedMarker)) {
-		b.Errorf("the last resumed screen does not show %q:\n%s", resumedMarker, a.screen())
-	}
 	a.close()
 
 	b.ReportMetric(resumed.pct(0.50), "resume-p50-ms")
