@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/vt"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/reauth/reauth/mono/sandbox"
@@ -98,43 +96,11 @@ func startResumeServe(b *testing.B, bin string) (*serveProc, string) {
 // the TCP dial to the read that completed it.
 func dialUntil(p *serveProc, user string, key gossh.Signer, marker []byte, emulate bool) (*agent, time.Duration, error) {
 	start := time.Now()
-	cb := func(_ string, _ net.Addr, k gossh.PublicKey) error {
-		if fp := gossh.FingerprintSHA256(k); fp != p.hostFP {
-			return fmt.Errorf("host key %s, the server printed %s", fp, p.hostFP)
-		}
-		return nil
-	}
-	c, err := gossh.Dial("tcp", p.sshAddr, &gossh.ClientConfig{User: user, Auth: []gossh.AuthMethod{gossh.PublicKeys(key)},
-		HostKeyCallback: cb, Timeout: 30 * time.Second})
+	a, out, err := openAgent(p, user, key, emulate)
 	if err != nil {
 		return nil, 0, err
 	}
-	s, err := c.NewSession()
-	if err != nil {
-		c.Close()
-		return nil, 0, err
-	}
-	a := &agent{client: c, sess: s, firstFrame: make(chan struct{}), done: make(chan struct{})}
-	if emulate {
-		a.emu = vt.NewEmulator(120, 40)
-	}
-	if err := s.RequestPty("xterm-256color", 40, 120, gossh.TerminalModes{}); err != nil {
-		c.Close()
-		return nil, 0, err
-	}
-	if a.stdin, err = s.StdinPipe(); err != nil {
-		c.Close()
-		return nil, 0, err
-	}
-	out, err := s.StdoutPipe()
-	if err != nil {
-		c.Close()
-		return nil, 0, err
-	}
-	if err := s.Shell(); err != nil {
-		c.Close()
-		return nil, 0, err
-	}
+	c := a.client
 	var seenAt time.Time
 	go func() {
 		defer close(a.done)
