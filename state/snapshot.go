@@ -416,8 +416,10 @@ func LinesFromRecords(recs []audit.Record) []Line {
 			afterOutcome = true
 			kind, ok := byName(outcomeNames[:], strings.ToUpper(strings.TrimSpace(r.Outcome)))
 			if !ok || kind == int(OutcomeNone) {
-				// Not an outcome this reauth writes: show what it says.
-				line(ToneWarning, strings.TrimSpace(r.Outcome+": "+r.Detail))
+				// Not an outcome the machine sets (a front end's word, or
+				// a newer reauth's): show what the record says, naming
+				// the word unless the detail already starts with it.
+				line(ToneWarning, otherOutcomeText(r.Outcome, r.Detail))
 				continue
 			}
 			k := OutcomeKind(kind)
@@ -439,6 +441,20 @@ func LinesFromRecords(recs []audit.Record) []Line {
 		}
 	}
 	return lines
+}
+
+// otherOutcomeText is "WORD: detail" for an outcome word the machine does
+// not set, or the detail alone when it begins with the word already
+// ("Interrupted: …").
+func otherOutcomeText(word, detail string) string {
+	word, detail = strings.TrimSpace(word), strings.TrimSpace(detail)
+	switch {
+	case detail == "":
+		return word
+	case word == "" || strings.HasPrefix(strings.ToUpper(detail), strings.ToUpper(word)):
+		return detail
+	}
+	return word + ": " + detail
 }
 
 // pageEventTone is the tone Attempt.Apply gave a page_event record's line:

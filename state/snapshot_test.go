@@ -711,3 +711,21 @@ func TestOutcomeHeadlineSplitsWhereTheDetailBegins(t *testing.T) {
 		}
 	}
 }
+
+// An outcome word the machine does not set (a front end's, a newer
+// reauth's) still shows, as a warning, without saying the word twice.
+func TestLinesFromRecordsShowsOtherOutcomes(t *testing.T) {
+	got := LinesFromRecords([]audit.Record{
+		{Time: t0, Session: "theirs", Action: audit.ActionOutcome, Outcome: "INTERRUPTED", Detail: "Interrupted: the server stopped."},
+		{Time: t0, Session: "theirs", Action: audit.ActionOutcome, Outcome: "PAUSED", Detail: "The agent paused it."},
+		{Time: t0, Session: "theirs", Action: audit.ActionOutcome, Outcome: "PAUSED"},
+	})
+	want := []Line{
+		{At: t0, Tone: ToneWarning, Text: "Interrupted: the server stopped."},
+		{At: t0, Tone: ToneWarning, Text: "PAUSED: The agent paused it."},
+		{At: t0, Tone: ToneWarning, Text: "PAUSED"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %s\nwant %s", linesText(got), linesText(want))
+	}
+}
