@@ -15,6 +15,7 @@
 package claim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,17 @@ type Claim struct {
 	Phase   string    `json:"phase,omitempty"`
 	Step    string    `json:"step,omitempty"`
 	Updated time.Time `json:"updated"` // the holder's last refresh
+	// Replica is the id of the `reauth serve` replica whose program runs the
+	// attempt ("" outside replicas): a colleague whose replica registry no
+	// longer lists it knows the attempt was interrupted, and an agent who
+	// reconnects elsewhere learns where it ran. An Update moves it (a resumed
+	// attempt runs on the replica the agent came back to).
+	Replica string `json:"replica,omitempty"`
+	// Parked is when the holder's SSH connection dropped and the attempt was
+	// kept for them to come back (zero while they are connected): their
+	// program still refreshes the claim, so it is not stale, but nobody is
+	// watching it.
+	Parked time.Time `json:"parked,omitzero"`
 	// Released: no attempt holds the account now (the row stays, for the
 	// change feed).
 	Released bool `json:"released,omitempty"`
@@ -61,12 +73,21 @@ type Claim struct {
 type Taken struct {
 	Holder  audit.Agent `json:"holder"`
 	Attempt string      `json:"attempt"`
-	// Stale: the holder had stopped refreshing it, so it was taken without
-	// a takeover.
+	// Stale: the holder's program had stopped refreshing it (or, with
+	// Interrupted, is gone with its replica), so it was taken without a
+	// takeover.
 	Stale bool      `json:"stale,omitempty"`
 	At    time.Time `json:"at"` // when it was taken
 	// LastSeen is the previous holder's last refresh.
 	LastSeen time.Time `json:"last_seen"`
+	// Interrupted: the replica running the previous attempt had left the
+	// replica registry (Take.GoneReplica), so the attempt was cut short
+	// rather than abandoned; it was taken at once, without waiting for its
+	// claim to go stale (Stale is set too, so a reader that only knows Stale
+	// still words it as a take without a takeover).
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Replica is the gone replica, set with Interrupted.
+	Replica string `json:"replica,omitempty"`
 }
 
 // Live reports whether an attempt holds the account.
@@ -126,16 +147,33 @@ type Take struct {
 	Step    string
 	// TakeOver: the agent confirmed taking the account from its holder.
 	TakeOver bool
-	Now      time.Time
+	// Replica is the taker's replica id ("" outside replicas); the claim
+	// records it.
+	Replica string
+	// GoneReplica is a replica the taker saw missing from the replica
+	// registry: a live claim whose Replica it is has lost its program, so it
+	// is taken without waiting for it to go stale (From.Interrupted). ""
+	// never matches.
+	GoneReplica string
+	Now         time.Time
 }
 
-// Update is the holder's refresh: what its attempt is at now.
+// Update is the holder's refresh: what its attempt is at now. Every field
+// is written (an Update is the whole of the holder's view, not a patch): a
+// refresh that leaves Replica empty clears it, one that leaves Parked zero
+// says the holder is connected.
 type Update struct {
 	Account string
 	Attempt string
 	Phase   string
 	Step    string
-	Now     time.Time
+	// Replica is the replica whose program runs the attempt now (a resumed
+	// attempt moves to the replica the agent reconnected to).
+	Replica string
+	// Parked is when the holder's connection dropped while the attempt is
+	// kept for them (zero: connected; so parking and unparking are Updates).
+	Parked time.Time
+	Now    time.Time
 }
 
 // HeldError is a Take refused because another attempt holds the account
@@ -146,6 +184,10 @@ func (e *HeldError) Error() string {
 	return fmt.Sprintf("claim: %s is held by %s (attempt %s)", e.Claim.Account, Name(e.Claim.Holder), e.Claim.Attempt)
 }
 
+// ErrNoFingerprint is a HeldBy without a key fingerprint: every agent
+// without one would match.
+var ErrNoFingerprint = errors.New("claim: HeldBy needs a key fingerprint")
+
 // ErrNotHeld is an Update by an attempt that does not hold the account (it
 // was released, or taken over).
 var ErrNotHeld = errors.New("claim: this attempt does not hold the account")
@@ -155,9 +197,9 @@ var ErrNotHeld = errors.New("claim: this attempt does not hold the account")
 // free account, exactly one wins.
 type Backend interface {
 	// Take gives the account to t's attempt: when it is free, released,
-	// already this attempt's, stale (From.Stale), or t.TakeOver (From names
-	// the previous holder). Otherwise it returns a *HeldError with the
-	// current claim.
+	// already this attempt's, stale (From.Stale), run on t.GoneReplica
+	// (From.Interrupted), or t.TakeOver (From names the previous holder).
+	// Otherwise it returns a *HeldError with the current claim.
 	Take(ctx context.Context, t Take) (Claim, error)
 	// Update refreshes the holder's claim (ErrNotHeld when it is not).
 	Update(ctx context.Context, u Update) (Claim, error)
@@ -168,6 +210,22 @@ type Backend interface {
 	// Changes is every claim written after version, in version order (one
 	// per account: its newest).
 	Changes(ctx context.Context, after int64) ([]Claim, error)
+	// HeldBy is every live claim whose holder's KeyFingerprint is
+	// keyFingerprint, newest Updated first (NewestFirst): what a
+	// reconnecting agent may resume, and where it runs. An empty
+	// fingerprint is ErrNoFingerprint.
+	HeldBy(ctx context.Context, keyFingerprint string) ([]Claim, error)
+}
+
+// NewestFirst orders claims by Updated, newest first, then by Version,
+// newest first (for slices.SortFunc). Backends sort HeldBy with it in Go:
+// Updated is stored as RFC 3339 text in the entry, whose string order is
+// not time order (fractions of a second, zones).
+func NewestFirst(a, b Claim) int {
+	if c := b.Updated.Compare(a.Updated); c != 0 {
+		return c
+	}
+	return cmp.Compare(b.Version, a.Version)
 }
 
 // Tx is one backend transaction as the decisions see it.
@@ -179,7 +237,8 @@ type Tx interface {
 }
 
 // TakeTx decides and writes a Take inside tx (staleAfter <= 0: never
-// stale).
+// stale). The taker's Replica is recorded; a live claim on t.GoneReplica is
+// taken as interrupted (From.Interrupted and From.Stale).
 func TakeTx(tx Tx, t Take, staleAfter time.Duration) (Claim, error) {
 	if t.Account == "" || t.Attempt == "" {
 		return Claim{}, errors.New("claim: a take needs an account and an attempt")
@@ -188,11 +247,18 @@ func TakeTx(tx Tx, t Take, staleAfter time.Duration) (Claim, error) {
 	if err != nil {
 		return Claim{}, err
 	}
-	next := Claim{Account: t.Account, Holder: t.Holder, Attempt: t.Attempt, Since: t.Now, Phase: t.Phase, Step: t.Step, Updated: t.Now}
+	next := Claim{Account: t.Account, Holder: t.Holder, Attempt: t.Attempt, Since: t.Now, Phase: t.Phase, Step: t.Step, Updated: t.Now,
+		Replica: t.Replica}
 	switch {
 	case !ok || !cur.Live():
 	case cur.Attempt == t.Attempt:
 		next.Since, next.From = cur.Since, cur.From
+	case cur.Replica != "" && cur.Replica == t.GoneReplica:
+		// Its program went with its replica: nobody will refresh or release
+		// it, so waiting for it to go stale would only keep the account
+		// from everyone.
+		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, Stale: true, Interrupted: true, Replica: cur.Replica,
+			At: t.Now, LastSeen: cur.Updated}
 	case cur.StaleAt(t.Now, staleAfter):
 		next.From = &Taken{Holder: cur.Holder, Attempt: cur.Attempt, Stale: true, At: t.Now, LastSeen: cur.Updated}
 	case t.TakeOver:
@@ -218,6 +284,7 @@ func UpdateTx(tx Tx, u Update) (Claim, error) {
 		return Claim{}, ErrNotHeld
 	}
 	cur.Phase, cur.Step, cur.Updated = u.Phase, u.Step, u.Now
+	cur.Replica, cur.Parked = u.Replica, u.Parked
 	v, err := tx.Put(cur)
 	if err != nil {
 		return Claim{}, err

@@ -81,3 +81,20 @@ func (m *Memory) Changes(_ context.Context, after int64) ([]Claim, error) {
 	slices.SortFunc(out, func(a, b Claim) int { return int(a.Version - b.Version) })
 	return out, nil
 }
+
+// HeldBy is Backend.HeldBy.
+func (m *Memory) HeldBy(_ context.Context, keyFingerprint string) ([]Claim, error) {
+	if keyFingerprint == "" {
+		return nil, ErrNoFingerprint
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Claim
+	for _, c := range m.rows {
+		if c.Live() && c.Holder.KeyFingerprint == keyFingerprint {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, NewestFirst)
+	return out, nil
+}

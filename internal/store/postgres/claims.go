@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -145,6 +146,11 @@ func (b *Claims) Changes(ctx context.Context, after int64) ([]claim.Claim, error
 		return nil, wrap(err)
 	}
 	defer rows.Close()
+	return scanClaims(rows)
+}
+
+// scanClaims reads rows of (account, entry, version).
+func scanClaims(rows pgx.Rows) ([]claim.Claim, error) {
 	var out []claim.Claim
 	for rows.Next() {
 		var acc string
@@ -161,4 +167,28 @@ func (b *Claims) Changes(ctx context.Context, after int64) ([]claim.Claim, error
 		out = append(out, c)
 	}
 	return out, wrap(rows.Err())
+}
+
+// heldByQuery is HeldBy's query: the WHERE clause is claims_holder_key's
+// expression and predicate (0005_resume.sql), so the planner can answer
+// from that index.
+const heldByQuery = `SELECT account, entry, version FROM claims
+	WHERE entry->'holder'->>'key_fingerprint' = $1 AND NOT released`
+
+// HeldBy is claim.Backend.HeldBy.
+func (b *Claims) HeldBy(ctx context.Context, keyFingerprint string) ([]claim.Claim, error) {
+	if keyFingerprint == "" {
+		return nil, claim.ErrNoFingerprint
+	}
+	rows, err := b.db.Pool.Query(ctx, heldByQuery, keyFingerprint)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	out, err := scanClaims(rows)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, claim.NewestFirst)
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/reauth/reauth/internal/claim"
@@ -140,6 +141,11 @@ func (b *Claims) Changes(ctx context.Context, after int64) ([]claim.Claim, error
 		return nil, wrap(err)
 	}
 	defer rows.Close()
+	return scanClaims(rows)
+}
+
+// scanClaims reads rows of (account, entry, version).
+func scanClaims(rows *sql.Rows) ([]claim.Claim, error) {
 	var out []claim.Claim
 	for rows.Next() {
 		var acc, raw string
@@ -155,4 +161,28 @@ func (b *Claims) Changes(ctx context.Context, after int64) ([]claim.Claim, error
 		out = append(out, c)
 	}
 	return out, wrap(rows.Err())
+}
+
+// heldByQuery is HeldBy's query: the WHERE clause is claims_holder_key's
+// expression and predicate (0005_resume.sql), so SQLite answers from that
+// index.
+const heldByQuery = `SELECT account, entry, version FROM claims
+	WHERE json_extract(entry, '$.holder.key_fingerprint') = ? AND released = 0`
+
+// HeldBy is claim.Backend.HeldBy.
+func (b *Claims) HeldBy(ctx context.Context, keyFingerprint string) ([]claim.Claim, error) {
+	if keyFingerprint == "" {
+		return nil, claim.ErrNoFingerprint
+	}
+	rows, err := b.db.SQL.QueryContext(ctx, heldByQuery, keyFingerprint)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	out, err := scanClaims(rows)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, claim.NewestFirst)
+	return out, nil
 }

@@ -23,11 +23,15 @@ func ClaimsBackend(t *testing.T, newDB func(t *testing.T) func(t *testing.T) cla
 	t.Run("StaleIsTakenSayingSo", func(t *testing.T) { testClaimStale(t, newDB(t)) })
 	t.Run("UpdateOnlyByTheHolder", func(t *testing.T) { testClaimUpdate(t, newDB(t)) })
 	t.Run("RaceOneWinner", func(t *testing.T) { testClaimRace(t, newDB(t)) })
+	t.Run("ReplicaAndParkedRoundTrip", func(t *testing.T) { testClaimReplicaParked(t, newDB(t)) })
+	t.Run("GoneReplicaIsInterrupted", func(t *testing.T) { testClaimGoneReplica(t, newDB(t)) })
+	t.Run("HeldByOneAgentsLiveClaims", func(t *testing.T) { testClaimHeldBy(t, newDB(t)) })
 }
 
 var (
 	ada  = audit.Agent{User: "ada", KeyFingerprint: "SHA256:ada", Via: "ssh"}
 	bola = audit.Agent{User: "bola", KeyFingerprint: "SHA256:bola", Via: "ssh"}
+	cyd  = audit.Agent{User: "cyd", KeyFingerprint: "SHA256:cyd", Via: "ssh"}
 	t0   = time.Date(2026, 3, 2, 7, 0, 0, 0, time.UTC)
 )
 
@@ -258,5 +262,184 @@ func testClaimRace(t *testing.T, open func(t *testing.T) claim.Backend) {
 		if cs[i].Version <= cs[i-1].Version {
 			t.Fatalf("feed goes back: %d after %d", cs[i].Version, cs[i-1].Version)
 		}
+	}
+}
+
+func update(t *testing.T, b claim.Backend, u claim.Update) claim.Claim {
+	t.Helper()
+	c, err := b.Update(context.Background(), u)
+	if err != nil {
+		t.Fatalf("update %s for %s: %v", u.Account, u.Attempt, err)
+	}
+	return c
+}
+
+// A claim carries the replica running its attempt and when it was parked,
+// through the store to every handle and the feed; an Update moves the
+// replica (a resumed attempt) and sets and clears Parked.
+func testClaimReplicaParked(t *testing.T, open func(t *testing.T) claim.Backend) {
+	ctx := context.Background()
+	a, b := open(t), open(t)
+	c := take(t, a, claim.Take{Account: "acc1", Holder: ada, Attempt: "a1", Replica: "r1", Now: at(0)})
+	if c.Replica != "r1" || !c.Parked.IsZero() {
+		t.Fatalf("took %+v", c)
+	}
+	if got := get(t, b, "acc1"); got.Replica != "r1" || !got.Parked.IsZero() {
+		t.Fatalf("another handle reads replica %q parked %v", got.Replica, got.Parked)
+	}
+	// Ada's connection drops: her program parks the attempt, still on r1.
+	// A parked time with a fraction of a second and its own zone must come
+	// back as the same instant.
+	parkedAt := at(2).Add(123456789 * time.Nanosecond).In(time.FixedZone("WAT", 3600))
+	p := update(t, a, claim.Update{Account: "acc1", Attempt: "a1", Phase: "page live", Replica: "r1", Parked: parkedAt, Now: at(2)})
+	if p.Replica != "r1" || !p.Parked.Equal(parkedAt) || p.Phase != "page live" {
+		t.Fatalf("parked: %+v", p)
+	}
+	got := get(t, b, "acc1")
+	if got.Replica != "r1" || !got.Parked.Equal(parkedAt) || got.Version != p.Version {
+		t.Fatalf("another handle reads the parked claim as replica %q parked %v (want %v)", got.Replica, got.Parked, parkedAt)
+	}
+	// A parked claim is still live and still held: a colleague is refused.
+	var he *claim.HeldError
+	if _, err := b.Take(ctx, claim.Take{Account: "acc1", Holder: bola, Attempt: "b1", Replica: "r2", Now: at(3)}); !errors.As(err, &he) || !he.Claim.Parked.Equal(parkedAt) {
+		t.Fatalf("a take of a parked claim: %v", err)
+	}
+	// She comes back through r2, which resumes the attempt: it moves there,
+	// unparked, keeping its Since.
+	r := update(t, b, claim.Update{Account: "acc1", Attempt: "a1", Phase: "page live", Replica: "r2", Now: at(4)})
+	if r.Replica != "r2" || !r.Parked.IsZero() || !r.Since.Equal(at(0)) || r.Holder != ada {
+		t.Fatalf("resumed: %+v", r)
+	}
+	cs, err := a.Changes(ctx, p.Version)
+	if err != nil || len(cs) != 1 || cs[0].Replica != "r2" || !cs[0].Parked.IsZero() || cs[0].Version != r.Version {
+		t.Fatalf("feed after the resume: %+v %v", cs, err)
+	}
+	// The same attempt taken again from a third replica (a retake) records
+	// that replica and keeps Since.
+	again := take(t, a, claim.Take{Account: "acc1", Holder: ada, Attempt: "a1", Replica: "r3", Now: at(5)})
+	if again.Replica != "r3" || !again.Since.Equal(at(0)) || !again.Parked.IsZero() {
+		t.Fatalf("retake from r3: %+v", again)
+	}
+	// Outside replicas the claim names none.
+	o := take(t, a, claim.Take{Account: "acc2", Holder: ada, Attempt: "a2", Now: at(5)})
+	if got := get(t, b, "acc2"); o.Replica != "" || got.Replica != "" || !got.Parked.IsZero() {
+		t.Fatalf("a claim outside replicas: took %+v, read %+v", o, got)
+	}
+}
+
+// A live claim whose replica the taker saw gone is taken at once (no
+// takeover, not waiting for staleness) and says it was interrupted; a
+// GoneReplica that is not the holder's replica changes nothing.
+func testClaimGoneReplica(t *testing.T, open func(t *testing.T) claim.Backend) {
+	ctx := context.Background()
+	a, b := open(t), open(t)
+	take(t, a, claim.Take{Account: "acc1", Holder: ada, Attempt: "a1", Replica: "r1", Now: at(0)})
+	update(t, a, claim.Update{Account: "acc1", Attempt: "a1", Phase: "page live", Replica: "r1", Now: at(1)})
+	var he *claim.HeldError
+	// r2 gone, but ada's attempt runs on r1: refused, as any take of a held
+	// claim.
+	_, err := b.Take(ctx, claim.Take{Account: "acc1", Holder: bola, Attempt: "b1", Replica: "r3", GoneReplica: "r2", Now: at(2)})
+	if !errors.As(err, &he) || he.Claim.Attempt != "a1" || he.Claim.Replica != "r1" {
+		t.Fatalf("a take naming another gone replica: %v", err)
+	}
+	if got := get(t, b, "acc1"); got.Attempt != "a1" || got.From != nil {
+		t.Fatalf("a refused take changed the claim: %+v", got)
+	}
+	// r1 gone: taken, one minute after ada's last refresh (far from stale).
+	c := take(t, b, claim.Take{Account: "acc1", Holder: bola, Attempt: "b1", Replica: "r3", GoneReplica: "r1", Now: at(2)})
+	f := c.From
+	if c.Holder != bola || c.Replica != "r3" || !c.Since.Equal(at(2)) || f == nil {
+		t.Fatalf("interrupted take: %+v", c)
+	}
+	if !f.Interrupted || f.Replica != "r1" || !f.Stale || f.Holder != ada || f.Attempt != "a1" || !f.At.Equal(at(2)) || !f.LastSeen.Equal(at(1)) {
+		t.Fatalf("interrupted take's From: %+v", f)
+	}
+	// Ada's program (were it alive) and every colleague learn it from the
+	// feed, with the replica named.
+	cs, err := a.Changes(ctx, 0)
+	if err != nil || len(cs) != 1 || cs[0].From == nil || !cs[0].From.Interrupted || cs[0].From.Replica != "r1" || cs[0].Replica != "r3" {
+		t.Fatalf("feed: %+v %v", cs, err)
+	}
+	// Bola's own refresh keeps From (as after any take).
+	if u := update(t, b, claim.Update{Account: "acc1", Attempt: "b1", Replica: "r3", Now: at(3)}); u.From == nil || !u.From.Interrupted {
+		t.Fatalf("update after the interrupted take: %+v", u.From)
+	}
+	// A claim outside replicas (Replica "") is never taken for an empty
+	// GoneReplica.
+	take(t, a, claim.Take{Account: "acc2", Holder: ada, Attempt: "a2", Now: at(3)})
+	if _, err := b.Take(ctx, claim.Take{Account: "acc2", Holder: bola, Attempt: "b2", Now: at(4)}); !errors.As(err, &he) {
+		t.Fatalf("a take of a claim outside replicas with no gone replica: %v", err)
+	}
+	// A takeover of a claim on a gone replica says it was interrupted (the
+	// agent did not need to ask).
+	take(t, a, claim.Take{Account: "acc3", Holder: ada, Attempt: "a3", Replica: "r1", Now: at(3)})
+	if c := take(t, b, claim.Take{Account: "acc3", Holder: bola, Attempt: "b3", TakeOver: true, GoneReplica: "r1", Now: at(4)}); c.From == nil || !c.From.Interrupted {
+		t.Fatalf("takeover of a claim on a gone replica: %+v", c.From)
+	}
+	// The same attempt's retake on a gone replica is a retake: Since and
+	// From kept, not interrupted.
+	take(t, a, claim.Take{Account: "acc4", Holder: ada, Attempt: "a4", Replica: "r1", Now: at(3)})
+	if c := take(t, b, claim.Take{Account: "acc4", Holder: ada, Attempt: "a4", Replica: "r2", GoneReplica: "r1", Now: at(4)}); c.From != nil || !c.Since.Equal(at(3)) || c.Replica != "r2" {
+		t.Fatalf("the holder's own retake after its replica went: %+v", c)
+	}
+}
+
+// HeldBy is one agent's live claims, newest refresh first: not their
+// released ones, not those taken from them, not a colleague's.
+func testClaimHeldBy(t *testing.T, open func(t *testing.T) claim.Backend) {
+	ctx := context.Background()
+	a, b := open(t), open(t)
+	if _, err := a.HeldBy(ctx, ""); !errors.Is(err, claim.ErrNoFingerprint) {
+		t.Fatalf("HeldBy without a fingerprint: %v", err)
+	}
+	if cs, err := a.HeldBy(ctx, ada.KeyFingerprint); err != nil || len(cs) != 0 {
+		t.Fatalf("HeldBy on an empty store: %+v %v", cs, err)
+	}
+	// Versions go acc1..acc4 but refreshes do not: the order must be
+	// Updated's. acc3 and acc1 are half a second apart and acc2's time is in
+	// another zone, so the order is of instants, not of stored text.
+	wat := time.FixedZone("WAT", 3600)
+	take(t, a, claim.Take{Account: "acc1", Holder: ada, Attempt: "a1", Replica: "r1", Now: at(1)})
+	take(t, a, claim.Take{Account: "acc2", Holder: ada, Attempt: "a2", Replica: "r2", Now: at(3).In(wat)})
+	take(t, a, claim.Take{Account: "acc3", Holder: ada, Attempt: "a3", Replica: "r1", Now: at(1).Add(500 * time.Millisecond)})
+	update(t, a, claim.Update{Account: "acc3", Attempt: "a3", Replica: "r1", Parked: at(1.5), Now: at(2)})
+	take(t, a, claim.Take{Account: "acc4", Holder: ada, Attempt: "a4", Now: at(4)})
+	if ok, err := a.Release(ctx, "acc4", "a4", at(5)); !ok || err != nil {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+	take(t, a, claim.Take{Account: "acc5", Holder: ada, Attempt: "a5", Now: at(5)})
+	take(t, b, claim.Take{Account: "acc5", Holder: bola, Attempt: "b5", TakeOver: true, Now: at(6)})
+	take(t, b, claim.Take{Account: "acc6", Holder: bola, Attempt: "b6", Now: at(6)})
+	// Another agent with the same user name but another key is another
+	// agent.
+	take(t, b, claim.Take{Account: "acc7", Holder: audit.Agent{User: "ada", KeyFingerprint: "SHA256:ada-laptop"}, Attempt: "x7", Now: at(7)})
+
+	cs, err := b.HeldBy(ctx, ada.KeyFingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cs {
+		got = append(got, c.Account)
+	}
+	if fmt.Sprint(got) != "[acc2 acc3 acc1]" {
+		t.Fatalf("ada holds %v, want [acc2 acc3 acc1] (newest refresh first)", got)
+	}
+	if c := cs[1]; c.Replica != "r1" || !c.Parked.Equal(at(1.5)) || c.Holder != ada || c.Version <= 0 || !c.Live() {
+		t.Fatalf("acc3 as HeldBy reads it: %+v", c)
+	}
+	if cs[0].Replica != "r2" || !cs[0].Parked.IsZero() {
+		t.Fatalf("acc2 as HeldBy reads it: %+v", cs[0])
+	}
+	cs, err = a.HeldBy(ctx, bola.KeyFingerprint)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("bola holds %+v %v", cs, err)
+	}
+	// acc5 and acc6 share their Updated: the newer version comes first.
+	if cs[0].Account != "acc6" || cs[1].Account != "acc5" {
+		t.Fatalf("bola's claims in order %s, %s; want acc6, acc5", cs[0].Account, cs[1].Account)
+	}
+	if cs, err := a.HeldBy(ctx, cyd.KeyFingerprint); err != nil || len(cs) != 0 {
+		t.Fatalf("cyd holds %+v %v", cs, err)
 	}
 }
