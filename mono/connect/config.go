@@ -167,6 +167,14 @@ type Config struct {
 	// of its own (8, refilled at 1/s), so a page flooding chatter cannot keep
 	// its outcome out.
 	PageRateLimit RateLimit
+	// Internal, if set, is served under InternalPrefix ("/_internal/",
+	// the request's path unchanged): the runtime's own endpoints between
+	// replicas (e.g. "hand me this session", Server.Export on the other
+	// side). These requests never go through the page's checks (Host,
+	// security headers) and are never forwarded: the runtime
+	// authenticates them itself, and must not serve anything there
+	// without that. Nil: nothing is served there.
+	Internal http.Handler
 }
 
 // RateLimit is a token bucket: Burst posts at once, refilled at PerSecond.

@@ -44,4 +44,9 @@
 // another replica owns is forwarded there (Host and Origin as sent, so the
 // owner's checks run as for a direct request; ForwardedHeader stops a second
 // hop); a page whose replica is gone is answered as ended (server_closed).
+// A live session can move to another replica with its page (Server.Export
+// gives a Handoff, Server.Adopt on the other replica carries it on; the old
+// Session ends as EndMoved and its replica forwards the page's requests to
+// the new one). Config.Internal mounts the runtime's own endpoints between
+// replicas under /_internal/.
 package connect

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,10 +25,15 @@ import (
 // came, so the owner runs every check (secret, Origin, size, shape, rate)
 // exactly as for a direct request. No routing rule in the proxy is needed.
 
-// ForwardedHeader marks a request one replica forwarded to another. It is a
-// loop guard and nothing more: a replica that receives a request carrying it
-// for a session it does not own answers "ended" instead of forwarding it
-// again. It relaxes no check, so a customer who sends it only stops their
+// ForwardedHeader marks a request one replica forwarded to another: the
+// replicas it passed, in order ("r2", or "r2, r1" for a page that moved). It
+// is a loop guard and nothing more: a replica that receives a request
+// carrying it for a session it does not hold answers "ended" instead of
+// forwarding it again by the id's owner; only a session that moved on from
+// there (Server.Export) is passed on, never to a replica already named, at
+// most maxHops. When the replica it would go to is already named, the page
+// is between two replicas (Export done, Adopt not yet) and is told to retry
+// (503). It relaxes no check, so a customer who sends it only stops their
 // own request from being forwarded.
 const ForwardedHeader = "X-Reauth-Forwarded-By"
 
@@ -69,8 +75,8 @@ func (s *Server) newForwarder() *httputil.ReverseProxy {
 		Transport: tr,
 		ErrorLog:  slog.NewLogLogger(s.set.Logger.Handler(), slog.LevelDebug),
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			target := pr.In.Context().Value(forwardTargetKey{}).(*url.URL)
-			pr.SetURL(target)
+			hop := pr.In.Context().Value(forwardTargetKey{}).(forwardHop)
+			pr.SetURL(hop.target)
 			// The owner checks the Host and the Origin against the public
 			// URL the replicas share: both go as the customer sent them.
 			pr.Out.Host = pr.In.Host
@@ -78,7 +84,7 @@ func (s *Server) newForwarder() *httputil.ReverseProxy {
 				pr.Out.Header["X-Forwarded-For"] = prior
 			}
 			pr.SetXForwarded()
-			pr.Out.Header.Set(ForwardedHeader, s.set.ReplicaID)
+			pr.Out.Header.Set(ForwardedHeader, hop.by)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.set.Logger.Debug("page request not forwarded", "err", err)
@@ -98,8 +104,22 @@ func (s *Server) newForwarder() *httputil.ReverseProxy {
 
 type forwardTargetKey struct{}
 
-// forward handles a session request another replica owns, and reports
-// whether it did; false leaves the request to this server's own routes.
+// forwardHop is where a forwarded request goes, and the ForwardedHeader it
+// carries there (the replicas it passed, this one last).
+type forwardHop struct {
+	target *url.URL
+	by     string
+}
+
+// maxHops bounds a forwarded request's path: its first replica, the owner
+// by the id, and the replicas a moved session went to after that.
+const maxHops = 4
+
+// forward handles a session request that another replica answers, and
+// reports whether it did; false leaves the request to this server's own
+// routes. A session this server holds (or ended) is its own, whoever the id
+// names (Adopt); one it handed on (Export) goes to where it went; any other
+// to the owner the id names.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request) bool {
 	if s.proxy == nil {
 		return false
@@ -109,18 +129,45 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	id, _, _ := strings.Cut(rest, "/")
-	owner, ok := OwnerOf(id)
-	if !ok || owner == s.set.ReplicaID {
+	local, movedTo := s.routeOf(id)
+	if local {
 		return false
 	}
-	if r.Header.Get(ForwardedHeader) != "" {
-		// Forwarded already (or claims to be): never again. The replica
-		// that sent it here thought we own it; we do not.
-		s.ownerGone(w, r)
-		return true
+	to := movedTo
+	if to == "" {
+		owner, ok := OwnerOf(id)
+		if !ok || owner == s.set.ReplicaID {
+			return false
+		}
+		to = owner
 	}
-	target, ok := s.set.Forward(owner)
+	var chain []string
+	if prior := r.Header.Get(ForwardedHeader); prior != "" {
+		for _, hop := range strings.Split(prior, ",") {
+			chain = append(chain, strings.TrimSpace(hop))
+		}
+	}
+	if len(chain) > 0 {
+		switch {
+		case slices.Contains(chain, to):
+			// The replica we would send it to passed it here: the page
+			// is between the two (Export done, Adopt not yet), or its new
+			// holder lost it. The page retries (503) while that lasts.
+			s.answer(w, movingVerdict())
+			return true
+		case movedTo == "" || slices.Contains(chain, s.set.ReplicaID) || len(chain) >= maxHops:
+			// Forwarded already (or claims to be): never again by the
+			// id. The replica that sent it here thought we own it; we do
+			// not. Only a session that moved on from here is passed on.
+			s.ownerGone(w, r)
+			return true
+		}
+	}
+	target, ok := s.set.Forward(to)
 	if !ok || target == nil {
+		if movedTo != "" {
+			s.forgetMoved(id, movedTo, EndServerClosed)
+		}
 		s.ownerGone(w, r)
 		return true
 	}
@@ -142,8 +189,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) bool {
 	}
 	// The owner sets its own security headers.
 	clear(w.Header())
-	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTargetKey{}, target)))
+	hop := forwardHop{target: target, by: strings.Join(append(chain, s.set.ReplicaID), ", ")}
+	s.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTargetKey{}, hop)))
 	return true
+}
+
+// movingVerdict answers a request for a page that is being handed from one
+// replica to another (Export, then Adopt): 503, try again in a moment.
+// page.js retries its posts and its config fetch, the simulated widget its
+// plan and completion.
+func movingVerdict() verdict {
+	return verdict{status: http.StatusServiceUnavailable, why: "this page is moving to another server; try again"}
 }
 
 // ownerGone answers a request for a page whose replica is gone as for a

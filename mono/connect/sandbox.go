@@ -16,9 +16,10 @@ import (
 	"github.com/reauth/reauth/mono/sandbox"
 )
 
-// sandboxOutcome is the (cached) answer of the fake Mono to "the simulated
-// customer finished": the widget turns it into success or an ERROR.
-type sandboxOutcome struct {
+// SandboxOutcome is the (cached) answer of the fake Mono to "the simulated
+// customer finished": the widget turns it into success or an ERROR. A
+// Handoff carries it, so a completion is never run twice for one session.
+type SandboxOutcome struct {
 	OK           bool   `json:"ok"`
 	Code         string `json:"code,omitempty"` // the onSuccess code: a secret
 	ErrorType    string `json:"errorType,omitempty"`
@@ -75,7 +76,7 @@ type plan struct {
 	Banks         []planInstitution `json:"banks"`
 	// Invalid is set when the widget was not given this session's token or
 	// account: like Mono, it shows an error instead of the flow.
-	Invalid *sandboxOutcome `json:"invalid,omitempty"`
+	Invalid *SandboxOutcome `json:"invalid,omitempty"`
 }
 
 // widgetBanks is the simulated widget's bank list: the account's own bank
@@ -142,7 +143,7 @@ func (s *Server) handlePlan(w http.ResponseWriter, r *http.Request) {
 		want = a.ID
 	}
 	if want == "" || subtle.ConstantTimeCompare([]byte(req.Reauth), []byte(want)) != 1 {
-		p.Invalid = &sandboxOutcome{ErrorType: "INVALID_REAUTH", ErrorMessage: "This re-authorisation link is not valid."}
+		p.Invalid = &SandboxOutcome{ErrorType: "INVALID_REAUTH", ErrorMessage: "This re-authorisation link is not valid."}
 	}
 	writeJSON(w, http.StatusOK, p)
 }
@@ -157,8 +158,14 @@ func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {
 	sess.completeMu.Lock()
 	defer sess.completeMu.Unlock()
 	sess.mu.Lock()
-	cached := sess.sandbox
+	cached, ended := sess.sandbox, sess.ended
 	sess.mu.Unlock()
+	if ended != "" {
+		// It ended (or moved to another replica, Server.Export) while this
+		// request waited: never complete twice.
+		s.answer(w, endedVerdict(ended))
+		return
+	}
 	if cached == nil {
 		out := s.completeSandbox(r.Context(), sess)
 		cached = &out
@@ -169,10 +176,10 @@ func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cached)
 }
 
-func (s *Server) completeSandbox(ctx context.Context, sess *Session) sandboxOutcome {
+func (s *Server) completeSandbox(ctx context.Context, sess *Session) SandboxOutcome {
 	tok := sess.params.Token
 	if tok.Value != "" && tok.Expired(s.set.Now()) {
-		return sandboxOutcome{ErrorType: "TOKEN_EXPIRED", ErrorMessage: "This re-authorisation link has expired. Ask for a new one."}
+		return SandboxOutcome{ErrorType: "TOKEN_EXPIRED", ErrorMessage: "This re-authorisation link has expired. Ask for a new one."}
 	}
 	if s.set.SandboxComplete != nil {
 		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -183,12 +190,23 @@ func (s *Server) completeSandbox(ctx context.Context, sess *Session) sandboxOutc
 				msg = strings.ReplaceAll(msg, tok.Value, tok.Masked())
 			}
 			s.set.Logger.Warn("sandbox reauth refused", "session", sess.id, "token", tok.Fingerprint(), "err", mono.CleanText(msg))
-			return sandboxOutcome{ErrorType: "REAUTH_FAILED", ErrorMessage: clean(&msg, maxLongText)}
+			return SandboxOutcome{ErrorType: "REAUTH_FAILED", ErrorMessage: clean(&msg, maxLongText)}
 		}
 	}
 	code, err := randomString(12)
 	if err != nil {
-		return sandboxOutcome{ErrorType: "INTERNAL_ERROR", ErrorMessage: "Something went wrong. Please try again."}
+		return SandboxOutcome{ErrorType: "INTERNAL_ERROR", ErrorMessage: "Something went wrong. Please try again."}
 	}
-	return sandboxOutcome{OK: true, Code: "code_" + code}
+	return SandboxOutcome{OK: true, Code: "code_" + code}
 }
+
+// String keeps the onSuccess code out of logs and errors.
+func (o SandboxOutcome) String() string {
+	if o.OK {
+		return "SandboxOutcome{ok, code " + mono.Fingerprint(o.Code) + "}"
+	}
+	return "SandboxOutcome{" + o.ErrorType + "}"
+}
+
+// GoString does the same for %#v.
+func (o SandboxOutcome) GoString() string { return o.String() }

@@ -43,6 +43,8 @@ type Server struct {
 	byAccount map[string]*Session
 	tombs     map[string]string // ended session id -> why
 	tombOrder []string
+	moved     map[string]movedEntry // sessions handed to another replica (Export)
+	movedList []string              // moved ids, oldest first
 	serveDone chan struct{}
 
 	baseCtx  context.Context
@@ -64,6 +66,7 @@ func NewServer(cfg Config) (*Server, error) {
 		sessions:  map[string]*Session{},
 		byAccount: map[string]*Session{},
 		tombs:     map[string]string{},
+		moved:     map[string]movedEntry{},
 		pageCSP:   set.pageCSP(),
 		refusals:  newRefusalLog(set.Logger, set.tune.refusalLog),
 	}
@@ -291,16 +294,32 @@ func (s *Server) endSession(sess *Session, why string) {
 		if s.byAccount[sess.params.Account.ID] == sess {
 			delete(s.byAccount, sess.params.Account.ID)
 		}
-		s.tombs[sess.id] = why
-		s.tombOrder = append(s.tombOrder, sess.id)
-		if len(s.tombOrder) > s.set.tune.maxTombs {
-			delete(s.tombs, s.tombOrder[0])
-			s.tombOrder = s.tombOrder[1:]
-		}
+		s.addTombLocked(sess.id, why)
 		s.set.Logger.Info("widget session ended", "session", sess.id, "why", why)
 	}
 	s.mu.Unlock()
 	sess.end(why)
+}
+
+// addTombLocked remembers that session id ended and why (at most maxTombs).
+func (s *Server) addTombLocked(id, why string) {
+	if _, again := s.tombs[id]; again {
+		s.tombOrder = slices.DeleteFunc(s.tombOrder, func(t string) bool { return t == id })
+	}
+	s.tombs[id] = why
+	s.tombOrder = append(s.tombOrder, id)
+	if len(s.tombOrder) > s.set.tune.maxTombs {
+		delete(s.tombs, s.tombOrder[0])
+		s.tombOrder = s.tombOrder[1:]
+	}
+}
+
+// dropTombLocked forgets that session id ended (it lives here again: Adopt).
+func (s *Server) dropTombLocked(id string) {
+	if _, ok := s.tombs[id]; ok {
+		delete(s.tombs, id)
+		s.tombOrder = slices.DeleteFunc(s.tombOrder, func(t string) bool { return t == id })
+	}
 }
 
 // lookup finds an open session, or says why not: 404 unknown, or 410 ended
@@ -339,8 +358,25 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("POST /s/{id}/sandbox/plan", s.handlePlan)
 		mux.HandleFunc("POST /s/{id}/sandbox/complete", s.handleComplete)
 	}
-	return s.guard(mux)
+	page := s.guard(mux)
+	internal := s.set.Internal
+	if internal == nil {
+		return page
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, InternalPrefix) {
+			// The runtime's own traffic between replicas: it
+			// authenticates these requests itself. No Host check, no
+			// page headers, never forwarded.
+			internal.ServeHTTP(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
 }
+
+// InternalPrefix is the path under which Config.Internal is served.
+const InternalPrefix = "/_internal/"
 
 // guard sets the security headers on every response and refuses Hosts that
 // are not ours (a DNS-rebinding page must not reach this server).
@@ -502,6 +538,9 @@ func (s *Server) answer(w http.ResponseWriter, v verdict) {
 		writeJSON(w, v.status, endedReply{Error: "ended", Reason: endedReason(v.ended)})
 	case v.status == http.StatusConflict && v.moved:
 		writeJSON(w, v.status, movedReply{Error: "moved", Message: movedMessage})
+	case v.status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, v.why, v.status)
 	default:
 		http.Error(w, v.why, v.status)
 	}

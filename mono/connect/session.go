@@ -148,7 +148,9 @@ type Session struct {
 	succeeded  bool      // a success was accepted: an end after it is told as EndSucceeded
 	posts      bucket    // every post
 	reserve    bucket    // outcomes only, when posts is empty (takeTokenLocked)
-	sandbox    *sandboxOutcome
+	sandbox    *SandboxOutcome
+	exporting  bool     // ending as EndMoved: the pump hands its state over (finish)
+	handed     *Handoff // what the pump handed over, for Server.Export
 }
 
 // ID is the session id (in the page path; not a secret on its own).
@@ -172,13 +174,16 @@ func (s *Session) Account() mono.Account { return s.params.Account }
 func (s *Session) Reference() string { return s.reference }
 
 // Events delivers the page's events in seq order. It is closed after the
-// session ends (Done) and what was pending has been handed over.
+// session ends (Done) and what was pending has been handed over: to this
+// channel's buffer, or, for a session moved to another replica
+// (EndMoved), to the Handoff that Server.Export returned.
 func (s *Session) Events() <-chan mono.WidgetEvent { return s.events }
 
 // Done is closed when the session has ended (Close, a newer session for the
-// same account, or the server closing) and Events has been closed: once
-// Done is closed, whatever is left is already buffered in Events, so a
-// non-blocking drain of Events loses nothing.
+// same account, the server closing, or a move to another replica) and Events
+// has been closed: once Done is closed, whatever is left is already buffered
+// in Events, so a non-blocking drain of Events loses nothing. (A moved
+// session's unread events went with its Handoff instead.)
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Dropped counts droppable events (heartbeats, repeats of non-outcome
@@ -220,6 +225,10 @@ const (
 	EndServerClosed = "server closed"               // the page server shut down
 	EndExpired      = "expired"                     // the token expired (see Close and tuning.expiryGrace)
 	EndSucceeded    = "succeeded"                   // CloseWithReason(EndSucceeded): the reauth is done
+	// EndMoved: Server.Export handed the session to another replica, which
+	// carries it on (Server.Adopt) with the same page; this Session object
+	// is done with. Its page was not told anything: it keeps working.
+	EndMoved = "moved to another server"
 )
 
 // endedReason is how a page is told why its session ended: the "reason" of
@@ -267,7 +276,12 @@ func newSession(srv *Server, p SessionParams, contract Contract, base string, pa
 		}
 		ref = "reauth_" + r
 	}
-	s := &Session{
+	return buildSession(srv, id, secret, pairing, base, p, contract, ref), nil
+}
+
+// buildSession is a fresh session's state (newSession, Server.Adopt).
+func buildSession(srv *Server, id, secret, pairing, base string, p SessionParams, contract Contract, ref string) *Session {
+	return &Session{
 		srv:       srv,
 		id:        id,
 		secret:    secret,
@@ -288,7 +302,6 @@ func newSession(srv *Server, p SessionParams, contract Contract, base string, pa
 		posts:     bucket{tokens: srv.set.tune.rateBurst, at: time.Now()},
 		reserve:   bucket{tokens: srv.set.tune.reserveBurst, at: time.Now()},
 	}
-	return s, nil
 }
 
 // randomString is n bytes from crypto/rand, base64url without padding.
@@ -374,13 +387,42 @@ func (s *Session) run() {
 
 // finish hands over what fits in the channel's buffer, closes it, then
 // closes done. The session has ended, so nobody is obliged to read any more.
+//
+// A session moving to another replica (endMoved) keeps everything instead:
+// what its consumer has not read from the channel's buffer, then the event
+// in flight and the queue, in order, go into its Handoff with the rest of
+// its state, and the channel is closed empty.
 func (s *Session) finish(inFlight *mono.WidgetEvent) {
 	s.mu.Lock()
 	pending := s.queue
 	s.queue = nil
+	exporting := s.exporting
 	s.mu.Unlock()
 	if inFlight != nil {
 		pending = append([]queued{{ev: *inFlight}}, pending...)
+	}
+	if exporting {
+		var unread []mono.WidgetEvent
+	drain:
+		for {
+			select {
+			case ev := <-s.events: // this goroutine is the only sender
+				unread = append(unread, ev)
+			default:
+				break drain
+			}
+		}
+		for _, q := range pending {
+			unread = append(unread, q.ev)
+		}
+		s.mu.Lock()
+		h := s.snapshotLocked(time.Now())
+		h.Pending = unread
+		s.handed = &h
+		s.mu.Unlock()
+		close(s.events)
+		close(s.done)
+		return
 	}
 	for _, q := range pending {
 		select {
@@ -603,6 +645,11 @@ type verdict struct {
 // endedVerdict is the answer to any request to an ended (or expired)
 // session.
 func endedVerdict(why string) verdict {
+	if why == EndMoved {
+		// Moved to another replica while this request was on its way:
+		// the page retries, and its retry is forwarded to the new holder.
+		return movingVerdict()
+	}
 	return verdict{status: 410, why: "this page's session has ended (" + why + ")", ended: why}
 }
 
@@ -773,11 +820,37 @@ func (s *Session) expiresIn() time.Duration {
 func (s *Session) end(why string) {
 	s.endOnce.Do(func() {
 		s.mu.Lock()
-		s.ended = why
+		if s.ended == "" {
+			s.ended = why
+		}
 		s.mu.Unlock()
 		close(s.quit)
 	})
 	<-s.stopped
+}
+
+// endMoved ends the session as moved to another replica and returns its
+// state for the Handoff (with what its consumer has not read); false when it
+// had already ended for another reason.
+func (s *Session) endMoved() (Handoff, bool) {
+	moved := false
+	s.endOnce.Do(func() {
+		s.mu.Lock()
+		if s.ended == "" {
+			s.ended, s.exporting, moved = EndMoved, true, true
+		}
+		s.mu.Unlock()
+		close(s.quit)
+	})
+	<-s.stopped
+	if !moved {
+		return Handoff{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := *s.handed
+	s.handed = nil
+	return h, true
 }
 
 // redactLocked removes this session's secrets — the token, the page secret

@@ -448,7 +448,8 @@
   }
 
   // fetchConfig asks for this page's config; a 429 (a page reloaded very
-  // often) is retried a few times.
+  // often) or a 503 (the page is moving between the agent's servers) is
+  // retried a few times.
   async function fetchConfig() {
     for (var attempt = 0; ; attempt++) {
       var r = await fetch(sessionPath + "/config", {
@@ -456,7 +457,7 @@
         cache: "no-store",
         credentials: "same-origin",
       });
-      if (r.status !== 429 || attempt >= 4) return r;
+      if ((r.status !== 429 && r.status !== 503) || attempt >= 4) return r;
       await delay(500 * Math.pow(2, attempt));
     }
   }

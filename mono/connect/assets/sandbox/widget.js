@@ -118,13 +118,24 @@
     complete();
   }
 
-  function complete() {
-    fetch(session.path + "/sandbox/complete", {
+  // askServer posts to the page server; a 503 (the page is moving between
+  // the agent's servers) is retried a few times.
+  function askServer(path, body, attempt) {
+    attempt = attempt || 0;
+    return fetch(session.path + path, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Reauth-Secret": session.secret },
-      body: "{}",
+      body: body,
       cache: "no-store",
     }).then(function (r) {
+      if (r.status !== 503 || attempt >= 5) return r;
+      return new Promise(function (ok) { setTimeout(ok, 200 * Math.pow(2, attempt)); })
+        .then(function () { return askServer(path, body, attempt + 1); });
+    });
+  }
+
+  function complete() {
+    askServer("/sandbox/complete", "{}").then(function (r) {
       if (!r.ok) throw new Error("status " + r.status);
       return r.json();
     }).then(function (res) {
@@ -249,12 +260,7 @@
       maybeStart();
     } else if (e.data.type === "reauth.sandbox.session" && !session) {
       session = { path: String(e.data.path), secret: String(e.data.secret) };
-      fetch(session.path + "/sandbox/plan", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Reauth-Secret": session.secret },
-        body: JSON.stringify({ reauth: reauthArg }),
-        cache: "no-store",
-      }).then(function (r) {
+      askServer("/sandbox/plan", JSON.stringify({ reauth: reauthArg })).then(function (r) {
         if (!r.ok) throw new Error("status " + r.status);
         return r.json();
       }).then(function (p) {
