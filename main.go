@@ -719,7 +719,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rt.Catalog().Start()
 	scfg := sshserve.Config{Addr: *sshAddr, HostKeyPath: *hostKey, HostKey: givenHostKey, AuthorizedKeysPath: *authKeys,
 		AllowAnyKey: *anyKey, MaxSessions: *maxSessions, IdleTimeout: *idle, ResumeGrace: *resumeGrace, PublicURL: c.PublicURL,
-		Logger: e.Logger.WithPrefix("ssh"), NewDeps: rt.Deps}
+		Logger: e.Logger.WithPrefix("ssh"), NewDeps: rt.Deps, ResumeElsewhere: rt.ResumeElsewhere}
 	if m != nil {
 		scfg.Connected = m.AgentConnected
 		// The admin server outlives ctx by the shutdown, so /readyz says
@@ -743,6 +743,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if w := srv.Warning(); w != "" {
 		fmt.Fprintln(stderr, w)
 	}
+	// Other replicas may take this one's parked attempts for their agents.
+	rt.ServeHandOvers(srv)
 	if err := srv.Start(); err != nil {
 		return failedError{"cannot listen on " + *sshAddr + ": " + oneLine(err)}
 	}

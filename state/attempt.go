@@ -76,6 +76,32 @@ func (a *Attempt) TookOver(from, theirs string, stale bool, now time.Time) []aud
 		Event: "took over from " + from, Detail: detail}}
 }
 
+// Interrupted is the outcome word of an attempt whose replica stopped
+// (killed, or its host lost) while it was live: no program runs it any
+// more, its page no longer answers, and no outcome of its own was
+// recorded. A colleague's (or the same agent's) next attempt on the
+// account records it (TookOverInterrupted).
+const Interrupted = "INTERRUPTED"
+
+// TookOverInterrupted records that this attempt took the account from an
+// attempt whose replica had stopped (from: its agent's name; theirs: its
+// audit session id; replica: the replica that ran it): this attempt's
+// claim_taken_over, and the interrupted attempt's own end (an outcome
+// record in its session, unnumbered: its numbering died with its replica),
+// so the account's history does not show it live forever.
+func (a *Attempt) TookOverInterrupted(from, theirs, replica string, now time.Time) []audit.Record {
+	why := "the server running it (replica " + replica + ") stopped while it was live"
+	a.seq++
+	recs := []audit.Record{{Session: a.id, Seq: a.seq, Account: a.sess.account.ID, Action: audit.ActionClaimTakenOver,
+		Event: "took over from " + from, Detail: "took over from " + from + " (their attempt was interrupted: " + why + "); their attempt " + theirs}}
+	if theirs != "" {
+		recs = append(recs, audit.Record{Time: now, Session: theirs, Account: a.sess.account.ID, Action: audit.ActionOutcome,
+			Outcome: Interrupted, Detail: "Interrupted: " + why + "; the customer's page stopped answering. Recorded when attempt " +
+				a.id + " took the account."})
+	}
+	return recs
+}
+
 // Line is one line of a status pane or a transcript.
 type Line struct {
 	At   time.Time

@@ -148,6 +148,11 @@ type Deps struct {
 	// keeps it current and releases it at its outcome; a colleague's claim
 	// shows on the account and taking it over asks first. Nil: no claims.
 	Claims Claims
+	// ReplicaGone reports whether the replica a claim names has stopped
+	// (silent in the replicas' registry since seen, the claim's last
+	// refresh): its attempt was interrupted. It does no I/O (a view asks
+	// it). Nil: one server, never.
+	ReplicaGone func(replica string, seen time.Time) bool
 	// VerifyEvery and VerifyFor bound the post-success account re-reads.
 	VerifyEvery time.Duration
 	VerifyFor   time.Duration

@@ -177,7 +177,12 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 		// If the program ends without the agent leaving (an SSH drop), the
 		// claim is released then (the page closes too).
 		releaseOnEnd(c, s.account.ID, s.id())
-		if f := msg.claim.From; f != nil {
+		if f := msg.claim.From; f != nil && f.Interrupted {
+			who := claim.Name(f.Holder)
+			s.journal.push(s.att.TookOverInterrupted(who, f.Attempt, f.Replica, c.now()))
+			s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: "You took this account from " + who +
+				"'s interrupted attempt (the server running it stopped; recorded as " + state.Interrupted + ")"})
+		} else if f != nil {
 			who := claim.Name(f.Holder)
 			s.journal.push(s.att.TookOver(who, f.Attempt, f.Stale, c.now()))
 			text := "You took over this account from " + who
@@ -352,6 +357,12 @@ func (s *sessionScreen) heldLine(c *screenCtx) string {
 		return "" // (the question says it all)
 	}
 	now := c.now()
+	if o.Replica != "" && c.deps.ReplicaGone != nil && c.deps.ReplicaGone(o.Replica, o.Updated) {
+		// Its replica stopped (killed, host lost): nobody runs the attempt
+		// and its page no longer answers, whatever the claim last said.
+		return claim.Name(o.Holder) + "'s attempt here was interrupted: the server running it stopped (last word " +
+			o.Updated.In(now.Location()).Format("15:04") + "); the customer's page no longer works. t starts a new attempt (nobody is asked)."
+	}
 	line := o.Sentence(now.Location())
 	if o.StaleAt(now, claim.DefaultStaleAfter) {
 		line += " (no word from their program since " + o.Updated.In(now.Location()).Format("15:04") + ": t takes it without asking them)"

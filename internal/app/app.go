@@ -68,6 +68,11 @@ type Tune struct {
 	MarksPollEvery time.Duration
 	// ClaimsPollEvery replaces ClaimsPollEvery.
 	ClaimsPollEvery time.Duration
+	// SharedSandbox, with Config.Sandbox, is a fake Mono another runtime
+	// started (tests of replicas: one team talks to one Mono). It is used
+	// as it is, not closed here; its webhooks reach the runtime that made
+	// it.
+	SharedSandbox *sandbox.Server
 }
 
 // ConfigError is a configuration the runtime cannot start with (a bad flag

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"charm.land/log/v2"
@@ -31,6 +32,12 @@ type Claims struct {
 	kick chan struct{}
 	// news fans each change out to the programs watching.
 	news *broker[claim.Claim]
+	// replica is this process's replica id: takes and refreshes say which
+	// replica runs the attempt (a resumed attempt moves with its refresh).
+	replica string
+	// gone reports a replica silent in the registry since seen, reading
+	// the registry again first (nil: one server).
+	gone func(ctx context.Context, replica string, seen time.Time) bool
 }
 
 func newClaims(b claim.Backend, now func() time.Time, logger *log.Logger, m *metrics.Metrics) *Claims {
@@ -113,11 +120,20 @@ func (a agentClaims) Get(ctx context.Context, account string) (claim.Claim, bool
 }
 
 func (a agentClaims) Take(ctx context.Context, account, attempt, phase, step string, takeOver bool) (claim.Claim, error) {
-	cl, err := a.c.backend.Take(ctx, claim.Take{Account: account, Holder: a.agent, Attempt: attempt, Phase: phase, Step: step,
-		TakeOver: takeOver, Now: a.c.now()})
+	t := claim.Take{Account: account, Holder: a.agent, Attempt: attempt, Phase: phase, Step: step,
+		TakeOver: takeOver, Replica: a.c.replica, Now: a.c.now()}
+	cl, err := a.c.backend.Take(ctx, t)
+	var held *claim.HeldError
+	if errors.As(err, &held) && a.c.gone != nil && held.Claim.Replica != "" && a.c.gone(ctx, held.Claim.Replica, held.Claim.Updated) {
+		// The holder's replica stopped: its attempt was interrupted, and
+		// the account is taken from it without asking anyone (the store
+		// checks it still names that replica).
+		t.GoneReplica = held.Claim.Replica
+		cl, err = a.c.backend.Take(ctx, t)
+	}
 	if err == nil {
 		a.c.poke()
-		if cl.From != nil && !cl.From.Stale {
+		if cl.From != nil && !cl.From.Stale && !cl.From.Interrupted {
 			a.c.metrics.Claim("taken_over")
 		} else {
 			a.c.metrics.Claim("claimed")
@@ -127,7 +143,8 @@ func (a agentClaims) Take(ctx context.Context, account, attempt, phase, step str
 }
 
 func (a agentClaims) Update(ctx context.Context, account, attempt, phase, step string) error {
-	_, err := a.c.backend.Update(ctx, claim.Update{Account: account, Attempt: attempt, Phase: phase, Step: step, Now: a.c.now()})
+	_, err := a.c.backend.Update(ctx, claim.Update{Account: account, Attempt: attempt, Phase: phase, Step: step,
+		Replica: a.c.replica, Now: a.c.now()})
 	if err == nil {
 		a.c.poke()
 	}

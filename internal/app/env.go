@@ -146,7 +146,10 @@ func Setup(cfg Config) (*Env, error) {
 		began := time.Now()
 		e.Now = func() time.Time { return start.Add(time.Since(began)) }
 	}
-	if sandboxed {
+	if sandboxed && cfg.Tune.SharedSandbox != nil {
+		e.Sandbox = cfg.Tune.SharedSandbox
+		key, base, e.PublicKey = sandbox.SecretKey, e.Sandbox.URL(), sandbox.PublicKey
+	} else if sandboxed {
 		// The sandbox pushes its webhooks from the moment it is made; they
 		// are kept in memory (never in the live webhooks.json) and reach the
 		// app once its runtime attaches (sandboxHooks).

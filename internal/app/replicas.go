@@ -139,6 +139,30 @@ func (r *replicaSet) forward(owner string) (*url.URL, bool) {
 	return u, ok
 }
 
+// joined reports whether this process registered as a replica (a shared
+// store and a public URL).
+func (r *replicaSet) joined() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reg != nil
+}
+
+// gone reports whether a replica has stopped, as the registry read last
+// tells (no I/O: a screen asks it): it is not live there, and that read came
+// after seen (when the replica last wrote something we hold, such as a
+// claim's refresh), so a replica that started after the read is not taken
+// for a dead one. This replica is never gone to itself; without a registry
+// nothing is.
+func (r *replicaSet) gone(id string, seen time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if id == "" || id == r.id || r.reg == nil {
+		return false
+	}
+	_, live := r.live[id]
+	return !live && r.readAt.After(seen)
+}
+
 // read reloads the live replicas, unless another read has just done so.
 func (r *replicaSet) read(ctx context.Context) {
 	r.readMu.Lock()

@@ -51,6 +51,9 @@ type Runtime struct {
 	// claims is the team's claims on accounts, on the store, with their
 	// news fanned out to programs.
 	claims *Claims
+	// handovers lets other replicas take this one's parked attempts, and
+	// this one theirs (handover.go).
+	handovers handovers
 }
 
 // MarksPollEvery is how often a runtime looks for marks another process
@@ -79,7 +82,11 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 			}
 		}})
 	rt.replicas = &replicaSet{id: env.ReplicaID, logger: env.Logger}
-	srv, err := env.startPages(func(c *connect.Config) { c.Forward = rt.replicas.forward })
+	rt.handovers.rt = rt
+	srv, err := env.startPages(func(c *connect.Config) {
+		c.Forward = rt.replicas.forward
+		c.Internal = &rt.handovers
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +111,13 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 	rt.audit = rt.storage.Recorder(audit.Agent{}, env.Logger)
 	rt.audit.metrics = cfg.Metrics
 	rt.claims = newClaims(rt.storage.Claims(), env.Now, env.Logger, cfg.Metrics)
+	rt.claims.replica = env.ReplicaID
+	if rt.replicas.joined() {
+		rt.claims.gone = func(ctx context.Context, id string, seen time.Time) bool {
+			rt.replicas.read(ctx)
+			return rt.replicas.gone(id, seen)
+		}
+	}
 	claimsEvery := ClaimsPollEvery
 	if cfg.Tune.ClaimsPollEvery > 0 {
 		claimsEvery = cfg.Tune.ClaimsPollEvery
@@ -227,6 +241,9 @@ func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
 		SignalsFor: tui.WebhookSignals(rt.marks, rt.arrive, rt.audit.History),
 		Attempts:   rt.audit.Attempts, // the account screen's History
 	}
+	if rt.replicas.joined() {
+		d.ReplicaGone = rt.replicas.gone
+	}
 	if rt.env.Sandbox != nil {
 		d.ScenarioFor = func(id string) string { return string(sandbox.ScenarioFor(id)) }
 	} else if rt.localPages {
@@ -253,6 +270,10 @@ func (rt *Runtime) Catalog() *tui.Catalog { return rt.catalog }
 
 // PagesURL is the widget page server's base URL.
 func (rt *Runtime) PagesURL() string { return rt.pages.URL() }
+
+// PagesAddr is the page server's listen address (behind --public-url,
+// where a load balancer or another replica reaches it).
+func (rt *Runtime) PagesAddr() string { return rt.pages.Addr() }
 
 // WebhookURL is the in-process receiver's URL ("" without one).
 func (rt *Runtime) WebhookURL() string { return rt.hookURL }

@@ -60,6 +60,10 @@ type Storage struct {
 	// keep to their timers). See replicas.go.
 	replicas replicaRegistry
 	wake     func(ctx context.Context, kinds ...string) <-chan struct{}
+	// clusterKey is the database's shared key, with which replicas
+	// authenticate their calls to each other (handover.go); nil for the
+	// files.
+	clusterKey func(ctx context.Context) ([]byte, error)
 }
 
 // DatabaseEnv names the environment variable that --database-url defaults to.
@@ -99,7 +103,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 			claims:  postgres.NewClaims(pg),
 			ping:    func(ctx context.Context) error { return pg.Pool.Ping(ctx) },
 			closeDB: pg.Close}
-		s.replicas, s.wake = postgres.NewReplicas(pg), pg.Wake
+		s.replicas, s.wake, s.clusterKey = postgres.NewReplicas(pg), pg.Wake, pg.ClusterKey
 		s.importOld(ctx, files.oldFilesDir(), logger)
 		return s, nil
 	case strings.Contains(db, "://"):
@@ -124,7 +128,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 		claims:  sqlite.NewClaims(lite),
 		ping:    func(ctx context.Context) error { return lite.SQL.PingContext(ctx) },
 		closeDB: func() { _ = lite.Close() }}
-	s.replicas = sqlite.NewReplicas(lite)
+	s.replicas, s.clusterKey = sqlite.NewReplicas(lite), lite.ClusterKey
 	s.importOld(ctx, files.oldFilesDir(), logger)
 	return s, nil
 }

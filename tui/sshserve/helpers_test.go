@@ -71,6 +71,12 @@ type fixtureOpts struct {
 	claimsEvery time.Duration
 	// resumeGrace is Config.ResumeGrace.
 	resumeGrace time.Duration
+	// Replicas: publicURL is the pages' shared public URL (a load
+	// balancer's), replicaID this replica's id, and sameKeysAs another
+	// fixture whose agents' keys this one lets in (one team, two replicas).
+	publicURL  string
+	replicaID  string
+	sameKeysAs *fixture
 }
 
 // fixture is the app's runtime on a small sandbox (internal/app: the Mono
@@ -109,6 +115,9 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	lines.WriteString("# reauth support agents\n")
 	for _, name := range o.agents {
 		f.keys[name] = newKey(t)
+		if o.sameKeysAs != nil && o.sameKeysAs.keys[name] != nil {
+			f.keys[name] = o.sameKeysAs.keys[name]
+		}
 		lines.WriteString(authorizedLine(f.keys[name], name+"@support"))
 	}
 	if err := os.WriteFile(f.keysPath, []byte(lines.String()), 0o600); err != nil {
@@ -120,6 +129,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	// carry no sync_status, as Mono's do not); its account_updated
 	// SUCCESSFUL after a reauth confirms fresh data.
 	cfg := app.Config{Sandbox: true, SandboxSeed: 1, SandboxConfirm: time.Millisecond, Autoplay: o.autoplay,
+		PublicURL: o.publicURL, ReplicaID: o.replicaID,
 		Files: app.Files{AuditLog: filepath.Join(f.dir, "audit.jsonl"), LogFile: filepath.Join(f.dir, "reauth.log")},
 		Tune: app.Tune{
 			ClaimsPollEvery: o.claimsEvery,
@@ -135,6 +145,11 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		cfg.Files.AuditLog, cfg.Files.Database = "", filepath.Join(f.dir, "reauth.db")
 	default:
 		cfg.Files.AuditLog, cfg.Files.Database = "", o.database
+	}
+	if o.sameKeysAs != nil {
+		// One team, one Mono: the replicas share the first one's fake Mono
+		// (a token minted through one is completed through the other).
+		cfg.Tune.SharedSandbox = o.sameKeysAs.sb
 	}
 	if o.database != "" {
 		// A database store would import the state directory's old files.
@@ -166,6 +181,8 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		ResumeGrace:        o.resumeGrace,
 		Logger:             log.NewWithOptions(f.logs, log.Options{Level: log.DebugLevel}),
 		NewDeps:            f.newDeps,
+		ResumeElsewhere:    f.rt.ResumeElsewhere,
+		PublicURL:          o.publicURL,
 		Connected: func() func() {
 			f.connected.Add(1)
 			return func() { f.connected.Add(-1) }
@@ -178,6 +195,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.rt.ServeHandOvers(f.srv)
 	if err := f.srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,43 @@ func (s *Server) unpark(fp string) *parkedAttempt {
 	return p
 }
 
+// HandOver gives the agent's parked attempt (by key fingerprint) to give,
+// for another replica the agent reconnected through (internal/app's
+// hand-over): on success it leaves this server without ending (its page
+// has moved, its claim goes on with the other replica); when give fails
+// it stays parked for the rest of its grace. found is false when the agent
+// has nothing parked here.
+func (s *Server) HandOver(fp string, give func(m tui.Model, dropped time.Time) error) (found bool, err error) {
+	p := s.unpark(fp)
+	if p == nil {
+		return false, nil
+	}
+	if err := give(p.model, p.at); err != nil {
+		if !s.repark(fp, p) {
+			p.end("The agent's connection dropped and the server shut down before they came back; the customer's page stopped.")
+		}
+		return true, err
+	}
+	s.logger.Info("parked attempt handed over to another replica", agentAttrs(p.agent)...)
+	return true, nil
+}
+
+// repark puts back an attempt unpark took, for what is left of its grace.
+func (s *Server) repark(fp string, p *parkedAttempt) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.draining || s.parked[fp] != nil {
+		return false
+	}
+	left := s.cfg.ResumeGrace - time.Since(p.at)
+	if left <= 0 {
+		left = time.Millisecond
+	}
+	p.timer = time.AfterFunc(left, func() { s.expire(fp, p) })
+	s.parked[fp] = p
+	return true
+}
+
 // expire ends p when its grace has passed without its agent.
 func (s *Server) expire(fp string, p *parkedAttempt) {
 	s.mu.Lock()

@@ -115,6 +115,12 @@ type Config struct {
 	// connecting again within it gets the same attempt back, with what
 	// the customer did meanwhile. 0: the attempt ends with the connection.
 	ResumeGrace time.Duration
+	// ResumeElsewhere, with ResumeGrace, is asked when an agent connects
+	// with nothing parked here: the live attempt their dropped connection
+	// left parked on another replica, handed over to this one
+	// (internal/app's Runtime.ResumeElsewhere). Nil: resume stays on one
+	// server.
+	ResumeElsewhere func(ctx context.Context, agent audit.Agent) (tui.Handoff, bool)
 	// PublicURL is the page server's public base URL (--public-url). It is
 	// only used to tell agents when it is empty: then each session's
 	// PageNote (unless NewDeps set one) is NoPublicURLNote.

@@ -181,8 +181,29 @@ func (as *agentSession) run() (int, string) {
 	// in forwardResizes.
 	pty, _, _ := as.sess.Pty()
 	opts = append(opts, tea.WithWindowSize(clampWindow(pty.Window.Width, pty.Window.Height)))
+	// Not parked here: perhaps on another replica, which hands it over
+	// (its page moves here; its history comes from the store).
+	var handed *tui.Handoff
+	if resumed == nil && s.cfg.ResumeGrace > 0 && s.cfg.ResumeElsewhere != nil {
+		if h, ok := s.cfg.ResumeElsewhere(ctx, as.agent); ok {
+			handed = &h
+			if pages != nil && h.Page != nil {
+				pages.adopt(h.Page)
+			}
+		}
+	}
 	var model tui.Model
 	switch {
+	case handed != nil:
+		m, err := tui.ResumeHandedOver(ctx, life, deps, *handed)
+		if err != nil {
+			s.logger.Warn("a handed-over attempt could not resume", append(agentAttrs(as.agent), "err", err)...)
+			model = tui.NewResumable(ctx, life, deps)
+		} else {
+			model = m
+			s.logger.Info("attempt resumed from another replica", append(agentAttrs(as.agent), "from", handed.From,
+				"after", time.Since(handed.Dropped).Round(time.Millisecond))...)
+		}
 	case resumed != nil:
 		model = tui.Resume(ctx, resumed.model, deps, resumed.at)
 		s.logger.Info("attempt resumed", append(agentAttrs(as.agent), "after", time.Since(resumed.at).Round(time.Millisecond))...)
@@ -569,6 +590,18 @@ func (sp *sessionPages) Open(ctx context.Context, req tui.PageRequest) (tui.Page
 	})
 	sp.open = append(sp.open, p)
 	return p, nil
+}
+
+// adopt tracks a page this session did not open: one moved here with a
+// handed-over attempt.
+func (sp *sessionPages) adopt(p tui.Page) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.closed {
+		p.Close()
+		return
+	}
+	sp.open = append(sp.open, p)
 }
 
 func (sp *sessionPages) closeAll() {
