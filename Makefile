@@ -88,7 +88,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Ingest/handler' -benchmem ./mono/connect/
 	$(GO) test -run '^$$' -bench 'Ingest/(flood|limited)' -benchtime 1x ./mono/connect/
 	$(GO) test -run '^$$' -bench 'Bridge' -benchtime 1x ./tui/
-	$(GO) test -run '^$$' -bench 'ServeScale' -benchtime 1x -timeout 30m ./tui/sshserve/
+	$(GO) test -run '^$$' -bench 'ServeScale$$' -benchtime 1x -timeout 30m ./tui/sshserve/
 	$(GO) test -run '^$$' -bench 'CrossReplica' -benchtime 1x ./mono/connect/
 	$(GO) test -run '^$$' -bench 'Resume' -benchtime 1x ./tui/sshserve/
 	$(GO) test -run '^$$' -bench 'Startup' -benchtime 20x .

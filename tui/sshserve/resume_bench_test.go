@@ -1,15 +1,12 @@
 package sshserve
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,48 +45,6 @@ func BenchmarkResume(b *testing.B) {
 }
 
 var resumedMarker = []byte("Resumed after the connection dropped")
-
-// startResumeServe is startServe with the server's log where the benchmark
-// can read it.
-func startResumeServe(b *testing.B, bin string) (*serveProc, string) {
-	b.Helper()
-	dir := b.TempDir()
-	logPath := filepath.Join(dir, "reauth.log")
-	cmd := exec.Command(bin, "serve", "--sandbox", "--allow-any-key", "--ssh-addr", "127.0.0.1:0",
-		"--host-key", filepath.Join(dir, "host_ed25519"), "--max-sessions", "0", "--idle-timeout", "0",
-		"--audit-log", filepath.Join(dir, "audit.jsonl"), "--log-file", logPath)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "MONO_SECRET_KEY=", "NO_COLOR=")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	p := &serveProc{cmd: cmd, stopped: make(chan struct{})}
-	lines := bufio.NewScanner(stdout)
-	for lines.Scan() {
-		if f := strings.Fields(lines.Text()); len(f) > 8 && f[0] == "reauth" && f[2] == "ssh" {
-			p.sshAddr = "127.0.0.1:" + f[4]
-			p.hostFP = strings.TrimSuffix(f[8], ")")
-			break
-		}
-	}
-	if p.sshAddr == "" {
-		_ = cmd.Process.Kill()
-		b.Fatal("reauth serve did not print its SSH port")
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout); _ = cmd.Wait(); close(p.stopped) }()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if p.clientID, err = gossh.NewSignerFromKey(priv); err != nil {
-		b.Fatal(err)
-	}
-	return p, logPath
-}
 
 // dialUntil connects as user with key (a PTY of 120x40, output into a vt
 // emulator if emulate) and returns once the output holds marker; the duration is from
@@ -165,7 +120,8 @@ func awaitLog(path, want string, n int) error {
 }
 
 func runResume(b *testing.B, bin string, n int) {
-	p, logPath := startResumeServe(b, bin)
+	p := startServe(b, bin, serveOpts{})
+	logPath := p.logPath
 	defer p.stop()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

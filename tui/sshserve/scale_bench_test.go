@@ -54,7 +54,9 @@ func BenchmarkServeScale(b *testing.B) {
 	bin := buildReauth(b)
 	b.Run(fmt.Sprintf("idle=%d/active=%d", idle, active), func(b *testing.B) {
 		for range b.N {
-			runScale(b, bin, idle, active, rate, time.Duration(seconds)*time.Second)
+			p := startServe(b, bin, serveOpts{})
+			runScale(b, servers{p}, idle, active, rate, time.Duration(seconds)*time.Second)
+			p.stop()
 		}
 	})
 }
@@ -91,35 +93,69 @@ type serveProc struct {
 	cmd      *exec.Cmd
 	sshAddr  string
 	hostFP   string // SHA256 fingerprint of the host key, as printed
+	logPath  string // its --log-file
 	stopped  chan struct{}
 	clientID gossh.Signer
 }
 
-func startServe(b *testing.B, bin string) *serveProc {
+// serveOpts are a child's flags beyond the defaults every benchmark's server
+// gets (--sandbox --allow-any-key, no session cap, no idle timeout, a host
+// key, state dir and log file of its own). The zero value is one server on
+// its own, its audit in a file in its state dir.
+type serveOpts struct {
+	database   string // --database-url (instead of --audit-log)
+	replicaID  string // --replica-id; also suffixes REAUTH_BENCH_SERVE_STDERR's file
+	publicURL  string // --public-url
+	widgetAddr string // --widget-addr, and --internal-url for the other replicas
+}
+
+func startServe(b *testing.B, bin string, o serveOpts) *serveProc {
 	b.Helper()
 	dir := b.TempDir()
-	cmd := exec.Command(bin, "serve", "--sandbox", "--allow-any-key", "--ssh-addr", "127.0.0.1:0",
+	logPath := filepath.Join(dir, "reauth.log")
+	args := []string{"serve", "--sandbox", "--allow-any-key", "--ssh-addr", "127.0.0.1:0",
 		"--host-key", filepath.Join(dir, "host_ed25519"), "--max-sessions", "0", "--idle-timeout", "0",
-		"--audit-log", filepath.Join(dir, "audit.jsonl"), "--log-file", filepath.Join(dir, "reauth.log"))
+		"--log-file", logPath}
+	if o.database != "" {
+		args = append(args, "--database-url", o.database)
+	} else {
+		args = append(args, "--audit-log", filepath.Join(dir, "audit.jsonl"))
+	}
+	if o.replicaID != "" {
+		args = append(args, "--replica-id", o.replicaID)
+	}
+	if o.publicURL != "" {
+		args = append(args, "--public-url", o.publicURL)
+	}
+	if o.widgetAddr != "" {
+		args = append(args, "--widget-addr", o.widgetAddr, "--internal-url", "http://"+o.widgetAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "MONO_SECRET_KEY=", "NO_COLOR=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd.Stderr = io.Discard // the --allow-any-key warning
+	// Its stderr (the --allow-any-key warning, or why it would not start)
+	// goes to a file: REAUTH_BENCH_SERVE_STDERR's, e.g. with
+	// GODEBUG=gctrace=1 to see the server's live heap.
+	errPath := filepath.Join(dir, "stderr")
 	if path := os.Getenv("REAUTH_BENCH_SERVE_STDERR"); path != "" {
-		// e.g. with GODEBUG=gctrace=1 to see the server's live heap.
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
+		errPath = path
+		if o.replicaID != "" {
+			errPath += "." + o.replicaID
 		}
-		b.Cleanup(func() { f.Close() })
-		cmd.Stderr = f
 	}
+	errFile, err := os.Create(errPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { errFile.Close() })
+	cmd.Stderr = errFile
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := &serveProc{cmd: cmd, stopped: make(chan struct{})}
+	p := &serveProc{cmd: cmd, logPath: logPath, stopped: make(chan struct{})}
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
 		// "reauth serve: ssh -p PORT HOST  (host key SHA256:…)"
@@ -131,9 +167,12 @@ func startServe(b *testing.B, bin string) *serveProc {
 	}
 	if p.sshAddr == "" {
 		_ = cmd.Process.Kill()
-		b.Fatal("reauth serve did not print its SSH port")
+		_ = cmd.Wait()
+		stderr, _ := os.ReadFile(errPath)
+		b.Fatalf("reauth serve did not print its SSH port; its stderr:\n%s", stderr)
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout); _ = cmd.Wait(); close(p.stopped) }()
+	b.Cleanup(p.stop) // if the benchmark stops early; stopping twice is harmless
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		b.Fatal(err)
@@ -366,23 +405,53 @@ func (l latencies) pct(p float64) float64 {
 	return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
 }
 
-func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duration) {
-	p := startServe(b, bin)
-	defer p.stop()
+// servers are a run's `reauth serve` children: agent i (idle, active or
+// probe, each numbered from 0) connects to servers[i%len], and memory and
+// CPU are their sums.
+type servers []*serveProc
+
+func (s servers) pick(i int) *serveProc { return s[i%len(s)] }
+
+func (s servers) rssBytes() (n int64) {
+	for _, p := range s {
+		n += p.rssBytes()
+	}
+	return n
+}
+
+func (s servers) cpuTime() (d time.Duration) {
+	for _, p := range s {
+		d += p.cpuTime()
+	}
+	return d
+}
+
+func (s servers) stop() {
+	var wg sync.WaitGroup
+	for _, p := range s {
+		wg.Go(p.stop)
+	}
+	wg.Wait()
+}
+
+func runScale(b *testing.B, srv servers, idle, active, rate int, dur time.Duration) {
 	var agents []*agent
 	defer func() {
 		for _, a := range agents {
 			a.close()
 		}
 	}()
-	// A first session warms the server (colour profiles, styles, the
-	// sandbox's first account pages) so the baseline is a running server.
-	warm, _, err := dialAgent(p, "warmup", false)
-	if err != nil {
-		b.Fatal(err)
+	// A first session on each server warms it (colour profiles, styles,
+	// the sandbox's first account pages) so the baseline is a running
+	// server.
+	for k, p := range srv {
+		warm, _, err := dialAgent(p, fmt.Sprintf("warmup%d", k), false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		warm.close()
 	}
-	warm.close()
-	baseRSS := p.rssBytes()
+	baseRSS := srv.rssBytes()
 
 	// Idle agents connect, a few at a time. A server that cannot keep up
 	// refuses or drops handshakes: those are counted, not fatal, and
@@ -408,7 +477,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 				skipped.Add(1)
 				return
 			}
-			a, d, err := dialAgent(p, fmt.Sprintf("idle%03d", i), false)
+			a, d, err := dialAgent(srv.pick(i), fmt.Sprintf("idle%03d", i), false)
 			if err != nil {
 				failed.Add(1)
 				problem("idle%03d: %v", i, err)
@@ -428,10 +497,10 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 	// What idle sessions cost by themselves: CPU over three seconds, after
 	// three for the last ones to finish loading their account lists.
 	time.Sleep(3 * time.Second) // settling, then measuring a rate over a fixed window
-	cpu0, t0 := p.cpuTime(), time.Now()
+	cpu0, t0 := srv.cpuTime(), time.Now()
 	time.Sleep(3 * time.Second)
-	idleCores := (p.cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds()
-	idleRSS := p.rssBytes()
+	idleCores := (srv.cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds()
+	idleRSS := srv.rssBytes()
 
 	// Active agents open pages.
 	accounts := sandbox.Generate(1, 520)
@@ -443,7 +512,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			a, d, err := dialAgent(p, fmt.Sprintf("active%02d", i), true)
+			a, d, err := dialAgent(srv.pick(i), fmt.Sprintf("active%02d", i), true)
 			if err != nil {
 				problem("active%02d: %v", i, err)
 				return
@@ -451,7 +520,7 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 			mu.Lock()
 			agents, connectTimes = append(agents, a), append(connectTimes, d)
 			mu.Unlock()
-			// Past the scenario accounts, one account each: the server's
+			// Past the scenario accounts, one account each: the servers'
 			// sandbox is seed 1 with 520 accounts, as generated here.
 			link, err := openAgentPage(a, accounts[10+i].ID)
 			if err != nil {
@@ -476,7 +545,8 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 		b.Fatalf("no active agent opened a page: nothing to stream; %s", strings.Join(problems, "\n"))
 	}
 
-	// Stream events into every page while new agents connect.
+	// Stream events into every page while new agents connect, to each
+	// server in turn.
 	b.ResetTimer()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: 30 * time.Second}
 	var posted, refused atomic.Int64
@@ -487,22 +557,30 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 		}
 	}
 	var probes latencies
+	probesOn := make([]latencies, len(srv))
 	probeFailed := 0
 	var peakRSS int64
-	cpu0, t0 = p.cpuTime(), time.Now()
+	peakOn := make([]int64, len(srv)) // each server's RSS at the peak of the sum
+	cpu0, t0 = srv.cpuTime(), time.Now()
 	for i := 0; time.Since(t0) < dur; i++ {
-		a, d, err := dialAgent(p, fmt.Sprintf("probe%03d", i), false)
+		a, d, err := dialAgent(srv.pick(i), fmt.Sprintf("probe%03d", i), false)
 		if err != nil {
 			problem("probe %d: %v", i, err)
 			probeFailed++
 			continue
 		}
 		probes = append(probes, d)
-		peakRSS = max(peakRSS, p.rssBytes())
+		probesOn[i%len(srv)] = append(probesOn[i%len(srv)], d)
+		if rss := srv.rssBytes(); rss > peakRSS {
+			peakRSS = rss
+			for k, p := range srv {
+				peakOn[k] = p.rssBytes()
+			}
+		}
 		a.close()
 		time.Sleep(100 * time.Millisecond) // spacing the probes, not waiting for a result
 	}
-	loadedCores := (p.cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds()
+	loadedCores := (srv.cpuTime() - cpu0).Seconds() / time.Since(t0).Seconds()
 	close(stream)
 	wg.Wait()
 	b.StopTimer()
@@ -521,15 +599,46 @@ func runScale(b *testing.B, bin string, idle, active, rate int, dur time.Duratio
 		idleIn, activeIn, idle, active, probeFailed, rate, dur, float64(baseRSS)/(1<<20), float64(idleRSS)/(1<<20), float64(peakRSS)/(1<<20), perSession,
 		connectTimes.pct(0.5), connectTimes.pct(0.99), len(probes), probes.pct(0.5), probes.pct(0.99), probes.pct(1),
 		idleCores, loadedCores, posted.Load(), refused.Load())
+	if len(srv) > 1 {
+		// Sums hide an unbalanced pair: each server on its own.
+		var each []string
+		for k := range srv {
+			each = append(each, fmt.Sprintf("server %d: RSS %.0f MB at the peak, probes p50 %.1f p99 %.1f max %.1f ms",
+				k+1, float64(peakOn[k])/(1<<20), probesOn[k].pct(0.5), probesOn[k].pct(0.99), probesOn[k].pct(1)))
+		}
+		// Which replica owns each page: its id begins the page's.
+		owners := map[string]int{}
+		for _, l := range links {
+			if id, ok := strings.CutPrefix(urlPath(l), "/s/"); ok {
+				owner, _, _ := strings.Cut(id, "-")
+				owners[owner]++
+			}
+		}
+		b.Logf("%s; pages by owner %v", strings.Join(each, "; "), owners)
+	}
 	if len(problems) > 0 {
 		// go test keeps only the first lines of a benchmark's log: the
-		// summary above comes first, then the first problem and a count.
+		// summary above comes first, then the first problem and a count;
+		// REAUTH_BENCH_PROBLEMS names a file for all of them, screens too.
 		first := problems[0]
 		if k := strings.Index(first, "; screen:"); k > 0 {
 			first = first[:k]
 		}
 		b.Logf("%d problems; first: %s", len(problems), first)
+		if path := os.Getenv("REAUTH_BENCH_PROBLEMS"); path != "" {
+			if err := os.WriteFile(path, []byte(strings.Join(problems, "\n\n")+"\n"), 0o644); err != nil {
+				b.Error(err)
+			}
+		}
 	}
+}
+
+func urlPath(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return ""
+	}
+	return u.Path
 }
 
 // streamPage is a browser on one page: it fetches the config, then posts
