@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -26,6 +27,13 @@ type Claims interface {
 	// Watch delivers every claim change (this process's and other
 	// processes') from now on; the channel closes when ctx ends.
 	Watch(ctx context.Context) <-chan claim.Claim
+}
+
+// ClaimParker is Claims that can say an attempt's agent is away: their
+// connection dropped and the attempt is kept for them (reauth serve's
+// resume). A later Update (the resumed program's refresh) says they are back.
+type ClaimParker interface {
+	Park(ctx context.Context, account, attempt, phase, step string, at time.Time) error
 }
 
 // ClaimSignal is news of an account's claim, handed to every screen: a

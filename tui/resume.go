@@ -62,7 +62,8 @@ func Resume(ctx context.Context, parked Model, deps Deps, dropped time.Time) Mod
 		loc := now.Location()
 		s.status.add(statusLine{at: now, tone: state.ToneInfo, text: "Resumed after the connection dropped (" +
 			dropped.In(loc).Format("15:04:05") + "–" + now.In(loc).Format("15:04:05") + ")"})
-		s.hostedBusy = false // its answer went with the old program; h asks again
+		s.hostedBusy = false    // its answer went with the old program; h asks again
+		s.claims.sentPhase = "" // the next refresh says the agent is back (the claim says parked)
 		if s.page != nil {
 			cmds = append(cmds, s.catchUp(&c))
 		}
@@ -74,6 +75,23 @@ func Resume(ctx context.Context, parked Model, deps Deps, dropped time.Time) Mod
 	m.syncKeys()
 	m.resumed = tea.Batch(cmds...)
 	return m
+}
+
+// ParkClaim tells the team that the agent of this parked model's attempt
+// is away (their connection dropped at at; the attempt is kept for them):
+// colleagues opening the account see it. I/O: call it outside a program.
+// The resumed program's first claim refresh says they are back.
+func (m Model) ParkClaim(ctx context.Context, at time.Time) error {
+	s := m.session
+	if s == nil || !s.claims.holding {
+		return nil
+	}
+	p, ok := m.deps.Claims.(ClaimParker)
+	if !ok {
+		return nil
+	}
+	phase, step := claimWords(s.sess, at)
+	return p.Park(ctx, s.account.ID, s.id(), phase, step, at)
 }
 
 // catchUp applies the page's events the old program never applied (held

@@ -364,6 +364,9 @@ func (s *sessionScreen) heldLine(c *screenCtx) string {
 			o.Updated.In(now.Location()).Format("15:04") + "); the customer's page no longer works. t starts a new attempt (nobody is asked)."
 	}
 	line := o.Sentence(now.Location())
+	if !o.Parked.IsZero() {
+		line += " (away since " + o.Parked.In(now.Location()).Format("15:04") + ": connection dropped, attempt kept for them)"
+	}
 	if o.StaleAt(now, claim.DefaultStaleAfter) {
 		line += " (no word from their program since " + o.Updated.In(now.Location()).Format("15:04") + ": t takes it without asking them)"
 	}

@@ -151,6 +151,17 @@ func (a agentClaims) Update(ctx context.Context, account, attempt, phase, step s
 	return err
 }
 
+// Park is tui.ClaimParker: the holder's connection dropped at at and the
+// attempt is kept for them; colleagues see it.
+func (a agentClaims) Park(ctx context.Context, account, attempt, phase, step string, at time.Time) error {
+	_, err := a.c.backend.Update(ctx, claim.Update{Account: account, Attempt: attempt, Phase: phase, Step: step,
+		Replica: a.c.replica, Parked: at, Now: a.c.now()})
+	if err == nil {
+		a.c.poke()
+	}
+	return err
+}
+
 func (a agentClaims) Release(ctx context.Context, account, attempt string) error {
 	ok, err := a.c.backend.Release(ctx, account, attempt, a.c.now())
 	if ok {

@@ -111,3 +111,31 @@ func TestClaimsOutliveTheDefaultResumeGrace(t *testing.T) {
 		t.Fatalf("claims go stale after %s, within the resume grace of %s", claim.DefaultStaleAfter, DefaultResumeGrace)
 	}
 }
+
+// While ada's attempt waits for her (her connection dropped), a colleague
+// who opens the account is told she is away, not that she is working on
+// it; when she is back, her program's refresh says so.
+func TestColleagueSeesTheHolderIsAway(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada", "bola"}, database: "sqlite", resumeGrace: time.Minute,
+		claimsEvery: 100 * time.Millisecond})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	postEvent(t, pageURL, 1, "load", "", nil)
+	postEvent(t, pageURL, 2, "event", "SUBMIT_CREDENTIALS", nil)
+	ada.waitText("Submitted login details")
+
+	_ = ada.client.Close()
+	eventually(t, "ada's attempt parked", func() bool { return f.srv.parkedCount() == 1 })
+	bola := f.open("bola", termOpts{width: 120, height: 40})
+	openAccount(t, bola, "okonkwo", "Adaeze Okonkwo")
+	s := bola.waitText("(away since")
+	if !strings.Contains(s, "ada is re-authorising this account since") || !strings.Contains(s, "connection dropped, attempt kept for") {
+		t.Fatalf("bola is not told ada is away:\n%s", s)
+	}
+
+	back := f.open("ada", termOpts{width: 120, height: 40})
+	back.waitText("Resumed after the connection dropped")
+	bola.waitFor("ada back", func(s string) bool {
+		return strings.Contains(s, "ada is re-authorising this account since") && !strings.Contains(s, "away since")
+	})
+}

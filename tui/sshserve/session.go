@@ -272,8 +272,16 @@ func (as *agentSession) run() (int, string) {
 	if m, ok := res.m.(tui.Model); ok {
 		dropped := s.cfg.ResumeGrace > 0 && why == endNone && err != nil && as.sess.Context().Err() != nil
 		if dropped && m.Resumable() {
-			parked = s.park(&parkedAttempt{agent: as.agent, model: m, pages: pages, life: life, endLife: endLife,
-				at: time.Now()})
+			at := time.Now()
+			// Colleagues opening the account see that its agent is away
+			// (said before it is parked, so a quick resume's refresh comes
+			// after it; if it cannot be parked, its end releases the claim).
+			pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := m.ParkClaim(pctx, at); err != nil {
+				s.logger.Warn("the parked attempt's claim does not say so", append(agentAttrs(as.agent), "err", err)...)
+			}
+			cancel()
+			parked = s.park(&parkedAttempt{agent: as.agent, model: m, pages: pages, life: life, endLife: endLife, at: at})
 		}
 		if !parked {
 			m.EndLive(as.endWords(why))
