@@ -39,7 +39,7 @@ type Model struct {
 	// program (NewResumable, resume.go).
 	life   context.Context
 	keys   KeyMap
-	styles Styles
+	styles *Styles // the theme's shared set (stylesFor)
 	help   help.Model
 
 	width, height int
@@ -169,7 +169,7 @@ func (m *Model) applyStyles(dark bool) {
 	m.help.Styles = help.DefaultStyles(dark)
 	m.help.Styles.ShortKey = m.styles.HelpKey
 	m.help.Styles.FullKey = m.styles.HelpKey
-	m.search.restyle(&m.styles)
+	m.search.restyle(m.styles)
 	m.spinner.Style = m.styles.Accent
 }
 

@@ -127,15 +127,20 @@ var themeStyles [2]struct {
 	styles Styles
 }
 
-// stylesFor returns the Styles for a dark or light background.
-func stylesFor(dark bool) Styles {
+// stylesFor returns the Styles for a dark or light background: the set
+// built once per theme, shared, never written. A pointer, not a copy: the
+// Model holds it, and with the 15 KB Styles inside, the Model's value
+// methods had frames of up to 218 KB, which grew the program's goroutine
+// stack to 1 MB on the first messages (~300 page faults before the first
+// frame, BENCHMARKS.md 5).
+func stylesFor(dark bool) *Styles {
 	i := 0
 	if dark {
 		i = 1
 	}
 	t := &themeStyles[i]
 	t.once.Do(func() { t.styles = NewStyles(dark) })
-	return t.styles
+	return &t.styles
 }
 
 // Badge is an account's status badge (the list's rows, the account screen).

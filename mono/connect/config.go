@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -335,14 +336,17 @@ func isLoopbackHost(h string) bool {
 // npmRelease finds "@mono.co/connect.js@<major>" in a script URL's path, as
 // npm CDNs spell a pinned release (unpkg.com/@mono.co/connect.js@0.2.5/…,
 // cdn.jsdelivr.net/npm/@mono.co/connect.js@2.2.0/…).
-var npmRelease = regexp.MustCompile(`@mono\.co/connect\.js@(\d+)(?:[./]|$)`)
+// Compiled on first use, not in the package's initialiser (every start).
+var npmRelease = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`@mono\.co/connect\.js@(\d+)(?:[./]|$)`)
+})
 
 // frameOriginsFor is the frame host(s) the script at u points its iframe
 // at. A URL that names a release says which; any other (Mono's CDN, which
 // pins nothing, or a copy of unknown version) gets both Mono hosts, so
 // whichever release it serves can show its widget.
 func frameOriginsFor(u *url.URL) []string {
-	if m := npmRelease.FindStringSubmatch(u.Path); m != nil {
+	if m := npmRelease().FindStringSubmatch(u.Path); m != nil {
 		if major, err := strconv.Atoi(m[1]); err == nil {
 			if major < 2 {
 				return []string{MonoLegacyFrameOrigin}
