@@ -116,8 +116,8 @@ func TestTwoReplicasResumeAcrossAndClaims(t *testing.T) {
 
 	// Ada comes back through replica two.
 	back := two.open("ada", termOpts{width: 120, height: 40})
-	s := back.waitText("moved from replica r1")
-	s = back.waitFor("the OTPs submitted while ada was away", func(s string) bool { return strings.Count(s, "› Submitted OTP") >= 2 })
+	back.waitText("moved from replica r1")
+	s := back.waitFor("the OTPs submitted while ada was away", func(s string) bool { return strings.Count(s, "› Submitted OTP") >= 2 })
 	order := []string{"Customer chose", "Submitted login details", "Resumed after the connection dropped", "Submitted OTP",
 		"INVALID_OTP", "Submitted OTP"}
 	for i, at := 1, strings.Index(s, order[0]); i < len(order); i++ {
