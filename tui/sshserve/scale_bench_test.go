@@ -364,19 +364,37 @@ func openAgentPage(a *agent, accountID string) (string, error) {
 	// harmless to repeat before they take effect).
 	// An account with no sign of needing reauth asks before minting (y / n):
 	// the benchmark's agents answer yes.
+	//
+	// A mint slower than pressUntil's wait (under load) makes it press t
+	// again, and that press may land once the token is ready: the TUI then
+	// asks whether to replace the live token, and that question would
+	// swallow every o. The agents answer no: the token they have will do.
+	keepToken := func(s string) bool {
+		if strings.Contains(s, replaceTokenQuestion) {
+			_, _ = io.WriteString(a.stdin, "n")
+			return true
+		}
+		return false
+	}
 	if err := a.pressUntil("t", "a token", func(s string) bool {
-		if strings.Contains(s, "y / n") {
+		if !keepToken(s) && strings.Contains(s, "y / n") {
 			_, _ = io.WriteString(a.stdin, "y")
 		}
 		return strings.Contains(s, "expires") && strings.Contains(s, " left")
 	}); err != nil {
 		return "", err
 	}
-	if err := a.pressUntil("o", "the page link", func(string) bool { return a.pageURL() != "" }); err != nil {
+	if err := a.pressUntil("o", "the page link", func(s string) bool {
+		keepToken(s)
+		return a.pageURL() != ""
+	}); err != nil {
 		return "", err
 	}
 	return a.pageURL(), nil
 }
+
+// replaceTokenQuestion is how the TUI asks before minting over a live token.
+const replaceTokenQuestion = "Mint a new one?"
 
 // pressUntil presses key until the screen satisfies ok, a few times at most.
 func (a *agent) pressUntil(key, what string, ok func(screen string) bool) error {
