@@ -357,7 +357,15 @@ func TestDemoTapeReplays(t *testing.T) {
 	env = append(env, demoBrowser(t)...)
 	state := t.TempDir() // never the tape's .demo/state: tests do not write into the repo
 	env = append(env, "XDG_STATE_HOME="+state, "HOME="+state)
-	s := startScreen(t, tp.cols, tp.rows, env, tp.launch...)
+	// The recording pins the page's port (its link is on screen); the
+	// replay takes a free one, so it never collides with anything.
+	launch := append([]string(nil), tp.launch...)
+	for i := range launch {
+		if launch[i] == "--widget-addr" && i+1 < len(launch) {
+			launch[i+1] = "127.0.0.1:0"
+		}
+	}
+	s := startScreen(t, tp.cols, tp.rows, env, launch...)
 
 	for _, st := range tp.steps {
 		if st.wait != nil {
