@@ -43,7 +43,8 @@ import (
 // REAUTH_BENCH_ACTIVE_RATE (events/s per active page, 5),
 // REAUTH_BENCH_SECONDS (how long the active pages stream, 5),
 // REAUTH_BENCH_SERVE_STDERR (a file for the server's stderr, e.g. with
-// GODEBUG=gctrace=1), REAUTH_BENCH_BIN (run this reauth binary instead of
+// GODEBUG=gctrace=1, or REAUTH_BENCH_SERVE_GODEBUG=gctrace=1 for the
+// server alone), REAUTH_BENCH_BIN (run this reauth binary instead of
 // building one: A/B runs against an older build or a profiling one).
 //
 // Targets: <= 4 MB per session; a new session's first frame <= 100 ms p99
@@ -132,6 +133,9 @@ func startServe(b *testing.B, bin string, o serveOpts) *serveProc {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir, "MONO_SECRET_KEY=", "NO_COLOR=")
+	if v := os.Getenv("REAUTH_BENCH_SERVE_GODEBUG"); v != "" {
+		cmd.Env = append(cmd.Env, "GODEBUG="+v) // the child's alone, e.g. gctrace=1
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)

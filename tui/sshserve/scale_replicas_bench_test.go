@@ -33,9 +33,10 @@ import (
 //	REAUTH_BENCH_SECONDS=10 go test -run '^$' -bench ServeScaleTwoReplicas -benchtime 1x -timeout 30m ./tui/sshserve/
 //
 // Knobs as BenchmarkServeScale's, but REAUTH_BENCH_IDLE defaults to 450
-// (both replicas together) and REAUTH_BENCH_SERVE_STDERR gets the replica's
-// id as a suffix. Needs REAUTH_TEST_DATABASE_URL (storetest; `make test`
-// starts a throwaway server): skipped without it.
+// (both replicas together) and REAUTH_BENCH_SERVE_STDERR gets the
+// replica's id as a suffix (r1, r2; the baseline's is solo). Needs
+// REAUTH_TEST_DATABASE_URL (storetest; `make test` starts a throwaway
+// server): skipped without it.
 //
 // Target (issue 19): 500 sessions (450 idle, 50 active) across two replicas
 // on one machine, <= 4 MB per session, a new session's first frame p99
@@ -71,7 +72,11 @@ func runReplicas(b *testing.B, bin string, n, idle, active, rate int, dur time.D
 	defer func() { srv.stop() }()
 	for k := range n {
 		addr := freeAddr(b)
-		srv = append(srv, startServe(b, bin, serveOpts{database: db, replicaID: fmt.Sprintf("r%d", k+1),
+		id := fmt.Sprintf("r%d", k+1)
+		if n == 1 {
+			id = "solo" // the baseline's stderr file apart from r1's
+		}
+		srv = append(srv, startServe(b, bin, serveOpts{database: db, replicaID: id,
 			publicURL: lb.url, widgetAddr: addr}))
 		lb.add(b, "http://"+addr)
 	}
