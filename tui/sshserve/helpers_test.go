@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // newKey makes an ed25519 SSH signer.
-func newKey(t *testing.T) gossh.Signer {
+func newKey(t testing.TB) gossh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -84,7 +84,7 @@ type fixtureOpts struct {
 // the sandbox's webhooks) and an SSH server whose NewDeps is the runtime's,
 // recording what it was given.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	dir      string
 	database bool // the audit is in a database (Storage), not audit.jsonl
 	keysPath string
@@ -101,7 +101,7 @@ type fixture struct {
 	browserCalls int
 }
 
-func newFixture(t *testing.T, o fixtureOpts) *fixture {
+func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
 	if len(o.agents) == 0 && !o.allowAny {
 		o.agents = []string{"ada"}
@@ -306,7 +306,7 @@ type termOpts struct {
 // feeds a vt emulator, and whose answers to terminal queries go back as
 // input, as a real terminal's would.
 type terminal struct {
-	t      *testing.T
+	t      testing.TB
 	client *gossh.Client
 	sess   *gossh.Session
 	stdin  io.WriteCloser
@@ -330,7 +330,7 @@ func (f *fixture) open(user string, o termOpts) *terminal {
 	return openTerminal(f.t, c, o)
 }
 
-func openTerminal(t *testing.T, c *gossh.Client, o termOpts) *terminal {
+func openTerminal(t testing.TB, c *gossh.Client, o termOpts) *terminal {
 	t.Helper()
 	if o.width == 0 {
 		o.width, o.height = 100, 30

@@ -17,7 +17,7 @@ import (
 
 // openPage drives one agent from the search screen to a served page and
 // returns the page URL read from the screen's OSC 8 link.
-func openPage(t *testing.T, tm *terminal, query, holder string) string {
+func openPage(t testing.TB, tm *terminal, query, holder string) string {
 	t.Helper()
 	tm.waitText("loaded 60 / 60")
 	tm.send(query)
@@ -39,7 +39,7 @@ func openPage(t *testing.T, tm *terminal, query, holder string) string {
 
 // postEvent posts one widget event to a page as its browser would: to the
 // page's own origin, with the secret from the link's fragment.
-func postEvent(t *testing.T, pageURL string, seq int64, callback, name string, data map[string]any) {
+func postEvent(t testing.TB, pageURL string, seq int64, callback, name string, data map[string]any) {
 	t.Helper()
 	u, err := url.Parse(pageURL)
 	if err != nil {

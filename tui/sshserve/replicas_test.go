@@ -27,7 +27,7 @@ type balancer struct {
 	target atomic.Pointer[url.URL]
 }
 
-func newBalancer(t *testing.T) *balancer {
+func newBalancer(t testing.TB) *balancer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,7 +44,7 @@ func newBalancer(t *testing.T) *balancer {
 	return b
 }
 
-func (b *balancer) to(t *testing.T, base string) {
+func (b *balancer) to(t testing.TB, base string) {
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)

@@ -118,7 +118,7 @@ func TestListenAndServeStopsWhenContextEnds(t *testing.T) {
 }
 
 // eventually polls cond until it holds, failing after waitLimit.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	tick := time.NewTicker(15 * time.Millisecond)
@@ -131,7 +131,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func pageStatus(t *testing.T, pageURL string) int {
+func pageStatus(t testing.TB, pageURL string) int {
 	t.Helper()
 	base, _, _ := strings.Cut(pageURL, "#")
 	resp, err := http.Get(base)
