@@ -58,16 +58,29 @@ func BenchmarkBridge(b *testing.B) {
 			b.Fatalf("REAUTH_BENCH_SECONDS=%q: want a whole number of seconds", s)
 		}
 	}
-	for _, c := range []struct {
-		pages, perSecond int
-		lift             bool // lift the per-page rate limit
-	}{{1, 20, false}, {1, 1000, true}, {50, 20, false}} {
+	for _, c := range []bridgeCase{
+		{pages: 1, perSecond: 20},
+		{pages: 1, perSecond: 1000, lift: true},
+		{pages: 50, perSecond: 20, lift: true, baseline: true},
+	} {
 		b.Run(fmt.Sprintf("pages=%d/rate=%d", c.pages, c.pages*c.perSecond), func(b *testing.B) {
 			for range b.N {
-				runBridge(b, c.pages, c.perSecond, c.lift, time.Duration(seconds)*time.Second)
+				runBridge(b, c, time.Duration(seconds)*time.Second)
 			}
 		})
 	}
+}
+
+// bridgeCase is one run: pages programs, each with a page posting
+// perSecond events a second. With baseline, one more program's page posts
+// pages*perSecond a second on its own (the single-page run), taking turns
+// with the pages by the second (the pages first), so both see the same
+// machine; its figures are reported as base-*, and the pages' over them as
+// *-ratio. The limit is lifted for all pages then (20/s never meets it).
+type bridgeCase struct {
+	pages, perSecond int
+	lift             bool // lift the per-page rate limit
+	baseline         bool
 }
 
 // bridgeRig is what every page's program shares: the fake Mono, the page
@@ -140,6 +153,7 @@ type bridgeProbe struct {
 type bridgeObserver struct {
 	listed  atomic.Bool  // the account list is on screen
 	phase   atomic.Int32 // state.Phase of the open session, -1 before one
+	asking  atomic.Bool  // the session asks whether to mint for a healthy account
 	changed chan struct{}
 
 	mu      sync.Mutex
@@ -166,6 +180,7 @@ func (p *bridgeProbe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	p.obs.listed.Store(!p.m.search.loading && len(p.m.search.visible) > 0)
 	if p.m.session != nil {
 		p.obs.phase.Store(int32(p.m.session.sess.Phase()))
+		p.obs.asking.Store(p.m.session.dialog == confirmHealthyMint)
 	}
 	select {
 	case p.obs.changed <- struct{}{}:
@@ -225,7 +240,14 @@ func openPage(b *testing.B, ctx context.Context, rig *bridgeRig, row int) (*tea.
 	prog.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
 	obs.await(b, "the account screen", func() bool { return state.Phase(obs.phase.Load()) == state.Explaining })
 	prog.Send(tea.KeyPressMsg{Code: 't', Text: "t"})
-	obs.await(b, "a token", func() bool { return state.Phase(obs.phase.Load()) == state.TokenReady })
+	obs.await(b, "a token or the healthy-account question", func() bool {
+		return obs.asking.Load() || state.Phase(obs.phase.Load()) == state.TokenReady
+	})
+	if obs.asking.Load() {
+		// Nothing says this account needs reauth: the agent mints anyway.
+		prog.Send(tea.KeyPressMsg{Code: 'y', Text: "y"})
+		obs.await(b, "a token", func() bool { return state.Phase(obs.phase.Load()) == state.TokenReady })
+	}
 	prog.Send(tea.KeyPressMsg{Code: 'o', Text: "o"})
 	obs.await(b, "the page", func() bool {
 		obs.mu.Lock()
@@ -288,8 +310,8 @@ type pageResult struct {
 	dropped          int64
 }
 
-func runBridge(b *testing.B, pages, perSecond int, lift bool, dur time.Duration) {
-	rig := newBridgeRig(b, lift)
+func runBridge(b *testing.B, c bridgeCase, dur time.Duration) {
+	rig := newBridgeRig(b, c.lift)
 	defer rig.close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -300,14 +322,19 @@ func runBridge(b *testing.B, pages, perSecond int, lift bool, dur time.Duration)
 		done <-chan error
 	}
 	var progs []running
-	for i := range pages {
+	open := c.pages
+	if c.baseline {
+		open++ // the last is the baseline's
+	}
+	for i := range open {
 		// Past the scenario accounts at the top (one cannot be re-authorised).
 		p, o, d := openPage(b, ctx, rig, 10+i)
 		progs = append(progs, running{p, o, d})
 	}
 
-	n := perSecond * int(dur/time.Second)
-	results := make([]pageResult, pages)
+	secs := int(dur / time.Second)
+	n := c.perSecond * secs
+	results := make([]pageResult, open)
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	if path := os.Getenv("REAUTH_BENCH_CPUPROFILE"); path != "" {
@@ -324,8 +351,34 @@ func runBridge(b *testing.B, pages, perSecond int, lift bool, dur time.Duration)
 	lines0, syncs0 := rig.audit.Stats()
 	cpu0 := cpuTime()
 	start := time.Now()
+	// schedule is when a page's widget emits its event k: steadily at rate
+	// a second, or, taking turns with the baseline, only in its own seconds
+	// (turn 0: the pages', 1: the baseline's).
+	stagger := os.Getenv("REAUTH_BENCH_STAGGER") != ""
+	schedule := func(rate, turn, page int) func(k int) time.Time {
+		interval := time.Second / time.Duration(rate)
+		if stagger && page >= 0 {
+			start := start.Add(time.Duration(page) * interval / time.Duration(c.pages))
+			return func(k int) time.Time {
+				sec := 2*(k/rate) + turn
+				return start.Add(time.Duration(sec)*time.Second + time.Duration(k%rate)*interval)
+			}
+		}
+		if !c.baseline {
+			return func(k int) time.Time { return start.Add(time.Duration(k) * interval) }
+		}
+		return func(k int) time.Time {
+			sec := 2*(k/rate) + turn
+			return start.Add(time.Duration(sec)*time.Second + time.Duration(k%rate)*interval)
+		}
+	}
 	for i, r := range progs {
-		wg.Go(func() { results[i] = simulatePage(b, rig, r.obs, n, perSecond, start) })
+		if i == c.pages {
+			base := c.pages * c.perSecond
+			wg.Go(func() { results[i] = simulatePage(b, rig, r.obs, base*secs, schedule(base, 1, -1)) })
+			continue
+		}
+		wg.Go(func() { results[i] = simulatePage(b, rig, r.obs, n, schedule(c.perSecond, 0, i)) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -339,7 +392,7 @@ func runBridge(b *testing.B, pages, perSecond int, lift bool, dur time.Duration)
 
 	var all, afterSend []time.Duration
 	var sum pageResult
-	for _, r := range results {
+	for _, r := range results[:c.pages] {
 		all = append(all, r.latencies...)
 		afterSend = append(afterSend, r.afterSend...)
 		sum.outcomes += r.outcomes
@@ -359,7 +412,7 @@ func runBridge(b *testing.B, pages, perSecond int, lift bool, dur time.Duration)
 		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
 	}
 	pct := func(p float64) float64 { return pctOf(all, p) }
-	posted := pages * n
+	posted := c.pages * n
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(pct(1), "max-ms")
@@ -368,12 +421,29 @@ func runBridge(b *testing.B, pages, perSecond int, lift bool, dur time.Duration)
 	// a time, so one slow round trip delays the events behind it).
 	b.ReportMetric(pctOf(afterSend, 0.50), "req-p50-ms")
 	b.ReportMetric(pctOf(afterSend, 0.99), "req-p99-ms")
-	b.ReportMetric(float64(posted)/elapsed.Seconds(), "events/s")
+	total := posted
+	var base pageResult
+	if c.baseline {
+		base = results[c.pages]
+		total += c.pages * c.perSecond * secs
+		slices.Sort(base.latencies)
+		bp50, bp99 := pctOf(base.latencies, 0.50), pctOf(base.latencies, 0.99)
+		b.ReportMetric(bp50, "base-p50-ms")
+		b.ReportMetric(bp99, "base-p99-ms")
+		b.ReportMetric(pctOf(base.latencies, 1), "base-max-ms")
+		if bp50 > 0 && bp99 > 0 {
+			b.ReportMetric(pct(0.50)/bp50, "p50-ratio")
+			b.ReportMetric(pct(0.99)/bp99, "p99-ratio")
+		}
+		b.ReportMetric(float64(base.outcomes-base.got), "base-lost-outcomes")
+		b.ReportMetric(float64(base.dropped), "base-dropped-chatter")
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(sum.outcomes-sum.got), "lost-outcomes")
 	b.ReportMetric(float64(sum.dropped), "dropped-chatter")
 	b.ReportMetric(float64(sum.refused), "refused-posts")
 	b.ReportMetric(cores, "cpu-cores")
-	b.ReportMetric(cores*elapsed.Seconds()*1000/float64(posted), "cpu-ms/event")
+	b.ReportMetric(cores*elapsed.Seconds()*1000/float64(total), "cpu-ms/event")
 	if lines1 > lines0 {
 		// Lines written during the run (an Append still waiting for its
 		// fsync at the end is counted, its fsync may not be).
@@ -382,17 +452,26 @@ func runBridge(b *testing.B, pages, perSecond int, lift bool, dur time.Duration)
 	b.Logf("%d pages x %d events/s for %v: %d events posted (%d outcome, %d chatter), %d applied; "+
 		"p50 %.2f ms p99 %.2f ms max %.2f ms; outcomes lost %d; chatter dropped by the server %d; posts retried %d, given up %d; "+
 		"%.0f events/s achieved, %.2f cores; from the request that got an event in (not post()): p50 %.2f ms p99 %.2f ms",
-		pages, perSecond, dur, posted, sum.outcomes, sum.chatterSent, len(all), pct(0.5), pct(0.99), pct(1),
-		sum.outcomes-sum.got, sum.dropped, sum.retries, sum.refused, float64(posted)/elapsed.Seconds(), cores,
+		c.pages, c.perSecond, dur, posted, sum.outcomes, sum.chatterSent, len(all), pct(0.5), pct(0.99), pct(1),
+		sum.outcomes-sum.got, sum.dropped, sum.retries, sum.refused, float64(total)/elapsed.Seconds(), cores,
 		pctOf(afterSend, 0.5), pctOf(afterSend, 0.99))
-	if sum.got != sum.outcomes {
-		b.Errorf("%d of %d outcome events never reached the model", sum.outcomes-sum.got, sum.outcomes)
+	if c.baseline {
+		b.Logf("baseline, 1 page x %d events/s in the other seconds: %d applied; p50 %.2f ms p99 %.2f ms max %.2f ms; "+
+			"outcomes lost %d; chatter dropped %d; ratio p50 %.2fx p99 %.2fx",
+			c.pages*c.perSecond, len(base.latencies), pctOf(base.latencies, 0.5), pctOf(base.latencies, 0.99),
+			pctOf(base.latencies, 1), base.outcomes-base.got, base.dropped,
+			pct(0.5)/pctOf(base.latencies, 0.5), pct(0.99)/pctOf(base.latencies, 0.99))
+	}
+	if sum.got != sum.outcomes || base.got != base.outcomes {
+		b.Errorf("%d of %d outcome events never reached the model", sum.outcomes-sum.got+base.outcomes-base.got,
+			sum.outcomes+base.outcomes)
 	}
 }
 
-// simulatePage fetches the page config, then posts n events at perSecond
-// like page.js, and waits for every outcome event to be applied.
-func simulatePage(b *testing.B, rig *bridgeRig, obs *bridgeObserver, n, perSecond int, start time.Time) pageResult {
+// simulatePage fetches the page config, then posts n events like page.js,
+// the widget emitting event k at emit(k), and waits for every outcome event
+// to be applied.
+func simulatePage(b *testing.B, rig *bridgeRig, obs *bridgeObserver, n int, emit func(k int) time.Time) pageResult {
 	obs.mu.Lock()
 	sess := obs.page
 	obs.mu.Unlock()
@@ -462,9 +541,8 @@ func simulatePage(b *testing.B, rig *bridgeRig, obs *bridgeObserver, n, perSecon
 	// The widget emits on a steady clock; the page queues and sends in order.
 	queue := make(chan int, len(plan))
 	go func() {
-		interval := time.Second / time.Duration(perSecond)
 		for k := range plan {
-			if wait := time.Until(start.Add(time.Duration(k) * interval)); wait > 0 {
+			if wait := time.Until(emit(k)); wait > 0 {
 				time.Sleep(wait) // pacing the load, not waiting for a result
 			}
 			posted[k].Store(time.Now().UnixNano())
