@@ -65,6 +65,8 @@ type Model struct {
 	// resumed re-arms a resumed model's waits (Resume, resume.go): Init
 	// returns it.
 	resumed tea.Cmd
+	// memo keeps the header and footer last drawn (viewmemo.go); nil: none.
+	memo *viewMemo
 }
 
 // New builds the root model. ctx should be cancelled when the program ends
@@ -89,6 +91,7 @@ func newModel(ctx context.Context) Model {
 		height:  24,
 		search:  newSearchScreen(),
 		spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		memo:    &viewMemo{},
 	}
 	m.applyStyles(true)
 	m.syncKeys()
@@ -470,6 +473,10 @@ func (m Model) View() tea.View {
 }
 
 func (m Model) headerView(w int) string {
+	in := headerInputs{width: w, styles: m.styles, sandbox: m.deps.Sandbox, title: m.active().title(), agent: m.deps.Agent}
+	if h, ok := m.memo.headerOf(in); ok {
+		return h
+	}
 	st := m.styles
 	left := st.Title.Render("reauth")
 	if m.deps.Sandbox {
@@ -488,7 +495,9 @@ func (m Model) headerView(w int) string {
 		right, gap = "", max(0, w-ansi.StringWidth(left))
 	}
 	line := ansi.Truncate(left+strings.Repeat(" ", gap)+right, w, "…")
-	return line + "\n" + st.Faint.Render(strings.Repeat("─", w))
+	h := line + "\n" + st.Faint.Render(strings.Repeat("─", w))
+	m.memo.keepHeader(in, h)
+	return h
 }
 
 func (m Model) footerView(w int) string {
@@ -500,6 +509,10 @@ func (m Model) footerView(w int) string {
 		if f.Enabled() {
 			keys = append(keys, f)
 		}
+	}
+	in := footerInputs{width: w, styles: m.styles, keys: footerKeysOf(keys)}
+	if f, ok := m.memo.footerOf(in); ok {
+		return f
 	}
 	// Too wide: drop the least important key (the last of the highest
 	// rank) until the rest fit; esc, q and ? always stay.
@@ -531,7 +544,9 @@ func (m Model) footerView(w int) string {
 	}
 	h := m.help
 	h.SetWidth(0) // fitted above; ShortHelpView would cut from the end
-	return ansi.Truncate(h.ShortHelpView(bindings), w, "…")
+	f := ansi.Truncate(h.ShortHelpView(bindings), w, "…")
+	m.memo.keepFooter(in, f)
+	return f
 }
 
 // frame lays out the screen in one pass: the body padded or cut to exactly

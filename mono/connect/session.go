@@ -136,6 +136,7 @@ type Session struct {
 	held       map[int64]heldPost
 	skipped    map[int64]struct{} // seqs jumped over when a gap timed out
 	queue      []queued           // accepted, in order, waiting for the pump
+	sending    bool               // the pump has taken an event from queue and not yet sent it
 	queuedChat int                // droppable events in queue
 	firstSeen  map[string]bool
 	contact    bool      // the page has fetched its config or posted
@@ -337,9 +338,11 @@ func newPairingCode(read func([]byte) error) (string, error) {
 func (s *Session) start() { go s.run() }
 
 // run moves accepted events from the queue to the Events channel, and fires
-// the heartbeat watchdog and the out-of-order hold timeout. It is the only
-// sender on (and the closer of) s.events, so HTTP handlers never block on a
-// slow consumer: they only append to s.queue under s.mu.
+// the heartbeat watchdog and the out-of-order hold timeout. It closes
+// s.events, and is its only sender once the session has ended. HTTP handlers
+// never block on a slow consumer: under s.mu they append to s.queue, or hand
+// an event straight to the channel when nothing waits ahead of it
+// (enqueueLocked).
 func (s *Session) run() {
 	defer close(s.stopped)
 	timer := time.NewTimer(time.Hour)
@@ -359,6 +362,7 @@ func (s *Session) run() {
 				s.queuedChat--
 			}
 		}
+		s.sending = have
 		wake := s.nextWakeLocked(now)
 		s.mu.Unlock()
 
@@ -540,8 +544,14 @@ func (s *Session) droppable(ev mono.WidgetEvent) bool {
 	return s.firstSeen[string(ev.Callback)+":"+ev.Name] || len(s.firstSeen) >= s.srv.set.tune.firstSeenCap
 }
 
-// enqueueLocked hands an in-order event to the pump, unless it is chatter
-// and the consumer is behind.
+// enqueueLocked hands an in-order event to the consumer, unless it is
+// chatter and the consumer is behind. When nothing waits ahead of it (the
+// queue is empty and the pump holds no event on its way) and the channel has
+// room, it goes into Events at once; otherwise it joins the queue for the
+// pump. Going through the pump costs a goroutine switch per event, and with
+// many pages busy on two cores each switch waited its turn for a core
+// (BENCHMARKS.md, 2). The order is kept either way: both paths decide under
+// s.mu, and the pump's event in flight (sending) comes first.
 func (s *Session) enqueueLocked(ev mono.WidgetEvent) {
 	chat := s.droppable(ev)
 	if chat {
@@ -549,9 +559,20 @@ func (s *Session) enqueueLocked(ev mono.WidgetEvent) {
 			s.dropped.Add(1)
 			return
 		}
-		s.queuedChat++
 	} else if !ev.MustDeliver() {
 		s.firstSeen[string(ev.Callback)+":"+ev.Name] = true
+	}
+	// s.events is closed only by the pump after the session has ended (s.ended
+	// is set under s.mu first), so it is open here.
+	if len(s.queue) == 0 && !s.sending && s.ended == "" {
+		select {
+		case s.events <- ev:
+			return
+		default:
+		}
+	}
+	if chat {
+		s.queuedChat++
 	}
 	s.queue = append(s.queue, queued{ev: ev, chat: chat})
 	s.wake()
@@ -719,6 +740,11 @@ func (s *Session) accept(ev mono.WidgetEvent, page string) verdict {
 }
 
 func (s *Session) touchLocked(now time.Time) {
+	if !s.contact || s.gone {
+		// The pump's timer is not watching for silence yet: it must see this
+		// contact (an event handed straight to Events does not wake it).
+		s.wake()
+	}
 	s.contact = true
 	s.lastMono = now
 	s.lastWall = s.srv.set.Now()
