@@ -207,8 +207,8 @@ func (h *handovers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // store; ok false when there is none (or it could not move: the agent
 // starts afresh, and the other replica keeps it until its grace ends).
 func (rt *Runtime) ResumeElsewhere(ctx context.Context, agent audit.Agent) (tui.Handoff, bool) {
-	if agent.KeyFingerprint == "" || rt.storage == nil || rt.storage.replicas == nil {
-		return tui.Handoff{}, false
+	if agent.KeyFingerprint == "" || rt.storage == nil || !rt.replicas.joined() {
+		return tui.Handoff{}, false // one server: its own parked attempts are all there is
 	}
 	ctx, cancel := context.WithTimeout(ctx, handoverBound)
 	defer cancel()
