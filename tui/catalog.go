@@ -27,6 +27,11 @@ type CatalogOptions struct {
 	Now func() time.Time
 	// OnLoad, if set, hears how every load or refresh ended (for the log).
 	OnLoad func(accounts int, took time.Duration, err error)
+	// OnUpdate, if set, hears of every fresher read a program records
+	// (Update), after every program can see it; not of those Overlay
+	// records. It runs on the program's goroutine and must not block: the
+	// runtime tells the other replicas from a goroutine of its own.
+	OnUpdate func(a mono.Account)
 }
 
 // Catalog is the list of linked accounts that every program on a runtime
@@ -193,8 +198,22 @@ func (c *Catalog) Next(ctx context.Context, seen uint64) (CatalogView, bool) {
 // Update records a fresher read of one account (after a reauth, the
 // account's re-read), so every program's list shows it until a refresh
 // that began later replaces the whole list. It returns the version that
-// carries it.
+// carries it. CatalogOptions.OnUpdate hears of it (other replicas re-read
+// the account too).
 func (c *Catalog) Update(a mono.Account) uint64 {
+	v := c.overlay(a)
+	if c.opts.OnUpdate != nil {
+		c.opts.OnUpdate(a)
+	}
+	return v
+}
+
+// Overlay is Update for a read that is not a program's own: the runtime's
+// re-read of an account another replica re-read. OnUpdate does not hear of
+// it, so news never echoes between replicas.
+func (c *Catalog) Overlay(a mono.Account) uint64 { return c.overlay(a) }
+
+func (c *Catalog) overlay(a mono.Account) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++

@@ -68,6 +68,8 @@ type Tune struct {
 	MarksPollEvery time.Duration
 	// ClaimsPollEvery replaces ClaimsPollEvery.
 	ClaimsPollEvery time.Duration
+	// AccountNewsPollEvery replaces AccountNewsPollEvery.
+	AccountNewsPollEvery time.Duration
 	// SharedSandbox, with Config.Sandbox, is a fake Mono another runtime
 	// started (tests of replicas: one team talks to one Mono). It is used
 	// as it is, not closed here; its webhooks reach the runtime that made

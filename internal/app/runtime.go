@@ -15,6 +15,7 @@ import (
 
 	"github.com/reauth/reauth/internal/metrics"
 	"github.com/reauth/reauth/internal/store/postgres"
+	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/mono/sandbox"
 	"github.com/reauth/reauth/mono/webhook"
@@ -54,6 +55,10 @@ type Runtime struct {
 	// handovers lets other replicas take this one's parked attempts, and
 	// this one theirs (handover.go).
 	handovers handovers
+	// news tells the other processes on a database store of this
+	// runtime's fresher account reads, and overlays theirs (accountnews.go);
+	// nil on the plain files.
+	news *accountNews
 }
 
 // MarksPollEvery is how often a runtime looks for marks another process
@@ -79,6 +84,13 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 				env.Logger.Warn("account list not loaded", "accounts", n, "after", took.Round(time.Millisecond), "err", OneLine(err))
 			} else if err == nil {
 				env.Logger.Info("account list loaded", "accounts", n, "took", took.Round(time.Millisecond))
+			}
+		},
+		// A program's fresher read (after a reauth) is news for the other
+		// replicas; set before any program runs, so read without a lock.
+		OnUpdate: func(a mono.Account) {
+			if rt.news != nil {
+				rt.news.publish(a)
 			}
 		}})
 	rt.replicas = &replicaSet{id: env.ReplicaID, logger: env.Logger}
@@ -123,6 +135,18 @@ func New(ctx context.Context, env *Env) (*Runtime, error) {
 		claimsEvery = cfg.Tune.ClaimsPollEvery
 	}
 	rt.claims.start(ctx, claimsEvery, rt.storage.Wake(ctx, postgres.KindClaims))
+	if b := rt.storage.AccountNews(); b != nil {
+		// A database store: other processes (replicas) re-read accounts
+		// too. On a SQLite file it is usually one process, and the feed
+		// costs a query every few seconds; two on one file (a serve and a
+		// local reauth) hear each other.
+		every := AccountNewsPollEvery
+		if cfg.Tune.AccountNewsPollEvery > 0 {
+			every = cfg.Tune.AccountNewsPollEvery
+		}
+		rt.news = newAccountNews(ctx, b, env.ReplicaID, env.Now, env.Client, rt.catalog, env.Logger)
+		rt.news.start(ctx, every, rt.storage.Wake(ctx, postgres.KindAccounts))
+	}
 	if env.hooks != nil {
 		// The sandbox's webhooks, in memory: every one it has sent so far
 		// now, each later one as it comes, told to every program.

@@ -11,6 +11,7 @@ import (
 
 	"charm.land/log/v2"
 
+	"github.com/reauth/reauth/internal/accountnews"
 	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/internal/store/postgres"
 	"github.com/reauth/reauth/internal/store/sqlite"
@@ -48,7 +49,10 @@ type Storage struct {
 	marksPath string
 	// claims is the team's claims on accounts (one live attempt per
 	// account): in the database, or in memory for the plain files.
-	claims  claim.Backend
+	claims claim.Backend
+	// news is the account news feed of a database store (nil for the
+	// files: one process, no one to tell).
+	news    accountnews.Backend
 	ping    func(context.Context) error
 	closeDB func()
 	// Imported says, one sentence each, what this start imported from the
@@ -101,6 +105,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 			log:     audit.New(postgres.NewAudit(pg), audit.Options{Now: now}),
 			marks:   postgres.NewMarks(pg),
 			claims:  postgres.NewClaims(pg),
+			news:    postgres.NewAccountNews(pg),
 			ping:    func(ctx context.Context) error { return pg.Pool.Ping(ctx) },
 			closeDB: pg.Close}
 		s.replicas, s.wake, s.clusterKey = postgres.NewReplicas(pg), pg.Wake, pg.ClusterKey
@@ -126,6 +131,7 @@ func OpenStorage(ctx context.Context, files Files, now func() time.Time, logger 
 		log:     audit.New(sqlite.NewAudit(lite), audit.Options{Now: now}),
 		marks:   sqlite.NewMarks(lite),
 		claims:  sqlite.NewClaims(lite),
+		news:    sqlite.NewAccountNews(lite),
 		ping:    func(ctx context.Context) error { return lite.SQL.PingContext(ctx) },
 		closeDB: func() { _ = lite.Close() }}
 	s.replicas, s.clusterKey = sqlite.NewReplicas(lite), lite.ClusterKey
@@ -218,6 +224,10 @@ func (s *Storage) Marks(ctx context.Context) (*webhook.Store, error) {
 // (every program of every process on it shares them), or in this process's
 // memory for the plain files (one process serves everyone there).
 func (s *Storage) Claims() claim.Backend { return s.claims }
+
+// AccountNews is the feed of accounts a process re-read from Mono, on a
+// database store (every process on it follows it); nil on the plain files.
+func (s *Storage) AccountNews() accountnews.Backend { return s.news }
 
 // MarksWhere names where the marks are kept, for messages.
 func (s *Storage) MarksWhere() string {

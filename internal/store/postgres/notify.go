@@ -26,6 +26,8 @@ import (
 const (
 	KindMarks  = "marks"
 	KindClaims = "claims"
+	// KindAccounts: a replica re-read an account from Mono (AccountNews).
+	KindAccounts = "accounts"
 )
 
 // The listener's bounds: reconnects back off from the first to the last;
