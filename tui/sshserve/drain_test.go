@@ -104,10 +104,11 @@ func TestDrainKeepsLiveAttemptsAndLetsTheRestGo(t *testing.T) {
 	}
 }
 
-// An attempt that reaches its outcome during the drain lets its session go
-// before the timeout; the drain then returns (nobody is left).
+// An attempt that reaches its outcome during the drain keeps its session
+// for the agent to read the outcome (DrainReadFor), then lets it go before
+// the drain's timeout; the drain then returns (nobody is left).
 func TestDrainEndsWhenTheLastAttemptEnds(t *testing.T) {
-	f := newFixture(t, fixtureOpts{agents: []string{"ada"}})
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, drainReadFor: 300 * time.Millisecond})
 	ada := f.open("ada", termOpts{width: 120, height: 40})
 	adaURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
 	drained := make(chan struct{})
@@ -122,6 +123,9 @@ func TestDrainEndsWhenTheLastAttemptEnds(t *testing.T) {
 		t.Fatalf("ada's session exited %d, want 1", code)
 	}
 	ada.waitText(DrainMessage)
+	if !strings.Contains(ada.rawOutput(), "SUCCEEDED") {
+		t.Fatal("ada was let go before her screen showed her attempt's outcome")
+	}
 	select {
 	case <-drained:
 	case <-time.After(waitLimit):
@@ -132,6 +136,34 @@ func TestDrainEndsWhenTheLastAttemptEnds(t *testing.T) {
 		if r.Action == audit.ActionOutcome && strings.Contains(r.Detail, "server restarted") {
 			t.Fatalf("an attempt that ended by itself was recorded as ended by the restart: %+v", r)
 		}
+	}
+}
+
+// The agent reads the outcome of an attempt that ends during the drain:
+// the session stays (here for longer than the test) until they leave with
+// q, and the drain ends with them.
+func TestDrainLetsTheAgentReadTheOutcome(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, drainReadFor: time.Hour})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	adaURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		f.srv.Drain(context.Background(), time.Hour)
+	}()
+	ada.waitText("This server is restarting")
+	postEvent(t, adaURL, 1, "load", "", nil)
+	postEvent(t, adaURL, 2, "success", "", map[string]any{"code": "code_drain_read_test"})
+	ada.waitText("SUCCEEDED")
+	if n := f.srv.Sessions(); n != 1 {
+		t.Fatalf("%d sessions once ada's attempt ended; she must still be reading it", n)
+	}
+	ada.send("q")
+	ada.wait()
+	select {
+	case <-drained:
+	case <-time.After(waitLimit):
+		t.Fatal("the drain did not end when ada left")
 	}
 }
 

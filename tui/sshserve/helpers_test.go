@@ -74,7 +74,9 @@ type fixtureOpts struct {
 	// Replicas: publicURL is the pages' shared public URL (a load
 	// balancer's), replicaID this replica's id, and sameKeysAs another
 	// fixture whose agents' keys this one lets in (one team, two replicas).
-	publicURL  string
+	// drainReadFor is Config.DrainReadFor.
+	drainReadFor time.Duration
+	publicURL    string
 	replicaID  string
 	sameKeysAs *fixture
 }
@@ -179,6 +181,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 		MaxSessions:        o.maxSessions,
 		IdleTimeout:        o.idle,
 		ResumeGrace:        o.resumeGrace,
+		DrainReadFor:       o.drainReadFor,
 		Logger:             log.NewWithOptions(f.logs, log.Options{Level: log.DebugLevel}),
 		NewDeps:            f.newDeps,
 		ResumeElsewhere:    f.rt.ResumeElsewhere,

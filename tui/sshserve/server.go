@@ -110,6 +110,11 @@ type Config struct {
 	// DrainTimeout is how long ListenAndServe drains (Drain) before its
 	// shutdown. 0: no drain.
 	DrainTimeout time.Duration
+	// DrainReadFor is how long, during a drain, an agent whose attempt has
+	// just reached its outcome keeps their session to read it (the banner,
+	// the next step) before it is let go; the drain's own bound still ends
+	// it. 0: DefaultDrainReadFor.
+	DrainReadFor time.Duration
 	// ResumeGrace is how long a live attempt whose agent's connection
 	// dropped waits for them (resume.go): the same agent (key fingerprint)
 	// connecting again within it gets the same attempt back, with what
@@ -138,6 +143,9 @@ type Config struct {
 	// called once when that session ends. For metrics.
 	Connected func() (disconnected func())
 }
+
+// DefaultDrainReadFor is Config.DrainReadFor's default.
+const DefaultDrainReadFor = 30 * time.Second
 
 // Server is `reauth serve`'s SSH server.
 type Server struct {

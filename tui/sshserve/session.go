@@ -350,10 +350,36 @@ func (as *agentSession) notifyDrain(until time.Time) {
 	if p == nil {
 		return // run sends it once the program exists
 	}
+	// A session without a live attempt is let go at once; one whose attempt
+	// has just ended keeps the screen DrainReadFor, so its agent reads the
+	// outcome (q leaves sooner; the drain's bound still ends it).
+	var wasLive bool
+	var gen int
+	var mu sync.Mutex
 	notice := tui.DrainNotice{Until: until, Live: func(live bool) {
-		if !live {
-			as.end(endDrain)
+		mu.Lock()
+		defer mu.Unlock()
+		gen++
+		if live {
+			wasLive = true
+			return
 		}
+		if !wasLive {
+			as.end(endDrain)
+			return
+		}
+		read, mine := as.srv.cfg.DrainReadFor, gen
+		if read <= 0 {
+			read = DefaultDrainReadFor
+		}
+		time.AfterFunc(read, func() {
+			mu.Lock()
+			still := gen == mine
+			mu.Unlock()
+			if still {
+				as.end(endDrain)
+			}
+		})
 	}}
 	// Send blocks until the event loop takes it: never hold up Drain.
 	go p.Send(notice)
