@@ -77,8 +77,8 @@ type fixtureOpts struct {
 	// drainReadFor is Config.DrainReadFor.
 	drainReadFor time.Duration
 	publicURL    string
-	replicaID  string
-	sameKeysAs *fixture
+	replicaID    string
+	sameKeysAs   *fixture
 }
 
 // fixture is the app's runtime on a small sandbox (internal/app: the Mono
