@@ -101,6 +101,14 @@ func ResumeHandedOver(ctx, life context.Context, deps Deps, h Handoff) (Model, e
 	}
 	s.status.add(statusLine{at: now, tone: state.ToneInfo, text: "Resumed after the connection dropped (" +
 		h.Dropped.In(loc).Format("15:04:05") + "–" + now.In(loc).Format("15:04:05") + "), moved from " + from})
+	// This replica's audit learns the attempt's secrets now, as the old one
+	// did when it minted and served them, so no record here can hold them.
+	if v := sess.Token().Value; v != "" {
+		guard(deps.Audit, v)
+	}
+	if h.Page != nil {
+		guard(deps.Audit, pageSecret(h.Page.URL()))
+	}
 	var cmds []tea.Cmd
 	if deps.Claims != nil {
 		// The attempt holds its claim already (the old replica kept it):

@@ -177,6 +177,20 @@ func TestTwoReplicasResumeAcrossAndClaims(t *testing.T) {
 			events = append(events, r.Event)
 		}
 	}
+	// The page's secret crossed between the replicas (the hand-over): it is
+	// in no record and no log line of either.
+	_, secret, _ := strings.Cut(pageURL, "#")
+	if len(secret) < 16 {
+		t.Fatalf("no page secret in the link %q", pageURL)
+	}
+	for _, r := range recs {
+		if strings.Contains(fmt.Sprintf("%+v", r), secret) {
+			t.Fatalf("a record holds the page secret: %+v", r)
+		}
+	}
+	if strings.Contains(one.logs.String(), secret) || strings.Contains(two.logs.String(), secret) {
+		t.Fatal("a replica's log holds the page secret")
+	}
 	want := []string{"Customer chose", "Submitted login details", "Submitted OTP", "Error: INVALID_OTP", "Submitted OTP"}
 	j := 0
 	for _, e := range events {
