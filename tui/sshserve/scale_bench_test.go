@@ -42,6 +42,7 @@ import (
 // Knobs (environment): REAUTH_BENCH_IDLE (200), REAUTH_BENCH_ACTIVE (50),
 // REAUTH_BENCH_ACTIVE_RATE (events/s per active page, 5),
 // REAUTH_BENCH_SECONDS (how long the active pages stream, 5),
+// REAUTH_BENCH_SAME_STEP=1 (every event the same step: see streamPage),
 // REAUTH_BENCH_SERVE_STDERR (a file for the server's stderr, e.g. with
 // GODEBUG=gctrace=1, or REAUTH_BENCH_SERVE_GODEBUG=gctrace=1 for the
 // server alone), REAUTH_BENCH_BIN (run this reauth binary instead of
@@ -690,6 +691,12 @@ func streamPage(b *testing.B, c *http.Client, link string, rate int, dur time.Du
 		return
 	}
 	names := []string{"INSTITUTION_SELECTED", "SUBMIT_CREDENTIALS", "SUBMIT_MFA", "ERROR"}
+	if os.Getenv("REAUTH_BENCH_SAME_STEP") == "1" {
+		// The customer's step the same on every event, so the agent's
+		// claim (which names the step) is not rewritten, and no claim
+		// news goes to every program, at each event: an A/B knob.
+		names = names[:1]
+	}
 	start := time.Now()
 	for k := 0; time.Since(start) < dur; k++ {
 		if wait := time.Until(start.Add(time.Duration(k) * time.Second / time.Duration(rate))); wait > 0 {
