@@ -67,6 +67,18 @@ type Model struct {
 	resumed tea.Cmd
 	// memo keeps the header and footer last drawn (viewmemo.go); nil: none.
 	memo *viewMemo
+	// claimFocus tells the claims Cmd which account's news to deliver
+	// (shared by the model's copies).
+	claimFocus *claimFocus
+}
+
+// focusClaims points the claims Cmd at the account on screen.
+func (m *Model) focusClaims() {
+	account := ""
+	if m.session != nil {
+		account = m.session.account.ID
+	}
+	m.claimFocus.set(account)
 }
 
 // New builds the root model. ctx should be cancelled when the program ends
@@ -92,6 +104,8 @@ func newModel(ctx context.Context) Model {
 		search:  newSearchScreen(),
 		spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		memo:    &viewMemo{},
+		// claimFocus is shared by every copy of the model.
+		claimFocus: &claimFocus{},
 	}
 	m.applyStyles(true)
 	m.syncKeys()
@@ -145,7 +159,8 @@ func (m Model) start() tea.Cmd {
 		claims = m.deps.Claims.Watch(m.ctx)
 	}
 	c := m.screenCtx(screenSearch)
-	return tea.Batch(m.search.start(&c), m.tick(), waitSignal(signals), waitClaim(claims))
+	m.focusClaims()
+	return tea.Batch(m.search.start(&c), m.tick(), waitSignal(signals), waitClaim(claims, m.claimFocus))
 }
 
 // signalMsg carries one webhook signal and the channel to read the next from.
@@ -184,6 +199,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	// copy on the heap (~30 KB), so that happens once per message, here.
 	nm, cmd := m.update(msg)
 	nm.reportDrain()
+	nm.focusClaims()
 	if _, tick := msg.(spinner.TickMsg); tick {
 		nm.spinnerOn = nm.spinning() && cmd != nil
 		if !nm.spinnerOn {
@@ -306,7 +322,7 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m, cmd = m.toScreens(msg.sig)
 		m.syncKeys()
-		return m, tea.Batch(cmd, waitClaim(msg.ch))
+		return m, tea.Batch(cmd, waitClaim(msg.ch, m.claimFocus))
 	case tea.PasteMsg:
 		if m.holdKey(msg) {
 			return m, nil

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -48,15 +49,50 @@ type claimNewsMsg struct {
 	ch  <-chan claim.Claim
 }
 
-func waitClaim(ch <-chan claim.Claim) tea.Cmd {
+// waitClaim waits for the next claim change this program cares about:
+// one about the account its account screen shows (focus). The others are
+// dropped here, not in Update: under `reauth serve` every claim write of a
+// busy team reaches every program, and a message costs an idle agent's
+// program a whole redraw of its account list (BENCHMARKS 7e).
+func waitClaim(ch <-chan claim.Claim, focus *claimFocus) tea.Cmd {
 	if ch == nil {
 		return nil
 	}
 	return func() tea.Msg {
-		c, ok := <-ch
-		if !ok {
-			return nil
+		for {
+			c, ok := <-ch
+			if !ok {
+				return nil
+			}
+			if focus.wants(c.Account) {
+				return claimNewsMsg{sig: ClaimSignal{Claim: c}, ch: ch}
+			}
 		}
-		return claimNewsMsg{sig: ClaimSignal{Claim: c}, ch: ch}
 	}
+}
+
+// claimFocus is the account whose claim news the program wants: the one
+// its account screen shows ("" on the list). Update sets it after every
+// message (Model.focusClaims); the claims Cmd reads it. It is the Cmds'
+// filter, not model state (as the audit journal is their buffer).
+type claimFocus struct{ account atomic.Pointer[string] }
+
+func (f *claimFocus) set(account string) {
+	if f == nil {
+		return
+	}
+	if cur := f.account.Load(); cur != nil && *cur == account {
+		return
+	}
+	f.account.Store(&account)
+}
+
+// wants reports whether news of account is for this program (nil focus:
+// every claim is).
+func (f *claimFocus) wants(account string) bool {
+	if f == nil {
+		return true
+	}
+	cur := f.account.Load()
+	return cur != nil && *cur != "" && *cur == account
 }

@@ -130,6 +130,7 @@ func ResumeHandedOver(ctx, life context.Context, deps Deps, h Handoff) (Model, e
 	cmds = append(cmds, s.flush(&c))
 	m.search.leave()
 	m.syncKeys()
+	m.focusClaims()
 	m.resumed = tea.Batch(cmds...)
 	return m, nil
 }
