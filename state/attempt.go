@@ -90,13 +90,13 @@ const Interrupted = "INTERRUPTED"
 // record in its session, unnumbered: its numbering died with its replica),
 // so the account's history does not show it live forever.
 func (a *Attempt) TookOverInterrupted(from, theirs, replica string, now time.Time) []audit.Record {
-	why := "the server running it (replica " + replica + ") stopped while it was live"
+	why := "the server running it (replica " + replica + ") went silent in the replicas' registry while it was live"
 	a.seq++
 	recs := []audit.Record{{Session: a.id, Seq: a.seq, Account: a.sess.account.ID, Action: audit.ActionClaimTakenOver,
 		Event: "took over from " + from, Detail: "took over from " + from + " (their attempt was interrupted: " + why + "); their attempt " + theirs}}
 	if theirs != "" {
 		recs = append(recs, audit.Record{Time: now, Session: theirs, Account: a.sess.account.ID, Action: audit.ActionOutcome,
-			Outcome: Interrupted, Detail: "Interrupted: " + why + "; the customer's page stopped answering. Recorded when attempt " +
+			Outcome: Interrupted, Detail: "Interrupted: " + why + "; the other servers stopped serving its page. Recorded when attempt " +
 				a.id + " took the account."})
 	}
 	return recs

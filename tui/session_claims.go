@@ -181,7 +181,7 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 			who := claim.Name(f.Holder)
 			s.journal.push(s.att.TookOverInterrupted(who, f.Attempt, f.Replica, c.now()))
 			s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: "You took this account from " + who +
-				"'s interrupted attempt (the server running it stopped; recorded as " + state.Interrupted + ")"})
+				"'s interrupted attempt (the server running it went silent; recorded as " + state.Interrupted + ")"})
 		} else if f != nil {
 			who := claim.Name(f.Holder)
 			s.journal.push(s.att.TookOver(who, f.Attempt, f.Stale, c.now()))
@@ -358,10 +358,12 @@ func (s *sessionScreen) heldLine(c *screenCtx) string {
 	}
 	now := c.now()
 	if o.Replica != "" && c.deps.ReplicaGone != nil && c.deps.ReplicaGone(o.Replica, o.Updated) {
-		// Its replica stopped (killed, host lost): nobody runs the attempt
-		// and its page no longer answers, whatever the claim last said.
-		return claim.Name(o.Holder) + "'s attempt here was interrupted: the server running it stopped (last word " +
-			o.Updated.In(now.Location()).Format("15:04") + "); the customer's page no longer works. t starts a new attempt (nobody is asked)."
+		// Its replica went silent in the registry (most likely killed or
+		// its host lost; all we know is it stopped saying it is alive): the
+		// other replicas no longer forward its page, whatever the claim
+		// last said.
+		return claim.Name(o.Holder) + "'s attempt here was interrupted: the server running it went silent (last word " +
+			o.Updated.In(now.Location()).Format("15:04") + "); the other servers no longer serve its page. t starts a new attempt (nobody is asked)."
 	}
 	line := o.Sentence(now.Location())
 	if !o.Parked.IsZero() {

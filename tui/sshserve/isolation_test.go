@@ -19,7 +19,14 @@ import (
 // returns the page URL read from the screen's OSC 8 link.
 func openPage(t testing.TB, tm *terminal, query, holder string) string {
 	t.Helper()
-	tm.waitText("loaded 60 / 60")
+	return openPageOnceLoaded(t, tm, "loaded 60 / 60", query, holder)
+}
+
+// openPageOnceLoaded is openPage waiting first for loaded, the list's
+// progress on a server with another number of accounts.
+func openPageOnceLoaded(t testing.TB, tm *terminal, loaded, query, holder string) string {
+	t.Helper()
+	tm.waitText(loaded)
 	tm.send(query)
 	tm.waitFor(holder+" alone", func(s string) bool {
 		return strings.Contains(s, holder) && strings.Contains(s, "1 match")
