@@ -201,6 +201,55 @@ func TestClaimTakeOverBetweenTwoPrograms(t *testing.T) {
 	ada.until("the claim line gone", func(m Model) bool { return !strings.Contains(plain(m), "is re-authorising this account") })
 }
 
+// News of the colleague's claim written before this attempt took the
+// account over can reach the program after the take's answer (news has its
+// own channel). It is older than the take: the attempt keeps the account
+// and is not told it was taken back. (Before versions were compared, this
+// ended Bola's attempt "TAKEN OVER: ada took over" about one run in two of
+// the package's tests.)
+func TestOlderClaimNewsAfterATakeOverIsNotATakeBack(t *testing.T) {
+	team := newTeamClaims()
+	ada := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+		d.Agent = "ada"
+		d.Claims = team.as("ada", d.Now)
+	}})
+	bola := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+		d.Agent = "bola"
+		d.Claims = team.as("bola", d.Now)
+	}})
+	openWrongOTP(t, ada)
+	openWrongOTP(t, bola)
+	account := ada.m.session.account.ID
+	ada.mintAndOpenPage()
+	adas, ok, _ := team.m.Get(context.Background(), account)
+	if !ok || adas.Holder.User != "ada" || !adas.Live() {
+		t.Fatalf("Ada holds no claim: %+v", adas)
+	}
+	bola.key("t")
+	bola.until("the question", func(m Model) bool { return m.session.dialog == confirmTakeOver })
+	bola.key("y")
+	bola.until("Bola's token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+
+	bola.send(ClaimSignal{Claim: adas}) // Ada's claim as it was before the take, arriving late
+	if ph := bola.m.session.sess.Phase(); ph != state.TokenReady || !bola.m.session.claims.holding {
+		t.Fatalf("late news of Ada's old claim moved Bola's attempt to %s (holding %v):\n%s", ph, bola.m.session.claims.holding, plain(bola.m))
+	}
+	if v := plain(bola.m); strings.Contains(v, "TAKEN OVER") {
+		t.Fatalf("Bola is told the account was taken back:\n%s", v)
+	}
+	// Newer news still counts: Ada taking it back is a take-back.
+	ada.until("Ada told", func(m Model) bool { return m.session.sess.Phase() == state.TakenOver })
+	back, err := team.m.Take(context.Background(), claim.Take{Account: account, Holder: audit.Agent{User: "ada", Via: audit.ViaSSH},
+		Attempt: "ada-2", TakeOver: true, Now: ada.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bola.send(ClaimSignal{Claim: back})
+	if ph := bola.m.session.sess.Phase(); ph != state.TakenOver {
+		t.Fatalf("Ada's newer take left Bola's attempt at %s", ph)
+	}
+}
+
 // The account screen with a colleague's claim (who, since when, what they
 // are at), the question before taking it over, and the attempt a colleague
 // took over (banner and pane naming them), at every golden size.

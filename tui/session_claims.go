@@ -45,6 +45,13 @@ type sessionClaim struct {
 	intent  claimIntent
 	replace bool
 	busy    bool // a Take is in flight
+	// version is the newest version of the account's claim this screen
+	// has heard of (take answers, reads and news). News reaches the
+	// program on its own channel, not in step with the take's answer: a
+	// colleague's refresh written before this attempt took the account
+	// over can arrive after the take, and must not read as them taking
+	// it back.
+	version int64
 	// w orders the claim's writes (nil until the first).
 	w *claimWriter
 }
@@ -109,6 +116,20 @@ func (s *sessionScreen) updateClaims(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) 
 	return nil, false
 }
 
+// heard notes cl's version; false when it is no newer than what the
+// screen has heard already (older news, to be ignored). A claim without a
+// version (0) is always news.
+func (sc *sessionClaim) heard(cl claim.Claim) bool {
+	if cl.Version == 0 {
+		return true
+	}
+	if cl.Version <= sc.version {
+		return false
+	}
+	sc.version = cl.Version
+	return true
+}
+
 // readClaim reads the account's claim.
 func readClaim(c *screenCtx, account string) tea.Cmd {
 	claims, ctx := c.deps.Claims, c.ctx
@@ -161,6 +182,7 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 	case errors.As(msg.err, &held):
 		// A colleague's live attempt: ask before taking it from them.
 		cl := held.Claim
+		s.claims.heard(cl)
 		s.claims.other = &cl
 		s.claims.intent = intent
 		s.dialog = confirmTakeOver
@@ -171,6 +193,7 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 		s.status.add(statusLine{at: c.now(), tone: state.ToneWarning,
 			text: "Claim not recorded (colleagues will not see you on this account): " + plainError(msg.err)})
 	default:
+		s.claims.heard(msg.claim)
 		s.claims.holding = true
 		s.claims.other = nil
 		s.claims.sentPhase, s.claims.sentStep, s.claims.sentAt = msg.claim.Phase, msg.claim.Step, c.now()
@@ -216,7 +239,7 @@ func releaseOnEnd(c *screenCtx, account, attempt string) {
 // onClaim takes news of the account's claim: a colleague's claim to show,
 // or the news that a colleague took it from this attempt.
 func (s *sessionScreen) onClaim(c *screenCtx, cl claim.Claim) tea.Cmd {
-	if cl.Account != s.account.ID {
+	if cl.Account != s.account.ID || !s.claims.heard(cl) {
 		return nil
 	}
 	if cl.Attempt == s.id() {
