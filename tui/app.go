@@ -37,15 +37,19 @@ type Model struct {
 	// life ends when the model is done with: its page closes and its claim
 	// is released then. It is ctx, unless the model may outlive its
 	// program (NewResumable, resume.go).
-	life   context.Context
-	keys   KeyMap
+	life context.Context
+	// keys, help and search are held by pointer: the model is copied on
+	// every message (value receivers, and once more into tea.Model), and
+	// inline they made it 16 KB, most of the garbage a busy server made
+	// (BENCHMARKS 7c). Copies of a model share them; only the latest is used.
+	keys   *KeyMap
 	styles *Styles // the theme's shared set (stylesFor)
-	help   help.Model
+	help   *help.Model
 
 	width, height int
 	screen        screenID
 	showHelp      bool
-	search        searchScreen
+	search        *searchScreen
 	session       *sessionScreen // nil until an account is chosen
 	spinner       spinner.Model
 	spinnerOn     bool      // a spinner tick is in flight
@@ -93,15 +97,16 @@ func New(ctx context.Context, deps Deps) Model {
 // newModel is the root model before it has its Deps: the account screen in
 // its loading state.
 func newModel(ctx context.Context) Model {
+	keys, hm, search := DefaultKeyMap(), help.New(), newSearchScreen()
 	m := Model{
 		ctx:     ctx,
 		life:    ctx,
-		keys:    DefaultKeyMap(),
+		keys:    &keys,
 		styles:  stylesFor(true),
-		help:    help.New(),
+		help:    &hm,
 		width:   80,
 		height:  24,
-		search:  newSearchScreen(),
+		search:  &search,
 		spinner: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		memo:    &viewMemo{},
 		// claimFocus is shared by every copy of the model.
@@ -228,7 +233,7 @@ func (m Model) spinning() bool { return m.active().busy() }
 func (m *Model) screenOf(id screenID) screen {
 	switch id {
 	case screenSearch:
-		return &m.search
+		return m.search
 	case screenSession:
 		if m.session != nil {
 			return m.session
@@ -242,7 +247,7 @@ func (m *Model) active() screen {
 	if s := m.screenOf(m.screen); s != nil {
 		return s
 	}
-	return &m.search
+	return m.search
 }
 
 // toScreens hands msg to every open screen (each takes only its own
@@ -439,7 +444,7 @@ func (m *Model) syncKeys() {
 	for _, b := range m.keys.all() {
 		b.SetEnabled(false)
 	}
-	k := &m.keys
+	k := m.keys
 	k.Quit.SetEnabled(true)
 	// While the full help is open it lists the keys of the screen beneath
 	// (any key closes it first); the footer says so instead.
@@ -558,7 +563,7 @@ func (m Model) footerView(w int) string {
 	for i, f := range keys {
 		bindings[i] = f.Binding
 	}
-	h := m.help
+	h := *m.help
 	h.SetWidth(0) // fitted above; ShortHelpView would cut from the end
 	f := ansi.Truncate(h.ShortHelpView(bindings), w, "…")
 	m.memo.keepFooter(in, f)

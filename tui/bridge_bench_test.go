@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -52,7 +53,8 @@ import (
 // The cpu-cores metric is the benchmark process's CPU time (server, programs
 // and simulated pages alike) over the run's wall time. REAUTH_BENCH_CPUPROFILE
 // names a file for a CPU profile of the measured window only (go test's
-// -cpuprofile also covers starting the programs and opening their pages).
+// -cpuprofile also covers starting the programs and opening their pages);
+// REAUTH_BENCH_HEAPPROFILE one for the live heap at its end.
 //
 // Baseline: one 60 Hz frame, 16.7 ms. Targets: p50 <= 2 ms, p99 <= 10 ms,
 // no outcome event lost; chatter dropped under load is reported.
@@ -388,6 +390,9 @@ func runBridge(b *testing.B, c bridgeCase, dur time.Duration) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cores := (cpuTime() - cpu0).Seconds() / elapsed.Seconds()
+	if path := os.Getenv("REAUTH_BENCH_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path) // the programs still running, their pages done
+	}
 	lines1, syncs1 := rig.audit.Stats()
 	b.StopTimer()
 	cancel()
@@ -470,6 +475,19 @@ func runBridge(b *testing.B, c bridgeCase, dur time.Duration) {
 	if sum.got != sum.outcomes || base.got != base.outcomes {
 		b.Errorf("%d of %d outcome events never reached the model", sum.outcomes-sum.got+base.outcomes-base.got,
 			sum.outcomes+base.outcomes)
+	}
+}
+
+// writeHeapProfile writes what is live now (after a collection) to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -62,7 +62,7 @@ type screenCtx struct {
 
 // screenCtx makes the context for the screen id.
 func (m *Model) screenCtx(id screenID) screenCtx {
-	return screenCtx{ctx: m.ctx, life: m.life, deps: m.deps, keys: &m.keys, styles: m.styles, spin: &m.spinner,
+	return screenCtx{ctx: m.ctx, life: m.life, deps: m.deps, keys: m.keys, styles: m.styles, spin: &m.spinner,
 		width: m.width, height: m.height, front: m.screen == id}
 }
 

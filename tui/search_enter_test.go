@@ -379,7 +379,7 @@ func TestCursorStaysVisibleAcrossTheLooserLine(t *testing.T) {
 	h.until("loaded", loaded)
 	h.typeText("ad")
 	h.until("ad", func(m Model) bool { return m.search.result.Query == "ad" })
-	s := &h.m.search
+	s := h.m.search
 	if s.strong == 0 || s.strong >= len(s.visible) {
 		t.Fatalf("fixture: %d strong of %d", s.strong, len(s.visible))
 	}
