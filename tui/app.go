@@ -479,7 +479,7 @@ func (m Model) View() tea.View {
 		c := m.screenCtx(m.screen)
 		body = m.active().view(&c, w, bodyH)
 	}
-	content := frame(w, bodyH, header, body, footer)
+	content := frame(w, bodyH, header, body, footer, m.memo)
 	v := tea.NewView(content)
 	v.AltScreen = true
 	v.WindowTitle = "reauth"
@@ -576,7 +576,7 @@ func (m Model) footerView(w int) string {
 // column each side (the App style's padding). Each line's width is measured
 // once; doing this with lipgloss joins measured it four times, which was
 // most of a frame's cost.
-func frame(w, bodyH int, header, body, footer string) string {
+func frame(w, bodyH int, header, body, footer string, widths *viewMemo) string {
 	bodyLines := strings.Split(body, "\n")
 	if len(bodyLines) > bodyH {
 		bodyLines = bodyLines[:bodyH]
@@ -586,30 +586,45 @@ func frame(w, bodyH int, header, body, footer string) string {
 	}
 	headerLines := strings.Split(header, "\n")
 	lines := append(append(headerLines, bodyLines...), strings.Split(footer, "\n")...)
-	widths := make([]int, len(lines))
-	maxW := 0
+	widths.startFrame()
+	wide := make([]int, len(lines))
+	maxW, size := 0, 0
 	for i, l := range lines {
 		l = strings.ReplaceAll(l, "\t", "    ") // as lipgloss's default tab width
-		wd := ansi.StringWidth(l)
+		wd := widths.width(l)
 		if isBody := i >= len(headerLines) && i < len(headerLines)+bodyH; isBody && wd > w {
 			l = ansi.Truncate(l, w, "…")
-			wd = ansi.StringWidth(l)
+			wd = widths.width(l)
 		}
-		lines[i], widths[i] = l, wd
+		lines[i], wide[i] = l, wd
 		maxW = max(maxW, wd)
+		size += len(l)
 	}
+	// One allocation of the exact size: the frame is drawn for every
+	// widget event of every agent's program.
 	var b strings.Builder
-	b.Grow(len(lines) * (maxW + 16))
+	b.Grow(size + len(lines)*(maxW+3))
 	for i, l := range lines {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
 		b.WriteByte(' ')
 		b.WriteString(l)
-		b.WriteString(strings.Repeat(" ", maxW-widths[i]))
+		writeSpaces(&b, maxW-wide[i])
 		b.WriteByte(' ')
 	}
 	return b.String()
+}
+
+// blanks pads most lines without allocating.
+var blanks = strings.Repeat(" ", 256)
+
+func writeSpaces(b *strings.Builder, n int) {
+	for n > 0 {
+		k := min(n, len(blanks))
+		b.WriteString(blanks[:k])
+		n -= k
+	}
 }
 
 // plainError turns an error into one sentence for the agent.

@@ -54,7 +54,8 @@ import (
 // and simulated pages alike) over the run's wall time. REAUTH_BENCH_CPUPROFILE
 // names a file for a CPU profile of the measured window only (go test's
 // -cpuprofile also covers starting the programs and opening their pages);
-// REAUTH_BENCH_HEAPPROFILE one for the live heap at its end.
+// REAUTH_BENCH_HEAPPROFILE one for the live heap at its end, and with
+// ".start" its start (pprof -diff_base: what the window allocated).
 //
 // Baseline: one 60 Hz frame, 16.7 ms. Targets: p50 <= 2 ms, p99 <= 10 ms,
 // no outcome event lost; chatter dropped under load is reported.
@@ -354,6 +355,9 @@ func runBridge(b *testing.B, c bridgeCase, dur time.Duration) {
 		}
 		defer f.Close()
 		defer pprof.StopCPUProfile()
+	}
+	if path := os.Getenv("REAUTH_BENCH_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path+".start")
 	}
 	lines0, syncs0 := rig.audit.Stats()
 	cpu0 := cpuTime()

@@ -1,9 +1,12 @@
 package tui
 
 import (
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // viewMemo keeps the header and footer last drawn, with what each was drawn
@@ -18,6 +21,13 @@ type viewMemo struct {
 	header     string
 	footerFrom footerInputs
 	footer     string
+	// seen and drawn are the display widths of the lines of the frame
+	// before and of the one being drawn, by their text's hash: most lines
+	// of a frame are the last one's, and ansi.StringWidth walks every
+	// grapheme (a tenth of a busy server's CPU; BENCHMARKS 7c). Hashes, not
+	// the lines, so the memo keeps no frame alive.
+	seen, drawn map[uint64]int
+	seed        maphash.Seed
 }
 
 // headerInputs is everything headerView draws from.
@@ -88,4 +98,43 @@ func (v *viewMemo) keepFooter(in footerInputs, footer string) {
 	v.mu.Lock()
 	v.footerFrom, v.footer = in, footer
 	v.mu.Unlock()
+}
+
+// startFrame begins a frame's widths: the last frame's are kept for it,
+// older ones dropped.
+func (v *viewMemo) startFrame() {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.drawn == nil {
+		v.seed = maphash.MakeSeed()
+		v.seen, v.drawn = map[uint64]int{}, map[uint64]int{}
+	}
+	v.seen, v.drawn = v.drawn, v.seen
+	clear(v.drawn)
+}
+
+// width is ansi.StringWidth(line), from the last frame when it had the
+// line.
+func (v *viewMemo) width(line string) int {
+	if v == nil || len(line) < 16 {
+		return ansi.StringWidth(line)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.drawn == nil {
+		return ansi.StringWidth(line)
+	}
+	h := maphash.String(v.seed, line)
+	if n, ok := v.drawn[h]; ok {
+		return n
+	}
+	n, ok := v.seen[h]
+	if !ok {
+		n = ansi.StringWidth(line)
+	}
+	v.drawn[h] = n
+	return n
 }
