@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -43,9 +44,11 @@ import (
 // 50 pages at 20 events/s each, one program per page as under `reauth serve`
 // (issue 19's busy team). The 50-page run takes turns by the second with a
 // 51st program's page alone at 1,000/s, its baseline in the same run
-// (base-p50/p99-ms, p50/p99-ratio). Its 50 pages emit in the same instant,
-// 50 events every 50 ms, the worst case; REAUTH_BENCH_STAGGER=1 spreads
-// their phases evenly (page i i ms after page 0).
+// (base-p50/p99-ms, p50/p99-ratio). In pages=50/rate=1000 the 50 pages
+// emit in the same instant, 50 events every 50 ms, the worst case;
+// REAUTH_BENCH_STAGGER=1 spreads their phases evenly (page i i ms after page
+// 0). In pages=50/rate=1000/independent each page's events are a Poisson
+// process of its own (20/s), as customers who do not act in step.
 //
 //	go test -run '^$' -bench Bridge -benchtime 1x ./tui/                     # 3 s
 //	REAUTH_BENCH_SECONDS=10 go test -run '^$' -bench Bridge -benchtime 1x ./tui/  # the full 10 s
@@ -70,8 +73,13 @@ func BenchmarkBridge(b *testing.B) {
 		{pages: 1, perSecond: 20},
 		{pages: 1, perSecond: 1000, lift: true},
 		{pages: 50, perSecond: 20, lift: true, baseline: true},
+		{pages: 50, perSecond: 20, lift: true, baseline: true, arrivals: arrivalsIndependent},
 	} {
-		b.Run(fmt.Sprintf("pages=%d/rate=%d", c.pages, c.pages*c.perSecond), func(b *testing.B) {
+		name := fmt.Sprintf("pages=%d/rate=%d", c.pages, c.pages*c.perSecond)
+		if c.arrivals == arrivalsIndependent {
+			name += "/independent"
+		}
+		b.Run(name, func(b *testing.B) {
 			for range b.N {
 				runBridge(b, c, time.Duration(seconds)*time.Second)
 			}
@@ -89,7 +97,22 @@ type bridgeCase struct {
 	pages, perSecond int
 	lift             bool // lift the per-page rate limit
 	baseline         bool
+	arrivals         arrivals
 }
+
+// arrivals is how the pages' events fall in time.
+type arrivals int
+
+const (
+	// arrivalsAligned: every page emits in the same instant (start + k
+	// intervals), the worst case: 50 events land within a millisecond.
+	arrivalsAligned arrivals = iota
+	// arrivalsSpread: page i emits i/pages of an interval after page 0.
+	arrivalsSpread
+	// arrivalsIndependent: each page's events are a Poisson process of
+	// its own rate (customers do not act in step).
+	arrivalsIndependent
+)
 
 // bridgeRig is what every page's program shares: the fake Mono, the page
 // server and the audit log, as in one `reauth serve` process.
@@ -364,24 +387,41 @@ func runBridge(b *testing.B, c bridgeCase, dur time.Duration) {
 	start := time.Now()
 	// schedule is when a page's widget emits its event k: steadily at rate
 	// a second, or, taking turns with the baseline, only in its own seconds
-	// (turn 0: the pages', 1: the baseline's).
-	stagger := os.Getenv("REAUTH_BENCH_STAGGER") != ""
+	// (turn 0: the pages', 1: the baseline's). The pages' arrivals are
+	// aligned (all in the same instant), spread (page i i/pages of an
+	// interval after page 0) or independent (each page a Poisson process
+	// of its own: exponential gaps, seeded by the page's number).
+	arrivals := c.arrivals
+	if os.Getenv("REAUTH_BENCH_STAGGER") != "" {
+		arrivals = arrivalsSpread
+	}
 	schedule := func(rate, turn, page int) func(k int) time.Time {
 		interval := time.Second / time.Duration(rate)
-		if stagger && page >= 0 {
-			start := start.Add(time.Duration(page) * interval / time.Duration(c.pages))
-			return func(k int) time.Time {
-				sec := 2*(k/rate) + turn
-				return start.Add(time.Duration(sec)*time.Second + time.Duration(k%rate)*interval)
+		// at maps time in the page's own seconds to the wall clock.
+		at := func(d time.Duration) time.Time {
+			if !c.baseline {
+				return start.Add(d)
+			}
+			sec := d / time.Second
+			return start.Add((2*sec+time.Duration(turn))*time.Second + d%time.Second)
+		}
+		if page >= 0 {
+			switch arrivals {
+			case arrivalsSpread:
+				offset := time.Duration(page) * interval / time.Duration(c.pages)
+				return func(k int) time.Time { return at(offset + time.Duration(k)*interval) }
+			case arrivalsIndependent:
+				rng := rand.New(rand.NewPCG(uint64(page), 19))
+				times := make([]time.Duration, 0, rate*secs)
+				var t time.Duration
+				for range rate*secs + 64 {
+					t += time.Duration(rng.ExpFloat64() * float64(interval))
+					times = append(times, t)
+				}
+				return func(k int) time.Time { return at(times[min(k, len(times)-1)]) }
 			}
 		}
-		if !c.baseline {
-			return func(k int) time.Time { return start.Add(time.Duration(k) * interval) }
-		}
-		return func(k int) time.Time {
-			sec := 2*(k/rate) + turn
-			return start.Add(time.Duration(sec)*time.Second + time.Duration(k%rate)*interval)
-		}
+		return func(k int) time.Time { return at(time.Duration(k) * interval) }
 	}
 	for i, r := range progs {
 		if i == c.pages {
