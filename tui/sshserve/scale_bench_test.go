@@ -3,6 +3,7 @@ package sshserve
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -41,7 +42,9 @@ import (
 //
 // Knobs (environment): REAUTH_BENCH_IDLE (200), REAUTH_BENCH_ACTIVE (50),
 // REAUTH_BENCH_ACTIVE_RATE (events/s per active page, 5),
-// REAUTH_BENCH_SECONDS (how long the active pages stream, 5),
+// REAUTH_BENCH_SECONDS (how long the probes run while the pages stream, 5),
+// REAUTH_BENCH_WARMUP_MS (how long the pages stream before the first probe,
+// 1000; 0 probes from the streams' first instant),
 // REAUTH_BENCH_SAME_STEP=1 (every event the same step: see streamPage),
 // REAUTH_BENCH_SERVE_STDERR (a file for the server's stderr, e.g. with
 // GODEBUG=gctrace=1, or REAUTH_BENCH_SERVE_GODEBUG=gctrace=1 for the
@@ -574,18 +577,30 @@ func runScale(b *testing.B, srv servers, idle, active, rate int, dur time.Durati
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}, Timeout: 30 * time.Second}
 	var posted, refused atomic.Int64
 	stream := make(chan struct{})
+	// The probes begin once the streams are past their start (every page's
+	// first events at the same instant, which no team sees: pages open one
+	// by one), and the streams run on until the last probe.
+	warmUp := time.Duration(envInt(b, "REAUTH_BENCH_WARMUP_MS", 1000)) * time.Millisecond
 	for _, link := range links {
 		if link != "" {
-			wg.Go(func() { streamPage(b, httpc, link, rate, dur, &posted, &refused); <-stream })
+			wg.Go(func() { streamPage(b, httpc, link, rate, warmUp+dur, &posted, &refused); <-stream })
 		}
 	}
+	time.Sleep(warmUp) // the load settling, not waiting for a result
 	var probes latencies
 	probesOn := make([]latencies, len(srv))
+	type probeAt struct {
+		i       int
+		after   time.Duration // from the start of streaming
+		latency time.Duration
+	}
+	var probeLog []probeAt
 	probeFailed := 0
 	var peakRSS int64
 	peakOn := make([]int64, len(srv)) // each server's RSS at the peak of the sum
 	cpu0, t0 = srv.cpuTime(), time.Now()
 	for i := 0; time.Since(t0) < dur; i++ {
+		began := time.Since(t0)
 		a, d, err := dialAgent(srv.pick(i), fmt.Sprintf("probe%03d", i), false)
 		if err != nil {
 			problem("probe %d: %v", i, err)
@@ -594,6 +609,7 @@ func runScale(b *testing.B, srv servers, idle, active, rate int, dur time.Durati
 		}
 		probes = append(probes, d)
 		probesOn[i%len(srv)] = append(probesOn[i%len(srv)], d)
+		probeLog = append(probeLog, probeAt{i, began, d})
 		if rss := srv.rssBytes(); rss > peakRSS {
 			peakRSS = rss
 			for k, p := range srv {
@@ -622,6 +638,15 @@ func runScale(b *testing.B, srv servers, idle, active, rate int, dur time.Durati
 		idleIn, activeIn, idle, active, probeFailed, rate, dur, float64(baseRSS)/(1<<20), float64(idleRSS)/(1<<20), float64(peakRSS)/(1<<20), perSession,
 		connectTimes.pct(0.5), connectTimes.pct(0.99), len(probes), probes.pct(0.5), probes.pct(0.99), probes.pct(1),
 		idleCores, loadedCores, posted.Load(), refused.Load())
+	// When the slowest probes came tells load from start-up: the first
+	// seconds of streaming are every page's first events at once.
+	slices.SortFunc(probeLog, func(a, b probeAt) int { return cmp.Compare(b.latency, a.latency) })
+	var slowest []string
+	for _, p := range probeLog[:min(5, len(probeLog))] {
+		slowest = append(slowest, fmt.Sprintf("#%d (server %d) at +%.1fs: %.1f ms", p.i, p.i%len(srv)+1, p.after.Seconds(),
+			float64(p.latency.Microseconds())/1000))
+	}
+	b.Logf("slowest probes: %s", strings.Join(slowest, "; "))
 	if len(srv) > 1 {
 		// Sums hide an unbalanced pair: each server on its own.
 		var each []string
