@@ -110,7 +110,8 @@ type replicaSet struct {
 	reg    replicaRegistry // nil until the store is open (or without one)
 	self   string
 	live   map[string]*url.URL
-	readAt time.Time
+	readAt time.Time // when the read that gave live began
+	tried  time.Time // when the last read began, whether it worked or not
 
 	readMu  sync.Mutex // one registry read at a time
 	lastErr string
@@ -120,19 +121,23 @@ type replicaSet struct {
 }
 
 // forward is connect.Config.Forward: the owner's internal URL when it is a
-// live replica.
+// live replica. An owner missing from a read of the registry that began
+// before the request is looked up again first: it may have registered
+// since (a replica just started, whose first page's first request reaches
+// another replica within moments), and "gone" is a verdict the customer's
+// page acts on (the link is no longer active).
 func (r *replicaSet) forward(owner string) (*url.URL, bool) {
+	asked := time.Now()
 	r.mu.Lock()
 	u, ok := r.live[owner]
-	reg, recent := r.reg, time.Since(r.readAt) < replicaMissReread
+	reg, readAt := r.reg, r.readAt
 	r.mu.Unlock()
-	if ok || reg == nil || recent {
+	if ok || reg == nil || readAt.After(asked) {
 		return u, ok
 	}
-	// Not in the last read: it may have started since.
 	ctx, cancel := context.WithTimeout(context.Background(), replicaReadBound)
 	defer cancel()
-	r.read(ctx)
+	r.readSince(ctx, asked)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u, ok = r.live[owner]
@@ -168,18 +173,49 @@ func (r *replicaSet) read(ctx context.Context) {
 	r.readMu.Lock()
 	defer r.readMu.Unlock()
 	r.mu.Lock()
-	reg, recent := r.reg, time.Since(r.readAt) < replicaMissReread
+	reg, recent := r.reg, time.Since(r.tried) < replicaMissReread
 	r.mu.Unlock()
 	if reg == nil || recent {
 		return
 	}
+	r.readLocked(ctx, reg)
+}
+
+// readSince makes the live replicas come from a read begun after t (unless
+// ctx ends first, or the read fails): reads at least replicaMissReread
+// apart, a caller waiting for its turn (a stream of requests for made-up
+// owners costs the database one read an interval).
+func (r *replicaSet) readSince(ctx context.Context, t time.Time) {
+	r.readMu.Lock()
+	defer r.readMu.Unlock()
+	r.mu.Lock()
+	reg, readAt, tried := r.reg, r.readAt, r.tried
+	r.mu.Unlock()
+	if reg == nil || readAt.After(t) {
+		return
+	}
+	if wait := replicaMissReread - time.Since(tried); wait > 0 {
+		timer := time.NewTimer(wait) // the rate limit, not a wait for a result
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+	r.readLocked(ctx, reg)
+}
+
+// readLocked reads the registry (readMu held). readAt is when the read
+// began: it knows every replica registered before then.
+func (r *replicaSet) readLocked(ctx context.Context, reg replicaRegistry) {
+	began := time.Now()
 	m, err := reg.Live(ctx, ReplicaStaleAfter)
-	now := time.Now()
+	r.mu.Lock()
+	r.tried = began
+	r.mu.Unlock()
 	if err != nil {
-		r.complain("replicas not read", err)
-		r.mu.Lock()
-		r.readAt = now // keep the last good map; try again later
-		r.mu.Unlock()
+		r.complain("replicas not read", err) // the last good map stays; tried again later
 		return
 	}
 	live := make(map[string]*url.URL, len(m))
@@ -189,7 +225,7 @@ func (r *replicaSet) read(ctx context.Context) {
 		}
 	}
 	r.mu.Lock()
-	r.live, r.readAt = live, now
+	r.live, r.readAt = live, began
 	r.mu.Unlock()
 }
 

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,4 +233,70 @@ func listenChannel(t *testing.T, db string) string {
 		t.Fatal(err)
 	}
 	return "reauth." + u.Query().Get("search_path")
+}
+
+// countingRegistry is a registry in memory that counts its reads.
+type countingRegistry struct {
+	mu    sync.Mutex
+	live  map[string]string
+	reads []time.Time
+}
+
+func (c *countingRegistry) Register(_ context.Context, id, url string, _ time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.live[id] = url
+	return nil
+}
+
+func (c *countingRegistry) Live(context.Context, time.Duration) (map[string]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads = append(c.reads, time.Now())
+	return maps.Clone(c.live), nil
+}
+
+func (c *countingRegistry) Leave(_ context.Context, id, _ string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.live, id)
+	return nil
+}
+
+// A replica that registers just after another read the registry is found
+// when its first page's request reaches the other at once: the owner
+// missing from a read begun before the request is read again, not declared
+// gone (410 tells the customer's page the link ended). A replica that never
+// registered is still unknown after that read, and requests for made-up
+// owners cost the registry one read per replicaMissReread, not one each.
+func TestForwardFindsAReplicaThatJustRegistered(t *testing.T) {
+	reg := &countingRegistry{live: map[string]string{"r2": "http://127.0.0.1:2"}}
+	r2 := &replicaSet{id: "r2", reg: reg, self: "http://127.0.0.1:2"}
+	r2.read(context.Background())
+	if err := reg.Register(context.Background(), "r1", "http://127.0.0.1:1", ReplicaStaleAfter); err != nil {
+		t.Fatal(err)
+	}
+	u, ok := r2.forward("r1") // moments after r2's read
+	if !ok || u.String() != "http://127.0.0.1:1" {
+		t.Fatalf("forward(r1) = %v, %v: want r1's URL (it registered after r2's last read)", u, ok)
+	}
+	reg.mu.Lock()
+	before := len(reg.reads)
+	reg.mu.Unlock()
+	for range 3 {
+		if _, ok := r2.forward("nosuch"); ok {
+			t.Fatal("a replica that never registered was found")
+		}
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	reads := reg.reads[before-1:]
+	if len(reads) != 4 {
+		t.Fatalf("%d registry reads for 3 unknown owners, want one each", len(reads)-1)
+	}
+	for i := 1; i < len(reads); i++ {
+		if gap := reads[i].Sub(reads[i-1]); gap < replicaMissReread {
+			t.Fatalf("reads %v apart, want at least %v", gap, replicaMissReread)
+		}
+	}
 }
