@@ -161,7 +161,7 @@ func (m Model) start() tea.Cmd {
 	}
 	var claims <-chan claim.Claim
 	if m.deps.Claims != nil {
-		claims = m.deps.Claims.Watch(m.ctx)
+		claims = m.deps.Claims.Watch(m.ctx, m.claimFocus.wants)
 	}
 	c := m.screenCtx(screenSearch)
 	m.focusClaims()

@@ -26,8 +26,11 @@ type Claims interface {
 	// Release frees the account if attempt holds it.
 	Release(ctx context.Context, account, attempt string) error
 	// Watch delivers every claim change (this process's and other
-	// processes') from now on; the channel closes when ctx ends.
-	Watch(ctx context.Context) <-chan claim.Claim
+	// processes') from now on whose account wants accepts (nil: every
+	// change); the channel closes when ctx ends. wants is asked as each
+	// change is published, so it must be quick and safe from any
+	// goroutine; a change it refuses is never sent.
+	Watch(ctx context.Context, wants func(account string) bool) <-chan claim.Claim
 }
 
 // ClaimParker is Claims that can say an attempt's agent is away: their
@@ -51,9 +54,12 @@ type claimNewsMsg struct {
 
 // waitClaim waits for the next claim change this program cares about:
 // one about the account its account screen shows (focus). The others are
-// dropped here, not in Update: under `reauth serve` every claim write of a
-// busy team reaches every program, and a message costs an idle agent's
-// program a whole redraw of its account list (BENCHMARKS 7e).
+// dropped before any message: under `reauth serve` a busy team's claim
+// writes would otherwise reach every program, and a message costs an idle
+// agent's program a whole redraw of its account list (BENCHMARKS 7e). The
+// runtime already drops them as it publishes (Watch's wants, focus.wants),
+// so they do not even wake this Cmd; the check here is for a Claims that
+// does not filter, and for news sent before the focus moved.
 func waitClaim(ch <-chan claim.Claim, focus *claimFocus) tea.Cmd {
 	if ch == nil {
 		return nil

@@ -74,7 +74,7 @@ func (a agentClaimsFake) Release(ctx context.Context, account, attempt string) e
 	return err
 }
 
-func (a agentClaimsFake) Watch(ctx context.Context) <-chan claim.Claim {
+func (a agentClaimsFake) Watch(ctx context.Context, _ func(string) bool) <-chan claim.Claim {
 	ch := make(chan claim.Claim, 256)
 	a.tc.mu.Lock()
 	a.tc.subs = append(a.tc.subs, ch)

@@ -11,21 +11,28 @@ import (
 // set, hears of it.
 type broker[T any] struct {
 	mu     sync.Mutex
-	subs   map[chan T]struct{}
+	subs   map[chan T]func(T) bool // what each subscriber keeps (nil: everything)
 	buf    int
 	onMiss func(T)
 }
 
 func newBroker[T any](buf int, onMiss func(T)) *broker[T] {
-	return &broker[T]{subs: map[chan T]struct{}{}, buf: buf, onMiss: onMiss}
+	return &broker[T]{subs: map[chan T]func(T) bool{}, buf: buf, onMiss: onMiss}
 }
 
 // subscribe delivers every value published from now on, until ctx ends
 // (then the channel closes).
-func (b *broker[T]) subscribe(ctx context.Context) <-chan T {
+func (b *broker[T]) subscribe(ctx context.Context) <-chan T { return b.subscribeWhere(ctx, nil) }
+
+// subscribeWhere delivers the values published from now on that keep
+// accepts (nil: all), until ctx ends. keep runs in publish, for every
+// value, under the broker's lock: it must be quick and must not block. A
+// value it refuses never wakes the subscriber (under `reauth serve`, a busy
+// team's every claim write would otherwise wake every agent's program).
+func (b *broker[T]) subscribeWhere(ctx context.Context, keep func(T) bool) <-chan T {
 	ch := make(chan T, b.buf)
 	b.mu.Lock()
-	b.subs[ch] = struct{}{}
+	b.subs[ch] = keep
 	b.mu.Unlock()
 	context.AfterFunc(ctx, func() {
 		b.mu.Lock()
@@ -40,7 +47,10 @@ func (b *broker[T]) subscribe(ctx context.Context) <-chan T {
 func (b *broker[T]) publish(v T) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch := range b.subs {
+	for ch, keep := range b.subs {
+		if keep != nil && !keep(v) {
+			continue
+		}
 		select {
 		case ch <- v:
 		default:

@@ -28,3 +28,21 @@ func TestBrokerFansOutWithoutBlocking(t *testing.T) {
 		t.Fatalf("%d subscribers after one left, want 1", n)
 	}
 }
+
+// A subscriber with a filter gets only what it keeps; what it refuses is
+// neither sent nor counted as missed.
+func TestBrokerSubscribeWhereFilters(t *testing.T) {
+	missed := 0
+	b := newBroker(4, func(int) { missed++ })
+	even := b.subscribeWhere(context.Background(), func(v int) bool { return v%2 == 0 })
+	all := b.subscribe(context.Background())
+	for v := range 4 {
+		b.publish(v)
+	}
+	if got := []int{<-even, <-even}; got[0] != 0 || got[1] != 2 || len(even) != 0 {
+		t.Fatalf("the even subscriber got %v and %d more, want [0 2] and none", got, len(even))
+	}
+	if len(all) != 4 || missed != 0 {
+		t.Fatalf("the other got %d of 4; %d missed", len(all), missed)
+	}
+}

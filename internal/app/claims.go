@@ -102,7 +102,12 @@ func (c *Claims) poke() {
 // Watch is tui.Claims.Watch: every claim change from now on, until ctx ends
 // (then the channel closes). A watcher that does not read loses news (the
 // store still has it: Get).
-func (c *Claims) Watch(ctx context.Context) <-chan claim.Claim { return c.news.subscribe(ctx) }
+func (c *Claims) Watch(ctx context.Context, wants func(account string) bool) <-chan claim.Claim {
+	if wants == nil {
+		return c.news.subscribe(ctx)
+	}
+	return c.news.subscribeWhere(ctx, func(cl claim.Claim) bool { return wants(cl.Account) })
+}
 
 func (c *Claims) publish(cl claim.Claim) { c.news.publish(cl) }
 
@@ -171,4 +176,6 @@ func (a agentClaims) Release(ctx context.Context, account, attempt string) error
 	return err
 }
 
-func (a agentClaims) Watch(ctx context.Context) <-chan claim.Claim { return a.c.Watch(ctx) }
+func (a agentClaims) Watch(ctx context.Context, wants func(account string) bool) <-chan claim.Claim {
+	return a.c.Watch(ctx, wants)
+}

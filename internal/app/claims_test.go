@@ -47,7 +47,7 @@ func TestClaimsAcrossTwoRuntimesOnOnePostgres(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	adaClaims, bolaClaims := one.Deps(ada).Claims, two.Deps(bola).Claims
-	adaNews, bolaNews := adaClaims.Watch(ctx), bolaClaims.Watch(ctx)
+	adaNews, bolaNews := adaClaims.Watch(ctx, nil), bolaClaims.Watch(ctx, nil)
 	const acc = "65f1c0ffee0000000000dddd"
 
 	if _, err := adaClaims.Take(ctx, acc, "ada-1", "minting a token", "", false); err != nil {

@@ -33,7 +33,7 @@ func (m *memClaims) Release(ctx context.Context, account, attempt string) error 
 	return err
 }
 
-func (m *memClaims) Watch(ctx context.Context) <-chan claim.Claim {
+func (m *memClaims) Watch(ctx context.Context, _ func(string) bool) <-chan claim.Claim {
 	ch := make(chan claim.Claim, 8)
 	m.mu.Lock()
 	m.subs = append(m.subs, ch)
@@ -114,5 +114,43 @@ func TestLinkTakesTheAccountsClaim(t *testing.T) {
 	}
 	if c, _, _ := back.Get(ctx, account.ID); c.Attempt != "ada-2" || !c.Live() {
 		t.Fatalf("bola's run released ada's claim: %+v", c)
+	}
+}
+
+// News of a colleague's claim written before the run took the account over
+// can arrive after the take (news has its own channel): it is older than
+// the take and does not end the run TAKEN OVER.
+func TestLinkIgnoresClaimNewsOlderThanItsTake(t *testing.T) {
+	ctx := context.Background()
+	back := claim.NewMemory()
+	ada := &memClaims{b: back, agent: audit.Agent{User: "ada"}}
+	bola := &memClaims{b: back, agent: audit.Agent{User: "bola"}}
+	adas, err := ada.Take(ctx, account.ID, "ada-1", "page live", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPage(ev(mono.EventOpened, mono.EventData{}))
+	done := make(chan run, 1)
+	go func() { done <- runWith(t, ctx, p, func(o *Options) { o.Claims, o.TakeOver = bola, true }) }()
+	waitFor(t, func() bool {
+		c, ok, _ := back.Get(ctx, account.ID)
+		return ok && c.Live() && c.Holder.User == "bola" && bola.watching()
+	})
+	bola.publish(adas)       // Ada's claim as it was before the take, arriving late
+	waitFor(t, func() bool { // read by the run before the page's next event
+		bola.mu.Lock()
+		defer bola.mu.Unlock()
+		return len(bola.subs[0]) == 0
+	})
+	p.events <- ev(mono.EventSuccess, mono.EventData{})
+	p.events <- cb(mono.CallbackClose)
+	var got run
+	select {
+	case got = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not end")
+	}
+	if got.err != nil || got.res.Outcome.Kind != state.OutcomeSucceeded {
+		t.Fatalf("outcome %+v (err %v), want SUCCEEDED: older claim news ended the run", got.res.Outcome, got.err)
 	}
 }

@@ -76,7 +76,8 @@ type Signal struct {
 type Claims interface {
 	Take(ctx context.Context, account, attempt, phase, step string, takeOver bool) (claim.Claim, error)
 	Release(ctx context.Context, account, attempt string) error
-	Watch(ctx context.Context) <-chan claim.Claim
+	// Watch is tui.Claims.Watch: the changes whose account wants accepts.
+	Watch(ctx context.Context, wants func(account string) bool) <-chan claim.Claim
 }
 
 // Options configure Run.
@@ -183,6 +184,9 @@ type runner struct {
 	// claimNews is every claim change while the run holds its account
 	// (nil without Claims).
 	claimNews <-chan claim.Claim
+	// claimVersion is the version of the run's own take: claim news no
+	// newer than it is older than the take.
+	claimVersion int64
 }
 
 // apply runs one event through the attempt, writes its records (durably,
@@ -222,11 +226,13 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 		// Watch first, so a takeover right after the take is not missed.
 		wctx, stopWatch := context.WithCancel(ctx)
 		defer stopWatch()
-		r.claimNews = cl.Watch(wctx)
+		account := r.opts.Account.ID
+		r.claimNews = cl.Watch(wctx, func(a string) bool { return a == account })
 		got, err := cl.Take(ctx, r.opts.Account.ID, r.att.ID(), "reauth link", "", r.opts.TakeOver)
 		if err != nil {
 			return res, err
 		}
+		r.claimVersion = got.Version
 		defer func() {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
@@ -369,7 +375,10 @@ func (r *runner) wait(ctx context.Context, gen uint64) error {
 				r.claimNews = nil
 				continue
 			}
-			if c.Account == r.opts.Account.ID && c.Attempt != r.att.ID() && !c.Released {
+			if c.Account == r.opts.Account.ID && c.Attempt != r.att.ID() && !c.Released && c.Version > r.claimVersion {
+				// (News is older than the take when its version is: a
+				// colleague's refresh written before this run took the
+				// account over, delivered after.)
 				// A colleague took the account over: the attempt is theirs.
 				_ = r.apply(state.Event{Kind: state.ClaimTaken, By: claim.Name(c.Holder), At: c.Updated})
 			}
