@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -53,10 +54,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	f.Close()
 
 	q := url.Values{}
+	// Applied in this order on each new connection: busy_timeout first, so
+	// that switching a new file to WAL waits for another process (or pool
+	// connection) opening it at the same moment instead of failing with
+	// SQLITE_BUSY.
 	for _, p := range []string{
+		"busy_timeout(10000)",
 		"journal_mode(WAL)",
 		"synchronous(FULL)",
-		"busy_timeout(10000)",
 		"foreign_keys(ON)",
 	} {
 		q.Add("_pragma", p)
@@ -66,7 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingBusy(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -76,6 +81,30 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	return &DB{SQL: db, Path: path}, nil
 }
+
+// pingBusy opens the first connection. Two processes opening a new file at
+// the same moment both switch it to WAL, and SQLite answers the loser
+// SQLITE_BUSY at once, without waiting on busy_timeout (a lock it will not
+// wait for): that is retried, briefly, until ctx ends or about 5 s pass.
+func pingBusy(ctx context.Context, db *sql.DB) error {
+	for tries := 0; ; tries++ {
+		err := db.PingContext(ctx)
+		var coded interface{ Code() int }
+		if err == nil || !errors.As(err, &coded) || coded.Code()&0xff != sqliteBusy || tries >= 250 {
+			return err
+		}
+		t := time.NewTimer(20 * time.Millisecond) // backoff before the next try, not a wait for a result
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// sqliteBusy is SQLITE_BUSY (extended codes keep it in their low byte).
+const sqliteBusy = 5
 
 // Close closes the pool.
 func (d *DB) Close() error { return d.SQL.Close() }
