@@ -72,7 +72,7 @@ func BenchmarkBridge(b *testing.B) {
 	for _, c := range []bridgeCase{
 		{pages: 1, perSecond: 20},
 		{pages: 1, perSecond: 1000, lift: true},
-		{pages: 50, perSecond: 20, lift: true, baseline: true},
+		{pages: 50, perSecond: 20, lift: true, baseline: true, arrivals: arrivalsAligned},
 		{pages: 50, perSecond: 20, lift: true, baseline: true, arrivals: arrivalsIndependent},
 	} {
 		name := fmt.Sprintf("pages=%d/rate=%d", c.pages, c.pages*c.perSecond)
@@ -419,6 +419,7 @@ func runBridge(b *testing.B, c bridgeCase, dur time.Duration) {
 					times = append(times, t)
 				}
 				return func(k int) time.Time { return at(times[min(k, len(times)-1)]) }
+			case arrivalsAligned: // every page at start + k intervals, below
 			}
 		}
 		return func(k int) time.Time { return at(time.Duration(k) * interval) }
