@@ -222,9 +222,11 @@ func (rt *Runtime) ResumeElsewhere(ctx context.Context, agent audit.Agent) (tui.
 		if cl.Replica == "" || cl.Replica == self {
 			continue
 		}
-		u, ok := rt.replicas.forward(cl.Replica)
-		if !ok {
-			continue // gone: the attempt was interrupted (said when its account is opened)
+		u, err := rt.replicas.forward(cl.Replica)
+		if err != nil {
+			// Gone (the attempt was interrupted, said when its account is
+			// opened) or not known just now: nothing to take back here.
+			continue
 		}
 		resp, err := rt.askHandover(ctx, u.String(), agent.KeyFingerprint)
 		if err != nil {

@@ -125,24 +125,40 @@ type replicaSet struct {
 // before the request is looked up again first: it may have registered
 // since (a replica just started, whose first page's first request reaches
 // another replica within moments), and "gone" is a verdict the customer's
-// page acts on (the link is no longer active).
-func (r *replicaSet) forward(owner string) (*url.URL, bool) {
+// page acts on (the link is no longer active). So it is given only when a
+// read begun after the request says so: when the registry cannot be read
+// (the database down, the read over its bound) the answer is
+// errReplicasUnknown, and the page is asked to retry.
+func (r *replicaSet) forward(owner string) (*url.URL, error) {
 	asked := time.Now()
 	r.mu.Lock()
 	u, ok := r.live[owner]
 	reg, readAt := r.reg, r.readAt
 	r.mu.Unlock()
-	if ok || reg == nil || readAt.After(asked) {
-		return u, ok
+	switch {
+	case ok:
+		return u, nil
+	case reg == nil || readAt.After(asked):
+		return nil, connect.ErrNoLiveReplica
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), replicaReadBound)
 	defer cancel()
 	r.readSince(ctx, asked)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	u, ok = r.live[owner]
-	return u, ok
+	if u, ok := r.live[owner]; ok {
+		return u, nil
+	}
+	if !r.readAt.After(asked) {
+		return nil, errReplicasUnknown
+	}
+	return nil, connect.ErrNoLiveReplica
 }
+
+// errReplicasUnknown: the registry could not be read since a request
+// asked for a replica it did not know; whether that replica is live is
+// not known.
+var errReplicasUnknown = errors.New("the replica registry could not be read")
 
 // joined reports whether this process registered as a replica (a shared
 // store and a public URL).

@@ -240,6 +240,7 @@ type countingRegistry struct {
 	mu    sync.Mutex
 	live  map[string]string
 	reads []time.Time
+	down  error // when set, Live fails with it
 }
 
 func (c *countingRegistry) Register(_ context.Context, id, url string, _ time.Duration) error {
@@ -253,6 +254,9 @@ func (c *countingRegistry) Live(context.Context, time.Duration) (map[string]stri
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reads = append(c.reads, time.Now())
+	if c.down != nil {
+		return nil, c.down
+	}
 	return maps.Clone(c.live), nil
 }
 
@@ -261,6 +265,34 @@ func (c *countingRegistry) Leave(_ context.Context, id, _ string) error {
 	defer c.mu.Unlock()
 	delete(c.live, id)
 	return nil
+}
+
+// An owner missing from the last good read while the registry cannot be
+// read is not known to be gone: forward says unknown (the page retries),
+// not ErrNoLiveReplica (the customer told the link has ended). Once the
+// registry answers again, a replica it does not list is gone.
+func TestForwardDoesNotCallAnOwnerGoneWhenTheRegistryCannotBeRead(t *testing.T) {
+	reg := &countingRegistry{live: map[string]string{"r2": "http://127.0.0.1:2"}}
+	r2 := &replicaSet{id: "r2", reg: reg, self: "http://127.0.0.1:2"}
+	r2.read(context.Background())
+	reg.mu.Lock()
+	reg.live["r1"] = "http://127.0.0.1:1" // r1 registers; r2 has not read since
+	reg.down = errors.New("connection refused")
+	reg.mu.Unlock()
+	u, err := r2.forward("r1")
+	if !errors.Is(err, errReplicasUnknown) || errors.Is(err, connect.ErrNoLiveReplica) {
+		t.Fatalf("forward(r1) with the registry down = %v, %v: want errReplicasUnknown", u, err)
+	}
+	if u, err := r2.forward("r2"); err != nil || u.String() != "http://127.0.0.1:2" {
+		t.Fatalf("forward(r2), known from the last good read = %v, %v", u, err)
+	}
+	reg.mu.Lock()
+	reg.down = nil
+	delete(reg.live, "r1") // r1 stops while the registry is back
+	reg.mu.Unlock()
+	if _, err := r2.forward("r1"); !errors.Is(err, connect.ErrNoLiveReplica) {
+		t.Fatalf("forward(r1) after a good read without it = %v: want ErrNoLiveReplica", err)
+	}
 }
 
 // A replica that registers just after another read the registry is found
@@ -276,16 +308,16 @@ func TestForwardFindsAReplicaThatJustRegistered(t *testing.T) {
 	if err := reg.Register(context.Background(), "r1", "http://127.0.0.1:1", ReplicaStaleAfter); err != nil {
 		t.Fatal(err)
 	}
-	u, ok := r2.forward("r1") // moments after r2's read
-	if !ok || u.String() != "http://127.0.0.1:1" {
-		t.Fatalf("forward(r1) = %v, %v: want r1's URL (it registered after r2's last read)", u, ok)
+	u, err := r2.forward("r1") // moments after r2's read
+	if err != nil || u.String() != "http://127.0.0.1:1" {
+		t.Fatalf("forward(r1) = %v, %v: want r1's URL (it registered after r2's last read)", u, err)
 	}
 	reg.mu.Lock()
 	before := len(reg.reads)
 	reg.mu.Unlock()
 	for range 3 {
-		if _, ok := r2.forward("nosuch"); ok {
-			t.Fatal("a replica that never registered was found")
+		if _, err := r2.forward("nosuch"); !errors.Is(err, connect.ErrNoLiveReplica) {
+			t.Fatalf("a replica that never registered: %v, want ErrNoLiveReplica", err)
 		}
 	}
 	reg.mu.Lock()

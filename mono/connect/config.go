@@ -153,12 +153,16 @@ type Config struct {
 	ReplicaID string
 	// Forward, with ReplicaID, says where the replica owner of a session
 	// this server does not own can be reached on the internal network (its
-	// page server's base URL). ok false: no such live replica, and the
-	// customer is told the link is no longer active. Requests are forwarded
-	// with their Host and Origin as sent, a ForwardedHeader loop guard and
-	// X-Forwarded-For; the owner checks them as any other. It is called on
-	// the request path: it must be quick (a cache, not a query per call).
-	Forward func(owner string) (target *url.URL, ok bool)
+	// page server's base URL). An error wrapping ErrNoLiveReplica: the
+	// registry says no such replica is live, and the customer is told the
+	// link is no longer active. Any other error: nobody knows (the registry
+	// could not be read), and the page is answered 503, which it retries;
+	// "gone" is a verdict the customer acts on, so it is given only when
+	// known. Requests are forwarded with their Host and Origin as sent, a
+	// ForwardedHeader loop guard and X-Forwarded-For; the owner checks them
+	// as any other. It is called on the request path: it must be quick (a
+	// cache, not a query per call).
+	Forward func(owner string) (target *url.URL, err error)
 	// PageRateLimit overrides the limit on one page's event posts. The zero
 	// value keeps the default (DefaultPageRate events/s, burst
 	// DefaultPageBurst), which is ample for a real widget (tens of events in

@@ -174,12 +174,19 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) bool {
 			return true
 		}
 	}
-	target, ok := s.set.Forward(to)
-	if !ok || target == nil {
+	target, err := s.set.Forward(to)
+	switch {
+	case err == nil && target != nil:
+	case err == nil || errors.Is(err, ErrNoLiveReplica):
 		if movedTo != "" {
 			s.forgetMoved(id, movedTo, EndServerClosed)
 		}
 		s.ownerGone(w, r)
+		return true
+	default:
+		// Not known to be gone: the page retries and the customer is not
+		// told a live link has ended.
+		s.ownerUnknown(w, r)
 		return true
 	}
 	if r.Body != nil && r.Body != http.NoBody {
@@ -217,6 +224,24 @@ func movingVerdict() verdict {
 // session this server ended when it shut down: the page (410) tells the
 // customer the link is no longer active; its API requests get the 410 the
 // page acts on.
+// ownerUnknown answers a request for a page whose owner may or may not be
+// live: the page itself (page.js retries its config while it gets 503), or
+// 503 to its calls.
+func (s *Server) ownerUnknown(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/s/")
+	if r.Method == http.MethodGet && !strings.Contains(rest, "/") {
+		s.serveAsset(w, http.StatusServiceUnavailable, "assets/page.html", "text/html; charset=utf-8")
+		return
+	}
+	s.answer(w, unreachableVerdict())
+}
+
+// unreachableVerdict answers a request for a page whose replica cannot be
+// looked up right now (the registry did not answer): 503, try again.
+func unreachableVerdict() verdict {
+	return verdict{status: http.StatusServiceUnavailable, why: "the server holding this page cannot be reached just now; try again"}
+}
+
 func (s *Server) ownerGone(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/s/")
 	if r.Method == http.MethodGet && !strings.Contains(rest, "/") {

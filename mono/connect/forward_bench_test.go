@@ -52,11 +52,13 @@ func newXRPair(b *testing.B) *xrPair {
 	where := map[string]*url.URL{}
 	cfg := Config{Mode: ModeSandbox, PublicURL: sharedPublic,
 		PageRateLimit: RateLimit{PerSecond: 1e9, Burst: 1e9},
-		Forward: func(owner string) (*url.URL, bool) {
+		Forward: func(owner string) (*url.URL, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			u, ok := where[owner]
-			return u, ok
+			if u, ok := where[owner]; ok {
+				return u, nil
+			}
+			return nil, ErrNoLiveReplica
 		}}
 	start := func(id string) *Server {
 		c := cfg

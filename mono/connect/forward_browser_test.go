@@ -1,14 +1,19 @@
 package connect
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/reauth/reauth/mono"
 )
@@ -44,13 +49,13 @@ func TestPageThroughAnotherReplicaInChromium(t *testing.T) {
 	cfg.AutoplayStepDelay = 30 * time.Millisecond
 	cfg.SandboxOpenDelay = 100 * time.Millisecond
 	cfg.SandboxComplete = done.record
-	cfg.Forward = func(owner string) (*url.URL, bool) {
+	cfg.Forward = func(owner string) (*url.URL, error) {
 		raw, ok := where[owner]
 		if !ok {
-			return nil, false
+			return nil, ErrNoLiveReplica
 		}
 		u, err := url.Parse(raw)
-		return u, err == nil
+		return u, err
 	}
 	c1, c2 := cfg, cfg
 	c1.ReplicaID, c2.ReplicaID = "one", "two"
@@ -91,5 +96,75 @@ func TestPageThroughAnotherReplicaInChromium(t *testing.T) {
 	}
 	if relayed.Load() == 0 {
 		t.Error("nothing went through the load balancer")
+	}
+}
+
+// The replica the customer reaches cannot read its registry for a moment
+// (Forward: not known): the page is not told its link ended. It gets 503s,
+// retries its config, and once the owner is known again the page opens and
+// its events reach the owner. While nothing is known after all its retries,
+// it says the agent's app cannot be reached just now, not that the link
+// is no longer active.
+func TestPageRidesOutAnUnknownOwnerInChromium(t *testing.T) {
+	var two atomic.Pointer[Server]
+	lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target, _ := url.Parse(loopback(two.Load()))
+		(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+		}}).ServeHTTP(w, r)
+	}))
+	t.Cleanup(lb.Close)
+
+	var mu sync.Mutex
+	where := map[string]string{}
+	unknownFor := 0 // Forward answers "not known" this many more times
+	cfg := sandboxConfig()
+	cfg.PublicURL = lb.URL
+	cfg.Forward = func(owner string) (*url.URL, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if unknownFor > 0 {
+			unknownFor--
+			return nil, errors.New("registry: connection refused")
+		}
+		raw, ok := where[owner]
+		if !ok {
+			return nil, ErrNoLiveReplica
+		}
+		return url.Parse(raw)
+	}
+	c1, c2 := cfg, cfg
+	c1.ReplicaID, c2.ReplicaID = "one", "two"
+	r1, r2 := startServer(t, c1), startServer(t, c2)
+	mu.Lock()
+	where["one"], where["two"] = loopback(r1), loopback(r2)
+	unknownFor = 2 // the page itself and its first config fetch
+	mu.Unlock()
+	two.Store(r2)
+
+	s := newSess(t, r1, "acct1", "")
+	ctx, _ := newTab(t)
+	navigate(t, ctx, s.URL())
+	expectSequence(t, s, 20*time.Second, step{cb: mono.CallbackPageOpen, name: mono.EventPageOpened})
+	select {
+	case <-s.Done():
+		t.Fatalf("session ended (%s) while its owner was not known", s.EndReason())
+	default:
+	}
+
+	mu.Lock()
+	unknownFor = 1 << 30 // from now on nothing is known
+	mu.Unlock()
+	s2 := newSess(t, r1, "acct2", "")
+	ctx2, _ := newTab(t)
+	navigate(t, ctx2, s2.URL())
+	pageState(t, ctx2, "unreachable")
+	title, err := chromedp.Run(ctx2, chromedp.Evaluate[string](`document.getElementById("final-title").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(title, "Cannot reach") || strings.Contains(title, "no longer active") {
+		t.Fatalf("notice %q: want that the app cannot be reached just now", title)
 	}
 }

@@ -3,6 +3,7 @@ package connect
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -31,15 +32,15 @@ func replicaPair(t *testing.T, extra map[string]string) (r1, r2 *Server) {
 	for k, v := range extra {
 		where[k] = v
 	}
-	forward := func(owner string) (*url.URL, bool) {
+	forward := func(owner string) (*url.URL, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		base, ok := where[owner]
 		if !ok {
-			return nil, false
+			return nil, ErrNoLiveReplica
 		}
 		u, err := url.Parse(base)
-		return u, err == nil
+		return u, err
 	}
 	cfg := sandboxConfig()
 	cfg.PublicURL = sharedPublic
@@ -122,7 +123,7 @@ func TestSessionIDNamesItsOwner(t *testing.T) {
 		}
 	}
 	cfg := sandboxConfig()
-	cfg.Forward = func(string) (*url.URL, bool) { return nil, false }
+	cfg.Forward = func(string) (*url.URL, error) { return nil, ErrNoLiveReplica }
 	if _, err := NewServer(cfg); !IsConfigError(err) {
 		t.Errorf("Forward without ReplicaID: %v, want a config error", err)
 	}
@@ -315,6 +316,48 @@ func TestUnknownOrGoneOwnerEndsTheLink(t *testing.T) {
 	if code != http.StatusNotFound {
 		t.Fatalf("no Forward: %d, want 404", code)
 	}
+}
+
+// When Forward cannot tell whether the owner is live (its registry did not
+// answer), the customer is not told the link has ended: the page and its
+// calls get 503, which page.js retries, and a later answer decides.
+func TestOwnerNotKnownJustNowIsRetriedNotEnded(t *testing.T) {
+	var mu sync.Mutex
+	down := true
+	cfg := sandboxConfig()
+	cfg.PublicURL = sharedPublic
+	cfg.ReplicaID = "r2"
+	cfg.Forward = func(owner string) (*url.URL, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return nil, errors.New("registry: connection refused")
+		}
+		return nil, ErrNoLiveReplica
+	}
+	r2 := startServer(t, cfg)
+	id := "r1-AAAAAAAAAAAAAAAAAAAAAA"
+	check := func(wantCode int, wantBody string) {
+		t.Helper()
+		code, body, h := via(t, r2, req{method: http.MethodGet, path: "/s/" + id})
+		if code != wantCode || !strings.Contains(body, "<html") || h.Get("Content-Security-Policy") == "" {
+			t.Errorf("page %d %.60q, want %d", code, body, wantCode)
+		}
+		code, body, _ = via(t, r2, req{method: http.MethodGet, path: "/s/" + id + "/config", secret: "x",
+			header: map[string]string{"Sec-Fetch-Site": "same-origin"}})
+		if code != wantCode || !strings.Contains(body, wantBody) {
+			t.Errorf("config %d %s, want %d %s", code, body, wantCode, wantBody)
+		}
+		code, body, _ = via(t, r2, req{path: "/s/" + id + "/events", secret: "x", body: eventBody(1, "event", "X", nil)})
+		if code != wantCode || !strings.Contains(body, wantBody) {
+			t.Errorf("post %d %s, want %d %s", code, body, wantCode, wantBody)
+		}
+	}
+	check(http.StatusServiceUnavailable, "try again")
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	check(http.StatusGone, `"reason":"server_closed"`)
 }
 
 func doRaw(t *testing.T, srv *Server, path string) (int, string) {

@@ -110,8 +110,11 @@ func (h Handoff) LogValue() slog.Value {
 // Errors from Export and Adopt (match with errors.Is). Their text never
 // holds a secret.
 var (
-	ErrNoSession      = errors.New("widget page: no live session with that id here")
-	ErrCannotMove     = errors.New("widget page: cannot hand the session over")
+	ErrNoSession  = errors.New("widget page: no live session with that id here")
+	ErrCannotMove = errors.New("widget page: cannot hand the session over")
+	// ErrNoLiveReplica is Config.Forward's answer for an owner that is
+	// known not to be a live replica.
+	ErrNoLiveReplica  = errors.New("widget page: no live replica by that id")
 	ErrBadHandoff     = errors.New("widget page: malformed handoff")
 	ErrHandoffExpired = errors.New("widget page: the handed-over session has expired")
 	ErrSessionLive    = errors.New("widget page: that session is already live here")
@@ -155,8 +158,8 @@ func (s *Server) Export(id, to string) (Handoff, error) {
 	case to == s.set.ReplicaID:
 		return Handoff{}, fmt.Errorf("%w: %q is this replica", ErrCannotMove, to)
 	}
-	if u, ok := s.set.Forward(to); !ok || u == nil {
-		return Handoff{}, fmt.Errorf("%w: replica %q is not known", ErrCannotMove, to)
+	if u, err := s.set.Forward(to); err != nil || u == nil {
+		return Handoff{}, fmt.Errorf("%w: replica %q is not known (%v)", ErrCannotMove, to, err)
 	}
 	s.mu.Lock()
 	sess := s.sessions[id]

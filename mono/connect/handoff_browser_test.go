@@ -44,13 +44,13 @@ func TestPageMovesInChromium(t *testing.T) {
 	cfg.AutoplayStepDelay = 150 * time.Millisecond
 	cfg.SandboxOpenDelay = 100 * time.Millisecond
 	cfg.SandboxComplete = done.record
-	cfg.Forward = func(owner string) (*url.URL, bool) {
+	cfg.Forward = func(owner string) (*url.URL, error) {
 		raw, ok := where[owner]
 		if !ok {
-			return nil, false
+			return nil, ErrNoLiveReplica
 		}
 		u, err := url.Parse(raw)
-		return u, err == nil
+		return u, err
 	}
 	c1, c2 := cfg, cfg
 	c1.ReplicaID, c2.ReplicaID = "one", "two"

@@ -42,15 +42,15 @@ func startMovers(t *testing.T, names []string, tweak ...func(*Config)) *movers {
 		}
 		return time.Now()
 	}
-	cfg.Forward = func(owner string) (*url.URL, bool) {
+	cfg.Forward = func(owner string) (*url.URL, error) {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		base, ok := m.where[owner]
 		if !ok || m.gone[owner] {
-			return nil, false
+			return nil, ErrNoLiveReplica
 		}
 		u, err := url.Parse(base)
-		return u, err == nil
+		return u, err
 	}
 	for _, f := range tweak {
 		f(&cfg)

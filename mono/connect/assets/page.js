@@ -483,6 +483,14 @@
         "This page was opened without its key. Open the link your support agent gave you again.", false);
       return;
     }
+    if (r.status >= 500) {
+      // Still 503 after the retries: the agent's servers could not say
+      // whether this link is live (not that it ended). Reloading later may
+      // well work.
+      notice("unreachable", "failed", "Cannot reach the support agent's app just now",
+        "Reload this page in a minute. If it still does not open, ask your support agent for a new link.", false);
+      return;
+    }
     if (!r.ok) {
       if (r.status === 401) store(secretKey, "");
       inactive();
