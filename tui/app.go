@@ -416,6 +416,7 @@ func (m *Model) openAccount(a mono.Account) tea.Cmd {
 	c := m.screenCtx(screenSession)
 	m.session = newSessionScreen(&c, a)
 	m.search.leave()
+	m.search.forgetStranded(a.ID)
 	return tea.Batch(closeOld, m.session.start(&c))
 }
 

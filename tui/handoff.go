@@ -43,6 +43,14 @@ type Handoff struct {
 	History []state.Line `json:"-"`
 }
 
+// Elsewhere is what a connecting agent's claims on other replicas come to:
+// the parked attempt handed over to this replica (nil: none), and their
+// attempts that could not come back (said on the account list).
+type Elsewhere struct {
+	Handoff  *Handoff
+	Stranded []Stranded
+}
+
 // HandOff is what a parked model (one whose program stopped when its
 // connection dropped) gives another replica: ok false when it has no live
 // attempt to give. It writes the records its journal still holds first

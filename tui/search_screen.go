@@ -50,6 +50,10 @@ type searchScreen struct {
 	// note is a one-off sentence on the status line (why enter opened
 	// nothing, that the box is not focused); the next key clears it.
 	note string
+	// stranded are the agent's own attempts on other replicas that did not
+	// come back when they connected (WithStranded), said above the list
+	// until each account is opened.
+	stranded []Stranded
 	// jumped is the pasted id the screen already opened, so a later result
 	// for the same query (a page loading, a refresh) does not open it again.
 	jumped string

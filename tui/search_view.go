@@ -86,6 +86,11 @@ func (s *searchScreen) view(c *screenCtx, width, height int) string {
 		b.WriteString(st.Warning.Render(s.note) + "\n")
 		rows--
 	}
+	// Stranded attempts take list lines too, leaving the list at least one.
+	for _, l := range s.strandedLines(c, width, rows-1) {
+		b.WriteString(l + "\n")
+		rows--
+	}
 	if rows < 1 {
 		return b.String()
 	}

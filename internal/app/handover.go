@@ -204,34 +204,48 @@ func (h *handovers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ResumeElsewhere is sshserve.Config.ResumeElsewhere: the live attempt the
 // agent's dropped connection left parked on another replica, handed over
 // to this one, with its page moved here and its history read back from the
-// store; ok false when there is none (or it could not move: the agent
-// starts afresh, and the other replica keeps it until its grace ends).
-func (rt *Runtime) ResumeElsewhere(ctx context.Context, agent audit.Agent) (tui.Handoff, bool) {
+// store (Handoff nil when there is none, or it could not move: the agent
+// starts afresh, and the other replica keeps it until its grace ends); and
+// the agent's attempts on other replicas that cannot come back (Stranded:
+// the replica went silent, or could not be asked), which their account
+// list then mentions. An attempt the agent runs in another session still
+// connected (nothing parked there) is neither.
+func (rt *Runtime) ResumeElsewhere(ctx context.Context, agent audit.Agent) tui.Elsewhere {
+	var out tui.Elsewhere
 	if agent.KeyFingerprint == "" || rt.storage == nil || !rt.replicas.joined() {
-		return tui.Handoff{}, false // one server: its own parked attempts are all there is
+		return out // one server: its own parked attempts are all there is
 	}
 	ctx, cancel := context.WithTimeout(ctx, handoverBound)
 	defer cancel()
 	held, err := rt.storage.claims.HeldBy(ctx, agent.KeyFingerprint)
 	if err != nil {
 		rt.env.Logger.Warn("could not look for the agent's attempts on other replicas", "err", OneLine(err))
-		return tui.Handoff{}, false
+		return out
 	}
 	self := rt.env.ReplicaID
 	for _, cl := range held {
 		if cl.Replica == "" || cl.Replica == self {
 			continue
 		}
+		stranded := tui.Stranded{Account: cl.Account, Replica: cl.Replica, LastWord: cl.Updated}
 		u, err := rt.replicas.forward(cl.Replica)
 		if err != nil {
-			// Gone (the attempt was interrupted, said when its account is
-			// opened) or not known just now: nothing to take back here.
+			// Gone: the attempt was interrupted. Or not known just now.
+			stranded.Gone = errors.Is(err, connect.ErrNoLiveReplica)
+			out.Stranded = append(out.Stranded, stranded)
 			continue
 		}
+		if out.Handoff != nil {
+			continue // one attempt comes back per connection; the rest stay parked
+		}
 		resp, err := rt.askHandover(ctx, u.String(), agent.KeyFingerprint)
+		if errors.Is(err, errNothingParked) {
+			continue // running in the agent's other session there
+		}
 		if err != nil {
 			rt.env.Logger.Warn("a parked attempt on another replica did not move here", "replica", cl.Replica,
 				"attempt", cl.Attempt, "err", OneLine(err))
+			out.Stranded = append(out.Stranded, stranded)
 			continue
 		}
 		h := resp.Attempt
@@ -250,10 +264,14 @@ func (rt *Runtime) ResumeElsewhere(ctx context.Context, agent audit.Agent) (tui.
 			rt.env.Logger.Warn("the resumed attempt's history could not be read", "attempt", h.Attempt.ID, "err", OneLine(err))
 		}
 		h.History = state.LinesFromRecords(recs)
-		return h, true
+		out.Handoff = &h
 	}
-	return tui.Handoff{}, false
+	return out
 }
+
+// errNothingParked: the replica asked holds no parked attempt of this
+// agent's (its attempt there, if any, is in a session still connected).
+var errNothingParked = errors.New("nothing parked there for this agent")
 
 // askHandover is r2's call to r1's internal endpoint.
 func (rt *Runtime) askHandover(ctx context.Context, base, fingerprint string) (handoverResp, error) {
@@ -275,7 +293,7 @@ func (rt *Runtime) askHandover(ctx context.Context, base, fingerprint string) (h
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
-		return handoverResp{}, errors.New("nothing parked there for this agent")
+		return handoverResp{}, errNothingParked
 	}
 	if res.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 256))

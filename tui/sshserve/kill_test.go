@@ -250,6 +250,17 @@ func TestKillReplicaMidAttempt(t *testing.T) {
 		t.Fatalf("posting to the page after the kill: %s %s, want 410 ended", resp.Status, body)
 	}
 
+	// Ada, connecting again through replica two before anyone takes the
+	// account, is told on her account list that her attempt was
+	// interrupted, not left to find it out (nor offered it).
+	_ = ada.client.Close()
+	adaBack := two.open("ada", termOpts{width: 120, height: 40})
+	s = adaBack.waitText("Your attempt on " + holder + " was interrupted: server r1 went silent (last word")
+	if strings.Contains(s, "moved from replica") || strings.Contains(s, "Resumed") {
+		t.Fatalf("ada was offered her interrupted attempt:\n%s", s)
+	}
+	_ = adaBack.client.Close()
+
 	// t takes the account at once: no question, and bola is told whose
 	// interrupted attempt he took it from; he gets his token.
 	bola.send("t")

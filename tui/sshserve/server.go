@@ -122,10 +122,11 @@ type Config struct {
 	ResumeGrace time.Duration
 	// ResumeElsewhere, with ResumeGrace, is asked when an agent connects
 	// with nothing parked here: the live attempt their dropped connection
-	// left parked on another replica, handed over to this one
-	// (internal/app's Runtime.ResumeElsewhere). Nil: resume stays on one
-	// server.
-	ResumeElsewhere func(ctx context.Context, agent audit.Agent) (tui.Handoff, bool)
+	// left parked on another replica, handed over to this one, and their
+	// attempts on other replicas that cannot come back, which their account
+	// list mentions (internal/app's Runtime.ResumeElsewhere). Nil: resume
+	// stays on one server.
+	ResumeElsewhere func(ctx context.Context, agent audit.Agent) tui.Elsewhere
 	// PublicURL is the page server's public base URL (--public-url). It is
 	// only used to tell agents when it is empty: then each session's
 	// PageNote (unless NewDeps set one) is NoPublicURLNote.

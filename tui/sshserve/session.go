@@ -184,12 +184,11 @@ func (as *agentSession) run() (int, string) {
 	// Not parked here: perhaps on another replica, which hands it over
 	// (its page moves here; its history comes from the store).
 	var handed *tui.Handoff
+	var stranded []tui.Stranded
 	if resumed == nil && s.cfg.ResumeGrace > 0 && s.cfg.ResumeElsewhere != nil {
-		if h, ok := s.cfg.ResumeElsewhere(ctx, as.agent); ok {
-			handed = &h
-			if pages != nil && h.Page != nil {
-				pages.adopt(h.Page)
-			}
+		el := s.cfg.ResumeElsewhere(ctx, as.agent)
+		if handed, stranded = el.Handoff, el.Stranded; handed != nil && pages != nil && handed.Page != nil {
+			pages.adopt(handed.Page)
 		}
 	}
 	var model tui.Model
@@ -211,6 +210,11 @@ func (as *agentSession) run() (int, string) {
 		model = tui.NewResumable(ctx, life, deps)
 	default:
 		model = tui.New(ctx, deps)
+	}
+	if len(stranded) > 0 {
+		model = model.WithStranded(stranded)
+		s.logger.Info("the agent's attempts on other replicas did not come back", append(agentAttrs(as.agent),
+			"count", len(stranded))...)
 	}
 	p := tea.NewProgram(model, opts...)
 	as.mu.Lock()
