@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -115,7 +116,13 @@ func (m Model) drainLine(w int) string {
 // it with no outcome in the audit. It reports whether it ended one.
 func (m Model) EndLive(why string) bool {
 	s := m.session
-	if s == nil || !s.sess.Phase().Live() {
+	if s == nil {
+		return false
+	}
+	// What the customer did that no program applied comes first: a
+	// success there is the attempt's outcome, not the agent's absence.
+	m.applyWaiting(context.Background(), time.Time{})
+	if !s.sess.Phase().Live() {
 		return false
 	}
 	c := m.screenCtx(screenSession)

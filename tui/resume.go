@@ -82,6 +82,11 @@ func Resume(ctx context.Context, parked Model, deps Deps, dropped time.Time) Mod
 // colleagues opening the account see it. I/O: call it outside a program.
 // The resumed program's first claim refresh says they are back.
 func (m Model) ParkClaim(ctx context.Context, at time.Time) error {
+	return m.parkClaim(ctx, at, at)
+}
+
+// parkClaim writes the parked claim's words as of now, away since at.
+func (m Model) parkClaim(ctx context.Context, at, now time.Time) error {
 	s := m.session
 	if s == nil || !s.claims.holding {
 		return nil
@@ -90,8 +95,124 @@ func (m Model) ParkClaim(ctx context.Context, at time.Time) error {
 	if !ok {
 		return nil
 	}
-	phase, step := claimWords(s.sess, at)
+	phase, step := claimWords(s.sess, now)
+	s.claims.sentPhase, s.claims.sentStep, s.claims.sentAt = phase, step, now
 	return p.Park(ctx, s.account.ID, s.id(), phase, step, at)
+}
+
+// RecordParked keeps a parked model's attempt going while its agent is
+// away (I/O: run it on a goroutine of its own, outside any program, and
+// stop it before the model is resumed, handed over or ended): each event
+// the customer's page sends is applied as the program would have applied
+// it and recorded at once, the claim says where the customer is (still
+// "away since" dropped), and an outcome is the attempt's own: a customer
+// who succeeds while the agent is away is SUCCEEDED in the audit then, not
+// whatever the end of the grace would say. What a program would do next
+// (verifying the account, the clock) waits for the program that resumes
+// the attempt. It returns when ctx ends or the attempt has no page left.
+func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
+	for {
+		s := m.session
+		if s == nil || s.page == nil || ctx.Err() != nil {
+			return
+		}
+		p := s.page
+		m.applyWaiting(ctx, dropped)
+		if s.page != p {
+			continue // the page was let go (an outcome, a token expired)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-p.Events():
+			if ok {
+				// Held first: a stop between here and applying it loses
+				// nothing (the next program or EndLive applies the inbox).
+				s.inbox.hold(append(s.inbox.take(), ev))
+				continue
+			}
+		case <-p.Done():
+		}
+		// The page ended: what it queued before its end, then the end.
+		m.applyWaiting(ctx, dropped)
+		if s.page == p {
+			c := m.screenCtx(screenSession)
+			before := s.sess.Phase()
+			s.pageEnded(&c, s.inbox.generation(), p.EndReason())
+			m.settleParked(ctx, &c, before, dropped)
+		}
+		return
+	}
+}
+
+// applyWaiting applies the page's events that no program applied (the
+// inbox, then everything queued in the page's channel), in order, to a
+// model outside any program, and writes what they recorded (I/O). It
+// reports whether there were any. dropped is when the agent left (zero:
+// not parked, the claim's words are left to the caller).
+func (m Model) applyWaiting(ctx context.Context, dropped time.Time) bool {
+	s := m.session
+	if s == nil || s.page == nil {
+		return false
+	}
+	p, gen := s.page, s.inbox.generation()
+	evs := s.inbox.take()
+read:
+	for {
+		select {
+		case ev, ok := <-p.Events():
+			if !ok {
+				break read
+			}
+			evs = append(evs, ev)
+		default:
+			break read
+		}
+	}
+	if len(evs) == 0 {
+		return false
+	}
+	c := m.screenCtx(screenSession)
+	for _, ev := range guardCodes(c.deps.Audit, evs) {
+		if s.page != p {
+			break // an earlier event ended this page
+		}
+		before := s.sess.Phase()
+		if s.apply(&c, state.Event{Kind: state.Widget, Generation: gen, Widget: ev}) != nil {
+			continue
+		}
+		m.settleParked(ctx, &c, before, dropped)
+	}
+	if !dropped.IsZero() {
+		m.settleParked(ctx, &c, s.sess.Phase(), dropped)
+	}
+	return true
+}
+
+// settleParked is afterChange and flush for a model outside any program:
+// a page that can do nothing more is closed, the records written, the
+// claim released when the attempt no longer holds the account, or (parked
+// since dropped) its words brought up to date.
+func (m Model) settleParked(ctx context.Context, c *screenCtx, before state.Phase, dropped time.Time) {
+	s := m.session
+	if gone, _ := s.settle(c, before); gone != nil {
+		gone.Close()
+	}
+	_ = s.journal.drain(c.deps.Audit)
+	if !attemptHolds(s.sess.Phase()) {
+		if op := s.claimOp(c); op != nil {
+			op() // the release
+		}
+		return
+	}
+	if dropped.IsZero() {
+		return // not parked: the caller's next flush refreshes the claim
+	}
+	now := c.now()
+	phase, step := claimWords(s.sess, now)
+	if phase != s.claims.sentPhase || step != s.claims.sentStep {
+		_ = m.parkClaim(ctx, dropped, now)
+	}
 }
 
 // catchUp applies the page's events the old program never applied (held

@@ -282,6 +282,18 @@ func (s *sessionScreen) dropPage() tea.Cmd {
 	return closePage(p)
 }
 
+// pageEnded applies the end of the page of generation gen, why being the
+// page server's reason.
+func (s *sessionScreen) pageEnded(c *screenCtx, gen uint64, why string) {
+	if why == connect.EndExpired {
+		// The page server ended it at the token's expiry: the clock says
+		// so too.
+		_ = s.apply(c, state.Event{Kind: state.Tick})
+		return
+	}
+	_ = s.apply(c, state.Event{Kind: state.PageGone, Generation: gen, Replaced: why == connect.EndReplaced})
+}
+
 // update handles the session's own messages; ok is false for others.
 func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 	if cmd, ok := s.updateClaims(c, msg); ok {
@@ -330,13 +342,7 @@ func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		before := s.sess.Phase()
-		if msg.why == connect.EndExpired {
-			// The page server ended it at the token's expiry: the clock
-			// says so too.
-			_ = s.apply(c, state.Event{Kind: state.Tick})
-		} else {
-			_ = s.apply(c, state.Event{Kind: state.PageGone, Generation: msg.gen, Replaced: msg.why == connect.EndReplaced})
-		}
+		s.pageEnded(c, msg.gen, msg.why)
 		return tea.Batch(s.afterChange(c, before), s.flush(c)), true
 	case verifyResultMsg:
 		return s.onVerify(c, msg), true
@@ -487,23 +493,38 @@ func (s *sessionScreen) onWidget(c *screenCtx, msg widgetMsg) tea.Cmd {
 // afterChange reacts to a phase change (the attempt has said and recorded
 // it): an expired token's page is closed, a success starts verification.
 func (s *sessionScreen) afterChange(c *screenCtx, before state.Phase) tea.Cmd {
-	now := c.now()
+	dropped, verify := s.settle(c, before)
+	var cmds []tea.Cmd
+	if dropped != nil {
+		cmds = append(cmds, closePage(dropped))
+	}
+	if verify {
+		cmds = append(cmds, verifyLater(c, s.sess.Generation(), s.account.ID, 0))
+	}
+	return tea.Batch(cmds...)
+}
+
+// settle is the model's own part of afterChange, for a program and for a
+// parked model alike (RecordParked): the page is let go when it can do
+// nothing more (dropped, for the caller to close), and a success starts
+// verification (verify: a check of the account is due).
+func (s *sessionScreen) settle(c *screenCtx, before state.Phase) (dropped Page, verify bool) {
 	after := s.sess.Phase()
 	if after == before {
-		return nil
+		return nil, false
 	}
-	var cmds []tea.Cmd
 	if after == state.Expired || after == state.EndedByAgent || after == state.TakenOver {
-		cmds = append(cmds, s.dropPage()) // its page can do nothing more
+		dropped = s.page
+		s.page = nil
 	}
 	if after == state.Succeeded {
 		if s.apply(c, state.Event{Kind: state.VerifyStarted, Generation: s.sess.Generation()}) == nil {
 			// The header and banner say the account is being checked.
-			s.verifyAt = now
-			cmds = append(cmds, verifyLater(c, s.sess.Generation(), s.account.ID, 0))
+			s.verifyAt = c.now()
+			verify = true
 		}
 	}
-	return tea.Batch(cmds...)
+	return dropped, verify
 }
 
 func (s *sessionScreen) onVerify(c *screenCtx, msg verifyResultMsg) tea.Cmd {

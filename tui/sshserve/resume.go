@@ -12,7 +12,10 @@ import (
 // drops under a live attempt, the program's final model is parked here,
 // keyed by the agent's key fingerprint, with its pages and its life
 // context (tui.NewResumable): the customer's page keeps working and its
-// events wait in the page's channel. The same agent's next session within
+// events are applied and recorded as they come (tui.Model.RecordParked, one
+// goroutine per parked attempt, stopped before anything else takes the
+// model), so an outcome the customer reaches meanwhile is the attempt's
+// own, whether or not the agent comes back. The same agent's next session within
 // the grace starts from it (tui.Resume). Otherwise, when the grace passes,
 // the attempt ends ENDED BY AGENT saying so, its claim released and its
 // pages closed.
@@ -30,11 +33,38 @@ type parkedAttempt struct {
 	life    context.Context
 	at      time.Time // when the connection dropped
 	timer   *time.Timer
+
+	stopRecording context.CancelFunc // nil while nothing records
+	recorded      chan struct{}      // closed when the recording goroutine returns
+}
+
+// record starts applying and recording the page's events while the
+// attempt is parked.
+func (p *parkedAttempt) record() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	p.stopRecording, p.recorded = cancel, done
+	go func() {
+		defer close(done)
+		p.model.RecordParked(ctx, p.at)
+	}()
+}
+
+// stopRecorder stops the recording goroutine and waits for it: after it,
+// the caller alone has the model.
+func (p *parkedAttempt) stopRecorder() {
+	if p.stopRecording == nil {
+		return
+	}
+	p.stopRecording()
+	<-p.recorded
+	p.stopRecording, p.recorded = nil, nil
 }
 
 // end ends the parked attempt with why as its headline: recorded, its
 // claim released, its pages closed.
 func (p *parkedAttempt) end(why string) {
+	p.stopRecorder()
 	p.model.EndLive(why)
 	if p.pages != nil {
 		p.pages.closeAll()
@@ -55,6 +85,7 @@ func (s *Server) park(p *parkedAttempt) bool {
 	}
 	p.timer = time.AfterFunc(grace, func() { s.expire(fp, p) })
 	s.parked[fp] = p
+	p.record()
 	s.logger.Info("connection dropped under a live attempt; kept for the agent to come back",
 		append(agentAttrs(p.agent), "grace", grace)...)
 	return true
@@ -63,14 +94,16 @@ func (s *Server) park(p *parkedAttempt) bool {
 // unpark takes the agent's parked attempt, if any, for a new session.
 func (s *Server) unpark(fp string) *parkedAttempt {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	p := s.parked[fp]
-	if p == nil {
-		return nil
+	if p != nil {
+		delete(s.parked, fp)
+		// A timer that has fired already finds its entry gone (expire).
+		p.timer.Stop()
 	}
-	delete(s.parked, fp)
-	// A timer that has fired already finds its entry gone (expire).
-	p.timer.Stop()
+	s.mu.Unlock()
+	if p != nil {
+		p.stopRecorder() // outside s.mu (it writes records); the model is the caller's after it
+	}
 	return p
 }
 
@@ -108,6 +141,7 @@ func (s *Server) repark(fp string, p *parkedAttempt) bool {
 	}
 	p.timer = time.AfterFunc(left, func() { s.expire(fp, p) })
 	s.parked[fp] = p
+	p.record()
 	return true
 }
 

@@ -139,3 +139,82 @@ func TestColleagueSeesTheHolderIsAway(t *testing.T) {
 		return strings.Contains(s, "ada is re-authorising this account since") && !strings.Contains(s, "away since")
 	})
 }
+
+// While ada is away, her customer's events are recorded as they come, and
+// a success is the attempt's outcome at once: SUCCEEDED in the audit, the
+// claim let go and the page told so, without waiting for ada. When the
+// grace ends without her, nothing more is recorded: no ENDED BY AGENT over
+// a customer who succeeded. A colleague meanwhile reads where the customer
+// is, with ada still away.
+func TestCustomerWhoSucceedsWhileTheAgentIsAwayIsRecordedAtOnce(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada", "bola"}, database: "sqlite", resumeGrace: time.Minute,
+		claimsEvery: 100 * time.Millisecond})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	postEvent(t, pageURL, 1, "load", "", nil)
+	postEvent(t, pageURL, 2, "event", "ERROR", map[string]any{"errorType": "INVALID_OTP", "errorMessage": "marker-before-drop"})
+	ada.waitText("marker-before-drop")
+	_ = ada.client.Close()
+	eventually(t, "ada's attempt parked", func() bool { return f.srv.parkedCount() == 1 })
+
+	adaFP := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	postEvent(t, pageURL, 3, "event", "SUBMIT_CREDENTIALS", nil)
+	waitRecord(t, "the customer's step recorded while ada is away", func() bool {
+		for _, r := range f.auditOf(adaFP).records() {
+			if r.Action == audit.ActionWidgetEvent && strings.HasPrefix(r.Event, "Submitted login details") {
+				return true
+			}
+		}
+		return false
+	})
+	bola := f.open("bola", termOpts{width: 120, height: 40})
+	openAccount(t, bola, "okonkwo", "Adaeze Okonkwo")
+	s := bola.waitText("customer's last step: submitted login details")
+	if !strings.Contains(s, "(away since") {
+		t.Fatalf("bola is not told ada is still away:\n%s", s)
+	}
+
+	postEvent(t, pageURL, 4, "success", "", map[string]any{"code": "code_away_test"})
+	var outcome audit.Record
+	waitRecord(t, "SUCCEEDED recorded while ada is away", func() bool {
+		for _, r := range f.auditOf(adaFP).records() {
+			if r.Action == audit.ActionOutcome {
+				outcome = r
+				return true
+			}
+		}
+		return false
+	})
+	if outcome.Outcome != "SUCCEEDED" {
+		t.Fatalf("the attempt's outcome while ada is away: %+v", outcome)
+	}
+	if f.srv.parkedCount() != 1 {
+		t.Fatal("the attempt stopped being kept for ada before her grace ended")
+	}
+	d := f.rt.Deps(audit.Agent{User: "carl"})
+	eventually(t, "the claim let go", func() bool {
+		cl, ok, err := d.Claims.Get(context.Background(), outcome.Account)
+		return err == nil && (!ok || !cl.Live())
+	})
+
+	// The grace ends without her (its timer's own path, now): the success
+	// stays the one outcome.
+	f.srv.mu.Lock()
+	p := f.srv.parked[adaFP]
+	f.srv.mu.Unlock()
+	f.srv.expire(adaFP, p)
+	if f.srv.parkedCount() != 0 {
+		t.Fatal("still kept after the grace")
+	}
+	if code := pageStatus(t, pageURL); code != http.StatusGone {
+		t.Fatalf("the page answers %d after the attempt ended", code)
+	}
+	for _, r := range f.auditOf(adaFP).records() {
+		if r.Action == audit.ActionOutcome && r.Outcome != "SUCCEEDED" {
+			t.Fatalf("another outcome after the customer succeeded: %+v", r)
+		}
+		if strings.Contains(r.Detail, "code_away_test") || strings.Contains(r.Event, "code_away_test") {
+			t.Fatalf("the onSuccess code reached the audit: %+v", r)
+		}
+	}
+}
