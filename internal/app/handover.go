@@ -255,6 +255,10 @@ func (rt *Runtime) ResumeElsewhere(ctx context.Context, agent audit.Agent) tui.E
 				// The page left its replica and cannot be served here: the
 				// customer's page ends; the attempt goes on, saying so.
 				rt.env.Logger.Warn("a moved page could not be adopted", "attempt", h.Attempt.ID, "err", OneLine(err))
+				// Its requests reach this replica now (the old one forwards
+				// them here): tell the customer the link ended rather
+				// than "try again" until it expires.
+				rt.pages.EndUnadopted(resp.Page.ID)
 			} else {
 				h.Page = page
 			}

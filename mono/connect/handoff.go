@@ -319,6 +319,25 @@ func (s *Server) Adopt(h Handoff) (*Session, error) {
 	return sess, nil
 }
 
+// EndUnadopted is for a handoff this server could not Adopt: the old
+// replica forwards the page's requests here from Export on, and without a
+// session here they would be answered 503 "moving" (retry) until the
+// moved entry there expires, the customer's page retrying a link that can
+// no longer work. The session is answered as ended here instead (410,
+// server_closed), which the page shows. A session live here is left alone.
+func (s *Server) EndUnadopted(id string) {
+	if !validSessionID(id) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, live := s.sessions[id]; live {
+		return
+	}
+	s.addTombLocked(id, EndServerClosed)
+	s.set.Logger.Warn("a handed-over widget session could not be adopted; its page is told it ended", "session", id)
+}
+
 // checkHandoff refuses a handoff this package did not write, or one whose
 // state could not have come from a session.
 func (s *Server) checkHandoff(h Handoff) error {

@@ -549,3 +549,43 @@ func TestExportRacingPosts(t *testing.T) {
 		}
 	}
 }
+
+// A handoff the new replica could not adopt: without EndUnadopted, the
+// page's requests (forwarded to it by the old replica) are answered 503
+// "moving" until the move is forgotten; with it, the page is told at once
+// that its link ended, wherever its requests land.
+func TestUnadoptedPageIsToldItEnded(t *testing.T) {
+	m := startMovers(t, []string{"r1", "r2"})
+	r1, r2 := m.srv["r1"], m.srv["r2"]
+	old := newSess(t, r1, "acc_unadopted", "")
+	p := &page{t: t, id: old.ID(), secret: secretOf(old)}
+	p.config(r1)
+	if _, err := r1.Export(old.ID(), "r2"); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	for _, srv := range []*Server{r1, r2} {
+		if code, body, _ := p.post(srv, 1, "load", ""); code != http.StatusServiceUnavailable {
+			t.Fatalf("between Export and Adopt: %d %s, want 503", code, body)
+		}
+	}
+	r2.EndUnadopted(old.ID())
+	for name, srv := range map[string]*Server{"r1": r1, "r2": r2} {
+		code, body, _ := p.post(srv, 1, "load", "")
+		if code != http.StatusGone || !strings.Contains(body, `"reason":"server_closed"`) {
+			t.Fatalf("posting through %s after the adoption failed: %d %s, want 410 server_closed", name, code, body)
+		}
+		if code, _, _ := via(t, srv, req{method: http.MethodGet, path: "/s/" + old.ID()}); code != http.StatusGone {
+			t.Fatalf("the page through %s: %d, want 410", name, code)
+		}
+	}
+	// A session live on the server is never ended this way.
+	live := newSess(t, r2, "acc_live_here", "")
+	r2.EndUnadopted(live.ID())
+	select {
+	case <-live.Done():
+		t.Fatal("EndUnadopted ended a live session")
+	default:
+	}
+	lp := &page{t: t, id: live.ID(), secret: secretOf(live)}
+	lp.config(r2)
+}
