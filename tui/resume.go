@@ -178,7 +178,9 @@ read:
 			break // an earlier event ended this page
 		}
 		before := s.sess.Phase()
-		if s.apply(&c, state.Event{Kind: state.Widget, Generation: gen, Widget: ev}) != nil {
+		err := s.apply(&c, state.Event{Kind: state.Widget, Generation: gen, Widget: ev})
+		s.journal.ack(p, ev.Seq)
+		if err != nil {
 			continue
 		}
 		m.settleParked(ctx, &c, before, dropped)

@@ -232,10 +232,29 @@ func (s *sessionScreen) flush(c *screenCtx) tea.Cmd {
 type auditQueue struct {
 	mu      sync.Mutex
 	pending []audit.Record
+	// ackPage and ackSeq: once what is pending is written, the page's
+	// events up to ackSeq are recorded (the page server then answers the
+	// outcome posts waiting for that: connect.Config.AckRecorded).
+	ackPage Page
+	ackSeq  int64
 	writing sync.Mutex
 	// last is what the audit said of the newest record written (Appender
 	// only; under writing): nil when it was written.
 	last error
+}
+
+// recordedAcker is a page that wants to know which of its events are
+// recorded (*connect.Session).
+type recordedAcker interface{ Recorded(seq int64) }
+
+// ack says that the records pushed so far cover p's events up to seq.
+func (q *auditQueue) ack(p Page, seq int64) {
+	if _, ok := p.(recordedAcker); !ok || seq <= 0 {
+		return
+	}
+	q.mu.Lock()
+	q.ackPage, q.ackSeq = p, seq
+	q.mu.Unlock()
 }
 
 func (q *auditQueue) push(recs []audit.Record) {
@@ -259,16 +278,22 @@ func (q *auditQueue) drain(rec Recorder) error {
 	q.writing.Lock()
 	defer q.writing.Unlock()
 	q.mu.Lock()
-	recs := q.pending
-	q.pending = nil
+	recs, ackPage, ackSeq := q.pending, q.ackPage, q.ackSeq
+	q.pending, q.ackPage = nil, nil
 	q.mu.Unlock()
 	app, _ := rec.(Appender)
+	failed := false
 	for _, r := range recs {
 		if app == nil {
 			rec.Record(r)
 			continue
 		}
-		q.last = app.Append(r)
+		if q.last = app.Append(r); q.last != nil {
+			failed = true
+		}
+	}
+	if ackPage != nil && !failed {
+		ackPage.(recordedAcker).Recorded(ackSeq)
 	}
 	return q.last
 }
@@ -469,7 +494,9 @@ func (s *sessionScreen) onWidget(c *screenCtx, msg widgetMsg) tea.Cmd {
 			break // an earlier event ended this page (its token expired)
 		}
 		before := s.sess.Phase()
-		if s.apply(c, state.Event{Kind: state.Widget, Generation: msg.gen, Widget: ev}) != nil {
+		err := s.apply(c, state.Event{Kind: state.Widget, Generation: msg.gen, Widget: ev})
+		s.journal.ack(msg.page, ev.Seq) // applied (or refused by the machine): nothing more to record of it
+		if err != nil {
 			continue
 		}
 		if c := s.afterChange(c, before); c != nil {

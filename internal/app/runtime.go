@@ -351,7 +351,10 @@ func (e *Env) PageConfig() (connect.Config, error) {
 	}
 	cfg := connect.Config{Addr: c.WidgetAddr, PublicURL: c.PublicURL, Contract: contract, Autoplay: c.Autoplay,
 		ConnectJSURL: c.ConnectJS, PublicKey: e.PublicKey, Logger: DomainLog(e.Logger, "page"), Now: e.Now,
-		ReplicaID: e.ReplicaID}
+		ReplicaID: e.ReplicaID,
+		// A page's outcome post is answered once the agent's app has it in
+		// the audit: what the page was told was taken survives a crash.
+		AckRecorded: true}
 	if m := c.Metrics; m != nil {
 		cfg.ObservePost = func(accepted bool, status int) { m.PageIngest(accepted, strconv.Itoa(status)) }
 	}

@@ -189,6 +189,9 @@ type runner struct {
 	claimVersion int64
 }
 
+// errAuditWrite: a record could not be written.
+var errAuditWrite = errors.New("cannot write the audit log")
+
 // apply runs one event through the attempt, writes its records (durably,
 // in order) and prints its lines.
 func (r *runner) apply(ev state.Event) error {
@@ -198,7 +201,7 @@ func (r *runner) apply(ev state.Event) error {
 	}
 	for _, rec := range st.Records {
 		if err := r.opts.Audit.Append(rec); err != nil {
-			return fmt.Errorf("cannot write the audit log: %w", err)
+			return fmt.Errorf("%w: %w", errAuditWrite, err)
 		}
 	}
 	for _, l := range st.Lines {
@@ -415,7 +418,14 @@ func (r *runner) widget(gen uint64, ev mono.WidgetEvent) bool {
 		r.events++
 		r.p.event(ev)
 	}
-	_ = r.apply(state.Event{Kind: state.Widget, Generation: gen, Widget: ev})
+	if err := r.apply(state.Event{Kind: state.Widget, Generation: gen, Widget: ev}); !errors.Is(err, errAuditWrite) {
+		// Its records are durable (or the machine refused it: nothing
+		// to record): the page's outcome post, waiting for that
+		// (connect.Config.AckRecorded), is answered.
+		if a, ok := r.page.(interface{ Recorded(seq int64) }); ok && ev.Seq > 0 {
+			a.Recorded(ev.Seq)
+		}
+	}
 	return ev.IsClose() && r.att.Session().Phase().Succeeded()
 }
 

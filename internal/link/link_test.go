@@ -36,6 +36,23 @@ type page struct {
 	once   sync.Once
 	mu     sync.Mutex
 	why    string
+	// acked is what Recorded was told, with the audit's size then
+	// (recordedAudit: set by the test).
+	acked         []int64
+	ackedAt       []int
+	recordedAudit *memAudit
+}
+
+// Recorded is connect.Session's: the run says which events are recorded.
+func (p *page) Recorded(seq int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.acked = append(p.acked, seq)
+	if p.recordedAudit != nil {
+		p.recordedAudit.mu.Lock()
+		p.ackedAt = append(p.ackedAt, len(p.recordedAudit.recs))
+		p.recordedAudit.mu.Unlock()
+	}
 }
 
 func newPage(evs ...mono.WidgetEvent) *page {
@@ -195,6 +212,40 @@ func TestRunOutcomes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// reauth link tells the page which of its events are recorded, each once
+// its records are in the audit, so the page server answers the page's
+// outcome posts only then (connect.Config.AckRecorded).
+func TestLinkSaysWhichEventsAreRecorded(t *testing.T) {
+	withSeq := func(seq int64, e mono.WidgetEvent) mono.WidgetEvent { e.Seq = seq; return e }
+	p := newPage(withSeq(1, ev(mono.EventOpened, mono.EventData{})),
+		withSeq(2, ev(mono.EventError, mono.EventData{ErrorType: "INVALID_OTP", ErrorMessage: "wrong code"})),
+		withSeq(3, ev(mono.EventSuccess, mono.EventData{})), withSeq(4, cb(mono.CallbackClose)))
+	var au *memAudit
+	r := runWith(t, context.Background(), p, func(o *Options) {
+		au = o.Audit.(*memAudit)
+		p.recordedAudit = au
+	})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !slices.Equal(p.acked, []int64{1, 2, 3, 4}) {
+		t.Fatalf("Recorded calls %v, want 1..4", p.acked)
+	}
+	// When seq 3 (the success) was said recorded, the outcome was in the audit.
+	outcomeAt := -1
+	for i, rec := range au.recs {
+		if rec.Action == audit.ActionOutcome {
+			outcomeAt = i
+			break
+		}
+	}
+	if outcomeAt < 0 || p.ackedAt[2] <= outcomeAt {
+		t.Fatalf("success said recorded with %d records in the audit; the outcome is record %d", p.ackedAt[2], outcomeAt)
 	}
 }
 

@@ -172,6 +172,15 @@ type Config struct {
 	// of its own (8, refilled at 1/s), so a page flooding chatter cannot keep
 	// its outcome out.
 	PageRateLimit RateLimit
+	// AckRecorded makes the answer to an outcome event (success, close,
+	// exit, error, unload: mono.WidgetEvent.IsOutcome) wait until the
+	// session's consumer says it is recorded (Session.Recorded), at most
+	// RecordedAckWait: a 204 then means the event is in the agent's audit,
+	// so a crash of this process after it loses nothing the page was told
+	// was taken (the page does not send an acknowledged event again). The
+	// app sets it; its consumers (the TUI, reauth link) call Recorded.
+	// Off, the 204 means only that the event was accepted.
+	AckRecorded bool
 	// Internal, if set, is served under InternalPrefix ("/_internal/",
 	// the request's path unchanged): the runtime's own endpoints between
 	// replicas (e.g. "hand me this session", Server.Export on the other

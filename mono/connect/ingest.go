@@ -157,6 +157,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, v)
 		return
 	}
+	if s.set.AckRecorded && ev.IsOutcome() && mt != "text/plain" {
+		// The page is told the event is taken once it is in the agent's
+		// audit (a beacon's answer is read by nobody).
+		if !sess.waitRecorded(r.Context(), ev.Seq, s.set.tune.recordedWait) && sess.EndReason() == "" && r.Context().Err() == nil {
+			// The agent's app did not say within the bound (its audit
+			// down, or it stopped reading): answered anyway, and said.
+			s.set.Logger.Warn("an outcome event was answered before the agent's app recorded it", "session", sess.id,
+				"seq", ev.Seq, "waited", s.set.tune.recordedWait)
+		}
+	}
 	s.observePost(true, http.StatusNoContent)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -69,6 +70,7 @@ type tuning struct {
 	firstSeenCap int           // distinct (callback, name) pairs whose first event is kept
 	expiryGrace  time.Duration // posts still taken this long after the token expires
 	refusalLog   time.Duration // at most one log line about refused requests per this
+	recordedWait time.Duration // an outcome's answer waits this long at most for its record (AckRecorded)
 }
 
 func defaultTuning() tuning {
@@ -87,8 +89,9 @@ func defaultTuning() tuning {
 		// A success Mono accepted just before the token expired can reach
 		// us a little later (page.js retries a post for about 16 s): it must
 		// still count, so the session ends as expired only after this.
-		expiryGrace: 30 * time.Second,
-		refusalLog:  10 * time.Second,
+		expiryGrace:  30 * time.Second,
+		refusalLog:   10 * time.Second,
+		recordedWait: RecordedAckWait,
 	}
 }
 
@@ -152,6 +155,65 @@ type Session struct {
 	sandbox    *SandboxOutcome
 	exporting  bool     // ending as EndMoved: the pump hands its state over (finish)
 	handed     *Handoff // what the pump handed over, for Server.Export
+
+	recMu    sync.Mutex
+	recSeq   int64         // the consumer has recorded every event up to this seq (Recorded)
+	recWaker chan struct{} // closed and replaced when recSeq rises
+}
+
+// RecordedAckWait bounds how long the answer to an outcome event waits for
+// its record (Config.AckRecorded). Past it the page is answered anyway: the
+// event reached the agent's app, which says why it could not record it
+// (the audit down), and a page retrying would not make it durable.
+const RecordedAckWait = 5 * time.Second
+
+// Recorded tells the session that its consumer has durably recorded every
+// event it delivered up to seq (the page's own numbering, as delivered, in
+// order): the answers to outcome posts waiting for that go out
+// (Config.AckRecorded). Lower seqs than one already said change nothing.
+func (s *Session) Recorded(seq int64) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	if seq <= s.recSeq {
+		return
+	}
+	s.recSeq = seq
+	if s.recWaker != nil {
+		close(s.recWaker)
+		s.recWaker = nil
+	}
+}
+
+// waitRecorded waits until the consumer has recorded seq, the session
+// ends, ctx ends or bound passes; it reports whether it was recorded.
+func (s *Session) waitRecorded(ctx context.Context, seq int64, bound time.Duration) bool {
+	var timeout <-chan time.Time
+	for {
+		s.recMu.Lock()
+		if s.recSeq >= seq {
+			s.recMu.Unlock()
+			return true
+		}
+		if s.recWaker == nil {
+			s.recWaker = make(chan struct{})
+		}
+		wake := s.recWaker
+		s.recMu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(bound)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-wake:
+		case <-s.done:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-timeout:
+			return false
+		}
+	}
 }
 
 // ID is the session id (in the page path; not a secret on its own).
