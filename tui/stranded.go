@@ -22,6 +22,20 @@ type Stranded struct {
 	// known to have been running.
 	LastWord time.Time
 	Gone     bool
+	// EndedAway, set instead of Replica: the attempt ran on this server
+	// and ended then because the agent did not come back within Grace
+	// after their connection dropped (ENDED BY AGENT in the audit).
+	EndedAway time.Time
+	Grace     time.Duration
+}
+
+// AttemptAccount is the account of the model's attempt ("" when it has
+// none): what a server remembers of an attempt it ended for an absent agent.
+func (m Model) AttemptAccount() string {
+	if m.session == nil {
+		return ""
+	}
+	return m.session.account.ID
 }
 
 // WithStranded is m showing the agent's stranded attempts on the account
@@ -67,7 +81,10 @@ func (s *searchScreen) strandedLines(c *screenCtx, width, maxLines int) []string
 			account = a.Name
 		}
 		var line string
-		if st.Gone {
+		if !st.EndedAway.IsZero() {
+			line = fmt.Sprintf("Your attempt on %s ended at %s: your connection dropped and you did not come back within %s. Open the account to start again.",
+				account, st.EndedAway.In(loc).Format("15:04"), st.Grace)
+		} else if st.Gone {
 			// Silence in the registry is all that is known: "went silent".
 			line = fmt.Sprintf("Your attempt on %s was interrupted: server %s went silent (last word %s). Open the account to start again.",
 				account, st.Replica, st.LastWord.In(loc).Format("15:04"))

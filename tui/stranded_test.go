@@ -53,6 +53,13 @@ func TestStrandedAttemptsAreSaidOnTheAccountList(t *testing.T) {
 		t.Fatalf("after opening %s:\n%s", gone.Name, plain(h.m))
 	}
 
+	// One this server ended because the agent did not come back.
+	h.m = h.m.WithStranded([]Stranded{{Account: gone.ID, EndedAway: time.Date(2026, 11, 25, 13, 59, 0, 0, time.UTC), Grace: 3 * time.Minute}})
+	flat = strings.Join(strings.Fields(plain(h.m)), " ")
+	if want := "Your attempt on " + gone.Name + " ended at 13:59: your connection dropped and you did not come back within 3m0s. Open the account to start again."; !strings.Contains(flat, want) {
+		t.Fatalf("the list does not say %q:\n%s", want, plain(h.m))
+	}
+
 	// More than two: the rest are counted, not listed.
 	h.m = h.m.WithStranded([]Stranded{{Account: "a1", Replica: "r1", Gone: true}, {Account: "a2", Replica: "r1", Gone: true},
 		{Account: "a3", Replica: "r1", Gone: true}, {Account: "a4", Replica: "r1", Gone: true}})

@@ -62,14 +62,16 @@ func (p *parkedAttempt) stopRecorder() {
 }
 
 // end ends the parked attempt with why as its headline: recorded, its
-// claim released, its pages closed.
-func (p *parkedAttempt) end(why string) {
+// claim released, its pages closed. It reports whether the attempt was
+// still live (not already ended by what the customer did meanwhile).
+func (p *parkedAttempt) end(why string) bool {
 	p.stopRecorder()
-	p.model.EndLive(why)
+	ended := p.model.EndLive(why)
 	if p.pages != nil {
 		p.pages.closeAll()
 	}
 	p.endLife()
+	return ended
 }
 
 // park keeps p for its agent for the grace; false when it cannot (the
@@ -155,8 +157,49 @@ func (s *Server) expire(fp string, p *parkedAttempt) {
 	delete(s.parked, fp)
 	s.mu.Unlock()
 	s.logger.Info("the agent did not come back; their attempt ends", agentAttrs(p.agent)...)
-	p.end("The agent's connection dropped and they did not come back within " + s.cfg.ResumeGrace.String() +
-		"; the customer's page stopped.")
+	if p.end("The agent's connection dropped and they did not come back within " + s.cfg.ResumeGrace.String() +
+		"; the customer's page stopped.") {
+		s.rememberLapsed(fp, tui.Stranded{Account: p.model.AttemptAccount(), EndedAway: time.Now(), Grace: s.cfg.ResumeGrace})
+	}
+}
+
+// lapsedKeep is how long an attempt ended for an absent agent is told to
+// them when they connect again; at most lapsedMax are remembered.
+const (
+	lapsedKeep = time.Hour
+	lapsedMax  = 4096
+)
+
+// rememberLapsed keeps, for the agent's next connection, that their
+// attempt ended because they did not come back in time: their account
+// list says so (tui.Model.WithStranded) instead of a plain list.
+func (s *Server) rememberLapsed(fp string, st tui.Stranded) {
+	if fp == "" || st.Account == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lapsed == nil {
+		s.lapsed = map[string]tui.Stranded{}
+	}
+	for k, v := range s.lapsed {
+		if time.Since(v.EndedAway) > lapsedKeep || len(s.lapsed) >= lapsedMax {
+			delete(s.lapsed, k)
+		}
+	}
+	s.lapsed[fp] = st
+}
+
+// takeLapsed is what rememberLapsed kept for the agent (told once).
+func (s *Server) takeLapsed(fp string) (tui.Stranded, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.lapsed[fp]
+	delete(s.lapsed, fp)
+	if ok && time.Since(st.EndedAway) > lapsedKeep {
+		return tui.Stranded{}, false
+	}
+	return st, ok
 }
 
 // endParked ends every parked attempt (Shutdown).

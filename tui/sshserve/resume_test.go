@@ -94,6 +94,18 @@ func TestDroppedAgentWhoDoesNotComeBackEndsTheAttempt(t *testing.T) {
 	if f.srv.parkedCount() != 0 {
 		t.Fatal("the ended attempt is still parked")
 	}
+	// Ada, connecting again, is told on her account list (once).
+	back := f.open("ada", termOpts{width: 120, height: 40})
+	s := back.waitText("Your attempt on Adaeze Okonkwo ended at")
+	if !strings.Contains(flatScreen(s), "your connection dropped and you did not come back within 300ms") {
+		t.Fatalf("ada is not told why her attempt ended:\n%s", s)
+	}
+	_ = back.client.Close()
+	again := f.open("ada", termOpts{width: 120, height: 40})
+	s = again.waitText("loaded 60 / 60")
+	if strings.Contains(s, "Your attempt on") {
+		t.Fatalf("told a second time:\n%s", s)
+	}
 }
 
 // parkedCount is the number of attempts waiting for their agent.

@@ -165,6 +165,9 @@ type Server struct {
 	// parked are the attempts waiting for their agent, by key
 	// fingerprint (resume.go).
 	parked map[string]*parkedAttempt
+	// lapsed are attempts ended because their agent did not come back
+	// within the grace, told on the agent's next connection (resume.go).
+	lapsed map[string]tui.Stranded
 	// draining is set by Drain: no new sessions; drainUntil is its end;
 	// emptied is closed when the last session has gone.
 	draining   bool

@@ -191,6 +191,11 @@ func (as *agentSession) run() (int, string) {
 			pages.adopt(handed.Page)
 		}
 	}
+	if resumed == nil {
+		if st, ok := s.takeLapsed(as.agent.KeyFingerprint); ok {
+			stranded = append(stranded, st)
+		}
+	}
 	var model tui.Model
 	switch {
 	case handed != nil:
