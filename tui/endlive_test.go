@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/reauth/reauth/mono"
@@ -48,3 +49,47 @@ func TestEndLiveEndsALiveAttempt(t *testing.T) {
 		t.Fatalf("phase %v, want EndedByAgent", ph)
 	}
 }
+
+// ackingPage is a page that hears which of its events are recorded.
+type ackingPage struct {
+	*fakePage
+	acked []int64
+}
+
+func (p *ackingPage) Recorded(seq int64) { p.acked = append(p.acked, seq) }
+
+// The journal tells a page its events are recorded only after a drain has
+// written every record pushed before (none failing); with nothing that
+// records, at once.
+func TestJournalSaysRecordedAfterItsRecords(t *testing.T) {
+	p := &ackingPage{fakePage: newFakePage(0)}
+	q := &auditQueue{}
+	q.push([]audit.Record{{Action: audit.ActionWidgetEvent}})
+	q.ack(p, 3)
+	if len(p.acked) != 0 {
+		t.Fatal("said recorded before any drain")
+	}
+	failing := &failingAppender{}
+	_ = q.drain(failing)
+	if len(p.acked) != 0 {
+		t.Fatalf("said recorded after a failed append: %v", p.acked)
+	}
+	q.push([]audit.Record{{Action: audit.ActionWidgetEvent}})
+	q.ack(p, 4)
+	au := &memAudit{}
+	_ = q.drain(au)
+	if len(p.acked) != 1 || p.acked[0] != 4 || len(au.records()) != 1 {
+		t.Fatalf("after a good drain: acked %v, %d records", p.acked, len(au.records()))
+	}
+	q.ack(p, 5)
+	_ = q.drain(nil)
+	if len(p.acked) != 2 || p.acked[1] != 5 {
+		t.Fatalf("without a recorder: acked %v", p.acked)
+	}
+}
+
+// failingAppender refuses every record.
+type failingAppender struct{}
+
+func (failingAppender) Record(audit.Record)       {}
+func (failingAppender) Append(audit.Record) error { return errors.New("disk full") }

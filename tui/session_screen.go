@@ -272,7 +272,18 @@ func (q *auditQueue) push(recs []audit.Record) {
 // failed. Every record is tried even after a failure (a hole is worse than
 // a late record).
 func (q *auditQueue) drain(rec Recorder) error {
+	if q == nil {
+		return nil
+	}
 	if rec == nil {
+		// Nothing records here: the page need not wait for a record.
+		q.mu.Lock()
+		ackPage, ackSeq := q.ackPage, q.ackSeq
+		q.pending, q.ackPage = nil, nil
+		q.mu.Unlock()
+		if ackPage != nil {
+			ackPage.(recordedAcker).Recorded(ackSeq)
+		}
 		return nil
 	}
 	q.writing.Lock()
