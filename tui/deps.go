@@ -104,6 +104,9 @@ type Deps struct {
 	Now         func() time.Time
 	// Agent names who is at the keyboard, shown in the header.
 	Agent string
+	// AgentKey is their SSH key's fingerprint ("" outside `reauth serve`):
+	// a claim held with the same key is theirs, from another session.
+	AgentKey string
 	// Sandbox shows the SANDBOX badge and lets pages play scripted customers.
 	Sandbox bool
 	// ScenarioFor names the sandbox scenario of an account ("" if none).

@@ -388,6 +388,16 @@ func (s *sessionScreen) heldLine(c *screenCtx) string {
 		return claim.Name(o.Holder) + "'s attempt here was interrupted: the server running it went silent (last word " +
 			o.Updated.In(now.Location()).Format("15:04") + "); the other servers no longer serve its page. t starts a new attempt (nobody is asked)."
 	}
+	if k := o.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey && o.Parked.IsZero() {
+		// The agent's own claim from another session: a second terminal,
+		// or a connection that dropped without the server noticing yet
+		// (its program still runs). Not "a colleague".
+		line := "You are re-authorising this account in another session since " + o.Since.In(now.Location()).Format("15:04")
+		if d := o.Doing(); d != "" {
+			line += " — " + d
+		}
+		return line + " (a terminal still open, or a connection that dropped and is not yet noticed). t takes it over here; that session's attempt stops."
+	}
 	line := o.Sentence(now.Location())
 	if !o.Parked.IsZero() {
 		line += " (away since " + o.Parked.In(now.Location()).Format("15:04") + ": connection dropped, attempt kept for them)"
@@ -408,6 +418,9 @@ func (s *sessionScreen) takeOverQuestion(c *screenCtx) string {
 	what := "since " + o.Since.In(c.now().Location()).Format("15:04")
 	if d := o.Doing(); d != "" {
 		what += " — " + d
+	}
+	if k := o.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey {
+		return "Take it over from your other session (" + what + ")? Its page stops and it is told.  y / n"
 	}
 	return "Take over from " + who + " (" + what + ")? Their page stops; " + who + " is told.  y / n"
 }

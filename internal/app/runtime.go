@@ -250,6 +250,7 @@ func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
 		Pages:       tui.ConnectPages{Server: rt.pages},
 		Audit:       rt.audit.As(agent),
 		Agent:       agent.User,
+		AgentKey:    agent.KeyFingerprint,
 		Now:         rt.env.Now,
 		Sandbox:     rt.env.Sandbox != nil,
 		Signals:     rt.hub.Subscribe,

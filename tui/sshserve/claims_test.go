@@ -133,3 +133,31 @@ func TestClaimTakeOverAcrossReplicas(t *testing.T) {
 	two := newFixture(t, fixtureOpts{agents: []string{"bola"}, database: url, claimsEvery: 100 * time.Millisecond})
 	claimTakeOver(t, one, two)
 }
+
+// Ada's own claim from another session (a second terminal, or a dropped
+// connection the server has not noticed) is told as hers, not as a
+// colleague's: "You are re-authorising this account in another session";
+// taking it over asks about "your other session", and that session is told.
+func TestOwnClaimFromAnotherSessionIsSaidAsYours(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, database: "sqlite", claimsEvery: 100 * time.Millisecond})
+	first := f.open("ada", termOpts{width: 120, height: 40})
+	pageURL := openPage(t, first, "okonkwo", "Adaeze Okonkwo")
+	postEvent(t, pageURL, 1, "load", "", nil)
+	postEvent(t, pageURL, 2, "event", "SUBMIT_CREDENTIALS", nil)
+	first.waitText("Submitted login details")
+
+	second := f.open("ada", termOpts{width: 120, height: 40})
+	openAccount(t, second, "okonkwo", "Adaeze Okonkwo")
+	s := second.waitText("You are re-authorising this account in another session since")
+	if strings.Contains(s, "ada is re-authorising") {
+		t.Fatalf("ada's own claim told as a colleague's:\n%s", s)
+	}
+	second.send("t")
+	q := second.waitText("Take it over from your other session (since")
+	if !strings.Contains(q, "y / n") {
+		t.Fatalf("no question:\n%s", q)
+	}
+	second.send("y")
+	second.waitText(" left") // the new token
+	first.waitText("TAKEN OVER")
+}
