@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -573,11 +574,17 @@ type fakeMonoFrame struct {
 	loads  map[string]url.Values
 	hosts  map[string]string // reference -> Host the frame was loaded from
 	queues map[string]chan []map[string]any
+	// latest is the newest frame load per reference: a frame being torn
+	// down (its long poll still in flight) hands back what it receives, so
+	// a message meant for the frame that replaced it is not lost.
+	latest map[string]int
+	nloads int
 	script []byte // served as /connect.js (Mono's CDN stand-in), if set
 }
 
 func newFakeMonoFrame() *fakeMonoFrame {
-	f := &fakeMonoFrame{done: make(chan struct{}), loads: map[string]url.Values{}, hosts: map[string]string{}, queues: map[string]chan []map[string]any{}}
+	f := &fakeMonoFrame{done: make(chan struct{}), loads: map[string]url.Values{}, hosts: map[string]string{}, queues: map[string]chan []map[string]any{},
+		latest: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", f.frame)
 	mux.HandleFunc("GET /connect.js", f.connectJS)
@@ -655,12 +662,13 @@ func (f *fakeMonoFrame) connectJS(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(src)
 }
 
-const fakeFramePage = `<!doctype html><html><body><p>fake Mono Connect frame</p><script>
+const fakeFramePage = `<!doctype html><html><body><p>fake Mono Connect frame</p><script data-load="%d">
 (async () => {
   const ref = new URLSearchParams(location.search).get("reference") || "";
+  const load = document.currentScript.dataset.load;
   for (;;) {
     let r;
-    try { r = await fetch("/next?ref=" + encodeURIComponent(ref), {cache: "no-store"}); } catch (e) { return; }
+    try { r = await fetch("/next?ref=" + encodeURIComponent(ref) + "&load=" + load, {cache: "no-store"}); } catch (e) { return; }
     if (r.status === 204) continue;
     if (!r.ok) return;
     for (const m of await r.json()) {
@@ -677,17 +685,30 @@ func (f *fakeMonoFrame) frame(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.loads[q.Get("reference")] = q
 	f.hosts[q.Get("reference")] = r.Host
+	f.nloads++
+	load := f.nloads
+	f.latest[q.Get("reference")] = load
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = io.WriteString(w, fakeFramePage)
+	_, _ = fmt.Fprintf(w, fakeFramePage, load)
 }
 
 func (f *fakeMonoFrame) next(w http.ResponseWriter, r *http.Request) {
-	q := f.queue(r.URL.Query().Get("ref"))
+	ref := r.URL.Query().Get("ref")
+	q := f.queue(ref)
 	t := time.NewTimer(20 * time.Second)
 	defer t.Stop()
 	select {
 	case msgs := <-q:
+		f.mu.Lock()
+		stale := r.URL.Query().Get("load") != strconv.Itoa(f.latest[ref])
+		f.mu.Unlock()
+		if stale {
+			// A newer frame replaced this one: the messages are its.
+			q <- msgs
+			w.WriteHeader(http.StatusGone)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(msgs)
 	case <-t.C:
