@@ -156,19 +156,7 @@ func (m Model) applyWaiting(ctx context.Context, dropped time.Time) bool {
 		return false
 	}
 	p, gen := s.page, s.inbox.generation()
-	evs := s.inbox.take()
-read:
-	for {
-		select {
-		case ev, ok := <-p.Events():
-			if !ok {
-				break read
-			}
-			evs = append(evs, ev)
-		default:
-			break read
-		}
-	}
+	evs := s.waiting()
 	if len(evs) == 0 {
 		return false
 	}
@@ -217,24 +205,29 @@ func (m Model) settleParked(ctx context.Context, c *screenCtx, before state.Phas
 	}
 }
 
+// waiting takes the page's events that no program applied: those held in
+// the inbox, then everything queued in the page's channel, in order.
+func (s *sessionScreen) waiting() []mono.WidgetEvent {
+	evs := s.inbox.take()
+	for {
+		select {
+		case ev, ok := <-s.page.Events():
+			if !ok {
+				return evs
+			}
+			evs = append(evs, ev)
+		default:
+			return evs
+		}
+	}
+}
+
 // catchUp applies the page's events the old program never applied (held
 // in the inbox, then everything queued in the page's channel), in order,
 // and returns the Cmds that follow, the page's next wait among them.
 func (s *sessionScreen) catchUp(c *screenCtx) tea.Cmd {
 	p, gen := s.page, s.inbox.generation()
-	evs := s.inbox.take()
-read:
-	for {
-		select {
-		case ev, ok := <-p.Events():
-			if !ok {
-				break read // the next wait reports the end
-			}
-			evs = append(evs, ev)
-		default:
-			break read
-		}
-	}
+	evs := s.waiting() // a closed channel: the next wait reports the end
 	if len(evs) == 0 {
 		return waitEvent(c, gen, p, s.journal, s.inbox)
 	}
