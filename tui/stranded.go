@@ -10,11 +10,12 @@ import (
 
 // Stranded is one of the connecting agent's own attempts that could not
 // come back to them: their claim names another replica, which the registry
-// says went silent (Gone: the attempt was interrupted when that server
-// stopped), or which could not be asked just now (not Gone: where it
-// stands is not known). The account list says so when they connect, so an
-// agent whose server died under them hears it before they go looking; the
-// account's own screen tells the rest (who holds it, `t` to start again).
+// says went silent (Gone: the attempt was interrupted; silence is all that
+// is known), or which could not be asked or did not hand it over just now
+// (not Gone: where it stands is not known). The account list says so when
+// they connect, so an agent whose server went away under them hears it
+// before they go looking; the account's own screen tells the rest (who
+// holds it, `t` to start again).
 type Stranded struct {
 	Account string
 	Replica string
@@ -89,7 +90,7 @@ func (s *searchScreen) strandedLines(c *screenCtx, width, maxLines int) []string
 			line = fmt.Sprintf("Your attempt on %s was interrupted: server %s went silent (last word %s). Open the account to start again.",
 				account, st.Replica, st.LastWord.In(loc).Format("15:04"))
 		} else {
-			line = fmt.Sprintf("Your attempt on %s ran on server %s, which cannot be reached just now: open the account to see where it stands.",
+			line = fmt.Sprintf("Your attempt on %s ran on server %s and could not be brought back here just now: open the account to see where it stands.",
 				account, st.Replica)
 		}
 		sentences = append(sentences, line)

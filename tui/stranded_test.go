@@ -25,7 +25,7 @@ func TestStrandedAttemptsAreSaidOnTheAccountList(t *testing.T) {
 	flat := strings.Join(strings.Fields(screen), " ")
 	for _, want := range []string{
 		"Your attempt on " + gone.Name + " was interrupted: server r1 went silent (last word 13:58). Open the account to start again.",
-		"Your attempt on " + unknown.Name + " ran on server r3, which cannot be reached just now: open the account to see where it stands.",
+		"Your attempt on " + unknown.Name + " ran on server r3 and could not be brought back here just now: open the account to see where it stands.",
 	} {
 		if !strings.Contains(flat, want) {
 			t.Fatalf("the list does not say %q:\n%s", want, screen)

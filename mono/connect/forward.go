@@ -220,10 +220,6 @@ func movingVerdict() verdict {
 	return verdict{status: http.StatusServiceUnavailable, why: "this page is moving to another server; try again"}
 }
 
-// ownerGone answers a request for a page whose replica is gone as for a
-// session this server ended when it shut down: the page (410) tells the
-// customer the link is no longer active; its API requests get the 410 the
-// page acts on.
 // ownerUnknown answers a request for a page whose owner may or may not be
 // live: the page itself (page.js retries its config while it gets 503), or
 // 503 to its calls.
@@ -242,6 +238,10 @@ func unreachableVerdict() verdict {
 	return verdict{status: http.StatusServiceUnavailable, why: "the server holding this page cannot be reached just now; try again"}
 }
 
+// ownerGone answers a request for a page whose replica is gone as for a
+// session this server ended when it shut down: the page (410) tells the
+// customer the link is no longer active; its API requests get the 410 the
+// page acts on.
 func (s *Server) ownerGone(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.Path, "/s/")
 	if r.Method == http.MethodGet && !strings.Contains(rest, "/") {

@@ -158,8 +158,10 @@ func (s *Server) Export(id, to string) (Handoff, error) {
 	case to == s.set.ReplicaID:
 		return Handoff{}, fmt.Errorf("%w: %q is this replica", ErrCannotMove, to)
 	}
-	if u, err := s.set.Forward(to); err != nil || u == nil {
-		return Handoff{}, fmt.Errorf("%w: replica %q is not known (%v)", ErrCannotMove, to, err)
+	if u, err := s.set.Forward(to); err != nil {
+		return Handoff{}, fmt.Errorf("%w: replica %q: %w", ErrCannotMove, to, err)
+	} else if u == nil {
+		return Handoff{}, fmt.Errorf("%w: replica %q is not known", ErrCannotMove, to)
 	}
 	s.mu.Lock()
 	sess := s.sessions[id]
