@@ -2,7 +2,9 @@ package tui
 
 import (
 	"errors"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/state"
@@ -20,6 +22,15 @@ func TestEndLiveAppliesWhatThePageSentFirst(t *testing.T) {
 	h.mintAndOpenPage()
 	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
 	// No h.until: no Update applies it, as when the program has stopped.
+	// The page's wait (a Cmd) reads it into the inbox, where a program
+	// that stopped before applying it leaves it.
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.m.session.inbox.holds() {
+		if time.Now().After(deadline) {
+			t.Fatal("the page's wait never read the event")
+		}
+		runtime.Gosched()
+	}
 	if h.m.EndLive("The server restarted while the attempt was live.") {
 		t.Fatal("EndLive ended an attempt whose customer had succeeded")
 	}
@@ -35,6 +46,13 @@ func TestEndLiveAppliesWhatThePageSentFirst(t *testing.T) {
 	if len(outcomes) != 1 || outcomes[0] != "SUCCEEDED" {
 		t.Fatalf("outcomes recorded %v, want [SUCCEEDED]", outcomes)
 	}
+}
+
+// holds reports whether the inbox has events.
+func (in *eventInbox) holds() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.evs) > 0
 }
 
 // With nothing waiting, EndLive ends the attempt with the reason given.
