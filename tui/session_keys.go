@@ -89,6 +89,13 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 			s.dialog = confirmReplaceToken
 			return nil
 		}
+		if s.sess.Phase() == state.Explaining && !s.detailsIn() {
+			// The reason may still change with the details: decide
+			// once they are in (afterDetails).
+			s.mintWhenIn = true
+			s.setNotice(c, "Reading the account's details first; the mint follows…", true)
+			return nil
+		}
 		if s.sess.Phase() == state.Explaining && !s.sess.Reason().NeedsReauth() {
 			// Nothing Mono sent says this account needs reauth: a token
 			// (and the customer's time) may be wasted. Ask.

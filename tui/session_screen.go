@@ -78,6 +78,10 @@ type sessionScreen struct {
 	// newest applied, so an older read finishing late (before a webhook's
 	// news) never replaces a newer one.
 	detailSeq, detailSeen uint64
+	// mintWhenIn: the agent pressed the mint key before the account's
+	// details were in. Whether to ask first ("no sign it needs reauth")
+	// depends on them, so the mint waits for the first read to land.
+	mintWhenIn bool
 	// refusal is Mono refusing a hosted link for this account ("cannot be
 	// re-authorised"): shown as the outcome of a refused mint is.
 	refusal *state.Outcome
@@ -170,6 +174,37 @@ func newSessionID() string {
 // records the start in the audit.
 func (s *sessionScreen) start(c *screenCtx) tea.Cmd {
 	return tea.Batch(s.readDetail(c), s.flush(c), readClaim(c, s.account.ID))
+}
+
+// detailsIn reports whether the account's details and signals have been
+// read at least once (or failed to be): before that the reason on screen
+// rests on the list's copy alone and may say "no sign" of a need that a
+// webhook already shows.
+func (s *sessionScreen) detailsIn() bool { return s.detailSeen > 0 }
+
+// afterDetails acts on a fresh reason: a mint the agent asked for while
+// the details were being read goes ahead (or asks first, as the mint key
+// does), and a "start anyway?" question that the new reason answers is
+// withdrawn rather than left asking about a reason no longer on screen.
+func (s *sessionScreen) afterDetails(c *screenCtx) tea.Cmd {
+	needs := s.sess.Reason().NeedsReauth()
+	if s.mintWhenIn {
+		s.mintWhenIn = false
+		if s.sess.Phase() != state.Explaining || s.dialog != noDialog {
+			return nil
+		}
+		s.notice = ""
+		if !needs {
+			s.dialog = confirmHealthyMint
+			return nil
+		}
+		return s.requestMint(c, false)
+	}
+	if s.dialog == confirmHealthyMint && needs {
+		s.dialog = noDialog
+		s.setNotice(c, "Mono's details are in: this account needs reauth ("+s.sess.Reason().Kind.String()+"). Press t to mint.", true)
+	}
+	return nil
 }
 
 // readDetail asks for the account's details and signals again.
@@ -366,7 +401,7 @@ func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 		}
 		s.sess = s.att.Session()
 		s.journal.push(recs)
-		return s.flush(c), true
+		return tea.Batch(s.flush(c), s.afterDetails(c)), true
 	case mintResultMsg:
 		return s.onMint(c, msg), true
 	case pageResultMsg:

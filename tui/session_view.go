@@ -104,8 +104,16 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 	if r.Overridden {
 		why += st.Faint.Render(" (set by agent)")
 	}
-	top = append(top, why)
-	if !s.compactReason() || s.showWhy {
+	if ph == state.Explaining && !s.detailsIn() && !r.Overridden {
+		// The list's copy alone may say "no sign" of a need that a webhook
+		// shows: no conclusion (nor words for the customer) until the
+		// details are in.
+		why = st.Label.Render("Why  ") + st.Faint.Render("reading the account's details and Mono's webhooks…")
+		top = append(top, why)
+	} else {
+		top = append(top, why)
+	}
+	if (ph != state.Explaining || s.detailsIn() || r.Overridden) && (!s.compactReason() || s.showWhy) {
 		if len(r.Evidence) > 0 {
 			// The evidence is why the agent can trust the reason: wrap it
 			// (up to three lines) rather than cut it.
