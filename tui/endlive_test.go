@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,3 +112,87 @@ type failingAppender struct{}
 
 func (failingAppender) Record(audit.Record)       {}
 func (failingAppender) Append(audit.Record) error { return errors.New("disk full") }
+
+// stallingAudit is the harness's audit with a SecretGuard that holds up
+// the Cmd registering one onSuccess code: the page's wait has then taken
+// the event off the page's channel and not yet put it in the inbox.
+type stallingAudit struct {
+	*memAudit
+	code    string
+	once    sync.Once // the first Guard of code (the page's wait) stalls
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (a *stallingAudit) Guard(secrets ...string) {
+	for _, s := range secrets {
+		if s == a.code {
+			a.once.Do(func() {
+				close(a.entered)
+				<-a.release
+			})
+		}
+	}
+}
+
+// The race the review found: the stopped program's page wait had read the
+// customer's success off the channel, and not yet held it, when EndLive
+// looked. EndLive found nothing waiting and recorded ENDED BY AGENT over a
+// customer who had succeeded. Now whoever takes the page over stops that
+// wait and waits for it first.
+func TestEndLiveWaitsForTheStoppedProgramsLastRead(t *testing.T) {
+	sa := &stallingAudit{code: "code_live_abc", entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		sa.memAudit = d.Audit.(*memAudit)
+		d.Audit = sa
+	}})
+	h.audit = sa.memAudit
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess, Data: mono.EventData{Code: sa.code}}
+	select {
+	case <-sa.entered: // the wait has the event in hand, not yet in the inbox
+	case <-time.After(10 * time.Second):
+		t.Fatal("the page's wait never read the event")
+	}
+	ended := make(chan bool, 1)
+	go func() { ended <- h.m.EndLive("The server restarted while the attempt was live.") }()
+	// Let the wait go on once EndLive has asked it to stop (or EndLive
+	// has already finished without asking: the bug).
+	in := h.m.session.inbox
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		in.mu.Lock()
+		asked := in.epoch > 0
+		in.mu.Unlock()
+		if asked || len(ended) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("EndLive neither finished nor stopped the page's wait")
+		}
+		runtime.Gosched()
+	}
+	close(sa.release)
+	var got bool
+	select {
+	case got = <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("EndLive did not return")
+	}
+	if got {
+		t.Fatal("EndLive ended an attempt whose customer had succeeded")
+	}
+	if ph := h.m.session.sess.Phase(); !ph.Succeeded() {
+		t.Fatalf("phase %v, want a success", ph)
+	}
+	var outcomes []string
+	for _, r := range h.audit.records() {
+		if r.Action == audit.ActionOutcome {
+			outcomes = append(outcomes, r.Outcome)
+		}
+	}
+	if len(outcomes) != 1 || outcomes[0] != "SUCCEEDED" {
+		t.Fatalf("outcomes recorded %v, want [SUCCEEDED]", outcomes)
+	}
+}

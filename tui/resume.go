@@ -208,6 +208,7 @@ func (m Model) settleParked(ctx context.Context, c *screenCtx, before state.Phas
 // waiting takes the page's events that no program applied: those held in
 // the inbox, then everything queued in the page's channel, in order.
 func (s *sessionScreen) waiting() []mono.WidgetEvent {
+	s.inbox.stopReading() // a stopped program's last read lands first
 	evs := s.inbox.take()
 	for {
 		select {
@@ -239,11 +240,92 @@ func (s *sessionScreen) catchUp(c *screenCtx) tea.Cmd {
 // the two (its connection dropped) would otherwise lose them, and Resume
 // applies them first. It is the Cmds' buffer, not model state (as the
 // audit journal is): Update only empties it.
+//
+// It also knows the Cmd reading the page (waitEvent), so that whoever takes
+// the page over from a stopped program (Resume, the parked recorder,
+// EndLive) can first stop that Cmd and wait for it: a Cmd that had just
+// taken an event off the page's channel when its program stopped would
+// otherwise hold it a moment after the taker looked, and the event would
+// be applied by nobody (or overwritten by the next program's batch).
 type eventInbox struct {
 	gen uint64 // the page's generation
 
 	mu  sync.Mutex
 	evs []mono.WidgetEvent
+	// epoch counts stopReading calls: a Cmd made before the latest one
+	// (its program stopped before it ran) reads nothing.
+	epoch  uint64
+	reader *inboxReader // the Cmd reading the page now; nil: none
+}
+
+// inboxReader is one waitEvent Cmd at work: stop asks it to return without
+// reading; done is closed once it has returned (what it read is held).
+type inboxReader struct{ stop, done chan struct{} }
+
+// readingEpoch is the epoch a Cmd made now reads in (see startReading).
+func (in *eventInbox) readingEpoch() uint64 {
+	if in == nil {
+		return 0
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.epoch
+}
+
+// startReading registers the calling Cmd, made in epoch, as the page's
+// reader; ok is false when the page was taken over since (the Cmd must not
+// read). A nil inbox reads without the protocol (r nil).
+func (in *eventInbox) startReading(epoch uint64) (r *inboxReader, ok bool) {
+	if in == nil {
+		return nil, true
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if epoch != in.epoch {
+		return nil, false
+	}
+	r = &inboxReader{stop: make(chan struct{}), done: make(chan struct{})}
+	in.reader = r
+	return r, true
+}
+
+// doneReading: r has returned, with whatever it read held.
+func (in *eventInbox) doneReading(r *inboxReader) {
+	if in == nil || r == nil {
+		return
+	}
+	in.mu.Lock()
+	if in.reader == r {
+		in.reader = nil
+	}
+	in.mu.Unlock()
+	close(r.done)
+}
+
+// stopReading stops the Cmd reading the page, if one is at it, and waits
+// until it has returned: after it, everything taken off the page's channel
+// is in the inbox, and no Cmd made before it reads again.
+func (in *eventInbox) stopReading() {
+	if in == nil {
+		return
+	}
+	in.mu.Lock()
+	in.epoch++
+	r := in.reader
+	in.reader = nil
+	in.mu.Unlock()
+	if r != nil {
+		close(r.stop)
+		<-r.done
+	}
+}
+
+// stopped is r's stop channel (nil, never ready, without the protocol).
+func (r *inboxReader) stopped() <-chan struct{} {
+	if r == nil {
+		return nil
+	}
+	return r.stop
 }
 
 func (in *eventInbox) hold(evs []mono.WidgetEvent) []mono.WidgetEvent {

@@ -98,11 +98,19 @@ const maxEventBatch = 64
 // the browser's HTTP request.
 func waitEvent(c *screenCtx, gen uint64, p Page, journal *auditQueue, inbox *eventInbox) tea.Cmd {
 	ctx, rec := c.ctx, c.deps.Audit
+	epoch := inbox.readingEpoch()
 	return func() tea.Msg {
 		// Each Record waits for an fsync: not on the way to the next
 		// event. The journal keeps them in order.
 		go journal.drain(rec)
+		r, ok := inbox.startReading(epoch)
+		if !ok {
+			return nil // the page was taken over after its program stopped
+		}
+		defer inbox.doneReading(r)
 		select {
+		case <-r.stopped():
+			return nil
 		case ev, ok := <-p.Events():
 			if !ok {
 				return pageEndedMsg{gen: gen, page: p, why: p.EndReason()}
