@@ -50,6 +50,28 @@ func TestClaimTakenNamesTheColleague(t *testing.T) {
 	}
 }
 
+// The agent taking the claim over from themself (another session of theirs,
+// same key) is told so: no colleague is named, and the next step is their
+// other session.
+func TestClaimTakenByTheAgentThemself(t *testing.T) {
+	a := Attempt{id: "ada-1", sess: sessionIn(t, PageOpened)}
+	st, err := a.Apply(Event{Kind: ClaimTaken, By: "ada", BySelf: true, At: midway}, midway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := a.Session().Outcome()
+	want := "You took this account over in another session at " + midway.Local().Format("15:04") + "."
+	if a.Session().Phase() != TakenOver || o.Kind != OutcomeTakenOver || o.Headline != want ||
+		strings.Contains(o.NextStep, "leave the account to") || !strings.Contains(o.NextStep, "other session") {
+		t.Fatalf("%s %+v", a.Session().Phase(), o)
+	}
+	for _, r := range st.Records {
+		if r.Action == audit.ActionOutcome && (r.Outcome != "TAKEN OVER" || !strings.Contains(r.Detail, "another session")) {
+			t.Fatalf("outcome record %+v", r)
+		}
+	}
+}
+
 // The attempt that takes over records whom from, numbered with its own
 // records, and goes on as it was.
 func TestTookOverRecord(t *testing.T) {

@@ -277,6 +277,7 @@ type Event struct {
 	Refused    bool             // MintFailed: Mono says the account cannot be re-authorised
 	Why        string           // AgentEnded: why, in the agent's words or the front end's (optional)
 	By         string           // ClaimTaken: who took the account over (the colleague's name)
+	BySelf     bool             // ClaimTaken: By is this attempt's own agent, in another session of theirs (same key)
 	Signals    Signals          // AccountChosen: Mono's webhooks and past attempts, for the reason
 	AccountID  string           // MonoReauthorized, MonoSynced: the account Mono named
 	At         time.Time        // MonoReauthorized, MonoSynced: Mono's timestamp (or receipt time); LinkPrepared: the link's end; ClaimTaken: when
@@ -653,7 +654,7 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 		if at.IsZero() {
 			at = now
 		}
-		s = s.takenOverBy(ev.By, at)
+		s = s.takenOverBy(ev.By, ev.BySelf, at)
 	case VerifyStarted:
 		s.verification = Verification{}
 		s.phase = Verifying
@@ -846,14 +847,25 @@ func (s Session) takenOver() Session {
 // takenOverBy ends the attempt because a colleague took the account's claim
 // over (the team has one live attempt per account): it names them. After a
 // page replacement that came first (TakenOver without a name), it names
-// them too.
-func (s Session) takenOverBy(by string, at time.Time) Session {
+// them too. self: the agent took it over themself, from another session
+// (a second terminal, a reconnect while this one hung): it says so rather
+// than naming them to themself as a colleague.
+func (s Session) takenOverBy(by string, self bool, at time.Time) Session {
 	by = strings.TrimSpace(mono.CleanText(by))
 	if by == "" {
 		by = "Another agent"
 	}
 	s.phase = TakenOver
 	s.connected = false
+	if self {
+		s.outcome = Outcome{
+			Kind:     OutcomeTakenOver,
+			Headline: "You took this account over in another session at " + at.Local().Format("15:04") + ".",
+			Detail:   "That session (" + by + ", the same key) is re-authorising it now; this attempt's page stopped." + s.whereLeft(),
+			NextStep: "carry on in your other session; nothing more to do here.",
+		}
+		return s
+	}
 	s.outcome = Outcome{
 		Kind:     OutcomeTakenOver,
 		Headline: by + " took over this account at " + at.Local().Format("15:04") + ".",

@@ -335,3 +335,39 @@ func TestStaleClaimIsTakenSayingSo(t *testing.T) {
 		return false
 	})
 }
+
+// goneReplicaClaims takes claims as a replica that sees replica "r0" gone
+// from the registry (claim.Take.GoneReplica).
+type goneReplicaClaims struct{ agentClaimsFake }
+
+func (g goneReplicaClaims) Take(ctx context.Context, account, attempt, phase, step string, takeOver bool) (claim.Claim, error) {
+	c, err := g.tc.m.Take(ctx, claim.Take{Account: account, Holder: g.agent, Attempt: attempt, Phase: phase, Step: step,
+		TakeOver: takeOver, Replica: "r1", GoneReplica: "r0", Now: g.now()})
+	if err == nil {
+		g.tc.publish(c)
+	}
+	return c, err
+}
+
+// An agent who takes the account from their own attempt on a replica that
+// died (same key) is told it was their own interrupted attempt, not named
+// to themself as a colleague.
+func TestOwnInterruptedAttemptIsSaidAsYours(t *testing.T) {
+	team := newTeamClaims()
+	ada := audit.Agent{User: "ada", Via: audit.ViaSSH, KeyFingerprint: "SHA256:ada"}
+	h := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+		d.Agent, d.AgentKey = "ada", ada.KeyFingerprint
+		d.Claims = goneReplicaClaims{agentClaimsFake{tc: team, agent: ada, now: d.Now}}
+	}})
+	openWrongOTP(t, h)
+	if _, err := team.m.Take(context.Background(), claim.Take{Account: h.m.session.account.ID, Holder: ada, Attempt: "ada-0",
+		Phase: "page live", Replica: "r0", Now: h.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.key("t")
+	h.until("token", func(m Model) bool { return m.session.sess.Phase() == state.TokenReady })
+	v := plain(h.m)
+	if !strings.Contains(v, "You took this account from your own interrupted attempt") || strings.Contains(v, "ada's interrupted") {
+		t.Fatalf("the pane does not say it was her own:\n%s", v)
+	}
+}

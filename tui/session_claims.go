@@ -203,12 +203,19 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 		if f := msg.claim.From; f != nil && f.Interrupted {
 			who := claim.Name(f.Holder)
 			s.journal.push(s.att.TookOverInterrupted(who, f.Attempt, f.Replica, c.now()))
-			s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: "You took this account from " + who +
-				"'s interrupted attempt (the server running it went silent; recorded as " + state.Interrupted + ")"})
+			whose := who + "'s"
+			if k := f.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey {
+				whose = "your own" // a reconnect after the replica running it died
+			}
+			s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: "You took this account from " + whose +
+				" interrupted attempt (the server running it went silent; recorded as " + state.Interrupted + ")"})
 		} else if f != nil {
 			who := claim.Name(f.Holder)
 			s.journal.push(s.att.TookOver(who, f.Attempt, f.Stale, c.now()))
 			text := "You took over this account from " + who
+			if k := f.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey {
+				text = "You took over this account from your other session"
+			}
 			if f.Stale {
 				text += " (their claim was stale: no sign of their program since " +
 					f.LastSeen.In(c.now().Location()).Format("15:04") + ")"
@@ -265,7 +272,8 @@ func (s *sessionScreen) onClaim(c *screenCtx, cl claim.Claim) tea.Cmd {
 		at = f.At
 	}
 	before := s.sess.Phase()
-	if s.apply(c, state.Event{Kind: state.ClaimTaken, By: claim.Name(cl.Holder), At: at}) != nil {
+	self := cl.Holder.KeyFingerprint != "" && cl.Holder.KeyFingerprint == c.deps.AgentKey
+	if s.apply(c, state.Event{Kind: state.ClaimTaken, By: claim.Name(cl.Holder), BySelf: self, At: at}) != nil {
 		return nil
 	}
 	s.dialog = noDialog

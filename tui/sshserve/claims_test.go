@@ -137,7 +137,9 @@ func TestClaimTakeOverAcrossReplicas(t *testing.T) {
 // Ada's own claim from another session (a second terminal, or a dropped
 // connection the server has not noticed) is told as hers, not as a
 // colleague's: "You are re-authorising this account in another session";
-// taking it over asks about "your other session", and that session is told.
+// taking it over asks about "your other session", the new session says it
+// took over from "your other session", and the old one that the agent took
+// it over in another session (not "ada took over").
 func TestOwnClaimFromAnotherSessionIsSaidAsYours(t *testing.T) {
 	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, database: "sqlite", claimsEvery: 100 * time.Millisecond})
 	first := f.open("ada", termOpts{width: 120, height: 40})
@@ -158,6 +160,10 @@ func TestOwnClaimFromAnotherSessionIsSaidAsYours(t *testing.T) {
 		t.Fatalf("no question:\n%s", q)
 	}
 	second.send("y")
+	second.waitText("You took over this account from your other session")
 	second.waitText(" left") // the new token
-	first.waitText("TAKEN OVER")
+	old := first.waitText("You took this account over in another session at")
+	if strings.Contains(old, "ada took over") {
+		t.Fatalf("the old session names ada to herself as a colleague:\n%s", old)
+	}
 }
