@@ -55,7 +55,7 @@ func (a *Attempt) Refine(acct mono.Account, sig Signals, now time.Time) ([]audit
 		detail += "; " + ids
 	}
 	a.seq++
-	return []audit.Record{{Session: a.id, Seq: a.seq, Account: acct.ID, Action: audit.ActionReasonShown,
+	return []audit.Record{{Time: now, Session: a.id, Seq: a.seq, Account: acct.ID, Action: audit.ActionReasonShown,
 		Reason: r.Kind.String(), Event: "after the account's details and signals", Detail: detail}}, nil
 }
 
@@ -72,7 +72,7 @@ func (a *Attempt) TookOver(from, theirs string, stale bool, now time.Time) []aud
 		detail += "; their attempt " + theirs
 	}
 	a.seq++
-	return []audit.Record{{Session: a.id, Seq: a.seq, Account: a.sess.account.ID, Action: audit.ActionClaimTakenOver,
+	return []audit.Record{{Time: now, Session: a.id, Seq: a.seq, Account: a.sess.account.ID, Action: audit.ActionClaimTakenOver,
 		Event: "took over from " + from, Detail: detail}}
 }
 
@@ -92,7 +92,7 @@ const Interrupted = "INTERRUPTED"
 func (a *Attempt) TookOverInterrupted(from, theirs, replica string, now time.Time) []audit.Record {
 	why := "the server running it (replica " + replica + ") went silent in the replicas' registry while it was live"
 	a.seq++
-	recs := []audit.Record{{Session: a.id, Seq: a.seq, Account: a.sess.account.ID, Action: audit.ActionClaimTakenOver,
+	recs := []audit.Record{{Time: now, Session: a.id, Seq: a.seq, Account: a.sess.account.ID, Action: audit.ActionClaimTakenOver,
 		Event: "took over from " + from, Detail: "took over from " + from + " (their attempt was interrupted: " + why + "); their attempt " + theirs}}
 	if theirs != "" {
 		recs = append(recs, audit.Record{Time: now, Session: theirs, Account: a.sess.account.ID, Action: audit.ActionOutcome,
@@ -209,6 +209,9 @@ func (a *Attempt) Apply(ev Event, now time.Time) (Step, error) {
 	for i := range st.Records {
 		a.seq++
 		st.Records[i].Session, st.Records[i].Account, st.Records[i].Seq = a.id, next.Account().ID, a.seq
+		// Stamped here, not when written: a record the audit takes late
+		// (after an outage, a retry) still says when it happened.
+		st.Records[i].Time = now
 	}
 	return st, nil
 }

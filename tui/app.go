@@ -8,6 +8,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,51 @@ type Model struct {
 	// claimFocus tells the claims Cmd which account's news to deliver
 	// (shared by the model's copies).
 	claimFocus *claimFocus
+	// unwritten are the audit journals of attempts whose screen was left
+	// while the audit's store was failing to take their records: tried
+	// again every auditRetryGap until written (keepUnwritten).
+	unwritten []*auditQueue
+}
+
+// auditRetryMsg: time to try the unwritten journals again.
+type auditRetryMsg struct{}
+
+// keepUnwritten keeps the journal of a screen being left when records
+// still wait in it, and starts the retries if none were running.
+func (m *Model) keepUnwritten(q *auditQueue) tea.Cmd {
+	if !q.unwritten() {
+		return nil
+	}
+	m.unwritten = append(slices.Clip(m.unwritten), q)
+	if len(m.unwritten) > 1 {
+		return nil // the retries are running
+	}
+	return retryAuditLater()
+}
+
+func retryAuditLater() tea.Cmd {
+	return tea.Tick(auditRetryGap, func(time.Time) tea.Msg { return auditRetryMsg{} })
+}
+
+// retryUnwritten drains the unwritten journals (each drain retries the
+// store if its gap has passed) and keeps the retries going while any
+// record waits.
+func (m *Model) retryUnwritten() tea.Cmd {
+	var keep []*auditQueue
+	var cmds []tea.Cmd
+	rec := m.deps.Audit
+	for _, q := range m.unwritten {
+		if !q.unwritten() {
+			continue
+		}
+		keep = append(keep, q)
+		cmds = append(cmds, func() tea.Msg { _ = q.drain(rec); return nil })
+	}
+	m.unwritten = keep
+	if len(keep) > 0 {
+		cmds = append(cmds, retryAuditLater())
+	}
+	return tea.Batch(cmds...)
 }
 
 // focusClaims points the claims Cmd at the account on screen.
@@ -348,6 +394,8 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		cmd := m.backToSearch()
 		m.syncKeys()
 		return m, cmd
+	case auditRetryMsg:
+		return m, m.retryUnwritten()
 	case replayMsg:
 		cmds := make([]tea.Cmd, 0, len(msg.msgs))
 		for _, h := range msg.msgs {
@@ -408,27 +456,29 @@ func (m Model) quit() (Model, tea.Cmd) {
 
 // openAccount switches to the session screen for a.
 func (m *Model) openAccount(a mono.Account) tea.Cmd {
-	var closeOld tea.Cmd
+	var closeOld, keep tea.Cmd
 	if m.session != nil {
 		closeOld = m.session.dropPage()
+		keep = m.keepUnwritten(m.session.journal)
 	}
 	m.screen = screenSession
 	c := m.screenCtx(screenSession)
 	m.session = newSessionScreen(&c, a)
 	m.search.leave()
 	m.search.forgetStranded(a.ID)
-	return tea.Batch(closeOld, m.session.start(&c))
+	return tea.Batch(closeOld, keep, m.session.start(&c))
 }
 
 // backToSearch leaves the session screen; its page (if any) is closed.
 func (m *Model) backToSearch() tea.Cmd {
-	var closeOld tea.Cmd
+	var closeOld, keep tea.Cmd
 	if m.session != nil {
 		closeOld = m.session.dropPage()
+		keep = m.keepUnwritten(m.session.journal)
 		m.session = nil
 	}
 	m.screen = screenSearch
-	return tea.Batch(closeOld, m.search.enter())
+	return tea.Batch(closeOld, keep, m.search.enter())
 }
 
 // needsReauth folds Mono's webhook marks (the signal Mono really sends) into

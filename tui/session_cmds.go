@@ -53,6 +53,7 @@ func fetchDetail(c *screenCtx, gen, seq uint64, id string) tea.Cmd {
 func mint(c *screenCtx, gen uint64, id string, journal *auditQueue) tea.Cmd {
 	ctx, api, rec := c.ctx, c.deps.Mono, c.deps.Audit
 	return func() tea.Msg {
+		journal.tryNow()
 		if err := journal.drain(rec); err != nil {
 			// The audit cannot record this mint: nothing is asked of Mono.
 			return mintResultMsg{gen: gen, err: auditDownError{err}}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -276,7 +277,17 @@ type auditQueue struct {
 	// last is what the audit said of the newest record written (Appender
 	// only; under writing): nil when it was written.
 	last error
+	// stalled: the audit's store failed to take the record at the head of
+	// pending (an outage); it and everything after it wait there, in
+	// order, and are tried again by a drain at least retryGap after
+	// failedAt (so a store that is down is not asked once per drain).
+	stalled  bool
+	failedAt time.Time
+	retryGap time.Duration // 0: auditRetryGap
 }
+
+// auditRetryGap is how soon after a failed write the audit is tried again.
+const auditRetryGap = time.Second
 
 // recordedAcker is a page that wants to know which of its events are
 // recorded (*connect.Session).
@@ -302,10 +313,15 @@ func (q *auditQueue) push(recs []audit.Record) {
 }
 
 // drain writes every queued record to rec, in order, and returns what the
-// audit said of the newest record written, by this drain or (when there was
-// nothing left to write) by the drain that wrote it: nil unless an Appender
-// failed. Every record is tried even after a failure (a hole is worse than
-// a late record).
+// audit said of the newest record tried, by this drain or (when there was
+// nothing left to write) by the drain that tried it: nil unless an Appender
+// failed. A record the audit refuses for itself (audit.ErrRefused: it
+// would never be written) is dropped and the rest go on. When the store
+// fails to take one (an outage), it and everything after it stay queued,
+// in order, for a later drain (after retryGap): a late record, still
+// stamped with when it happened, rather than a hole. Records still queued
+// when the attempt's screen is left are kept by the Model and tried on
+// (Model.unwritten).
 func (q *auditQueue) drain(rec Recorder) error {
 	if q == nil {
 		return nil
@@ -323,25 +339,66 @@ func (q *auditQueue) drain(rec Recorder) error {
 	}
 	q.writing.Lock()
 	defer q.writing.Unlock()
-	q.mu.Lock()
-	recs, ackPage, ackSeq := q.pending, q.ackPage, q.ackSeq
-	q.pending, q.ackPage = nil, nil
-	q.mu.Unlock()
 	app, _ := rec.(Appender)
-	failed := false
-	for _, r := range recs {
+	q.mu.Lock()
+	gap := q.retryGap
+	if gap <= 0 {
+		gap = auditRetryGap
+	}
+	if app != nil && q.stalled && time.Since(q.failedAt) < gap {
+		// The store failed a moment ago: what waits is tried later.
+		q.mu.Unlock()
+		return q.last
+	}
+	recs, ackPage, ackSeq := q.pending, q.ackPage, q.ackSeq
+	q.pending, q.ackPage, q.stalled = nil, nil, false
+	q.mu.Unlock()
+	refused := false
+	for i, r := range recs {
 		if app == nil {
 			rec.Record(r)
 			continue
 		}
-		if q.last = app.Append(r); q.last != nil {
-			failed = true
+		q.last = app.Append(r)
+		switch {
+		case q.last == nil:
+		case errors.Is(q.last, audit.ErrRefused) || errors.Is(q.last, audit.ErrClosed):
+			refused = true // never written, however often tried
+		default:
+			// The store did not take it: it and what follows wait, ahead
+			// of anything queued since, and so does the page's answer.
+			q.mu.Lock()
+			q.pending = append(slices.Clone(recs[i:]), q.pending...)
+			q.stalled, q.failedAt = true, time.Now()
+			if q.ackPage == nil {
+				q.ackPage, q.ackSeq = ackPage, ackSeq
+			}
+			q.mu.Unlock()
+			return q.last
 		}
 	}
-	if ackPage != nil && !failed {
+	if ackPage != nil && !refused {
 		ackPage.(recordedAcker).Recorded(ackSeq)
 	}
 	return q.last
+}
+
+// tryNow lets the next drain try the store at once, however recently it
+// failed: an agent asking for a mint is owed a fresh answer.
+func (q *auditQueue) tryNow() {
+	q.mu.Lock()
+	q.failedAt = time.Time{}
+	q.mu.Unlock()
+}
+
+// unwritten reports whether records wait for the audit.
+func (q *auditQueue) unwritten() bool {
+	if q == nil {
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending) > 0
 }
 
 // dropPage detaches the screen's page and returns the Cmd that closes it:

@@ -171,6 +171,20 @@ type batch struct {
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit: log is closed")
 
+// ErrRefused is wrapped by every error Append returns for the record itself
+// (no action, a secret it cannot redact, too large, not encodable): that
+// record is never written, however often it is tried, so a caller that
+// retries what the store failed to take (an outage) drops it instead.
+// Any other error from Append is the store's (or ErrClosed).
+var ErrRefused = errors.New("audit: record refused")
+
+// refusedError is a check's error, still itself (its message, ErrSecret)
+// and of the class ErrRefused.
+type refusedError struct{ err error }
+
+func (e refusedError) Error() string   { return e.err.Error() }
+func (e refusedError) Unwrap() []error { return []error{e.err, ErrRefused} }
+
 // ErrSecret is wrapped by the error Append returns when it refuses a record
 // that would put a secret on disk. The error names the field, never the value.
 var ErrSecret = errors.New("audit: record refused: it contains a secret")
@@ -268,7 +282,7 @@ func (l *Log) Guard(secrets ...string) {
 func (l *Log) Append(r Record) error {
 	r, err := l.check(r)
 	if err != nil {
-		return err
+		return refusedError{err}
 	}
 	l.mu.Lock()
 	if l.closed {

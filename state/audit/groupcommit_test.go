@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,10 +194,39 @@ func TestCommitTimeoutFailsTheAppend(t *testing.T) {
 	}
 	l := New(stuck{f}, Options{CommitTimeout: 50 * time.Millisecond})
 	defer l.Close()
-	if err := l.Append(Record{Time: t0, Action: ActionTokenMintRequested}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Append to a store that never answers = %v, want context.DeadlineExceeded", err)
+	if err := l.Append(Record{Time: t0, Action: ActionTokenMintRequested}); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrRefused) {
+		t.Fatalf("Append to a store that never answers = %v, want context.DeadlineExceeded, not ErrRefused (the record may go in later)", err)
 	}
 	if recs, commits := l.Stats(); recs != 0 || commits != 1 {
 		t.Errorf("Stats = %d records, %d commits; want 0 and 1", recs, commits)
+	}
+}
+
+// What Append refuses for the record itself is of the class ErrRefused (a
+// caller retrying after an outage drops it), keeping its own message and
+// ErrSecret; nothing of it is written.
+func TestRefusedRecordsAreErrRefused(t *testing.T) {
+	_, path := openTemp(t)
+	f, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(f, Options{})
+	defer l.Close()
+	for name, r := range map[string]Record{
+		"no action": {Time: t0},
+		"raw token": {Time: t0, Action: ActionTokenMinted, TokenFingerprint: "tok_live_1234567890abcdef"},
+		"too large": {Time: t0, Action: ActionWidgetEvent, Detail: strings.Repeat("x", maxLineBytes)},
+	} {
+		err := l.Append(r)
+		if !errors.Is(err, ErrRefused) {
+			t.Errorf("%s: Append = %v, want ErrRefused", name, err)
+		}
+		if name == "raw token" && !errors.Is(err, ErrSecret) {
+			t.Errorf("raw token: %v lost ErrSecret", err)
+		}
+	}
+	if recs, _ := l.Stats(); recs != 0 {
+		t.Errorf("%d refused records written", recs)
 	}
 }

@@ -1,0 +1,164 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reauth/reauth/state/audit"
+)
+
+// outageAudit is an audit whose store can be down: while down, Append
+// fails as a database that went away does (not audit.ErrRefused).
+type outageAudit struct {
+	*memAudit
+	mu   sync.Mutex
+	down bool
+	// tries counts Appends made while down.
+	tries int
+}
+
+func (o *outageAudit) setDown(down bool) {
+	o.mu.Lock()
+	o.down = down
+	o.mu.Unlock()
+}
+
+func (o *outageAudit) Append(r audit.Record) error {
+	o.mu.Lock()
+	down := o.down
+	if down {
+		o.tries++
+	}
+	o.mu.Unlock()
+	if down {
+		return errors.New("audit store: connection refused")
+	}
+	o.memAudit.Record(r)
+	return nil
+}
+
+// refusingAudit refuses one record for itself (audit.ErrRefused) and
+// takes the rest.
+type refusingAudit struct {
+	*memAudit
+	refuse audit.Action
+}
+
+func (a refusingAudit) Append(r audit.Record) error {
+	if r.Action == a.refuse {
+		return fmt.Errorf("%w: no", audit.ErrRefused)
+	}
+	a.memAudit.Record(r)
+	return nil
+}
+
+func seqs(recs []audit.Record) []int {
+	var out []int
+	for _, r := range recs {
+		out = append(out, r.Seq)
+	}
+	return out
+}
+
+// Records the store fails to take (an outage) are not lost: they wait, in
+// order and ahead of later ones, and the next drain after the gap writes
+// them all; a drain inside the gap does not ask the store again. The
+// page's answer waits for them too.
+func TestJournalKeepsWhatTheStoreFailedToTake(t *testing.T) {
+	au := &outageAudit{memAudit: &memAudit{}}
+	p := &ackingPage{fakePage: newFakePage(0)}
+	q := &auditQueue{retryGap: time.Hour}
+	q.push([]audit.Record{{Action: audit.ActionWidgetEvent, Seq: 1}, {Action: audit.ActionWidgetEvent, Seq: 2}})
+	q.ack(p, 2)
+	au.setDown(true)
+	if err := q.drain(au); err == nil {
+		t.Fatal("a drain into a store that is down reported no error")
+	}
+	q.push([]audit.Record{{Action: audit.ActionOutcome, Seq: 3}})
+	q.ack(p, 3)
+	if err := q.drain(au); err == nil {
+		t.Fatal("a drain inside the gap reported no error")
+	}
+	if au.tries != 1 {
+		t.Fatalf("the store was asked %d times inside the gap, want once", au.tries)
+	}
+	if len(p.acked) != 0 || len(au.records()) != 0 {
+		t.Fatalf("while down: acked %v, %d records", p.acked, len(au.records()))
+	}
+	au.setDown(false)
+	q.tryNow()
+	if err := q.drain(au); err != nil {
+		t.Fatalf("drain after the store came back: %v", err)
+	}
+	if got := seqs(au.records()); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("written %v, want [1 2 3] in order", got)
+	}
+	if !slices.Equal(p.acked, []int64{3}) {
+		t.Fatalf("acked %v, want [3] once everything was written", p.acked)
+	}
+	if q.unwritten() {
+		t.Fatal("records still wait")
+	}
+}
+
+// A record the audit refuses for itself would never be written: it is
+// dropped, the others are written, and nothing waits.
+func TestJournalDropsWhatTheAuditRefuses(t *testing.T) {
+	au := refusingAudit{memAudit: &memAudit{}, refuse: audit.ActionPageEvent}
+	q := &auditQueue{}
+	q.push([]audit.Record{{Action: audit.ActionWidgetEvent, Seq: 1}, {Action: audit.ActionPageEvent, Seq: 2}, {Action: audit.ActionOutcome, Seq: 3}})
+	_ = q.drain(au)
+	if got := seqs(au.records()); !slices.Equal(got, []int{1, 3}) {
+		t.Fatalf("written %v, want [1 3]", got)
+	}
+	if q.unwritten() {
+		t.Fatal("a refused record waits to be tried again")
+	}
+}
+
+// An attempt left (esc) while the store is down keeps its records: the
+// model tries them again until the store takes them, each stamped with
+// when it happened, not when it was written.
+func TestLeftAttemptsRecordsAreWrittenAfterTheOutage(t *testing.T) {
+	var au *outageAudit
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
+		d.Audit = au
+	}})
+	openWrongOTP(t, h)
+	h.until("details", func(m Model) bool { return m.session.detailsIn() })
+	h.until("the opening records written", func(Model) bool { return len(h.audit.records()) > 0 && !h.m.session.journal.unwritten() })
+	written := len(h.audit.records())
+	h.m.session.journal.mu.Lock()
+	h.m.session.journal.retryGap = time.Millisecond
+	h.m.session.journal.mu.Unlock()
+	au.setDown(true)
+	happened := h.clock.Now()
+	h.key("r", "down", "enter") // another reason: an override is one record
+	h.until("the override tried and kept", func(m Model) bool {
+		au.mu.Lock()
+		defer au.mu.Unlock()
+		return au.tries > 0
+	})
+	h.key("esc")
+	h.until("back on the list", func(m Model) bool { return m.session == nil })
+	if len(h.m.unwritten) != 1 {
+		t.Fatalf("%d journals kept, want the left attempt's", len(h.m.unwritten))
+	}
+	h.tick(time.Minute) // written later; stamped with when it happened
+	au.setDown(false)
+	h.until("written after the outage", func(m Model) bool { return len(h.audit.records()) > written && len(m.unwritten) == 0 })
+	var override *audit.Record
+	for _, r := range h.audit.records()[written:] {
+		if r.Action == audit.ActionReasonOverridden {
+			override = &r
+		}
+	}
+	if override == nil || !override.Time.Equal(happened) {
+		t.Fatalf("override record %+v, want one stamped %s", override, happened)
+	}
+}
