@@ -310,6 +310,10 @@ func RunLink(ctx context.Context, cfg Config, o LinkRun) (link.Result, error) {
 	claims.start(cctx, ClaimsPollEvery, st.Wake(cctx, postgres.KindClaims))
 	opts.Claims, opts.TakeOver = claims.For(LocalAgent()), o.TakeOver
 	res, err := link.Run(ctx, opts)
+	if res.Unwritten > 0 && o.Warn != nil {
+		fmt.Fprintf(o.Warn, "reauth: warning: %d of this attempt's audit records could not be written (%s)\n",
+			res.Unwritten, OneLine(res.UnwrittenErr))
+	}
 	if held, ok := errors.AsType[*claim.HeldError](err); ok {
 		return res, failed(held.Claim.Sentence(time.Local) + "; run again with --take-over to take it over (" +
 			claim.Name(held.Claim.Holder) + "'s page stops and they are told)")

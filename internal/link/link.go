@@ -132,6 +132,11 @@ type Result struct {
 	PairingCode string
 	Attempt     string // the audit correlation id
 	Events      int    // widget events seen (heartbeats excluded)
+	// Unwritten counts the attempt's records the audit's store still had
+	// not taken when the run ended (an outage): the outcome stands, the
+	// audit lacks them. UnwrittenErr is the store's last word.
+	Unwritten    int
+	UnwrittenErr error
 }
 
 // ExitCode is 0 only for a success, else 1 (2 is for usage and
@@ -187,27 +192,59 @@ type runner struct {
 	// claimVersion is the version of the run's own take: claim news no
 	// newer than it is older than the take.
 	claimVersion int64
+	// unwritten are records the audit's store failed to take (an outage),
+	// in order: each write tries them first, so they land late rather than
+	// not at all; failedAt is when the store last failed (a write within
+	// auditRetryGap of it does not ask again).
+	unwritten []audit.Record
+	failedAt  time.Time
 }
 
 // errAuditWrite: a record could not be written.
 var errAuditWrite = errors.New("cannot write the audit log")
 
-// apply runs one event through the attempt, writes its records (durably,
-// in order) and prints its lines.
+// auditRetryGap is how soon after a failed write the store is asked again.
+const auditRetryGap = time.Second
+
+// apply runs one event through the attempt, prints its lines and writes
+// its records (durably, in order, after any still waiting): an error
+// wrapping errAuditWrite says they are not all written yet.
 func (r *runner) apply(ev state.Event) error {
 	st, err := r.att.Apply(ev, r.now())
 	if err != nil {
 		return err
 	}
-	for _, rec := range st.Records {
-		if err := r.opts.Audit.Append(rec); err != nil {
-			return fmt.Errorf("%w: %w", errAuditWrite, err)
-		}
-	}
 	for _, l := range st.Lines {
 		r.p.line(l)
 	}
-	return nil
+	return r.write(st.Records, false)
+}
+
+// write appends recs to the audit after the records still waiting, in
+// order. A record the audit refuses for itself (audit.ErrRefused) is
+// dropped and the rest go on; when the store fails to take one, it and
+// everything after it wait for the next write. now: ask the store even if
+// it failed a moment ago (a mint's record, the run's last write).
+func (r *runner) write(recs []audit.Record, now bool) error {
+	r.unwritten = append(r.unwritten, recs...)
+	if len(r.unwritten) > 0 && !now && !r.failedAt.IsZero() && time.Since(r.failedAt) < auditRetryGap {
+		return fmt.Errorf("%w: the store failed a moment ago; %d records wait", errAuditWrite, len(r.unwritten))
+	}
+	var refused error
+	for len(r.unwritten) > 0 {
+		err := r.opts.Audit.Append(r.unwritten[0])
+		switch {
+		case err == nil:
+		case errors.Is(err, audit.ErrRefused) || errors.Is(err, audit.ErrClosed):
+			refused = fmt.Errorf("%w: %w", errAuditWrite, err) // never written, however often tried
+		default:
+			r.failedAt = time.Now()
+			return fmt.Errorf("%w: %w", errAuditWrite, err)
+		}
+		r.unwritten = r.unwritten[1:]
+	}
+	r.failedAt = time.Time{}
+	return refused
 }
 
 func (r *runner) run(ctx context.Context) (Result, error) {
@@ -220,10 +257,8 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	for _, rec := range recs {
-		if err := r.opts.Audit.Append(rec); err != nil {
-			return res, fmt.Errorf("cannot write the audit log: %w", err)
-		}
+	if err := r.write(recs, false); err != nil {
+		return res, err
 	}
 	if cl := r.opts.Claims; cl != nil {
 		// Watch first, so a takeover right after the take is not missed.
@@ -242,10 +277,8 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			_ = cl.Release(rctx, r.opts.Account.ID, r.att.ID())
 		}()
 		if from := got.From; from != nil {
-			for _, rec := range r.att.TookOver(claim.Name(from.Holder), from.Attempt, from.Stale, r.now()) {
-				if err := r.opts.Audit.Append(rec); err != nil {
-					return res, fmt.Errorf("cannot write the audit log: %w", err)
-				}
+			if err := r.write(r.att.TookOver(claim.Name(from.Holder), from.Attempt, from.Stale, r.now()), false); err != nil {
+				return res, err
 			}
 			r.p.notice("Took the account over from " + claim.Name(from.Holder) + ".")
 		}
@@ -253,6 +286,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	var tok mono.Token
 	if r.opts.Mint != nil {
 		// The request record is durable before the request leaves.
+		r.failedAt = time.Time{} // asked now, whatever failed before
 		if err := r.apply(state.Event{Kind: state.MintRequested}); err != nil {
 			return res, fmt.Errorf("refusing to mint: %w", err)
 		}
@@ -310,6 +344,11 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	err = r.wait(ctx, gen)
 	res.Outcome, res.Events = r.att.Session().Outcome(), r.events
 	r.p.outcome(res.Outcome, r.now())
+	if werr := r.write(nil, true); werr != nil && len(r.unwritten) > 0 {
+		// The outcome is known and shown; the audit does not have all of
+		// it, and the caller says so.
+		res.Unwritten, res.UnwrittenErr = len(r.unwritten), werr
+	}
 	return res, err
 }
 

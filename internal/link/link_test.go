@@ -84,15 +84,17 @@ func (p *page) EndReason() string {
 
 // memAudit records appends; fail makes them fail.
 type memAudit struct {
-	mu   sync.Mutex
-	recs []audit.Record
-	fail bool
+	mu    sync.Mutex
+	recs  []audit.Record
+	fail  bool
+	tries int // appends failed
 }
 
 func (a *memAudit) Append(r audit.Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fail {
+		a.tries++
 		return errors.New("disk full")
 	}
 	a.recs = append(a.recs, r)
