@@ -107,31 +107,62 @@ func (m Model) parkClaim(ctx context.Context, at, now time.Time) error {
 // it and recorded at once, the claim says where the customer is (still
 // "away since" dropped), and an outcome is the attempt's own: a customer
 // who succeeds while the agent is away is SUCCEEDED in the audit then, not
-// whatever the end of the grace would say. What a program would do next
-// (verifying the account, the clock) waits for the program that resumes
-// the attempt. It returns when ctx ends or the attempt has no page left.
+// whatever the end of the grace would say. After a success the account is
+// checked as the program would (re-reads until Mono's data shows a sync
+// after the reauth, or Deps.VerifyFor passes), and the result recorded and
+// the account's mark cleared if verified, so an agent who never comes back
+// leaves a verified (or "not confirmed") attempt, not a bare success. The
+// clock and Mono's webhooks wait for the program that resumes the attempt.
+// It returns when ctx ends, or when the attempt has no page left and is
+// not verifying.
 func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
+	var reread *time.Timer // the next re-read while verifying
+	defer func() {
+		if reread != nil {
+			reread.Stop()
+		}
+	}()
 	for {
 		s := m.session
-		if s == nil || s.page == nil || ctx.Err() != nil {
+		if s == nil || ctx.Err() != nil {
 			return
 		}
 		p := s.page
-		m.applyWaiting(ctx, dropped)
-		if s.page != p {
-			continue // the page was let go (an outcome, a token expired)
+		if p != nil {
+			m.applyWaiting(ctx, dropped)
+			if s.page != p {
+				continue // the page was let go (an outcome, a token expired)
+			}
+		}
+		var due <-chan time.Time
+		if s.sess.Phase() == state.Verifying {
+			if reread == nil {
+				reread = time.NewTimer(verifyBackoff(m.deps.VerifyEvery, s.sess.Verification().Checks))
+			}
+			due = reread.C
+		} else if p == nil {
+			return
+		}
+		var events <-chan mono.WidgetEvent
+		var ended <-chan struct{}
+		if p != nil {
+			events, ended = p.Events(), p.Done()
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-p.Events():
+		case <-due:
+			reread = nil
+			m.verifyParked(ctx, dropped)
+			continue
+		case ev, ok := <-events:
 			if ok {
 				// Held first: a stop between here and applying it loses
 				// nothing (the next program or EndLive applies the inbox).
 				s.inbox.hold(append(s.inbox.take(), ev))
 				continue
 			}
-		case <-p.Done():
+		case <-ended:
 		}
 		// The page ended: what it queued before its end, then the end.
 		m.applyWaiting(ctx, dropped)
@@ -141,8 +172,33 @@ func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
 			s.pageEnded(&c, s.inbox.generation(), p.EndReason())
 			m.settleParked(ctx, &c, before, dropped)
 		}
+	}
+}
+
+// verifyParked is one post-success re-read of the account for a parked
+// model, applied and recorded as onVerify does in a program. A re-read cut
+// short by the recorder's stop is not applied: the resumed program reads
+// again.
+func (m Model) verifyParked(ctx context.Context, dropped time.Time) {
+	s := m.session
+	c := m.screenCtx(screenSession)
+	a, err := c.deps.Mono.Account(ctx, s.account.ID)
+	if ctx.Err() != nil {
 		return
 	}
+	ev := state.Event{Kind: state.VerifyResult, Generation: s.sess.Generation(), Account: a, Err: err,
+		GaveUp: c.now().Sub(s.verifyAt) >= c.deps.VerifyFor}
+	if err != nil {
+		ev.Account = mono.Account{}
+	}
+	before := s.sess.Phase()
+	if s.apply(&c, ev) != nil {
+		return
+	}
+	if err == nil {
+		s.account = mergeAccount(s.account, a)
+	}
+	m.settleParked(ctx, &c, before, dropped)
 }
 
 // applyWaiting applies the page's events that no program applied (the
@@ -189,6 +245,14 @@ func (m Model) settleParked(ctx context.Context, c *screenCtx, before state.Phas
 		gone.Close()
 	}
 	_ = s.journal.drain(c.deps.Audit)
+	if at := s.clearMarkAt; !at.IsZero() {
+		// Verified while the agent is away: the mark goes, as a
+		// program's flush would clear it.
+		s.clearMarkAt = time.Time{}
+		if c.deps.ClearMark != nil {
+			c.deps.ClearMark(s.account.ID, at)
+		}
+	}
 	if !attemptHolds(s.sess.Phase()) {
 		if op := s.claimOp(c); op != nil {
 			op() // the release

@@ -1,0 +1,152 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/state"
+	"github.com/reauth/reauth/state/audit"
+)
+
+// syncedMono answers account reads with Mono's sync_status SUCCESSFUL once
+// synced is set: the read that verifies a reauth.
+type syncedMono struct {
+	MonoAPI
+	mu     sync.Mutex
+	synced bool
+	reads  int
+}
+
+func (s *syncedMono) Account(ctx context.Context, id string) (mono.Account, error) {
+	a, err := s.MonoAPI.Account(ctx, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	if err == nil && s.synced {
+		a.SyncStatus = mono.SyncStatusSuccessful
+	}
+	return a, err
+}
+
+// parkAndSucceed opens a page, parks the model (its program gone: no more
+// Updates) with RecordParked running, and has the customer succeed.
+func parkAndSucceed(t *testing.T, h *harness) (stop func()) {
+	t.Helper()
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	m := h.m
+	go func() {
+		defer close(done)
+		m.RecordParked(ctx, h.clock.Now())
+	}()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	return func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("RecordParked did not stop")
+		}
+	}
+}
+
+func verificationRecords(h *harness) []audit.Record {
+	var out []audit.Record
+	for _, r := range h.audit.records() {
+		if r.Action == audit.ActionVerification {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// A customer who succeeds while their agent is away gets the account
+// checked as a program would: Mono's re-read confirms it, VERIFIED is
+// recorded and the account's mark cleared, with no agent there.
+func TestParkedSuccessIsVerified(t *testing.T) {
+	var sm *syncedMono
+	cleared := make(chan string, 1)
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		sm = &syncedMono{MonoAPI: d.Mono}
+		d.Mono = sm
+		d.ClearMark = func(id string, _ time.Time) { cleared <- id }
+	}})
+	stop := parkAndSucceed(t, h)
+	defer stop()
+	sm.mu.Lock()
+	sm.synced = true
+	sm.mu.Unlock()
+	select {
+	case id := <-cleared:
+		if id != h.m.session.account.ID {
+			t.Fatalf("cleared %s", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mark was not cleared after a verified success while the agent was away")
+	}
+	recs := verificationRecords(h)
+	if len(recs) == 0 || recs[len(recs)-1].Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want VERIFIED", recs)
+	}
+}
+
+// When Mono does not confirm within VerifyFor, the parked attempt records
+// that it is not confirmed (StillSyncing), as a program would, and the
+// re-reads stop.
+func TestParkedSuccessNotConfirmedSaysSo(t *testing.T) {
+	var sm *syncedMono
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		sm = &syncedMono{MonoAPI: d.Mono}
+		d.Mono = sm
+		d.VerifyFor = time.Minute
+	}})
+	stop := parkAndSucceed(t, h)
+	defer stop()
+	readsSoFar := func() int {
+		sm.mu.Lock()
+		defer sm.mu.Unlock()
+		return sm.reads
+	}
+	// The details read came before the park; a re-read after the success
+	// is the parked model checking.
+	before := readsSoFar()
+	pollUntil(t, "a re-read while the agent is away", func() bool { return readsSoFar() > before })
+	h.clock.Advance(2 * time.Minute) // past VerifyFor: the next re-read gives up
+	pollUntil(t, "StillSyncing recorded", func() bool {
+		recs := verificationRecords(h)
+		return len(recs) > 0 && recs[len(recs)-1].Outcome == state.StillSyncing.String()
+	})
+	if recs := verificationRecords(h); !strings.Contains(recs[len(recs)-1].Detail, "not confirmed") {
+		t.Fatalf("StillSyncing record %+v", recs[len(recs)-1])
+	}
+	sm.mu.Lock()
+	reads := sm.reads
+	sm.mu.Unlock()
+	stop()
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if sm.reads != reads {
+		t.Fatalf("re-reads went on after giving up: %d then %d", reads, sm.reads)
+	}
+}
+
+// pollUntil checks cond every few milliseconds until it holds, failing the
+// test after a deadline.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
