@@ -101,6 +101,31 @@ func retryAuditLater() tea.Cmd {
 	return tea.Tick(auditRetryGap, func(time.Time) tea.Msg { return auditRetryMsg{} })
 }
 
+// WriteUnwritten tries once more, as the program's model is let go, to
+// write the audit records still waiting for a store that failed to take
+// them: those of attempts left earlier and, with attempt, the open
+// attempt's (not for a parked model, whose journal goes on with it). I/O:
+// call it on a program's final model, outside the program. It returns how
+// many records are still unwritten (lost with the model: say so).
+func (m Model) WriteUnwritten(attempt bool) int {
+	qs := m.unwritten
+	if attempt && m.session != nil {
+		qs = append(slices.Clip(qs), m.session.journal)
+	}
+	left := 0
+	for _, q := range qs {
+		if !q.unwritten() {
+			continue
+		}
+		q.tryNow()
+		_ = q.drain(m.deps.Audit)
+		q.mu.Lock()
+		left += len(q.pending)
+		q.mu.Unlock()
+	}
+	return left
+}
+
 // retryUnwritten drains the unwritten journals (each drain retries the
 // store if its gap has passed) and keeps the retries going while any
 // record waits.

@@ -162,3 +162,36 @@ func TestLeftAttemptsRecordsAreWrittenAfterTheOutage(t *testing.T) {
 		t.Fatalf("override record %+v, want one stamped %s", override, happened)
 	}
 }
+
+// At the program's end the records still waiting get one more try
+// (WriteUnwritten): written if the store is back, else counted so the
+// front end can say they are lost.
+func TestWriteUnwrittenAtTheEnd(t *testing.T) {
+	var au *outageAudit
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
+		d.Audit = au
+	}})
+	openWrongOTP(t, h)
+	h.until("the opening records written", func(Model) bool { return len(h.audit.records()) > 0 && !h.m.session.journal.unwritten() })
+	au.setDown(true)
+	h.key("r", "down", "enter") // an override: one record, kept
+	h.until("the override tried and kept", func(Model) bool {
+		au.mu.Lock()
+		defer au.mu.Unlock()
+		return au.tries > 0
+	})
+	if n := h.m.WriteUnwritten(true); n != 1 {
+		t.Fatalf("with the store down, %d records reported unwritten, want 1", n)
+	}
+	if n := h.m.WriteUnwritten(false); n != 0 {
+		t.Fatalf("without the attempt's own journal, %d reported", n)
+	}
+	au.setDown(false)
+	if n := h.m.WriteUnwritten(true); n != 0 {
+		t.Fatalf("with the store back, %d records left", n)
+	}
+	if !slices.Contains(h.audit.actions(), audit.ActionReasonOverridden) {
+		t.Fatal("the override was not written at the end")
+	}
+}

@@ -56,7 +56,12 @@ func RunTUI(ctx context.Context, cfg Config, out, notices io.Writer) error {
 	preview := tui.Deps{Agent: agent.User, Sandbox: cfg.Sandbox || key == ""}
 	p := tea.NewProgram(tui.NewStarting(ctx, preview, ready), tea.WithContext(ctx), tea.WithOutput(out),
 		tea.WithFPS(tui.FrameRate))
-	_, err = p.Run()
+	final, err := p.Run()
+	if m, ok := final.(tui.Model); ok {
+		if n := m.WriteUnwritten(true); n > 0 {
+			fmt.Fprintf(notices, "reauth: %d audit records could not be written: the store did not take them, so they are not in the audit\n", n)
+		}
+	}
 	cancel()
 	setupErr := <-setupDone
 	if rt != nil {

@@ -295,6 +295,10 @@ func (as *agentSession) run() (int, string) {
 		if !parked {
 			m.EndLive(as.endWords(why))
 		}
+		if n := m.WriteUnwritten(!parked); n > 0 {
+			s.logger.Error("audit records lost: the store did not take them before the session ended",
+				append(agentAttrs(as.agent), "records", n)...)
+		}
 	}
 	cancel()
 	_ = input.Close()
