@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/connect"
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 )
@@ -35,6 +36,13 @@ func (s *syncedMono) Account(ctx context.Context, id string) (mono.Account, erro
 // parkAndSucceed opens a page, parks the model (its program gone: no more
 // Updates) with RecordParked running, and has the customer succeed.
 func parkAndSucceed(t *testing.T, h *harness) (stop func()) {
+	stop, _ = parkAndSucceedWatch(t, h)
+	return stop
+}
+
+// parkAndSucceedWatch is parkAndSucceed with a channel closed when
+// RecordParked returns.
+func parkAndSucceedWatch(t *testing.T, h *harness) (stop func(), finished <-chan struct{}) {
 	t.Helper()
 	openWrongOTP(t, h)
 	h.mintAndOpenPage()
@@ -53,7 +61,7 @@ func parkAndSucceed(t *testing.T, h *harness) (stop func()) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("RecordParked did not stop")
 		}
-	}
+	}, done
 }
 
 func verificationRecords(h *harness) []audit.Record {
@@ -148,5 +156,40 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		<-tick.C
+	}
+}
+
+// The customer closes the tab after succeeding while the agent is away:
+// the check goes on without the page, and once it has its answer the
+// recorder has nothing left to do and returns (it used to go round the
+// ended page forever).
+func TestParkedRecorderEndsWhenNothingIsLeft(t *testing.T) {
+	var sm *syncedMono
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		sm = &syncedMono{MonoAPI: d.Mono}
+		d.Mono = sm
+		d.VerifyFor = time.Minute
+	}})
+	stop, finished := parkAndSucceedWatch(t, h)
+	defer stop()
+	reads := func() int {
+		sm.mu.Lock()
+		defer sm.mu.Unlock()
+		return sm.reads
+	}
+	before := reads()
+	pollUntil(t, "a re-read while the agent is away", func() bool { return reads() > before })
+	h.pages.last().end(connect.EndClosed)
+	before = reads()
+	pollUntil(t, "a re-read after the page ended", func() bool { return reads() > before })
+	h.clock.Advance(2 * time.Minute) // past VerifyFor: the next re-read is the last
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RecordParked did not return with its page ended and its check done")
+	}
+	recs := verificationRecords(h)
+	if len(recs) == 0 || recs[len(recs)-1].Outcome != state.StillSyncing.String() {
+		t.Fatalf("verification records %+v, want StillSyncing", recs)
 	}
 }

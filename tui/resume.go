@@ -122,12 +122,16 @@ func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
 			reread.Stop()
 		}
 	}()
+	var ended Page // the page whose end was applied: nothing more to read
 	for {
 		s := m.session
 		if s == nil || ctx.Err() != nil {
 			return
 		}
 		p := s.page
+		if p == ended {
+			p = nil // kept by the session (as a program keeps it), but done
+		}
 		if p != nil {
 			m.applyWaiting(ctx, dropped)
 			if s.page != p {
@@ -144,9 +148,9 @@ func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
 			return
 		}
 		var events <-chan mono.WidgetEvent
-		var ended <-chan struct{}
+		var done <-chan struct{}
 		if p != nil {
-			events, ended = p.Events(), p.Done()
+			events, done = p.Events(), p.Done()
 		}
 		select {
 		case <-ctx.Done():
@@ -162,10 +166,11 @@ func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
 				s.inbox.hold(append(s.inbox.take(), ev))
 				continue
 			}
-		case <-ended:
+		case <-done:
 		}
 		// The page ended: what it queued before its end, then the end.
 		m.applyWaiting(ctx, dropped)
+		ended = p
 		if s.page == p {
 			c := m.screenCtx(screenSession)
 			before := s.sess.Phase()
