@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 type downAudit struct {
 	mu   sync.Mutex
 	down bool
+	err  error // what Append says while down; nil: "cannot reach the database"
 	recs []audit.Record
 }
 
@@ -23,6 +26,9 @@ func (a *downAudit) Append(r audit.Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.down {
+		if a.err != nil {
+			return a.err
+		}
 		return errors.New("cannot reach the database")
 	}
 	a.recs = append(a.recs, r)
@@ -67,5 +73,26 @@ func TestNoMintWhenTheAuditCannotRecordIt(t *testing.T) {
 	}
 	if !slices.Contains(actions, audit.ActionTokenMintRequested) {
 		t.Fatalf("the mint that went ahead has no token_mint_requested record: %v", actions)
+	}
+}
+
+// A store that does not answer (the audit's commit timed out) is said to
+// be the audit's: never "Mono did not answer in time", since Mono was
+// never asked.
+func TestAuditTimeoutIsNotSaidToBeMonos(t *testing.T) {
+	au := &downAudit{down: true, err: fmt.Errorf("commit: %w", context.DeadlineExceeded)}
+	h := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) { d.Audit = au }})
+	openWrongOTP(t, h)
+	h.key("t")
+	h.until("mint refused", func(m Model) bool { return m.session.sess.MintError() != "" })
+	v := plain(h.m)
+	if strings.Contains(v, "Mono did not answer") {
+		t.Fatalf("an audit timeout is blamed on Mono:\n%s", v)
+	}
+	if !strings.Contains(v, "the audit cannot be written, so no token was minted") || !strings.Contains(v, "did not answer in time") {
+		t.Fatalf("the screen does not say the audit store timed out:\n%s", v)
+	}
+	if got := countLog(h.sb, "POST /accounts/"+wrongOTPID+"/reauthorise"); got != 0 {
+		t.Fatalf("%d mint requests reached Mono", got)
 	}
 }
