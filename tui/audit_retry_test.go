@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -193,5 +194,49 @@ func TestWriteUnwrittenAtTheEnd(t *testing.T) {
 	}
 	if !slices.Contains(h.audit.actions(), audit.ActionReasonOverridden) {
 		t.Fatal("the override was not written at the end")
+	}
+}
+
+// The agent is told in the pane when the audit's store stops taking the
+// attempt's records (why, how many wait, that no token can be minted) and
+// when it takes them again: once each, not on every retry.
+func TestPaneSaysWhenTheAuditStoreStopsAndComesBack(t *testing.T) {
+	var au *outageAudit
+	h := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
+		d.Audit = au
+	}})
+	openWrongOTP(t, h)
+	h.until("the opening records written", func(Model) bool { return len(h.audit.records()) > 0 && !h.m.session.journal.unwritten() })
+	h.m.session.journal.mu.Lock()
+	h.m.session.journal.retryGap = time.Millisecond
+	h.m.session.journal.mu.Unlock()
+	au.setDown(true)
+	h.key("r", "down", "enter") // an override: one record, kept
+	const down = "Audit store not taking records (audit store: connection refused): 1 waiting"
+	h.until("the pane says the store is down", func(m Model) bool {
+		if !strings.Contains(plain(m), down) {
+			h.tick(time.Second) // the screen's clock: each tick flushes
+			return false
+		}
+		return true
+	})
+	for range 3 { // more retries while down: said once
+		h.tick(time.Second)
+	}
+	h.until("the retries", func(Model) bool { au.mu.Lock(); defer au.mu.Unlock(); return au.tries >= 2 })
+	au.setDown(false)
+	h.until("the pane says the store is back", func(m Model) bool {
+		if !strings.Contains(plain(m), "Audit store back") {
+			h.tick(time.Second)
+			return false
+		}
+		return true
+	})
+	if n := strings.Count(plain(h.m), "Audit store not taking records"); n != 1 {
+		t.Fatalf("the outage is said %d times, want once:\n%s", n, plain(h.m))
+	}
+	if !slices.Contains(h.audit.actions(), audit.ActionReasonOverridden) {
+		t.Fatal("the override was not written once the store was back")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -177,6 +178,26 @@ func (s *sessionScreen) start(c *screenCtx) tea.Cmd {
 	return tea.Batch(s.readDetail(c), s.flush(c), readClaim(c, s.account.ID))
 }
 
+// onAuditNews says in the pane when the audit's store stops taking this
+// attempt's records and when it takes them again: the agent should know
+// that what happens meanwhile is not yet on record (and that a mint waits
+// for it).
+func (s *sessionScreen) onAuditNews(c *screenCtx, msg auditNewsMsg) {
+	if !msg.down {
+		s.status.add(statusLine{at: c.now(), tone: state.ToneSuccess, text: "Audit store back: the records that waited are written"})
+		return
+	}
+	why := "it did not say why"
+	if msg.err != nil {
+		why = mono.CleanText(msg.err.Error())
+		if errors.Is(msg.err, context.DeadlineExceeded) {
+			why = "it did not answer in time"
+		}
+	}
+	s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: fmt.Sprintf(
+		"Audit store not taking records (%s): %d waiting, written when it is back; no token can be minted meanwhile", why, msg.waiting)})
+}
+
 // detailsIn reports whether the account's details and signals have been
 // read at least once (or failed to be): before that the reason on screen
 // rests on the list's copy alone and may say "no sign" of a need that a
@@ -253,7 +274,13 @@ func (s *sessionScreen) flush(c *screenCtx) tea.Cmd {
 		if clearMark != nil && !at.IsZero() {
 			clearMark(id, at)
 		}
-		if claimOp != nil {
+		news, told := q.news()
+		switch {
+		case told && claimOp != nil:
+			return tea.BatchMsg{func() tea.Msg { return news }, claimOp}
+		case told:
+			return news
+		case claimOp != nil:
 			return claimOp()
 		}
 		return nil
@@ -284,6 +311,37 @@ type auditQueue struct {
 	stalled  bool
 	failedAt time.Time
 	retryGap time.Duration // 0: auditRetryGap
+	// stallErr is what the store said when it stalled (under mu); told
+	// is the stall as last told to the screen (news).
+	stallErr error
+	told     bool
+	// draining: a drain holds records taken from pending (under mu).
+	draining bool
+}
+
+// auditNewsMsg tells the account screen that the audit's store stopped
+// taking the attempt's records (down: waiting of them wait, err is why) or
+// took them again.
+type auditNewsMsg struct {
+	down    bool
+	waiting int
+	err     error
+}
+
+// news is the change in the journal's stall since it was last told, if
+// any: a message only when the store stops or starts taking records again,
+// not on every drain.
+func (q *auditQueue) news() (auditNewsMsg, bool) {
+	if q == nil {
+		return auditNewsMsg{}, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stalled == q.told {
+		return auditNewsMsg{}, false
+	}
+	q.told = q.stalled
+	return auditNewsMsg{down: q.stalled, waiting: len(q.pending), err: q.stallErr}, true
 }
 
 // auditRetryGap is how soon after a failed write the audit is tried again.
@@ -351,8 +409,14 @@ func (q *auditQueue) drain(rec Recorder) error {
 		return q.last
 	}
 	recs, ackPage, ackSeq := q.pending, q.ackPage, q.ackSeq
-	q.pending, q.ackPage, q.stalled = nil, nil, false
+	// stalled stays as it was until this drain knows better.
+	q.pending, q.ackPage, q.draining = nil, nil, true
 	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		q.draining = false
+		q.mu.Unlock()
+	}()
 	refused := false
 	for i, r := range recs {
 		if app == nil {
@@ -369,7 +433,7 @@ func (q *auditQueue) drain(rec Recorder) error {
 			// of anything queued since, and so does the page's answer.
 			q.mu.Lock()
 			q.pending = append(slices.Clone(recs[i:]), q.pending...)
-			q.stalled, q.failedAt = true, time.Now()
+			q.stalled, q.failedAt, q.stallErr = true, time.Now(), q.last
 			if q.ackPage == nil {
 				q.ackPage, q.ackSeq = ackPage, ackSeq
 			}
@@ -377,6 +441,9 @@ func (q *auditQueue) drain(rec Recorder) error {
 			return q.last
 		}
 	}
+	q.mu.Lock()
+	q.stalled, q.stallErr = false, nil
+	q.mu.Unlock()
 	if ackPage != nil && !refused {
 		ackPage.(recordedAcker).Recorded(ackSeq)
 	}
@@ -391,14 +458,15 @@ func (q *auditQueue) tryNow() {
 	q.mu.Unlock()
 }
 
-// unwritten reports whether records wait for the audit.
+// unwritten reports whether records wait for the audit (or are being
+// written: a drain under way may yet put them back).
 func (q *auditQueue) unwritten() bool {
 	if q == nil {
 		return false
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.pending) > 0
+	return len(q.pending) > 0 || q.draining
 }
 
 // dropPage detaches the screen's page and returns the Cmd that closes it:
@@ -459,6 +527,9 @@ func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 		s.sess = s.att.Session()
 		s.journal.push(recs)
 		return tea.Batch(s.flush(c), s.afterDetails(c)), true
+	case auditNewsMsg:
+		s.onAuditNews(c, msg)
+		return nil, true
 	case mintResultMsg:
 		return s.onMint(c, msg), true
 	case pageResultMsg:
