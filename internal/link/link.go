@@ -198,6 +198,7 @@ type runner struct {
 	// auditRetryGap of it does not ask again).
 	unwritten []audit.Record
 	failedAt  time.Time
+	stallTold bool // the run has said the store stopped taking records
 }
 
 // errAuditWrite: a record could not be written.
@@ -239,11 +240,20 @@ func (r *runner) write(recs []audit.Record, now bool) error {
 			refused = fmt.Errorf("%w: %w", errAuditWrite, err) // never written, however often tried
 		default:
 			r.failedAt = time.Now()
+			if !r.stallTold {
+				r.stallTold = true
+				r.p.notice(fmt.Sprintf("Audit store not taking records (%s): %d waiting, written when it is back.",
+					mono.CleanText(err.Error()), len(r.unwritten)))
+			}
 			return fmt.Errorf("%w: %w", errAuditWrite, err)
 		}
 		r.unwritten = r.unwritten[1:]
 	}
 	r.failedAt = time.Time{}
+	if r.stallTold {
+		r.stallTold = false
+		r.p.notice("Audit store back: the records that waited are written.")
+	}
 	return refused
 }
 

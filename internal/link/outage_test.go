@@ -68,6 +68,10 @@ func TestAuditOutageMidRunLosesNoRecord(t *testing.T) {
 	if !slices.Contains(au.actions(), audit.ActionOutcome) {
 		t.Fatal("no outcome record")
 	}
+	out := strings.Join(r.out, "\n")
+	if !strings.Contains(out, "Audit store not taking records (disk full)") || !strings.Contains(out, "Audit store back") {
+		t.Fatalf("the run did not say the store stopped and came back:\n%s", out)
+	}
 }
 
 // A store that stays down to the end: the outcome stands and is printed,
