@@ -121,30 +121,41 @@ func TestJournalDropsWhatTheAuditRefuses(t *testing.T) {
 	}
 }
 
-// An attempt left (esc) while the store is down keeps its records: the
-// model tries them again until the store takes them, each stamped with
-// when it happened, not when it was written.
-func TestLeftAttemptsRecordsAreWrittenAfterTheOutage(t *testing.T) {
+// outageHarness opens the wrong-OTP account on a harness whose audit can
+// go down, waits for its opening records, then takes the store down (the
+// journal retrying every millisecond) and overrides the reason: one
+// record, which the store fails to take. It returns when that has been
+// tried.
+func outageHarness(t *testing.T, o harnessOpts) (*harness, *outageAudit) {
+	t.Helper()
 	var au *outageAudit
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+	o.tweak = func(d *Deps) {
 		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
 		d.Audit = au
-	}})
+	}
+	h := newHarness(t, o)
 	openWrongOTP(t, h)
-	h.until("details", func(m Model) bool { return m.session.detailsIn() })
 	h.until("the opening records written", func(Model) bool { return len(h.audit.records()) > 0 && !h.m.session.journal.unwritten() })
-	written := len(h.audit.records())
 	h.m.session.journal.mu.Lock()
 	h.m.session.journal.retryGap = time.Millisecond
 	h.m.session.journal.mu.Unlock()
 	au.setDown(true)
-	happened := h.clock.Now()
 	h.key("r", "down", "enter") // another reason: an override is one record
-	h.until("the override tried and kept", func(m Model) bool {
+	h.until("the override tried and kept", func(Model) bool {
 		au.mu.Lock()
 		defer au.mu.Unlock()
 		return au.tries > 0
 	})
+	return h, au
+}
+
+// An attempt left (esc) while the store is down keeps its records: the
+// model tries them again until the store takes them, each stamped with
+// when it happened, not when it was written.
+func TestLeftAttemptsRecordsAreWrittenAfterTheOutage(t *testing.T) {
+	h, au := outageHarness(t, harnessOpts{})
+	written := len(h.audit.records()) // the override is not among them
+	happened := h.clock.Now() // the override's time: the clock has not moved since
 	h.key("esc")
 	h.until("back on the list", func(m Model) bool { return m.session == nil })
 	if len(h.m.unwritten) != 1 {
@@ -168,20 +179,7 @@ func TestLeftAttemptsRecordsAreWrittenAfterTheOutage(t *testing.T) {
 // (WriteUnwritten): written if the store is back, else counted so the
 // front end can say they are lost.
 func TestWriteUnwrittenAtTheEnd(t *testing.T) {
-	var au *outageAudit
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
-		d.Audit = au
-	}})
-	openWrongOTP(t, h)
-	h.until("the opening records written", func(Model) bool { return len(h.audit.records()) > 0 && !h.m.session.journal.unwritten() })
-	au.setDown(true)
-	h.key("r", "down", "enter") // an override: one record, kept
-	h.until("the override tried and kept", func(Model) bool {
-		au.mu.Lock()
-		defer au.mu.Unlock()
-		return au.tries > 0
-	})
+	h, au := outageHarness(t, harnessOpts{})
 	if n := h.m.WriteUnwritten(true); n != 1 {
 		t.Fatalf("with the store down, %d records reported unwritten, want 1", n)
 	}
@@ -201,18 +199,7 @@ func TestWriteUnwrittenAtTheEnd(t *testing.T) {
 // attempt's records (why, how many wait, that no token can be minted) and
 // when it takes them again: once each, not on every retry.
 func TestPaneSaysWhenTheAuditStoreStopsAndComesBack(t *testing.T) {
-	var au *outageAudit
-	h := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
-		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
-		d.Audit = au
-	}})
-	openWrongOTP(t, h)
-	h.until("the opening records written", func(Model) bool { return len(h.audit.records()) > 0 && !h.m.session.journal.unwritten() })
-	h.m.session.journal.mu.Lock()
-	h.m.session.journal.retryGap = time.Millisecond
-	h.m.session.journal.mu.Unlock()
-	au.setDown(true)
-	h.key("r", "down", "enter") // an override: one record, kept
+	h, au := outageHarness(t, harnessOpts{width: 120, height: 40})
 	const down = "Audit store not taking records (audit store: connection refused): 1 waiting"
 	h.until("the pane says the store is down", func(m Model) bool {
 		if !strings.Contains(plain(m), down) {

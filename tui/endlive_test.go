@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -38,14 +39,8 @@ func TestEndLiveAppliesWhatThePageSentFirst(t *testing.T) {
 	if ph := h.m.session.sess.Phase(); !ph.Succeeded() {
 		t.Fatalf("phase %v, want a success", ph)
 	}
-	var outcomes []string
-	for _, r := range h.audit.records() {
-		if r.Action == audit.ActionOutcome {
-			outcomes = append(outcomes, r.Outcome)
-		}
-	}
-	if len(outcomes) != 1 || outcomes[0] != "SUCCEEDED" {
-		t.Fatalf("outcomes recorded %v, want [SUCCEEDED]", outcomes)
+	if got := outcomesRecorded(h); !slices.Equal(got, []string{"SUCCEEDED"}) {
+		t.Fatalf("outcomes recorded %v, want [SUCCEEDED]", got)
 	}
 }
 
@@ -187,13 +182,18 @@ func TestEndLiveWaitsForTheStoppedProgramsLastRead(t *testing.T) {
 	if ph := h.m.session.sess.Phase(); !ph.Succeeded() {
 		t.Fatalf("phase %v, want a success", ph)
 	}
-	var outcomes []string
+	if got := outcomesRecorded(h); !slices.Equal(got, []string{"SUCCEEDED"}) {
+		t.Fatalf("outcomes recorded %v, want [SUCCEEDED]", got)
+	}
+}
+
+// outcomesRecorded is every outcome word the harness's audit holds, in order.
+func outcomesRecorded(h *harness) []string {
+	var out []string
 	for _, r := range h.audit.records() {
 		if r.Action == audit.ActionOutcome {
-			outcomes = append(outcomes, r.Outcome)
+			out = append(out, r.Outcome)
 		}
 	}
-	if len(outcomes) != 1 || outcomes[0] != "SUCCEEDED" {
-		t.Fatalf("outcomes recorded %v, want [SUCCEEDED]", outcomes)
-	}
+	return out
 }

@@ -29,13 +29,7 @@ func (a *memAudit) failedTries() int {
 func TestAuditOutageMidRunLosesNoRecord(t *testing.T) {
 	withSeq := func(seq int64, e mono.WidgetEvent) mono.WidgetEvent { e.Seq = seq; return e }
 	p := newPage()
-	auCh := make(chan *memAudit, 1)
-	done := make(chan run, 1)
-	go func() {
-		done <- runWith(t, context.Background(), p, func(o *Options) { auCh <- o.Audit.(*memAudit) })
-	}()
-	au := <-auCh
-	waitFor(t, func() bool { return slices.Contains(au.actions(), audit.ActionPageOpened) })
+	au, done := runInBackground(t, p)
 	au.failing(true)
 	p.events <- withSeq(1, ev(mono.EventOpened, mono.EventData{}))
 	waitFor(t, func() bool { return au.failedTries() > 0 })
@@ -78,13 +72,7 @@ func TestAuditOutageMidRunLosesNoRecord(t *testing.T) {
 // and the result says how many records the audit lacks.
 func TestAuditDownToTheEndIsReported(t *testing.T) {
 	p := newPage()
-	auCh := make(chan *memAudit, 1)
-	done := make(chan run, 1)
-	go func() {
-		done <- runWith(t, context.Background(), p, func(o *Options) { auCh <- o.Audit.(*memAudit) })
-	}()
-	au := <-auCh
-	waitFor(t, func() bool { return slices.Contains(au.actions(), audit.ActionPageOpened) })
+	au, done := runInBackground(t, p)
 	au.failing(true)
 	p.events <- ev(mono.EventSuccess, mono.EventData{})
 	p.events <- cb(mono.CallbackClose)
@@ -98,4 +86,18 @@ func TestAuditDownToTheEndIsReported(t *testing.T) {
 	if !strings.Contains(strings.Join(r.out, "\n"), "SUCCEEDED") && !strings.Contains(strings.Join(r.out, "\n"), "Re-authorised") {
 		t.Fatalf("the outcome was not printed:\n%s", strings.Join(r.out, "\n"))
 	}
+}
+
+// runInBackground starts a run on p and returns its audit once the page is
+// open, and where the run's end arrives.
+func runInBackground(t *testing.T, p *page) (*memAudit, <-chan run) {
+	t.Helper()
+	auCh := make(chan *memAudit, 1)
+	done := make(chan run, 1)
+	go func() {
+		done <- runWith(t, context.Background(), p, func(o *Options) { auCh <- o.Audit.(*memAudit) })
+	}()
+	au := <-auCh
+	waitFor(t, func() bool { return slices.Contains(au.actions(), audit.ActionPageOpened) })
+	return au, done
 }
