@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -155,7 +156,7 @@ func outageHarness(t *testing.T, o harnessOpts) (*harness, *outageAudit) {
 func TestLeftAttemptsRecordsAreWrittenAfterTheOutage(t *testing.T) {
 	h, au := outageHarness(t, harnessOpts{})
 	written := len(h.audit.records()) // the override is not among them
-	happened := h.clock.Now() // the override's time: the clock has not moved since
+	happened := h.clock.Now()         // the override's time: the clock has not moved since
 	h.key("esc")
 	h.until("back on the list", func(m Model) bool { return m.session == nil })
 	if len(h.m.unwritten) != 1 {
@@ -226,4 +227,32 @@ func TestPaneSaysWhenTheAuditStoreStopsAndComesBack(t *testing.T) {
 	if !slices.Contains(h.audit.actions(), audit.ActionReasonOverridden) {
 		t.Fatal("the override was not written once the store was back")
 	}
+}
+
+// A resumed program takes up the retries of left attempts' journals that
+// still wait for the audit (their timer went with the old program).
+func TestResumedProgramRetriesLeftJournals(t *testing.T) {
+	var au *outageAudit
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
+		d.Audit = au
+	}})
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	left := &auditQueue{retryGap: time.Millisecond}
+	left.push([]audit.Record{{Action: audit.ActionOutcome, Session: "left-1", Seq: 9}})
+	au.setDown(true)
+	_ = left.drain(au) // the store fails it: it waits
+	h.m.unwritten = append(h.m.unwritten, left)
+	au.setDown(false)
+	h.m = Resume(context.Background(), h.m, h.deps, h.clock.Now())
+	h.exec(h.m.Init())
+	h.until("the left journal written by the resumed program", func(Model) bool {
+		for _, r := range h.audit.records() {
+			if r.Session == "left-1" {
+				return true
+			}
+		}
+		return false
+	})
 }

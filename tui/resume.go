@@ -72,6 +72,11 @@ func Resume(ctx context.Context, parked Model, deps Deps, dropped time.Time) Mod
 		}
 		cmds = append(cmds, s.flush(&c))
 	}
+	if len(m.unwritten) > 0 {
+		// Left attempts' records still waiting for the audit: their
+		// retries went with the old program.
+		cmds = append(cmds, retryAuditLater())
+	}
 	m.syncKeys()
 	m.resumed = tea.Batch(cmds...)
 	return m
