@@ -687,7 +687,8 @@ func PastAttempts(records []audit.Record, accountID string) []PastAttempt {
 			mine = append(mine, r)
 		}
 	}
-	audit.InAttemptOrder(mine) // each attempt's records in the order they happened
+	mine = audit.WithoutRepeats(mine) // a record written twice (a retried commit) happened once
+	audit.InAttemptOrder(mine)        // each attempt's records in the order they happened
 	byID := map[string]*acc{}
 	var order []string
 	for _, r := range mine {

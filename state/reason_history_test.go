@@ -1,6 +1,7 @@
 package state
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -149,5 +150,29 @@ func TestPastAttemptsReadsDescribesSentences(t *testing.T) {
 		if e != tc.errType || isErr != (tc.errType != "") || p != tc.exitPage || isExit != (tc.exitPage != "") {
 			t.Errorf("%q: error %q (%v) exit %q (%v)", s, e, isErr, p, isExit)
 		}
+	}
+}
+
+// A record the audit holds twice (a write retried after a commit that
+// timed out once the store had taken it) happened once: one INVALID_OTP
+// is not "twice", which would say MFA; the summary line is the same.
+func TestARecordWrittenTwiceCountsOnce(t *testing.T) {
+	acct := account(mono.StatusAvailable, full...)
+	recs := runAttempt(t, "s1", acct, at0914, []mono.WidgetEvent{
+		onEvent(mono.EventError, mono.EventData{ErrorType: "INVALID_OTP", ErrorMessage: "The OTP entered is wrong"}),
+	}, &Event{Kind: AgentEnded})
+	var twice []audit.Record
+	for _, r := range recs {
+		twice = append(twice, r)
+		if r.Action == audit.ActionWidgetEvent || r.Action == audit.ActionOutcome {
+			twice = append(twice, r)
+		}
+	}
+	once, got := PastAttempts(recs, acct.ID), PastAttempts(twice, acct.ID)
+	if len(got) != 1 || !slices.Equal(got[0].Errors, []string{"INVALID_OTP"}) || !reflect.DeepEqual(once, got) {
+		t.Fatalf("with repeats %+v, without %+v", got, once)
+	}
+	if a, b := audit.Summarize(recs, acct.ID, at1500), audit.Summarize(twice, acct.ID, at1500); a.Line != b.Line || !reflect.DeepEqual(a.Attempts, b.Attempts) {
+		t.Fatalf("summary with repeats %q, without %q", b.Line, a.Line)
 	}
 }

@@ -42,3 +42,28 @@ func InAttemptOrder(recs []Record) {
 	}
 	copy(recs, sorted)
 }
+
+// WithoutRepeats returns recs without a record whose (Session, Seq) an
+// earlier one already has (Seq > 0): the same record written twice, as a
+// retry after a commit that timed out once the store had in fact written
+// it can leave. Readers that count what happened (an attempt's errors, its
+// outcome) read each record once; the audit itself keeps both.
+func WithoutRepeats(recs []Record) []Record {
+	type key struct {
+		session string
+		seq     int
+	}
+	seen := map[key]bool{}
+	out := recs[:0:0]
+	for _, r := range recs {
+		if r.Session != "" && r.Seq > 0 {
+			k := key{r.Session, r.Seq}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -59,6 +59,7 @@ func Summarize(recs []Record, account string, now time.Time) Summary {
 			mine = append(mine, r)
 		}
 	}
+	mine = WithoutRepeats(mine)
 	InAttemptOrder(mine)
 	type acc struct {
 		s       AttemptSummary
