@@ -155,20 +155,7 @@ func TestEndLiveWaitsForTheStoppedProgramsLastRead(t *testing.T) {
 	go func() { ended <- h.m.EndLive("The server restarted while the attempt was live.") }()
 	// Let the wait go on once EndLive has asked it to stop (or EndLive
 	// has already finished without asking: the bug).
-	in := h.m.session.inbox
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		in.mu.Lock()
-		asked := in.epoch > 0
-		in.mu.Unlock()
-		if asked || len(ended) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("EndLive neither finished nor stopped the page's wait")
-		}
-		runtime.Gosched()
-	}
+	waitStopAsked(t, h.m.session.inbox, func() bool { return len(ended) > 0 })
 	close(sa.release)
 	var got bool
 	select {
@@ -196,4 +183,24 @@ func outcomesRecorded(h *harness) []string {
 		}
 	}
 	return out
+}
+
+// waitStopAsked waits until something has asked the page's wait to stop
+// (stopReading) or finished says the taker returned without asking (the
+// bug the stall tests catch).
+func waitStopAsked(t *testing.T, in *eventInbox, finished func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		in.mu.Lock()
+		asked := in.epoch > 0
+		in.mu.Unlock()
+		if asked || finished() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("neither finished nor stopped the page's wait")
+		}
+		runtime.Gosched()
+	}
 }

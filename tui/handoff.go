@@ -72,6 +72,7 @@ func (m Model) HandOff(from string) (h Handoff, page Page, ok bool, err error) {
 		case <-s.page.Done():
 		default:
 			page = s.page
+			s.inbox.stopReading() // the stopped program's last read lands first
 			h.Pending = s.inbox.take()
 		}
 	}
@@ -95,7 +96,11 @@ func ResumeHandedOver(ctx, life context.Context, deps Deps, h Handoff) (Model, e
 	}
 	m := NewResumable(ctx, life, deps)
 	s := &sessionScreen{att: att, sess: sess, account: sess.Account(), status: newStatusPane(), journal: &auditQueue{},
-		contract: h.Contract, hosted: h.Hosted}
+		contract: h.Contract, hosted: h.Hosted,
+		// The reason came with the attempt, from the details the old
+		// replica read: a mint after Back to Explaining does not wait
+		// for a read nobody asked for.
+		detailSeq: 1, detailSeen: 1}
 	for _, l := range h.History {
 		s.status.add(statusLine{at: l.At, tone: l.Tone, text: l.Text})
 	}
