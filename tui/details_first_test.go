@@ -2,9 +2,11 @@ package tui
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/reauth/reauth/state"
 )
@@ -119,5 +121,24 @@ func TestStartAnywayIsWithdrawnWhenTheNeedArrives(t *testing.T) {
 	}
 	if ph := h.m.session.sess.Phase(); ph != state.Explaining {
 		t.Fatalf("withdrawing the question minted: %s", ph)
+	}
+}
+
+// t pressed before the details, then the server starts draining (new
+// attempts off): when the details land, nothing is minted.
+func TestMintWaitingForDetailsIsSpentByADrain(t *testing.T) {
+	hs := &heldSignals{release: make(chan struct{})}
+	hs.needs.Store(true)
+	h := newHarness(t, harnessOpts{width: 100, height: 40, tweak: hs.tweak})
+	openHealthy(t, h)
+	h.key("t")
+	h.send(DrainNotice{Until: h.clock.Now().Add(5 * time.Minute)})
+	close(hs.release)
+	h.until("details", func(m Model) bool { return m.session.detailsIn() })
+	if ph := h.m.session.sess.Phase(); ph != state.Explaining {
+		t.Fatalf("minted during a drain: %s", ph)
+	}
+	if slices.Contains(h.sb.RequestLog(), "POST /accounts/"+h.m.session.account.ID+"/reauthorise") {
+		t.Fatal("a mint reached Mono during a drain")
 	}
 }

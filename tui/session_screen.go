@@ -212,7 +212,9 @@ func (s *sessionScreen) afterDetails(c *screenCtx) tea.Cmd {
 	needs := s.sess.Reason().NeedsReauth()
 	if s.mintWhenIn {
 		s.mintWhenIn = false
-		if s.sess.Phase() != state.Explaining || s.dialog != noDialog {
+		if s.sess.Phase() != state.Explaining || s.dialog != noDialog || !c.keys.Mint.Enabled() {
+			// Moved on, asked something else, or minting was turned off
+			// meanwhile (a server drain): the key press is spent.
 			return nil
 		}
 		s.notice = ""
