@@ -36,6 +36,10 @@ type parkedAttempt struct {
 
 	stopRecording context.CancelFunc // nil while nothing records
 	recorded      chan struct{}      // closed when the recording goroutine returns
+
+	// lost hears how many audit records the attempt's end could not write
+	// (the store down): set by park, nil before.
+	lost func(records int)
 }
 
 // record starts applying and recording the page's events while the
@@ -67,6 +71,9 @@ func (p *parkedAttempt) stopRecorder() {
 func (p *parkedAttempt) end(why string) bool {
 	p.stopRecorder()
 	ended := p.model.EndLive(why)
+	if n := p.model.WriteUnwritten(true); n > 0 && p.lost != nil {
+		p.lost(n)
+	}
 	if p.pages != nil {
 		p.pages.closeAll()
 	}
@@ -86,6 +93,10 @@ func (s *Server) park(p *parkedAttempt) bool {
 		return false
 	}
 	p.timer = time.AfterFunc(grace, func() { s.expire(fp, p) })
+	p.lost = func(n int) {
+		s.logger.Error("audit records lost: the store did not take them before the session ended",
+			append(agentAttrs(p.agent), "records", n)...)
+	}
 	s.parked[fp] = p
 	p.record()
 	s.logger.Info("connection dropped under a live attempt; kept for the agent to come back",
