@@ -137,20 +137,7 @@ func (a *stallingAudit) Guard(secrets ...string) {
 // customer who had succeeded. Now whoever takes the page over stops that
 // wait and waits for it first.
 func TestEndLiveWaitsForTheStoppedProgramsLastRead(t *testing.T) {
-	sa := &stallingAudit{code: "code_live_abc", entered: make(chan struct{}), release: make(chan struct{})}
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		sa.memAudit = d.Audit.(*memAudit)
-		d.Audit = sa
-	}})
-	h.audit = sa.memAudit
-	openWrongOTP(t, h)
-	h.mintAndOpenPage()
-	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess, Data: mono.EventData{Code: sa.code}}
-	select {
-	case <-sa.entered: // the wait has the event in hand, not yet in the inbox
-	case <-time.After(10 * time.Second):
-		t.Fatal("the page's wait never read the event")
-	}
+	h, sa := stalledSuccess(t, "code_live_abc")
 	ended := make(chan bool, 1)
 	go func() { ended <- h.m.EndLive("The server restarted while the attempt was live.") }()
 	// Let the wait go on once EndLive has asked it to stop (or EndLive
@@ -203,4 +190,27 @@ func waitStopAsked(t *testing.T, in *eventInbox, finished func() bool) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// stalledSuccess opens a page on a harness whose audit stalls the page's
+// wait on code, and has the customer succeed with it: it returns once the
+// wait has the success in hand and not yet in the inbox (as when its
+// program stops at that instant). close(sa.release) lets the wait go on.
+func stalledSuccess(t *testing.T, code string) (*harness, *stallingAudit) {
+	t.Helper()
+	sa := &stallingAudit{code: code, entered: make(chan struct{}), release: make(chan struct{})}
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		sa.memAudit = d.Audit.(*memAudit)
+		d.Audit = sa
+	}})
+	h.audit = sa.memAudit
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess, Data: mono.EventData{Code: sa.code}}
+	select {
+	case <-sa.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the page's wait never read the event")
+	}
+	return h, sa
 }

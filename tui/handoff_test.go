@@ -4,28 +4,13 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/reauth/reauth/mono"
 )
 
 // HandOff gives the receiving replica the event the stopped program's page
 // wait had just taken off the channel (it stops that wait and waits for it
 // first): the customer's success is among the pending events, not lost.
 func TestHandOffWaitsForTheStoppedProgramsLastRead(t *testing.T) {
-	sa := &stallingAudit{code: "code_live_handoff", entered: make(chan struct{}), release: make(chan struct{})}
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		sa.memAudit = d.Audit.(*memAudit)
-		d.Audit = sa
-	}})
-	h.audit = sa.memAudit
-	openWrongOTP(t, h)
-	h.mintAndOpenPage()
-	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess, Data: mono.EventData{Code: sa.code}}
-	select {
-	case <-sa.entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the page's wait never read the event")
-	}
+	h, sa := stalledSuccess(t, "code_live_handoff")
 	type result struct {
 		ho  Handoff
 		ok  bool
