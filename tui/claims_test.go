@@ -371,3 +371,52 @@ func TestOwnInterruptedAttemptIsSaidAsYours(t *testing.T) {
 		t.Fatalf("the pane does not say it was her own:\n%s", v)
 	}
 }
+
+// The History does not say "no outcome" of an attempt the team's claims
+// say is running elsewhere: it says "in progress", or "interrupted" when
+// the server running it went silent.
+func TestHistorySaysALiveAttemptIsInProgress(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gone bool
+		want string
+	}{{"live", false, "in progress"}, {"its server went silent", true, "interrupted"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			team := newTeamClaims()
+			bola := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
+				d.Agent = "bola"
+				d.Claims = team.as("bola", d.Now)
+				d.ReplicaGone = func(string, time.Time) bool { return tc.gone }
+			}})
+			bola.until("loaded", loaded)
+			var id string
+			for _, a := range bola.m.search.accounts {
+				if strings.Contains(a.Name, "Okonkwo") {
+					id = a.ID
+				}
+			}
+			at := bola.clock.Now()
+			// Ada's attempt so far, as the shared audit holds it: no outcome yet.
+			for i, act := range []audit.Action{audit.ActionSessionStarted, audit.ActionTokenMintRequested, audit.ActionTokenMinted, audit.ActionPageOpened} {
+				bola.audit.Record(audit.Record{Time: at, Agent: audit.Agent{User: "ada"}, Session: "ada-1", Seq: i + 1, Account: id, Action: act})
+			}
+			if _, err := team.m.Take(context.Background(), claim.Take{Account: id, Holder: audit.Agent{User: "ada", Via: audit.ViaSSH},
+				Attempt: "ada-1", Phase: "page live", Replica: "r0", Now: at}); err != nil {
+				t.Fatal(err)
+			}
+			openWrongOTP(t, bola)
+			historyLine := func(m Model) string {
+				for _, l := range strings.Split(plain(m), "\n") {
+					if strings.Contains(l, "History ") {
+						return l
+					}
+				}
+				return ""
+			}
+			bola.until("ada's attempt in the History", func(m Model) bool { return strings.Contains(historyLine(m), "ada") })
+			if l := historyLine(bola.m); !strings.Contains(l, tc.want) || strings.Contains(l, "no outcome") {
+				t.Fatalf("History %q, want ada's attempt %s:\n%s", l, tc.want, plain(bola.m))
+			}
+		})
+	}
+}

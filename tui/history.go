@@ -27,13 +27,24 @@ const (
 	historyIndent = "     "
 )
 
+// liveElsewhere is an attempt on the account that the team's claims say is
+// running somewhere else (a colleague's, or the agent's other session), or
+// was until its server went silent: the audit has no outcome for it yet,
+// and the History says what the claim knows instead of "no outcome".
+type liveElsewhere struct {
+	attempt string // its audit session id; "": none
+	word    string // "in progress", "interrupted"
+}
+
 // historyLines is the account screen's History block, at most room lines
 // (none when room < 1): the audit's summary line, then up to
 // maxHistoryRows earlier attempts, one line each (when, who, contract,
 // outcome and verification, the errors seen). current is the attempt on
-// screen: it is not an earlier attempt, so it is never listed. h nil: not
-// read (yet), nothing shown.
-func historyLines(st *Styles, h *accountHistory, current string, now time.Time, width, room int) []string {
+// screen: it is not an earlier attempt, so it is never listed. When the
+// newest is live's attempt, the rows alone are shown (the summary line
+// would say "no outcome recorded" of it). h nil: not read (yet), nothing
+// shown.
+func historyLines(st *Styles, h *accountHistory, current string, live liveElsewhere, now time.Time, width, room int) []string {
 	if h == nil || room < 1 {
 		return nil
 	}
@@ -53,13 +64,14 @@ func historyLines(st *Styles, h *accountHistory, current string, now time.Time, 
 		return []string{label + st.Faint.Render("no earlier attempts")}
 	}
 	earlier = earlier[:min(len(earlier), maxHistoryRows)]
-	rows := historyRows(st, earlier, now)
+	rows := historyRows(st, earlier, live, now)
 	var out []string
-	if h.summary.Attempts[0].Session != current {
+	if newest := h.summary.Attempts[0]; newest.Session != current && (newest.Session != live.attempt || newest.Outcome != "") {
 		// The summary line speaks of the newest attempt, an earlier one.
 		out = append(out, label+st.Value.Render(h.summary.Line))
 	} else {
-		// The newest is this one (a re-read after its mint): the rows alone.
+		// The newest is this one (a re-read after its mint), or one the
+		// claims say is live elsewhere: the rows alone.
 		out = append(out, label+rows[0])
 		rows = rows[1:]
 	}
@@ -74,7 +86,7 @@ func historyLines(st *Styles, h *accountHistory, current string, now time.Time, 
 
 // historyRows renders attempts one line each, their columns aligned:
 // when, who, contract, outcome (and verification), the errors seen.
-func historyRows(st *Styles, attempts []audit.AttemptSummary, now time.Time) []string {
+func historyRows(st *Styles, attempts []audit.AttemptSummary, live liveElsewhere, now time.Time) []string {
 	const cols = 4
 	plain := make([][cols]string, len(attempts))
 	styled := make([][cols]string, len(attempts))
@@ -90,7 +102,7 @@ func historyRows(st *Styles, attempts []audit.AttemptSummary, now time.Time) []s
 			contract = "—" // it never got as far as a token or a link
 		}
 		when := historyTime(a.At, now)
-		oPlain, oStyled := historyOutcome(st, a)
+		oPlain, oStyled := historyOutcome(st, a, live)
 		plain[i] = [cols]string{when, who, contract, oPlain}
 		styled[i] = [cols]string{st.Faint.Render(when), st.Value.Render(who), st.Faint.Render(contract), oStyled}
 		for j, p := range plain[i] {
@@ -117,7 +129,10 @@ func historyRows(st *Styles, attempts []audit.AttemptSummary, now time.Time) []s
 
 // historyOutcome is an attempt's outcome and verification, plain (for the
 // column's width) and styled by their typed tones.
-func historyOutcome(st *Styles, a audit.AttemptSummary) (plain, styled string) {
+func historyOutcome(st *Styles, a audit.AttemptSummary, live liveElsewhere) (plain, styled string) {
+	if a.Outcome == "" && live.attempt != "" && a.Session == live.attempt {
+		return live.word, st.Tone(state.ToneWarning).Render(live.word)
+	}
 	if a.Outcome == "" {
 		return "no outcome", st.Tone(state.ToneFaint).Render("no outcome")
 	}

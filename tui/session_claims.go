@@ -388,7 +388,7 @@ func (s *sessionScreen) heldLine(c *screenCtx) string {
 		return "" // (the question says it all)
 	}
 	now := c.now()
-	if o.Replica != "" && c.deps.ReplicaGone != nil && c.deps.ReplicaGone(o.Replica, o.Updated) {
+	if s.otherInterrupted(c) {
 		// Its replica went silent in the registry (most likely killed or
 		// its host lost; all we know is it stopped saying it is alive): the
 		// other replicas no longer forward its page, whatever the claim
@@ -414,6 +414,28 @@ func (s *sessionScreen) heldLine(c *screenCtx) string {
 		line += " (no word from their program since " + o.Updated.In(now.Location()).Format("15:04") + ": t takes it without asking them)"
 	}
 	return line
+}
+
+// otherInterrupted reports whether the claim of another attempt on the
+// account names a replica that went silent in the registry: its attempt
+// was interrupted.
+func (s *sessionScreen) otherInterrupted(c *screenCtx) bool {
+	o := s.claims.other
+	return o != nil && o.Replica != "" && c.deps.ReplicaGone != nil && c.deps.ReplicaGone(o.Replica, o.Updated)
+}
+
+// liveElsewhere is the attempt another live claim on the account names,
+// for the History ("in progress", or "interrupted" when its server went
+// silent); none when this attempt holds the claim.
+func (s *sessionScreen) liveElsewhere(c *screenCtx) liveElsewhere {
+	o := s.claims.other
+	if o == nil || !o.Live() || s.claims.holding || o.Attempt == s.id() {
+		return liveElsewhere{}
+	}
+	if s.otherInterrupted(c) {
+		return liveElsewhere{attempt: o.Attempt, word: "interrupted"}
+	}
+	return liveElsewhere{attempt: o.Attempt, word: "in progress"}
 }
 
 // takeOverQuestion is the confirmTakeOver dialog's text.

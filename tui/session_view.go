@@ -174,7 +174,7 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 	if s.compactReason() && !s.showWhy {
 		minPane = historyPaneRows
 	}
-	top = append(top, historyLines(st, s.history, s.id(), now, width, height-len(top)-len(rest)-len(bottom)-minPane)...)
+	top = append(top, historyLines(st, s.history, s.id(), s.liveElsewhere(c), now, width, height-len(top)-len(rest)-len(bottom)-minPane)...)
 	top = append(top, rest...)
 	paneH := max(1, height-len(top)-len(bottom))
 	pane := s.status.view(*st, width, paneH)
