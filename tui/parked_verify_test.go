@@ -193,3 +193,34 @@ func TestParkedRecorderEndsWhenNothingIsLeft(t *testing.T) {
 		t.Fatalf("verification records %+v, want StillSyncing", recs)
 	}
 }
+
+// When the grace ends in the middle of the check, FinishCheck carries it
+// to its answer (here Mono confirms: VERIFIED) with the recorder stopped.
+func TestFinishCheckRecordsTheAnswer(t *testing.T) {
+	var sm *syncedMono
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		sm = &syncedMono{MonoAPI: d.Mono}
+		d.Mono = sm
+		d.VerifyFor = time.Minute
+	}})
+	stop := parkAndSucceed(t, h)
+	reads := func() int {
+		sm.mu.Lock()
+		defer sm.mu.Unlock()
+		return sm.reads
+	}
+	before := reads()
+	pollUntil(t, "a re-read while the agent is away", func() bool { return reads() > before })
+	stop() // the grace ends: the recorder stops mid-check
+	if len(verificationRecords(h)) != 0 {
+		t.Fatal("fixture: the check already had its answer")
+	}
+	sm.mu.Lock()
+	sm.synced = true
+	sm.mu.Unlock()
+	h.m.FinishCheck(context.Background(), h.clock.Now())
+	recs := verificationRecords(h)
+	if len(recs) != 1 || recs[0].Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want one VERIFIED", recs)
+	}
+}

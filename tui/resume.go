@@ -185,6 +185,34 @@ func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
 	}
 }
 
+// FinishCheck carries on checking the account after a success, as the
+// parked recorder does, until the check has its answer (VERIFIED, or "not
+// confirmed" once Deps.VerifyFor has passed) or ctx ends: for a parked
+// attempt whose grace ends in the middle of the check, so that its result
+// is recorded rather than dropped with the model. I/O: call it outside any
+// program, with the recorder stopped. It returns at once when the attempt
+// is not being checked.
+func (m Model) FinishCheck(ctx context.Context, dropped time.Time) {
+	s := m.session
+	if s == nil {
+		return
+	}
+	// A bound beyond VerifyFor plus one backoff, should the clock or Mono
+	// misbehave.
+	ctx, cancel := context.WithTimeout(ctx, m.deps.VerifyFor+30*time.Second)
+	defer cancel()
+	for s.sess.Phase() == state.Verifying {
+		t := time.NewTimer(verifyBackoff(m.deps.VerifyEvery, s.sess.Verification().Checks))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		m.verifyParked(ctx, dropped)
+	}
+}
+
 // verifyParked is one post-success re-read of the account for a parked
 // model, applied and recorded as onVerify does in a program. A re-read cut
 // short by the recorder's stop is not applied: the resumed program reads

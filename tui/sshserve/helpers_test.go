@@ -71,6 +71,8 @@ type fixtureOpts struct {
 	claimsEvery time.Duration
 	// resumeGrace is Config.ResumeGrace.
 	resumeGrace time.Duration
+	// verifyFor is the programs' Deps.VerifyFor (0: 20s).
+	verifyFor time.Duration
 	// Replicas: publicURL is the pages' shared public URL (a load
 	// balancer's), replicaID this replica's id, and sameKeysAs another
 	// fixture whose agents' keys this one lets in (one team, two replicas).
@@ -94,6 +96,8 @@ type fixture struct {
 	sb       *sandbox.Server
 	rt       *app.Runtime
 	srv      *Server
+	// verifyFor is fixtureOpts.verifyFor (0: the default).
+	verifyFor time.Duration
 	// connected counts sessions between Config.Connected and its end.
 	connected atomic.Int64
 	logs      *syncBuffer
@@ -111,7 +115,7 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.accounts == 0 {
 		o.accounts = 60
 	}
-	f := &fixture{t: t, dir: t.TempDir(), keys: map[string]gossh.Signer{}, logs: &syncBuffer{}}
+	f := &fixture{t: t, dir: t.TempDir(), keys: map[string]gossh.Signer{}, logs: &syncBuffer{}, verifyFor: o.verifyFor}
 	f.keysPath = filepath.Join(f.dir, "authorized_keys")
 	var lines strings.Builder
 	lines.WriteString("# reauth support agents\n")
@@ -227,6 +231,9 @@ func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
 		return nil
 	}
 	d.VerifyEvery, d.VerifyFor = 50*time.Millisecond, 20*time.Second
+	if f.verifyFor > 0 {
+		d.VerifyFor = f.verifyFor
+	}
 	return d
 }
 

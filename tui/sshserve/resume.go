@@ -168,6 +168,11 @@ func (s *Server) expire(fp string, p *parkedAttempt) {
 	delete(s.parked, fp)
 	s.mu.Unlock()
 	s.logger.Info("the agent did not come back; their attempt ends", agentAttrs(p.agent)...)
+	// A customer who succeeded while the agent was away may still have the
+	// account being checked: its answer is recorded before the attempt is
+	// let go (at most VerifyFor more).
+	p.stopRecorder()
+	p.model.FinishCheck(context.Background(), p.at)
 	if p.end("The agent's connection dropped and they did not come back within " + s.cfg.ResumeGrace.String() +
 		"; the customer's page stopped.") {
 		s.rememberLapsed(fp, tui.Stranded{Account: p.model.AttemptAccount(), EndedAway: time.Now(), Grace: s.cfg.ResumeGrace})

@@ -159,8 +159,10 @@ func TestColleagueSeesTheHolderIsAway(t *testing.T) {
 // a customer who succeeded. A colleague meanwhile reads where the customer
 // is, with ada still away.
 func TestCustomerWhoSucceedsWhileTheAgentIsAwayIsRecordedAtOnce(t *testing.T) {
+	// A short check after the success (the sandbox never confirms a success
+	// the test posts): the grace's end waits for its answer.
 	f := newFixture(t, fixtureOpts{agents: []string{"ada", "bola"}, database: "sqlite", resumeGrace: time.Minute,
-		claimsEvery: 100 * time.Millisecond})
+		claimsEvery: 100 * time.Millisecond, verifyFor: 2 * time.Second})
 	ada := f.open("ada", termOpts{width: 120, height: 40})
 	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
 	postEvent(t, pageURL, 1, "load", "", nil)
@@ -220,6 +222,17 @@ func TestCustomerWhoSucceedsWhileTheAgentIsAwayIsRecordedAtOnce(t *testing.T) {
 	}
 	if code := pageStatus(t, pageURL); code != http.StatusGone {
 		t.Fatalf("the page answers %d after the attempt ended", code)
+	}
+	// The check after the success had its answer recorded before the
+	// attempt was let go ("not confirmed": the sandbox never confirms it).
+	var checked bool
+	for _, r := range f.auditOf(adaFP).records() {
+		if r.Action == audit.ActionVerification && r.Session == outcome.Session {
+			checked = true
+		}
+	}
+	if !checked {
+		t.Fatal("the grace ended with the account's check unanswered and unrecorded")
 	}
 	for _, r := range f.auditOf(adaFP).records() {
 		if r.Action == audit.ActionOutcome && r.Outcome != "SUCCEEDED" {
