@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"image/color"
 	"io"
 	"os"
@@ -73,6 +74,9 @@ type fixtureOpts struct {
 	resumeGrace time.Duration
 	// verifyFor is the programs' Deps.VerifyFor (0: 20s).
 	verifyFor time.Duration
+	// auditDown, when set and true, makes the programs' audit fail every
+	// write as a store that went away does.
+	auditDown *atomic.Bool
 	// Replicas: publicURL is the pages' shared public URL (a load
 	// balancer's), replicaID this replica's id, and sameKeysAs another
 	// fixture whose agents' keys this one lets in (one team, two replicas).
@@ -98,6 +102,7 @@ type fixture struct {
 	srv      *Server
 	// verifyFor is fixtureOpts.verifyFor (0: the default).
 	verifyFor time.Duration
+	auditDown *atomic.Bool // fixtureOpts.auditDown
 	// connected counts sessions between Config.Connected and its end.
 	connected atomic.Int64
 	logs      *syncBuffer
@@ -115,7 +120,8 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	if o.accounts == 0 {
 		o.accounts = 60
 	}
-	f := &fixture{t: t, dir: t.TempDir(), keys: map[string]gossh.Signer{}, logs: &syncBuffer{}, verifyFor: o.verifyFor}
+	f := &fixture{t: t, dir: t.TempDir(), keys: map[string]gossh.Signer{}, logs: &syncBuffer{}, verifyFor: o.verifyFor,
+		auditDown: o.auditDown}
 	f.keysPath = filepath.Join(f.dir, "authorized_keys")
 	var lines strings.Builder
 	lines.WriteString("# reauth support agents\n")
@@ -233,6 +239,9 @@ func (f *fixture) newDeps(agent audit.Agent) tui.Deps {
 	d.VerifyEvery, d.VerifyFor = 50*time.Millisecond, 20*time.Second
 	if f.verifyFor > 0 {
 		d.VerifyFor = f.verifyFor
+	}
+	if f.auditDown != nil {
+		d.Audit = outageRecorder{inner: d.Audit, down: f.auditDown}
 	}
 	return d
 }
@@ -546,4 +555,30 @@ func (tm *terminal) anyColour() bool {
 		}
 	}
 	return false
+}
+
+// outageRecorder is a program's audit whose store can go away (down): then
+// every write fails, as the runtime's does when PostgreSQL is unreachable.
+type outageRecorder struct {
+	inner tui.Recorder
+	down  *atomic.Bool
+}
+
+func (o outageRecorder) Record(r audit.Record) { _ = o.Append(r) }
+
+func (o outageRecorder) Append(r audit.Record) error {
+	if o.down.Load() {
+		return errors.New("audit store: connection refused")
+	}
+	if a, ok := o.inner.(tui.Appender); ok {
+		return a.Append(r)
+	}
+	o.inner.Record(r)
+	return nil
+}
+
+func (o outageRecorder) Guard(secrets ...string) {
+	if g, ok := o.inner.(tui.SecretGuard); ok {
+		g.Guard(secrets...)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,5 +242,51 @@ func TestCustomerWhoSucceedsWhileTheAgentIsAwayIsRecordedAtOnce(t *testing.T) {
 		if strings.Contains(r.Detail, "code_away_test") || strings.Contains(r.Event, "code_away_test") {
 			t.Fatalf("the onSuccess code reached the audit: %+v", r)
 		}
+	}
+}
+
+// An agent's session that ends during an audit outage, with the attempt's
+// records still waiting, does not drop them silently: the pane said the
+// store was not taking them, the session's end tries once more, and the
+// server logs how many are lost.
+func TestSessionEndDuringAnAuditOutageLogsTheLostRecords(t *testing.T) {
+	var down atomic.Bool
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, database: "sqlite", auditDown: &down})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	down.Store(true)
+	postEvent(t, pageURL, 1, "event", "SUBMIT_CREDENTIALS", nil)
+	ada.waitText("Audit store not taking records")
+	_ = ada.client.Close() // the connection drops (no resume grace here): the session ends
+	eventually(t, "the lost records logged", func() bool {
+		return strings.Contains(f.logs.String(), "audit records lost")
+	})
+	if s := f.logs.String(); !strings.Contains(s, "records=") {
+		t.Fatalf("the log line does not say how many:\n%s", s)
+	}
+}
+
+// The same for a parked attempt whose grace ends during an audit outage:
+// kept while parked (nothing logged), logged when it is let go.
+func TestParkedEndDuringAnAuditOutageLogsTheLostRecords(t *testing.T) {
+	var down atomic.Bool
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, database: "sqlite", auditDown: &down, resumeGrace: time.Minute})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	down.Store(true)
+	postEvent(t, pageURL, 1, "event", "SUBMIT_CREDENTIALS", nil)
+	ada.waitText("Audit store not taking records")
+	_ = ada.client.Close()
+	eventually(t, "ada's attempt parked", func() bool { return f.srv.parkedCount() == 1 })
+	if strings.Contains(f.logs.String(), "audit records lost") {
+		t.Fatalf("records said lost while the attempt is still kept:\n%s", f.logs.String())
+	}
+	adaFP := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	f.srv.mu.Lock()
+	p := f.srv.parked[adaFP]
+	f.srv.mu.Unlock()
+	f.srv.expire(adaFP, p)
+	if !strings.Contains(f.logs.String(), "audit records lost") {
+		t.Fatalf("the parked attempt's end did not log its lost records:\n%s", f.logs.String())
 	}
 }
