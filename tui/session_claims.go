@@ -11,7 +11,15 @@ import (
 
 	"github.com/reauth/reauth/internal/claim"
 	"github.com/reauth/reauth/state"
+	"github.com/reauth/reauth/state/audit"
 )
+
+// isMe reports whether a claim's holder is this program's agent, by their
+// SSH key (another session of theirs: a second terminal, a reconnect), so
+// they are never named to themselves as a colleague.
+func (c *screenCtx) isMe(holder audit.Agent) bool {
+	return holder.KeyFingerprint != "" && holder.KeyFingerprint == c.deps.AgentKey
+}
 
 // The account screen's part in the team's claims (Deps.Claims): one live
 // attempt per account. The attempt takes its account's claim when the agent
@@ -204,7 +212,7 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 			who := claim.Name(f.Holder)
 			s.journal.push(s.att.TookOverInterrupted(who, f.Attempt, f.Replica, c.now()))
 			whose := who + "'s"
-			if k := f.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey {
+			if c.isMe(f.Holder) {
 				whose = "your own" // a reconnect after the replica running it died
 			}
 			s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: "You took this account from " + whose +
@@ -213,7 +221,7 @@ func (s *sessionScreen) onClaimTake(c *screenCtx, msg claimTakeMsg) tea.Cmd {
 			who := claim.Name(f.Holder)
 			s.journal.push(s.att.TookOver(who, f.Attempt, f.Stale, c.now()))
 			text := "You took over this account from " + who
-			if k := f.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey {
+			if c.isMe(f.Holder) {
 				text = "You took over this account from your other session"
 			}
 			if f.Stale {
@@ -272,8 +280,7 @@ func (s *sessionScreen) onClaim(c *screenCtx, cl claim.Claim) tea.Cmd {
 		at = f.At
 	}
 	before := s.sess.Phase()
-	self := cl.Holder.KeyFingerprint != "" && cl.Holder.KeyFingerprint == c.deps.AgentKey
-	if s.apply(c, state.Event{Kind: state.ClaimTaken, By: claim.Name(cl.Holder), BySelf: self, At: at}) != nil {
+	if s.apply(c, state.Event{Kind: state.ClaimTaken, By: claim.Name(cl.Holder), BySelf: c.isMe(cl.Holder), At: at}) != nil {
 		return nil
 	}
 	s.dialog = noDialog
@@ -396,7 +403,7 @@ func (s *sessionScreen) heldLine(c *screenCtx) string {
 		return claim.Name(o.Holder) + "'s attempt here was interrupted: the server running it went silent (last word " +
 			o.Updated.In(now.Location()).Format("15:04") + "); the other servers no longer serve its page. t starts a new attempt (nobody is asked)."
 	}
-	if k := o.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey && o.Parked.IsZero() {
+	if c.isMe(o.Holder) && o.Parked.IsZero() {
 		// The agent's own claim from another session: a second terminal,
 		// or a connection that dropped without the server noticing yet
 		// (its program still runs). Not "a colleague".
@@ -449,7 +456,7 @@ func (s *sessionScreen) takeOverQuestion(c *screenCtx) string {
 	if d := o.Doing(); d != "" {
 		what += " — " + d
 	}
-	if k := o.Holder.KeyFingerprint; k != "" && k == c.deps.AgentKey {
+	if c.isMe(o.Holder) {
 		return "Take it over from your other session (" + what + ")? Its page stops and it is told.  y / n"
 	}
 	return "Take over from " + who + " (" + what + ")? Their page stops; " + who + " is told.  y / n"
