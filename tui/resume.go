@@ -146,7 +146,7 @@ func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
 		var due <-chan time.Time
 		if s.sess.Phase() == state.Verifying {
 			if reread == nil {
-				reread = time.NewTimer(verifyBackoff(m.deps.VerifyEvery, s.sess.Verification().Checks))
+				reread = time.NewTimer(s.nextReread(m.deps))
 			}
 			due = reread.C
 		} else if p == nil {
@@ -202,7 +202,7 @@ func (m Model) FinishCheck(ctx context.Context, dropped time.Time) {
 	ctx, cancel := context.WithTimeout(ctx, m.deps.VerifyFor+30*time.Second)
 	defer cancel()
 	for s.sess.Phase() == state.Verifying {
-		t := time.NewTimer(verifyBackoff(m.deps.VerifyEvery, s.sess.Verification().Checks))
+		t := time.NewTimer(s.nextReread(m.deps))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -224,19 +224,10 @@ func (m Model) verifyParked(ctx context.Context, dropped time.Time) {
 	if ctx.Err() != nil {
 		return
 	}
-	ev := state.Event{Kind: state.VerifyResult, Generation: s.sess.Generation(), Account: a, Err: err,
-		GaveUp: c.now().Sub(s.verifyAt) >= c.deps.VerifyFor}
-	if err != nil {
-		ev.Account = mono.Account{}
-	}
 	before := s.sess.Phase()
-	if s.apply(&c, ev) != nil {
-		return
+	if s.applyReread(&c, s.sess.Generation(), a, err) {
+		m.settleParked(ctx, &c, before, dropped)
 	}
-	if err == nil {
-		s.account = mergeAccount(s.account, a)
-	}
-	m.settleParked(ctx, &c, before, dropped)
 }
 
 // applyWaiting applies the page's events that no program applied (the

@@ -730,20 +730,40 @@ func (s *sessionScreen) settle(c *screenCtx, before state.Phase) (dropped Page, 
 	return dropped, verify
 }
 
-func (s *sessionScreen) onVerify(c *screenCtx, msg verifyResultMsg) tea.Cmd {
-	now := c.now()
-	gaveUp := now.Sub(s.verifyAt) >= c.deps.VerifyFor
-	ev := state.Event{Kind: state.VerifyResult, Generation: msg.gen, Account: msg.account, Err: msg.err, GaveUp: gaveUp}
-	if msg.err != nil {
+// applyReread applies one post-success re-read of the account (a, or the
+// error that came instead) to the attempt, giving up once VerifyFor has
+// passed since the check began, and keeps a fresh read as the account's
+// copy. It reports whether the machine took it (false: a stale answer).
+// The program (onVerify) and a parked model (verifyParked) both use it.
+func (s *sessionScreen) applyReread(c *screenCtx, gen uint64, a mono.Account, err error) bool {
+	ev := state.Event{Kind: state.VerifyResult, Generation: gen, Account: a, Err: err,
+		GaveUp: c.now().Sub(s.verifyAt) >= c.deps.VerifyFor}
+	if err != nil {
 		ev.Account = mono.Account{}
 	}
 	if s.apply(c, ev) != nil {
+		return false
+	}
+	if err == nil {
+		s.account = mergeAccount(s.account, a)
+	}
+	return true
+}
+
+// nextReread is how long until the next post-success re-read: VerifyEvery,
+// doubling with each check done (verifyBackoff).
+func (s *sessionScreen) nextReread(d Deps) time.Duration {
+	return verifyBackoff(d.VerifyEvery, s.sess.Verification().Checks)
+}
+
+func (s *sessionScreen) onVerify(c *screenCtx, msg verifyResultMsg) tea.Cmd {
+	now := c.now()
+	if !s.applyReread(c, msg.gen, msg.account, msg.err) {
 		return nil
 	}
 	if msg.err == nil {
-		// The fresh read replaces the stale copy here and in the list, so
+		// The fresh read replaces the stale copy in the list too, so
 		// badges stop saying NEEDS REAUTH once Mono agrees.
-		s.account = mergeAccount(s.account, msg.account)
 		c.post(accountReadMsg{account: s.account})
 		s.verifyErr = ""
 	} else if hint := plainError(msg.err); hint != s.verifyErr {
@@ -753,7 +773,7 @@ func (s *sessionScreen) onVerify(c *screenCtx, msg verifyResultMsg) tea.Cmd {
 		s.status.add(statusLine{at: now, tone: state.ToneWarning, text: "Re-read failed, will retry: " + hint})
 	}
 	if s.sess.Phase() == state.Verifying && !msg.kicked { // kicked: the scheduled re-reads carry on by themselves
-		return tea.Batch(s.flush(c), verifyLater(c, msg.gen, s.account.ID, verifyBackoff(c.deps.VerifyEvery, s.sess.Verification().Checks)))
+		return tea.Batch(s.flush(c), verifyLater(c, msg.gen, s.account.ID, s.nextReread(c.deps)))
 	}
 	return s.flush(c)
 }
