@@ -698,11 +698,7 @@ func plainError(err error) string {
 	if errors.As(err, &ad) {
 		// Checked first: a commit that timed out is the store's, not
 		// Mono's (Mono was never asked).
-		why := mono.CleanText(ad.err.Error())
-		if errors.Is(ad.err, context.DeadlineExceeded) {
-			why = "the audit store did not answer in time"
-		}
-		return "the audit cannot be written, so no token was minted (" + why + ")"
+		return ad.Error()
 	}
 	var me *mono.Error
 	if errors.As(err, &me) {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -69,7 +70,16 @@ func mint(c *screenCtx, gen uint64, id string, journal *auditQueue) tea.Cmd {
 type auditDownError struct{ err error }
 
 func (e auditDownError) Error() string {
-	return "the audit cannot be written, so no token was minted (" + e.err.Error() + ")"
+	return "the audit cannot be written, so no token was minted (" + auditWhy(e.err) + ")"
+}
+
+// auditWhy is why the audit's store did not take a record, in the agent's
+// words: a commit that timed out is the store's silence (not Mono's).
+func auditWhy(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "the audit store did not answer in time"
+	}
+	return mono.CleanText(err.Error())
 }
 
 func (e auditDownError) Unwrap() error { return e.err }

@@ -189,10 +189,7 @@ func (s *sessionScreen) onAuditNews(c *screenCtx, msg auditNewsMsg) {
 	}
 	why := "it did not say why"
 	if msg.err != nil {
-		why = mono.CleanText(msg.err.Error())
-		if errors.Is(msg.err, context.DeadlineExceeded) {
-			why = "it did not answer in time"
-		}
+		why = auditWhy(msg.err)
 	}
 	s.status.add(statusLine{at: c.now(), tone: state.ToneWarning, text: fmt.Sprintf(
 		"Audit store not taking records (%s): %d waiting, written when it is back; no token can be minted meanwhile", why, msg.waiting)})
@@ -428,7 +425,7 @@ func (q *auditQueue) drain(rec Recorder) error {
 		q.last = app.Append(r)
 		switch {
 		case q.last == nil:
-		case errors.Is(q.last, audit.ErrRefused) || errors.Is(q.last, audit.ErrClosed):
+		case !audit.Retryable(q.last):
 			refused = true // never written, however often tried
 		default:
 			// The store did not take it: it and what follows wait, ahead

@@ -236,7 +236,7 @@ func (r *runner) write(recs []audit.Record, now bool) error {
 		err := r.opts.Audit.Append(r.unwritten[0])
 		switch {
 		case err == nil:
-		case errors.Is(err, audit.ErrRefused) || errors.Is(err, audit.ErrClosed):
+		case !audit.Retryable(err):
 			refused = fmt.Errorf("%w: %w", errAuditWrite, err) // never written, however often tried
 		default:
 			r.failedAt = time.Now()

@@ -178,6 +178,15 @@ var ErrClosed = errors.New("audit: log is closed")
 // Any other error from Append is the store's (or ErrClosed).
 var ErrRefused = errors.New("audit: record refused")
 
+// Retryable reports whether a failed Append may succeed if tried again
+// later: the store's failure (unreachable, a commit that timed out), not a
+// record refused for itself (ErrRefused) nor a closed log (ErrClosed).
+// Callers that keep what the store did not take (an outage) keep these
+// and drop the others.
+func Retryable(err error) bool {
+	return err != nil && !errors.Is(err, ErrRefused) && !errors.Is(err, ErrClosed)
+}
+
 // refusedError is a check's error, still itself (its message, ErrSecret)
 // and of the class ErrRefused.
 type refusedError struct{ err error }

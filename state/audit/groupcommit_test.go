@@ -229,4 +229,16 @@ func TestRefusedRecordsAreErrRefused(t *testing.T) {
 	if recs, _ := l.Stats(); recs != 0 {
 		t.Errorf("%d refused records written", recs)
 	}
+	// Retryable: the store's failures only.
+	for err, want := range map[error]bool{
+		nil:                        false,
+		l.Append(Record{Time: t0}): false, // refused
+		ErrClosed:                  false,
+		context.DeadlineExceeded:   true,
+		errors.New("postgres: connection refused"): true,
+	} {
+		if got := Retryable(err); got != want {
+			t.Errorf("Retryable(%v) = %v, want %v", err, got, want)
+		}
+	}
 }
