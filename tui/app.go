@@ -119,9 +119,7 @@ func (m Model) WriteUnwritten(attempt bool) int {
 		}
 		q.tryNow()
 		_ = q.drain(m.deps.Audit)
-		q.mu.Lock()
-		left += len(q.pending)
-		q.mu.Unlock()
+		left += q.waiting()
 	}
 	return left
 }

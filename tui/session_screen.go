@@ -343,6 +343,13 @@ func (q *auditQueue) news() (auditNewsMsg, bool) {
 	return auditNewsMsg{down: q.stalled, waiting: len(q.pending), err: q.stallErr}, true
 }
 
+// waiting is how many records wait for the audit.
+func (q *auditQueue) waiting() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
 // auditRetryGap is how soon after a failed write the audit is tried again.
 const auditRetryGap = time.Second
 

@@ -218,17 +218,17 @@ func (r *runner) apply(ev state.Event) error {
 	for _, l := range st.Lines {
 		r.p.line(l)
 	}
-	return r.write(st.Records, false)
+	return r.write(st.Records)
 }
 
 // write appends recs to the audit after the records still waiting, in
 // order. A record the audit refuses for itself (audit.ErrRefused) is
 // dropped and the rest go on; when the store fails to take one, it and
-// everything after it wait for the next write. now: ask the store even if
-// it failed a moment ago (a mint's record, the run's last write).
-func (r *runner) write(recs []audit.Record, now bool) error {
+// everything after it wait for the next write, which asks the store again
+// once auditRetryGap has passed (or at once after askNow).
+func (r *runner) write(recs []audit.Record) error {
 	r.unwritten = append(r.unwritten, recs...)
-	if len(r.unwritten) > 0 && !now && !r.failedAt.IsZero() && time.Since(r.failedAt) < auditRetryGap {
+	if len(r.unwritten) > 0 && !r.failedAt.IsZero() && time.Since(r.failedAt) < auditRetryGap {
 		return fmt.Errorf("%w: the store failed a moment ago; %d records wait", errAuditWrite, len(r.unwritten))
 	}
 	var refused error
@@ -249,13 +249,17 @@ func (r *runner) write(recs []audit.Record, now bool) error {
 		}
 		r.unwritten = r.unwritten[1:]
 	}
-	r.failedAt = time.Time{}
+	r.askNow()
 	if r.stallTold {
 		r.stallTold = false
 		r.p.notice("Audit store back: the records that waited are written.")
 	}
 	return refused
 }
+
+// askNow lets the next write ask the store however recently it failed: a
+// mint's record (the agent is owed a fresh answer), the run's last write.
+func (r *runner) askNow() { r.failedAt = time.Time{} }
 
 func (r *runner) run(ctx context.Context) (Result, error) {
 	res := Result{Attempt: r.att.ID()}
@@ -267,7 +271,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if err := r.write(recs, false); err != nil {
+	if err := r.write(recs); err != nil {
 		return res, err
 	}
 	if cl := r.opts.Claims; cl != nil {
@@ -287,7 +291,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 			_ = cl.Release(rctx, r.opts.Account.ID, r.att.ID())
 		}()
 		if from := got.From; from != nil {
-			if err := r.write(r.att.TookOver(claim.Name(from.Holder), from.Attempt, from.Stale, r.now()), false); err != nil {
+			if err := r.write(r.att.TookOver(claim.Name(from.Holder), from.Attempt, from.Stale, r.now())); err != nil {
 				return res, err
 			}
 			r.p.notice("Took the account over from " + claim.Name(from.Holder) + ".")
@@ -296,7 +300,7 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	var tok mono.Token
 	if r.opts.Mint != nil {
 		// The request record is durable before the request leaves.
-		r.failedAt = time.Time{} // asked now, whatever failed before
+		r.askNow()
 		if err := r.apply(state.Event{Kind: state.MintRequested}); err != nil {
 			return res, fmt.Errorf("refusing to mint: %w", err)
 		}
@@ -354,7 +358,8 @@ func (r *runner) run(ctx context.Context) (Result, error) {
 	err = r.wait(ctx, gen)
 	res.Outcome, res.Events = r.att.Session().Outcome(), r.events
 	r.p.outcome(res.Outcome, r.now())
-	if werr := r.write(nil, true); werr != nil && len(r.unwritten) > 0 {
+	r.askNow()
+	if werr := r.write(nil); werr != nil && len(r.unwritten) > 0 {
 		// The outcome is known and shown; the audit does not have all of
 		// it, and the caller says so.
 		res.Unwritten, res.UnwrittenErr = len(r.unwritten), werr
