@@ -33,6 +33,44 @@ func (s *syncedMono) Account(ctx context.Context, id string) (mono.Account, erro
 	return a, err
 }
 
+// confirm makes the next reads show Mono's confirmation.
+func (s *syncedMono) confirm() {
+	s.mu.Lock()
+	s.synced = true
+	s.mu.Unlock()
+}
+
+func (s *syncedMono) readCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
+}
+
+// awaitReread waits for the account to be read once more than now.
+func (s *syncedMono) awaitReread(t *testing.T, what string) {
+	t.Helper()
+	before := s.readCount()
+	pollUntil(t, what, func() bool { return s.readCount() > before })
+}
+
+// syncedHarness is a harness whose account reads go through a syncedMono,
+// with VerifyFor set (0: the harness's).
+func syncedHarness(t *testing.T, verifyFor time.Duration, tweak func(*Deps)) (*harness, *syncedMono) {
+	t.Helper()
+	var sm *syncedMono
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		sm = &syncedMono{MonoAPI: d.Mono}
+		d.Mono = sm
+		if verifyFor > 0 {
+			d.VerifyFor = verifyFor
+		}
+		if tweak != nil {
+			tweak(d)
+		}
+	}})
+	return h, sm
+}
+
 // parkAndSucceed opens a page, parks the model (its program gone: no more
 // Updates) with RecordParked running, and has the customer succeed.
 func parkAndSucceed(t *testing.T, h *harness) (stop func()) {
@@ -78,18 +116,13 @@ func verificationRecords(h *harness) []audit.Record {
 // checked as a program would: Mono's re-read confirms it, VERIFIED is
 // recorded and the account's mark cleared, with no agent there.
 func TestParkedSuccessIsVerified(t *testing.T) {
-	var sm *syncedMono
 	cleared := make(chan string, 1)
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		sm = &syncedMono{MonoAPI: d.Mono}
-		d.Mono = sm
+	h, sm := syncedHarness(t, 0, func(d *Deps) {
 		d.ClearMark = func(id string, _ time.Time) { cleared <- id }
-	}})
+	})
 	stop := parkAndSucceed(t, h)
 	defer stop()
-	sm.mu.Lock()
-	sm.synced = true
-	sm.mu.Unlock()
+	sm.confirm()
 	select {
 	case id := <-cleared:
 		if id != h.m.session.account.ID {
@@ -108,23 +141,12 @@ func TestParkedSuccessIsVerified(t *testing.T) {
 // that it is not confirmed (StillSyncing), as a program would, and the
 // re-reads stop.
 func TestParkedSuccessNotConfirmedSaysSo(t *testing.T) {
-	var sm *syncedMono
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		sm = &syncedMono{MonoAPI: d.Mono}
-		d.Mono = sm
-		d.VerifyFor = time.Minute
-	}})
+	h, sm := syncedHarness(t, time.Minute, nil)
 	stop := parkAndSucceed(t, h)
 	defer stop()
-	readsSoFar := func() int {
-		sm.mu.Lock()
-		defer sm.mu.Unlock()
-		return sm.reads
-	}
 	// The details read came before the park; a re-read after the success
 	// is the parked model checking.
-	before := readsSoFar()
-	pollUntil(t, "a re-read while the agent is away", func() bool { return readsSoFar() > before })
+	sm.awaitReread(t, "a re-read while the agent is away")
 	h.clock.Advance(2 * time.Minute) // past VerifyFor: the next re-read gives up
 	pollUntil(t, "StillSyncing recorded", func() bool {
 		recs := verificationRecords(h)
@@ -133,14 +155,10 @@ func TestParkedSuccessNotConfirmedSaysSo(t *testing.T) {
 	if recs := verificationRecords(h); !strings.Contains(recs[len(recs)-1].Detail, "not confirmed") {
 		t.Fatalf("StillSyncing record %+v", recs[len(recs)-1])
 	}
-	sm.mu.Lock()
-	reads := sm.reads
-	sm.mu.Unlock()
+	reads := sm.readCount()
 	stop()
-	sm.mu.Lock()
-	defer sm.mu.Unlock()
-	if sm.reads != reads {
-		t.Fatalf("re-reads went on after giving up: %d then %d", reads, sm.reads)
+	if now := sm.readCount(); now != reads {
+		t.Fatalf("re-reads went on after giving up: %d then %d", reads, now)
 	}
 }
 
@@ -164,24 +182,12 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 // recorder has nothing left to do and returns (it used to go round the
 // ended page forever).
 func TestParkedRecorderEndsWhenNothingIsLeft(t *testing.T) {
-	var sm *syncedMono
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		sm = &syncedMono{MonoAPI: d.Mono}
-		d.Mono = sm
-		d.VerifyFor = time.Minute
-	}})
+	h, sm := syncedHarness(t, time.Minute, nil)
 	stop, finished := parkAndSucceedWatch(t, h)
 	defer stop()
-	reads := func() int {
-		sm.mu.Lock()
-		defer sm.mu.Unlock()
-		return sm.reads
-	}
-	before := reads()
-	pollUntil(t, "a re-read while the agent is away", func() bool { return reads() > before })
+	sm.awaitReread(t, "a re-read while the agent is away")
 	h.pages.last().end(connect.EndClosed)
-	before = reads()
-	pollUntil(t, "a re-read after the page ended", func() bool { return reads() > before })
+	sm.awaitReread(t, "a re-read after the page ended")
 	h.clock.Advance(2 * time.Minute) // past VerifyFor: the next re-read is the last
 	select {
 	case <-finished:
@@ -197,27 +203,14 @@ func TestParkedRecorderEndsWhenNothingIsLeft(t *testing.T) {
 // When the grace ends in the middle of the check, FinishCheck carries it
 // to its answer (here Mono confirms: VERIFIED) with the recorder stopped.
 func TestFinishCheckRecordsTheAnswer(t *testing.T) {
-	var sm *syncedMono
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		sm = &syncedMono{MonoAPI: d.Mono}
-		d.Mono = sm
-		d.VerifyFor = time.Minute
-	}})
+	h, sm := syncedHarness(t, time.Minute, nil)
 	stop := parkAndSucceed(t, h)
-	reads := func() int {
-		sm.mu.Lock()
-		defer sm.mu.Unlock()
-		return sm.reads
-	}
-	before := reads()
-	pollUntil(t, "a re-read while the agent is away", func() bool { return reads() > before })
+	sm.awaitReread(t, "a re-read while the agent is away")
 	stop() // the grace ends: the recorder stops mid-check
 	if len(verificationRecords(h)) != 0 {
 		t.Fatal("fixture: the check already had its answer")
 	}
-	sm.mu.Lock()
-	sm.synced = true
-	sm.mu.Unlock()
+	sm.confirm()
 	h.m.FinishCheck(context.Background(), h.clock.Now())
 	recs := verificationRecords(h)
 	if len(recs) != 1 || recs[0].Outcome != state.Verified.String() {
