@@ -102,6 +102,15 @@ func parkAndSucceedWatch(t *testing.T, h *harness) (stop func(), finished <-chan
 	}, done
 }
 
+// lastVerification is the newest verification record (ok false: none).
+func lastVerification(h *harness) (audit.Record, bool) {
+	recs := verificationRecords(h)
+	if len(recs) == 0 {
+		return audit.Record{}, false
+	}
+	return recs[len(recs)-1], true
+}
+
 func verificationRecords(h *harness) []audit.Record {
 	var out []audit.Record
 	for _, r := range h.audit.records() {
@@ -131,9 +140,8 @@ func TestParkedSuccessIsVerified(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the mark was not cleared after a verified success while the agent was away")
 	}
-	recs := verificationRecords(h)
-	if len(recs) == 0 || recs[len(recs)-1].Outcome != state.Verified.String() {
-		t.Fatalf("verification records %+v, want VERIFIED", recs)
+	if last, ok := lastVerification(h); !ok || last.Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
 	}
 }
 
@@ -149,11 +157,11 @@ func TestParkedSuccessNotConfirmedSaysSo(t *testing.T) {
 	sm.awaitReread(t, "a re-read while the agent is away")
 	h.clock.Advance(2 * time.Minute) // past VerifyFor: the next re-read gives up
 	pollUntil(t, "StillSyncing recorded", func() bool {
-		recs := verificationRecords(h)
-		return len(recs) > 0 && recs[len(recs)-1].Outcome == state.StillSyncing.String()
+		last, ok := lastVerification(h)
+		return ok && last.Outcome == state.StillSyncing.String()
 	})
-	if recs := verificationRecords(h); !strings.Contains(recs[len(recs)-1].Detail, "not confirmed") {
-		t.Fatalf("StillSyncing record %+v", recs[len(recs)-1])
+	if last, _ := lastVerification(h); !strings.Contains(last.Detail, "not confirmed") {
+		t.Fatalf("StillSyncing record %+v", last)
 	}
 	reads := sm.readCount()
 	stop()
@@ -194,9 +202,8 @@ func TestParkedRecorderEndsWhenNothingIsLeft(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("RecordParked did not return with its page ended and its check done")
 	}
-	recs := verificationRecords(h)
-	if len(recs) == 0 || recs[len(recs)-1].Outcome != state.StillSyncing.String() {
-		t.Fatalf("verification records %+v, want StillSyncing", recs)
+	if last, ok := lastVerification(h); !ok || last.Outcome != state.StillSyncing.String() {
+		t.Fatalf("verification records %+v, want StillSyncing", verificationRecords(h))
 	}
 }
 
