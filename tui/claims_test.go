@@ -373,14 +373,17 @@ func TestOwnInterruptedAttemptIsSaidAsYours(t *testing.T) {
 }
 
 // The History does not say "no outcome" of an attempt the team's claims
-// say is running elsewhere: it says "in progress", or "interrupted" when
-// the server running it went silent.
+// say is running elsewhere: it says "in progress", "interrupted" when the
+// server running it went silent, or when its program stopped refreshing
+// the claim only what is known ("no word since 14:00"), never "in progress".
 func TestHistorySaysALiveAttemptIsInProgress(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		gone bool
-		want string
-	}{{"live", false, "in progress"}, {"its server went silent", true, "interrupted"}} {
+		name  string
+		gone  bool
+		stale bool
+		want  string
+	}{{"live", false, false, "in progress"}, {"its server went silent", true, false, "interrupted"},
+		{"its program went quiet", false, true, "no word since 14:00"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			team := newTeamClaims()
 			bola := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) {
@@ -403,6 +406,9 @@ func TestHistorySaysALiveAttemptIsInProgress(t *testing.T) {
 			if _, err := team.m.Take(context.Background(), claim.Take{Account: id, Holder: audit.Agent{User: "ada", Via: audit.ViaSSH},
 				Attempt: "ada-1", Phase: "page live", Replica: "r0", Now: at}); err != nil {
 				t.Fatal(err)
+			}
+			if tc.stale {
+				bola.clock.Advance(claim.DefaultStaleAfter + time.Minute)
 			}
 			openWrongOTP(t, bola)
 			historyLine := func(m Model) string {

@@ -432,8 +432,9 @@ func (s *sessionScreen) otherInterrupted(c *screenCtx) bool {
 }
 
 // liveElsewhere is the attempt another live claim on the account names,
-// for the History ("in progress", or "interrupted" when its server went
-// silent); none when this attempt holds the claim.
+// for the History: "in progress", "interrupted" when its server went
+// silent, "no word since 14:05" when its program stopped refreshing the
+// claim; none when this attempt holds the claim.
 func (s *sessionScreen) liveElsewhere(c *screenCtx) liveElsewhere {
 	o := s.claims.other
 	if o == nil || !o.Live() || s.claims.holding || o.Attempt == s.id() {
@@ -441,6 +442,11 @@ func (s *sessionScreen) liveElsewhere(c *screenCtx) liveElsewhere {
 	}
 	if s.otherInterrupted(c) {
 		return liveElsewhere{attempt: o.Attempt, word: "interrupted"}
+	}
+	if now := c.now(); o.StaleAt(now, claim.DefaultStaleAfter) {
+		// Its program stopped saying it is there: "in progress" would
+		// claim more than is known.
+		return liveElsewhere{attempt: o.Attempt, word: "no word since " + o.Updated.In(now.Location()).Format("15:04")}
 	}
 	return liveElsewhere{attempt: o.Attempt, word: "in progress"}
 }
