@@ -222,8 +222,11 @@ func (s *sessionScreen) afterDetails(c *screenCtx) tea.Cmd {
 		return s.requestMint(c, false)
 	}
 	if s.dialog == confirmHealthyMint && needs {
+		// The reason's own summary, no stronger than its signal ("Mono
+		// reports a failed sync; it did not say reauth is required" is
+		// not "needs reauth").
 		s.dialog = noDialog
-		s.setNotice(c, "Mono's details are in: this account needs reauth ("+s.sess.Reason().Kind.String()+"). Press t to mint.", true)
+		s.setNotice(c, "Mono's details are in: "+s.sess.Reason().Summary+". Press t to mint.", true)
 	}
 	return nil
 }
