@@ -2,6 +2,7 @@ package sshserve
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/reauth/reauth/state/audit"
@@ -34,8 +35,12 @@ type parkedAttempt struct {
 	at      time.Time // when the connection dropped
 	timer   *time.Timer
 
-	stopRecording context.CancelFunc // nil while nothing records
-	recorded      chan struct{}      // closed when the recording goroutine returns
+	// work is the one goroutine that may hold the model while it is
+	// parked: the recorder (RecordParked), or after the grace the check's
+	// finisher. workMu serialises replacing and stopping it.
+	workMu   sync.Mutex
+	stopWork context.CancelFunc // nil while nothing works on the model
+	workDone chan struct{}      // closed when that goroutine returns
 
 	// lost hears how many audit records the attempt's end could not write
 	// (the store down): set by park, nil before.
@@ -45,24 +50,44 @@ type parkedAttempt struct {
 // record starts applying and recording the page's events while the
 // attempt is parked.
 func (p *parkedAttempt) record() {
+	p.work(func(ctx context.Context) { p.model.RecordParked(ctx, p.at) })
+}
+
+// work stops whatever works on the model and starts fn on a goroutine of
+// its own in its place; ctx ends when something stops it.
+func (p *parkedAttempt) work(fn func(ctx context.Context)) {
+	p.workMu.Lock()
+	defer p.workMu.Unlock()
+	p.workLocked(fn)
+}
+
+func (p *parkedAttempt) workLocked(fn func(ctx context.Context)) {
+	p.stopWorkLocked()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	p.stopRecording, p.recorded = cancel, done
+	p.stopWork, p.workDone = cancel, done
 	go func() {
 		defer close(done)
-		p.model.RecordParked(ctx, p.at)
+		fn(ctx)
 	}()
 }
 
-// stopRecorder stops the recording goroutine and waits for it: after it,
-// the caller alone has the model.
+// stopRecorder stops the goroutine working on the model (the recorder, or
+// the check's finisher) and waits for it: after it, the caller alone has
+// the model. Not from that goroutine itself.
 func (p *parkedAttempt) stopRecorder() {
-	if p.stopRecording == nil {
+	p.workMu.Lock()
+	defer p.workMu.Unlock()
+	p.stopWorkLocked()
+}
+
+func (p *parkedAttempt) stopWorkLocked() {
+	if p.stopWork == nil {
 		return
 	}
-	p.stopRecording()
-	<-p.recorded
-	p.stopRecording, p.recorded = nil, nil
+	p.stopWork()
+	<-p.workDone
+	p.stopWork, p.workDone = nil, nil
 }
 
 // end ends the parked attempt with why as its headline: recorded, its
@@ -70,6 +95,12 @@ func (p *parkedAttempt) stopRecorder() {
 // still live (not already ended by what the customer did meanwhile).
 func (p *parkedAttempt) end(why string) bool {
 	p.stopRecorder()
+	return p.endStopped(why)
+}
+
+// endStopped is end with nothing else working on the model: called by
+// end, or by the check's finisher (the one goroutine working on it).
+func (p *parkedAttempt) endStopped(why string) bool {
 	ended := p.model.EndLive(why)
 	if n := p.model.WriteUnwritten(true); n > 0 && p.lost != nil {
 		p.lost(n)
@@ -158,25 +189,41 @@ func (s *Server) repark(fp string, p *parkedAttempt) bool {
 	return true
 }
 
-// expire ends p when its grace has passed without its agent.
+// expire ends p when its grace has passed without its agent. A customer
+// who succeeded while the agent was away may still have the account being
+// checked: the check is carried to its answer (at most VerifyFor more) and
+// recorded before the attempt is let go, and the attempt stays parked
+// meanwhile, so an agent who comes back during the check still gets it (the
+// resumed program carries the check on) and a shutdown still ends it.
 func (s *Server) expire(fp string, p *parkedAttempt) {
+	// workMu before s.mu: an unpark that takes p first finds the finisher
+	// started here, or p gone before it starts.
+	p.workMu.Lock()
+	defer p.workMu.Unlock()
 	s.mu.Lock()
 	if s.parked[fp] != p {
 		s.mu.Unlock()
 		return // resumed, or ended by a shutdown
 	}
-	delete(s.parked, fp)
 	s.mu.Unlock()
 	s.logger.Info("the agent did not come back; their attempt ends", agentAttrs(p.agent)...)
-	// A customer who succeeded while the agent was away may still have the
-	// account being checked: its answer is recorded before the attempt is
-	// let go (at most VerifyFor more).
-	p.stopRecorder()
-	p.model.FinishCheck(context.Background(), p.at)
-	if p.end("The agent's connection dropped and they did not come back within " + s.cfg.ResumeGrace.String() +
-		"; the customer's page stopped.") {
-		s.rememberLapsed(fp, tui.Stranded{Account: p.model.AttemptAccount(), EndedAway: time.Now(), Grace: s.cfg.ResumeGrace})
-	}
+	p.workLocked(func(ctx context.Context) {
+		p.model.FinishCheck(ctx, p.at)
+		if ctx.Err() != nil {
+			return // taken back by its agent, or ended by a shutdown
+		}
+		s.mu.Lock()
+		if s.parked[fp] != p {
+			s.mu.Unlock()
+			return
+		}
+		delete(s.parked, fp)
+		s.mu.Unlock()
+		if p.endStopped("The agent's connection dropped and they did not come back within " + s.cfg.ResumeGrace.String() +
+			"; the customer's page stopped.") {
+			s.rememberLapsed(fp, tui.Stranded{Account: p.model.AttemptAccount(), EndedAway: time.Now(), Grace: s.cfg.ResumeGrace})
+		}
+	})
 }
 
 // lapsedKeep is how long an attempt ended for an absent agent is told to
