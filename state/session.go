@@ -22,6 +22,7 @@
 //	   success from the widget or Mono's account_reauthorized webhook, from
 //	   any of these phases or after Failed/Expired/EndedByAgent/TakenOver:
 //	        ─▶ Succeeded ─VerifyStarted─▶ Verifying ─▶ Verified | StillSyncing
+//	   (VerifyStopped, the check cut short by its front end's end, ─▶ StillSyncing)
 //	   (MonoSynced, Mono's account_updated with sync SUCCESSFUL, ─▶ Verified)
 //	   page_error                          ─▶ Failed
 //	   the agent ends it (AgentEnded)      ─▶ EndedByAgent
@@ -205,6 +206,7 @@ const (
 	ClaimTaken                            // a colleague took the account's claim over from this attempt; Event.By, Event.At
 	Back                                  // the agent's esc
 	Reset                                 // start over
+	VerifyStopped                         // the check after a success stopped before its answer; Event.Why
 )
 
 var eventNames = [...]string{
@@ -229,6 +231,7 @@ var eventNames = [...]string{
 	ClaimTaken:       "claim taken",
 	Back:             "back",
 	Reset:            "reset",
+	VerifyStopped:    "verify stopped",
 }
 
 func (k EventKind) String() string {
@@ -275,7 +278,7 @@ type Event struct {
 	GaveUp     bool             // VerifyResult: the caller stops re-reading after this one
 	Replaced   bool             // PageGone: a newer page for the same account ended this one
 	Refused    bool             // MintFailed: Mono says the account cannot be re-authorised
-	Why        string           // AgentEnded: why, in the agent's words or the front end's (optional)
+	Why        string           // AgentEnded, VerifyStopped: why, in the agent's words or the front end's (optional)
 	By         string           // ClaimTaken: who took the account over (the colleague's name)
 	BySelf     bool             // ClaimTaken: By is this attempt's own agent, in another session of theirs (same key)
 	Signals    Signals          // AccountChosen: Mono's webhooks and past attempts, for the reason
@@ -506,7 +509,7 @@ var allowed = map[Phase][]EventKind{
 	Expired:         append([]EventKind{MintRequested, LinkPrepared}, lateKinds...),
 	EndedByAgent:    append([]EventKind{MintRequested, LinkPrepared}, lateKinds...),
 	TakenOver:       append([]EventKind{MintRequested, LinkPrepared, ClaimTaken}, lateKinds...),
-	Verifying:       append([]EventKind{VerifyResult}, lateKinds...),
+	Verifying:       append([]EventKind{VerifyResult, VerifyStopped}, lateKinds...),
 	Verified:        lateKinds,
 	StillSyncing:    lateKinds,
 }
@@ -660,6 +663,8 @@ func (s Session) step(ev Event, now time.Time) (Session, string) {
 		s.phase = Verifying
 	case VerifyResult:
 		return s.verify(ev)
+	case VerifyStopped:
+		s = s.verifyStopped(ev.Why)
 	case Back:
 		return s.back(), ""
 	}
@@ -952,6 +957,25 @@ func (s Session) verify(ev Event) (Session, string) {
 		s.verification.Headline = "Mono reports data " + status + "; waiting for Mono's sync to confirm."
 	}
 	return s, ""
+}
+
+// verifyStopped ends a check that its front end stopped before Mono
+// confirmed fresh data (the agent quit or left, their connection dropped,
+// the server shut down): the reauth stands, the fresh data is unconfirmed,
+// and the record says why nobody knows more.
+func (s Session) verifyStopped(why string) Session {
+	s.phase = StillSyncing
+	status := string(s.verification.Status)
+	if status == "" {
+		status = "not read"
+	}
+	headline := "Re-authorised; the check stopped before Mono confirmed fresh data (data " + status + ")."
+	if w := strings.TrimSpace(mono.CleanText(why)); w != "" {
+		headline += " " + withStop(w)
+	}
+	s.verification.Headline = headline
+	s.verification.NextStep = "open the account again later to see whether Mono's data has refreshed."
+	return s
 }
 
 // isMFAPage reports whether the widget page a customer left is the MFA step.

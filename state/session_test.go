@@ -824,6 +824,19 @@ func TestVerificationOutcomes(t *testing.T) {
 	if still.Outcome().Kind != OutcomeSucceeded {
 		t.Error("verification changed the outcome")
 	}
+	// The check cut short by its front end (the agent quit, the server
+	// shut down): unconfirmed, saying why, the success kept.
+	stopped := apply(t, partial, Event{Kind: VerifyStopped, Why: "The agent quit reauth"}, midway)
+	if stopped.Phase() != StillSyncing || stopped.Outcome().Kind != OutcomeSucceeded ||
+		stopped.Verification().Headline != "Re-authorised; the check stopped before Mono confirmed fresh data (data PARTIAL). The agent quit reauth." {
+		t.Errorf("stopped: %s %+v", stopped.Phase(), stopped.Verification())
+	}
+	if _, err := stopped.Apply(Event{Kind: VerifyStopped}, midway); !errors.Is(err, ErrIllegal) {
+		t.Errorf("a check stopped twice: %v", err)
+	}
+	if _, err := sessionIn(t, WidgetLive).Apply(Event{Kind: VerifyStopped}, midway); !errors.Is(err, ErrIllegal) {
+		t.Errorf("a check stopped with none under way: %v", err)
+	}
 }
 
 func TestBack(t *testing.T) {

@@ -113,7 +113,9 @@ func (m Model) drainLine(w int) string {
 // server restarted…"), its records are written and its claim released,
 // before EndLive returns. A program whose context ended under a live
 // attempt (a dropped connection, the end of a drain) would otherwise leave
-// it with no outcome in the audit. It reports whether it ended one.
+// it with no outcome in the audit. A check after a success still under way
+// stops there, recorded unconfirmed with why (state.VerifyStopped). It
+// reports whether it ended a live attempt.
 func (m Model) EndLive(why string) bool {
 	s := m.session
 	if s == nil {
@@ -122,15 +124,13 @@ func (m Model) EndLive(why string) bool {
 	// What the customer did that no program applied comes first: a
 	// success there is the attempt's outcome, not the agent's absence.
 	m.applyWaiting(context.Background(), time.Time{})
-	if !s.sess.Phase().Live() {
-		return false
-	}
+	live := s.sess.Phase().Live()
 	c := m.screenCtx(screenSession)
-	if s.apply(&c, state.Event{Kind: state.AgentEnded, Why: why}) != nil {
+	if !s.endAttempt(&c, why) {
 		return false
 	}
 	if cmd := s.flush(&c); cmd != nil {
 		cmd()
 	}
-	return true
+	return live
 }

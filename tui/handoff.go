@@ -60,7 +60,9 @@ type Elsewhere struct {
 // attempt's page (nil: none open), for the runtime to move.
 func (m Model) HandOff(from string) (h Handoff, page Page, ok bool, err error) {
 	s := m.session
-	if s == nil || !m.Resumable() {
+	if s == nil || !m.Resumable() || !s.sess.Phase().Live() {
+		// A check after a success stays with its replica: it holds no
+		// claim, so no other replica asks for it.
 		return Handoff{}, nil, false, nil
 	}
 	if err := s.journal.drain(m.deps.Audit); err != nil {

@@ -224,3 +224,49 @@ func TestFinishCheckRecordsTheAnswer(t *testing.T) {
 		t.Fatalf("verification records %+v, want one VERIFIED", recs)
 	}
 }
+
+// The check after a success stops unanswered when the agent's front end
+// lets the attempt go: leaving the account, quitting, or the program's end
+// (EndLive: a dropped connection, a shutdown). Each records that the fresh
+// data is unconfirmed and why, instead of leaving a bare SUCCEEDED nobody
+// checked; the success stays the attempt's outcome.
+func TestStoppedCheckIsRecordedUnconfirmed(t *testing.T) {
+	for _, tc := range []struct {
+		name, why string
+		stop      func(h *harness)
+	}{
+		{"leaving the account", "The agent left the account.", func(h *harness) {
+			h.key("esc")
+			h.until("the account list", func(m Model) bool { return m.session == nil })
+		}},
+		{"quitting", "The agent quit reauth.", func(h *harness) { h.key("q") }},
+		{"the program's end", "The agent's connection dropped.", func(h *harness) {
+			if h.m.EndLive("The agent's connection dropped.") {
+				t.Error("EndLive says it ended a live attempt; the attempt had its outcome")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := syncedHarness(t, time.Minute, nil)
+			openWrongOTP(t, h)
+			h.mintAndOpenPage()
+			h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+			h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+			tc.stop(h)
+			pollUntil(t, "the stopped check recorded", func() bool {
+				_, ok := lastVerification(h)
+				return ok
+			})
+			last, _ := lastVerification(h)
+			if last.Outcome != state.StillSyncing.String() || !strings.Contains(last.Detail, "the check stopped before Mono confirmed fresh data") ||
+				!strings.Contains(last.Detail, tc.why) {
+				t.Fatalf("verification record %+v", last)
+			}
+			for _, r := range h.audit.records() {
+				if r.Action == audit.ActionOutcome && r.Outcome != "SUCCEEDED" {
+					t.Fatalf("another outcome over the success: %+v", r)
+				}
+			}
+		})
+	}
+}

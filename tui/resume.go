@@ -28,17 +28,18 @@ func NewResumable(ctx, life context.Context, deps Deps) Model {
 	return m
 }
 
-// Resumable reports whether the model (a program's final one) has a live
-// attempt that a new program can carry on: a token or page live, nothing
-// in flight whose answer went with the old program (a Take, a page
-// starting).
+// Resumable reports whether the model (a program's final one) has an
+// attempt that a new program can carry on: a token or page live, or the
+// check after a success under way (parked, it goes on; the agent who comes
+// back sees its answer), with nothing in flight whose answer went with the
+// old program (a Take, a page starting).
 func (m Model) Resumable() bool {
 	s := m.session
 	if s == nil || m.starting != nil {
 		return false
 	}
 	ph := s.sess.Phase()
-	return ph.Live() && ph != state.PageOpening && !s.claims.busy
+	return (ph.Live() || ph == state.Verifying) && ph != state.PageOpening && !s.claims.busy
 }
 
 // Resume is the model a new program starts from after its agent's

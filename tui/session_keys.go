@@ -82,6 +82,9 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 			}
 		default:
 			c.post(backToSearchMsg{})
+			if s.endAttempt(c, "The agent left the account.") {
+				return s.flush(c)
+			}
 			return nil
 		}
 	case key.Matches(msg, k.Mint):
@@ -182,10 +185,22 @@ func (s *sessionScreen) quit(c *screenCtx) tea.Cmd {
 // endAndQuit records the agent's end of a live attempt, writes the
 // attempt's records, closes the customer's page, then quits: in that order.
 func (s *sessionScreen) endAndQuit(c *screenCtx) tea.Cmd {
-	if s.sess.Phase().Live() {
-		_ = s.apply(c, state.Event{Kind: state.AgentEnded, Why: "The agent quit reauth."})
-	}
+	s.endAttempt(c, "The agent quit reauth.")
 	return tea.Sequence(s.flush(c), s.dropPage(), tea.Quit)
+}
+
+// endAttempt records that the agent's front end is letting the attempt go
+// (why): a live attempt ends ENDED BY AGENT; a check after a success stops
+// unanswered, recorded as such, so the History does not show a bare
+// success nobody checked. It reports whether it recorded anything.
+func (s *sessionScreen) endAttempt(c *screenCtx, why string) bool {
+	switch ph := s.sess.Phase(); {
+	case ph.Live():
+		return s.apply(c, state.Event{Kind: state.AgentEnded, Why: why}) == nil
+	case ph == state.Verifying:
+		return s.apply(c, state.Event{Kind: state.VerifyStopped, Why: why}) == nil
+	}
+	return false
 }
 
 // openPage starts the page for the ready token (the attempt's claim first).

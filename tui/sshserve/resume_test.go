@@ -291,6 +291,34 @@ func TestAgentBackDuringTheCheckAfterTheGraceGetsTheAttempt(t *testing.T) {
 	}
 }
 
+// An agent whose connection drops while the account is being checked after
+// the customer's success is kept the same way: the check goes on while
+// they are away, and coming back they get the attempt, its check still
+// theirs, instead of a check dropped with the connection.
+func TestDropDuringTheCheckAfterASuccessIsKept(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, database: "sqlite", resumeGrace: time.Minute,
+		verifyFor: time.Minute})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	pageURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	postEvent(t, pageURL, 1, "load", "", nil)
+	postEvent(t, pageURL, 2, "success", "", map[string]any{"code": "code_drop_check_test"})
+	ada.waitText("waiting for fresh data")
+	_ = ada.client.Close()
+	eventually(t, "ada's attempt parked mid-check", func() bool { return f.srv.parkedCount() == 1 })
+
+	back := f.open("ada", termOpts{width: 120, height: 40})
+	s := back.waitText("Resumed after the connection dropped")
+	if !strings.Contains(s, "waiting for fresh data") {
+		t.Fatalf("the resumed screen does not show the check under way:\n%s", s)
+	}
+	adaFP := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	for _, r := range f.auditOf(adaFP).records() {
+		if r.Action == audit.ActionVerification {
+			t.Fatalf("the check was ended by the drop: %+v", r)
+		}
+	}
+}
+
 // An agent's session that ends during an audit outage, with the attempt's
 // records still waiting, does not drop them silently: the pane said the
 // store was not taking them, the session's end tries once more, and the
