@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -469,6 +470,43 @@ func TestTUIInPseudoTerminal(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("q did not quit")
+	}
+}
+
+// reauth stopped by a signal (SIGTERM) under a live attempt ends it in the
+// audit, saying so, instead of leaving an attempt with no outcome whose
+// page died with the process.
+func TestTUIStoppedBySignalEndsTheLiveAttempt(t *testing.T) {
+	s := startScreen(t, 100, 30, nil, "--no-browser")
+	s.waitText("loaded 520 / 520")
+	s.send("okonkwo")
+	s.waitFor("the filtered list", func(txt string) bool {
+		return strings.Contains(txt, "Adaeze Okonkwo") && !strings.Contains(txt, "Folake")
+	})
+	s.send("\r")
+	s.waitText("From Mono webhook reauthorisation_required")
+	s.send("t")
+	s.waitText("Token minted")
+	s.send("o")
+	s.waitText("the customer's page shows the same code")
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("SIGTERM did not stop reauth")
+	}
+	var ended audit.Record
+	for _, r := range readAudit(t, filepath.Join(s.state, "reauth", "reauth.db")) {
+		if r.Action == audit.ActionOutcome {
+			ended = r
+		}
+	}
+	if ended.Outcome != "ENDED BY AGENT" || !strings.Contains(ended.Detail, "reauth was stopped before the attempt ended") {
+		t.Fatalf("the attempt's outcome after SIGTERM: %+v\nscreen:\n%s", ended, s.text())
 	}
 }
 
