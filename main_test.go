@@ -434,18 +434,24 @@ func (s *screen) send(keys string) {
 	}
 }
 
-func TestTUIInPseudoTerminal(t *testing.T) {
-	s := startScreen(t, 80, 24, nil, "--no-browser")
-	s.waitText("SANDBOX")
+// openAdaeze finds Adaeze Okonkwo on the loaded list and opens her
+// account, waiting for its reason: Mono's webhook, as the sandbox sends it
+// (her account is marked by reauthorisation_required, which says no why).
+func (s *screen) openAdaeze() {
+	s.t.Helper()
 	s.waitText("loaded 520 / 520")
 	s.send("okonkwo")
 	s.waitFor("the filtered list", func(txt string) bool {
 		return strings.Contains(txt, "Adaeze Okonkwo") && !strings.Contains(txt, "Folake")
 	})
 	s.send("\r")
-	// The reason comes from Mono's webhook, as the sandbox sends it: Adaeze's
-	// account is marked by reauthorisation_required, which says no why.
 	s.waitText("From Mono webhook reauthorisation_required")
+}
+
+func TestTUIInPseudoTerminal(t *testing.T) {
+	s := startScreen(t, 80, 24, nil, "--no-browser")
+	s.waitText("SANDBOX")
+	s.openAdaeze()
 	s.send("t")
 	txt := s.waitText("left")
 	var tokenLine string
@@ -478,13 +484,7 @@ func TestTUIInPseudoTerminal(t *testing.T) {
 // page died with the process.
 func TestTUIStoppedBySignalEndsTheLiveAttempt(t *testing.T) {
 	s := startScreen(t, 100, 30, nil, "--no-browser")
-	s.waitText("loaded 520 / 520")
-	s.send("okonkwo")
-	s.waitFor("the filtered list", func(txt string) bool {
-		return strings.Contains(txt, "Adaeze Okonkwo") && !strings.Contains(txt, "Folake")
-	})
-	s.send("\r")
-	s.waitText("From Mono webhook reauthorisation_required")
+	s.openAdaeze()
 	s.send("t")
 	s.waitText("Token minted")
 	s.send("o")
