@@ -58,12 +58,12 @@ func RunTUI(ctx context.Context, cfg Config, out, notices io.Writer) error {
 		tea.WithFPS(tui.FrameRate))
 	final, err := p.Run()
 	if m, ok := final.(tui.Model); ok {
-		if err != nil {
-			// Stopped without the agent's quit (SIGTERM, ctrl+c to the
-			// process): a live attempt ends saying so, and its page with
-			// this process, rather than leaving no outcome in the audit.
-			m.EndLive("reauth was stopped before the attempt ended; the customer's page stopped with it.")
-		}
+		// An agent's quit has ended their attempt already; one still live
+		// here was stopped from outside (SIGTERM, which Bubble Tea turns
+		// into a plain quit or main's context cancels, whichever is
+		// first): it ends saying so, and its page with this process,
+		// rather than leaving no outcome in the audit.
+		m.EndLive("reauth was stopped before the attempt ended; the customer's page stopped with it.")
 		if n := m.WriteUnwritten(true); n > 0 {
 			fmt.Fprintf(notices, "reauth: %d audit records could not be written: the store did not take them, so they are not in the audit\n", n)
 		}
