@@ -21,8 +21,8 @@ type DrainNotice struct {
 	Until time.Time
 	// Live, if set, is told from the program's goroutine whether the
 	// account screen has a live attempt (a claim being taken, a mint in
-	// flight, a token, a page): at once, then whenever that changes. The
-	// server lets a program without one go.
+	// flight, a token, a page, the check after a success): at once, then
+	// whenever that changes. The server lets a program without one go.
 	Live func(live bool)
 }
 
@@ -41,16 +41,19 @@ func (m Model) onDrain(n DrainNotice) (Model, tea.Cmd) {
 	return m, nil
 }
 
-// liveAttempt reports whether the account screen's attempt is live: what a
-// drain waits for. It is the model's own knowledge (the phase the machine
-// is in), not the claims': an attempt whose claim could not be recorded is
+// liveAttempt reports whether the account screen's attempt is live, or
+// checking the account after a success: what a drain waits for (the check
+// answers within VerifyFor; cut short, it could only be recorded
+// unconfirmed). It is the model's own knowledge (the phase the machine is
+// in), not the claims': an attempt whose claim could not be recorded is
 // live all the same.
 func (m *Model) liveAttempt() bool {
 	s := m.session
 	if s == nil {
 		return false
 	}
-	return attemptHolds(s.sess.Phase()) || s.claims.busy
+	ph := s.sess.Phase()
+	return attemptHolds(ph) || ph == state.Verifying || s.claims.busy
 }
 
 // reportDrain tells the server (DrainNotice.Live) when the attempt's

@@ -105,10 +105,12 @@ func TestDrainKeepsLiveAttemptsAndLetsTheRestGo(t *testing.T) {
 }
 
 // An attempt that reaches its outcome during the drain keeps its session
-// for the agent to read the outcome (DrainReadFor), then lets it go before
-// the drain's timeout; the drain then returns (nobody is left).
+// while the account is checked after the success (here a 1 s check the
+// sandbox never confirms: "not confirmed") and then for the agent to read
+// the outcome (DrainReadFor), then lets it go before the drain's timeout;
+// the drain then returns (nobody is left).
 func TestDrainEndsWhenTheLastAttemptEnds(t *testing.T) {
-	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, drainReadFor: 300 * time.Millisecond})
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, drainReadFor: 300 * time.Millisecond, verifyFor: time.Second})
 	ada := f.open("ada", termOpts{width: 120, height: 40})
 	adaURL := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
 	drained := make(chan struct{})
@@ -132,10 +134,18 @@ func TestDrainEndsWhenTheLastAttemptEnds(t *testing.T) {
 		t.Fatal("the drain did not end when the last session had")
 	}
 	adaFP := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	var checked audit.Record
 	for _, r := range f.auditOf(adaFP).records() {
 		if r.Action == audit.ActionOutcome && strings.Contains(r.Detail, "server restarted") {
 			t.Fatalf("an attempt that ended by itself was recorded as ended by the restart: %+v", r)
 		}
+		if r.Action == audit.ActionVerification {
+			checked = r
+		}
+	}
+	// The check had its own answer, not one cut short by the drain.
+	if checked.Outcome != "still syncing" || strings.Contains(checked.Detail, "the check stopped") {
+		t.Fatalf("the check after the success, drained: %+v", checked)
 	}
 }
 
