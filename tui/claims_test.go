@@ -419,8 +419,10 @@ func TestHistorySaysALiveAttemptIsInProgress(t *testing.T) {
 				}
 				return ""
 			}
-			bola.until("ada's attempt in the History", func(m Model) bool { return strings.Contains(historyLine(m), "ada") })
-			if l := historyLine(bola.m); !strings.Contains(l, tc.want) || strings.Contains(l, "no outcome") {
+			// The History (the audit's read) and the account's claim (the
+			// claims' read) land in either order: wait for both.
+			bola.until("ada's attempt in the History, "+tc.want, func(m Model) bool { return strings.Contains(historyLine(m), tc.want) })
+			if l := historyLine(bola.m); !strings.Contains(l, "ada") || strings.Contains(l, "no outcome") {
 				t.Fatalf("History %q, want ada's attempt %s:\n%s", l, tc.want, plain(bola.m))
 			}
 		})
