@@ -1,12 +1,13 @@
 package tui
 
 import (
+	"context"
 	"strings"
-
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // The link is masked until l shows it whole (secret included) and hides it
@@ -71,4 +72,55 @@ func TestWhyStaysReachableAndTooSmallSaysSo(t *testing.T) {
 	if v := plain(h.m); !strings.Contains(v, "Terminal too small (") || !strings.Contains(v, h.m.session.sess.PairingCode()) {
 		t.Fatalf("40x10:\n%s", v)
 	}
+}
+
+// At 80 columns the link shown with l is longer than a line: it wraps, whole,
+// rather than being cut at the secret, and each of its lines is a link to the
+// whole URL.
+func TestShownLinkWrapsAtEightyColumns(t *testing.T) {
+	h := newHarness(t, harnessOpts{width: 80, height: 24, tweak: func(d *Deps) { d.Pages = longLinkPages{d.Pages} }})
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	u := h.m.session.sess.PageURL()
+	if len(u) <= 80-8 {
+		t.Fatalf("fixture: the link (%d) fits one line", len(u))
+	}
+	h.key("l")
+	v := plain(h.m)
+	var joined strings.Builder
+	for _, l := range strings.Split(v, "\n") {
+		l = strings.TrimSpace(l)
+		if joined.Len() > 0 && joined.Len() < len(u) {
+			joined.WriteString(l)
+			continue
+		}
+		if rest, ok := strings.CutPrefix(l, "Page  "); ok {
+			joined.WriteString(rest)
+		}
+	}
+	if joined.String() != u {
+		t.Fatalf("the shown link is not whole (%q):\n%s", joined.String(), v)
+	}
+	raw := h.m.View().Content
+	if n := strings.Count(raw, ansi.SetHyperlink(u)); n < 2 {
+		t.Fatalf("%d of the link's lines link to the whole URL", n)
+	}
+}
+
+// longLinkPages opens pages whose links are as long as the page server's
+// (a 32-character page id, a 43-character secret).
+type longLinkPages struct{ Pages }
+
+func (l longLinkPages) Open(ctx context.Context, req PageRequest) (Page, error) {
+	p, err := l.Pages.Open(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return longLinkPage{p}, nil
+}
+
+type longLinkPage struct{ Page }
+
+func (longLinkPage) URL() string {
+	return "http://127.0.0.1:42685/s/k1s7do1o-9OtZZCk25iTxQ4n_D0ECgg#PRNrasr37kEV-q0Vb3x8bL1mWcY2nZt5uJ6oAa4rTy7s"
 }

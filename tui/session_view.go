@@ -263,14 +263,24 @@ func (s *sessionScreen) pageLines(c *screenCtx, now time.Time, width int) []stri
 	// its terminator is never truncated away.
 	// The page secret (the fragment) never shows: the link target and `c`
 	// carry it, the screen (and screenshots, recordings) do not.
-	shown := maskFragment(u)
+	var lines []string
 	if s.showLink {
-		shown = u // the agent asked: l shows the whole link, secret included
+		// The agent asked to read it: l shows the whole link, secret
+		// included, wrapped (never cut) at any width; each line links to
+		// the whole URL.
+		for i, part := range strings.Split(ansi.Hardwrap(u, max(10, width-6), false), "\n") {
+			p := "      "
+			if i == 0 {
+				p = st.Label.Render("Page  ")
+			}
+			lines = append(lines, p+ansi.SetHyperlink(u)+st.Link.Render(part)+ansi.ResetHyperlink())
+		}
+	} else {
+		link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(maskFragment(u), max(10, width-7), "…")) + ansi.ResetHyperlink()
+		lines = append(lines, st.Label.Render("Page  ")+link)
 	}
-	link := ansi.SetHyperlink(u) + st.Link.Render(ansi.Truncate(shown, max(10, width-7), "…")) + ansi.ResetHyperlink()
-	lines := []string{st.Label.Render("Page  ") + link,
-		st.Label.Render("Code  ") + st.Accent.Bold(true).Render(s.sess.PairingCode()) +
-			st.Faint.Render("  — the customer's page shows the same code")}
+	lines = append(lines, st.Label.Render("Code  ")+st.Accent.Bold(true).Render(s.sess.PairingCode())+
+		st.Faint.Render("  — the customer's page shows the same code"))
 	if c.deps.PageNote != "" {
 		lines = append(lines, st.Warning.Render(ansi.Truncate(c.deps.PageNote, width, "…")))
 	}
