@@ -797,6 +797,14 @@ func (s *sessionScreen) onSignal(c *screenCtx, sig AccountSignal) tea.Cmd {
 	}
 	before := s.sess.Phase()
 	var ev state.Event
+	if ds := sig.DataStatus.Normal(); ds != "" && ds != s.account.DataStatus.Normal() {
+		// Mono's newest word on its cached data (account_updated's
+		// meta.data_status): the badge here and on the list follow it,
+		// so a confirmed sync does not sit beside the PROCESSING of the
+		// read before it.
+		s.account.DataStatus = ds
+		c.post(accountReadMsg{account: s.account})
+	}
 	switch {
 	case sig.Reauthorized:
 		ev = state.Event{Kind: state.MonoReauthorized, AccountID: sig.AccountID, At: at}

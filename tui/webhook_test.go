@@ -9,6 +9,7 @@ import (
 
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/mono/webhook"
+	"github.com/reauth/reauth/state"
 )
 
 // A real Mono webhook, through the real handler and store, marks an account
@@ -77,5 +78,39 @@ func TestWebhookMarksAccountNeedsReauth(t *testing.T) {
 			}
 		}
 		return true
+	})
+}
+
+// Mono's account_updated carries its data_status: once the sync after a
+// reauth is confirmed, the account's badge (here and on the list) says what
+// the webhook said, not the PROCESSING of the re-read before it beside
+// "fresh data confirmed".
+func TestSyncWebhookUpdatesTheBadge(t *testing.T) {
+	h := newHarness(t, harnessOpts{width: 120, height: 40, tweak: func(d *Deps) { d.NeedsReauth = nil }})
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	tok := h.m.session.sess.Token()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	h.until("succeeded", func(m Model) bool { return m.session.sess.Phase() >= state.Succeeded })
+	if _, err := h.sb.CompleteReauth(tok.Value); err != nil {
+		t.Fatal(err)
+	}
+	h.until("the re-read's PROCESSING", func(m Model) bool {
+		return m.session.sess.Verification().Status.Is(mono.StatusProcessing)
+	})
+	if v := plain(h.m); !strings.Contains(v, "PROCESSING") {
+		t.Fatalf("fixture: the badge does not say PROCESSING:\n%s", v)
+	}
+	id := h.m.session.account.ID
+	h.webhooks <- AccountSignal{AccountID: id, Event: "mono.events.account_updated",
+		SyncStatus: mono.SyncStatusSuccessful, DataStatus: mono.StatusAvailable, At: h.clock.Now()}
+	h.until("verified", func(m Model) bool { return m.session.sess.Phase() == state.Verified })
+	h.until("the badge", func(m Model) bool { return !strings.Contains(plain(m), "PROCESSING") })
+	if v := plain(h.m); !strings.Contains(v, "AVAILABLE") {
+		t.Fatalf("the badge after the sync webhook:\n%s", v)
+	}
+	h.until("the list's copy", func(m Model) bool {
+		a, ok := m.search.lookup(id)
+		return ok && a.DataStatus.Is(mono.StatusAvailable)
 	})
 }
