@@ -153,9 +153,13 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 	// Status pane header.
 	header := st.Section.Render("Status") + st.Faint.Render("  "+phaseWords(ph))
 	if s.sess.PageURL() != "" {
-		if s.sess.PageConnected() {
+		switch {
+		case s.sess.PageConnected():
 			header += st.Success.Render("  ● page connected")
-		} else {
+		case ph.HasOutcome():
+			// Nobody waits for a page once the attempt has its outcome.
+			header += st.Faint.Render("  ○ page not open")
+		default:
 			header += st.Faint.Render("  ○ waiting for the page")
 		}
 		if t := s.sess.LastCustomerAction(); !t.IsZero() {
