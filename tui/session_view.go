@@ -342,8 +342,21 @@ func (s *sessionScreen) bottomLines(c *screenCtx, width int) []string {
 			if v := s.sess.Verification(); v.Headline != "" && s.refusal == nil {
 				headline, next = v.Headline, v.NextStep
 			}
-			banner := st.Outcome(o.Kind) + " " + st.Value.Bold(true).Render(headline)
-			out = append(out, ansi.Truncate(banner, width, "…"))
+			// The headline is what the agent acts on: wrapped beside its
+			// badge (two lines at most), not cut at the screen's edge.
+			badge := st.Outcome(o.Kind) + " "
+			indent := ansi.StringWidth(badge)
+			lines := strings.Split(lipgloss.NewStyle().Width(max(20, width-indent)).Render(headline), "\n")
+			if len(lines) > 2 {
+				lines = append(lines[:1], ansi.Truncate(strings.TrimRight(lines[1], " ")+" …", max(10, width-indent), "…"))
+			}
+			for i, l := range lines {
+				p := strings.Repeat(" ", indent)
+				if i == 0 {
+					p = badge
+				}
+				out = append(out, ansi.Truncate(p+st.Value.Bold(true).Render(strings.TrimRight(l, " ")), width, "…"))
+			}
 			if next != "" {
 				// The next step is wrapped, not cut: it may end with what
 				// to give Mono support (the account id).

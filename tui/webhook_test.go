@@ -114,3 +114,32 @@ func TestSyncWebhookUpdatesTheBadge(t *testing.T) {
 		return ok && a.DataStatus.Is(mono.StatusAvailable)
 	})
 }
+
+// The outcome's headline is what the agent acts on: at 80 columns a long
+// one wraps beside its badge instead of losing its end at the screen's edge.
+func TestOutcomeHeadlineWrapsAtEightyColumns(t *testing.T) {
+	h := newHarness(t, harnessOpts{width: 80, height: 24})
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	h.until("succeeded", func(m Model) bool { return m.session.sess.Phase() >= state.Succeeded })
+	h.monoSynced()
+	h.until("verified", func(m Model) bool { return m.session.sess.Phase() == state.Verified })
+	headline := h.m.session.sess.Verification().Headline
+	if len(headline) < 80-12 {
+		t.Fatalf("fixture: the headline %q fits one line", headline)
+	}
+	var banner []string
+	lines := strings.Split(plain(h.m), "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "SUCCEEDED ") && !strings.Contains(l, "✓") {
+			banner = append(banner, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "SUCCEEDED")))
+			if i+1 < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[i+1]), "Next") {
+				banner = append(banner, strings.TrimSpace(lines[i+1]))
+			}
+		}
+	}
+	if got := strings.Join(banner, " "); got != headline {
+		t.Fatalf("the banner reads %q, want %q:\n%s", got, headline, plain(h.m))
+	}
+}
