@@ -142,3 +142,26 @@ func TestMintWaitingForDetailsIsSpentByADrain(t *testing.T) {
 		t.Fatal("a mint reached Mono during a drain")
 	}
 }
+
+// The empty status pane's one line follows the reason: no invitation to
+// mint before the details are read, nor when they say a reauth would not
+// help; the plain "press t" once they show the need.
+func TestEmptyPaneHintFollowsTheReason(t *testing.T) {
+	hs := &heldSignals{release: make(chan struct{})}
+	h := newHarness(t, harnessOpts{width: 100, height: 40, tweak: hs.tweak})
+	openHealthy(t, h)
+	if v := plain(h.m); !strings.Contains(v, "Reading the account's details; the reason follows.") || strings.Contains(v, "press t to mint") {
+		t.Fatalf("before the details, the pane invites a mint:\n%s", v)
+	}
+	close(hs.release)
+	h.until("details in", func(m Model) bool { return m.session.detailsIn() })
+	if v := plain(h.m); !strings.Contains(v, "nothing Mono sent says a reauth would help (t asks first)") || strings.Contains(v, "press t to mint") {
+		t.Fatalf("a healthy account's pane invites a mint:\n%s", v)
+	}
+
+	h2 := newHarness(t, harnessOpts{width: 100, height: 40})
+	openWrongOTP(t, h2)
+	if v := plain(h2.m); !strings.Contains(v, "Read the reason to the customer, then press t to mint a reauth token.") {
+		t.Fatalf("an account that needs reauth lacks the mint hint:\n%s", v)
+	}
+}

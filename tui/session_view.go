@@ -183,7 +183,7 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 	paneH := max(1, height-len(top)-len(bottom))
 	pane := s.status.view(*st, width, paneH)
 	if len(s.status.lines) == 0 {
-		pane[0] = st.Faint.Render(emptyStatusHint(ph))
+		pane[0] = st.Faint.Render(ansi.Truncate(s.emptyStatusHint(), width, "…"))
 	}
 	all := append(append(top, pane...), bottom...)
 	return joinLines(all)
@@ -200,9 +200,22 @@ func (s *sessionScreen) compactReason() bool {
 // account's History gets any room.
 const historyPaneRows = 10
 
-func emptyStatusHint(ph state.Phase) string {
+func (s *sessionScreen) emptyStatusHint() string {
+	ph := s.sess.Phase()
 	switch ph {
 	case state.Explaining:
+		r := s.sess.Reason()
+		switch {
+		case !s.detailsIn() && !r.Overridden:
+			return "Reading the account's details; the reason follows."
+		case !s.sess.Can(state.MintRequested):
+			// Mono refused it, or its link is gone: t is off.
+			return "Read the reason to the customer: no reauth token can fix this account."
+		case !r.NeedsReauth():
+			// The reason says a reauth would not help (a partner bank's
+			// limit, no sign of a need): no invitation to mint.
+			return "Read the reason to the customer: nothing Mono sent says a reauth would help (t asks first)."
+		}
 		return "Read the reason to the customer, then press t to mint a reauth token."
 	case state.Minting:
 		return "Asking Mono for a reauth token…"
