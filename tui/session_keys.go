@@ -335,7 +335,7 @@ func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	} else {
 		k.Hosted.SetHelp("h", "hosted link")
 	}
-	hasLines := len(s.status.lines) > statusRows(c.height)
+	hasLines := s.status.canScroll(statusRows(c.height))
 	for _, b := range []*key.Binding{&k.Up, &k.Down, &k.PageUp, &k.PageDown, &k.Top, &k.Bottom} {
 		b.SetEnabled(hasLines)
 	}

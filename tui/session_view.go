@@ -181,7 +181,7 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 	top = append(top, historyLines(st, s.history, s.id(), s.liveElsewhere(c), now, width, height-len(top)-len(rest)-len(bottom)-minPane)...)
 	top = append(top, rest...)
 	paneH := max(1, height-len(top)-len(bottom))
-	pane := s.status.view(*st, width, paneH)
+	pane := s.status.view(st, width, paneH)
 	if len(s.status.lines) == 0 {
 		pane[0] = st.Faint.Render(ansi.Truncate(s.emptyStatusHint(), width, "…"))
 	}

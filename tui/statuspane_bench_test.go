@@ -35,7 +35,7 @@ func BenchmarkStatusPaneView(b *testing.B) {
 					p.toTop()
 					p.scroll(n/2, height)
 				}
-				p.view(st, width, height)
+				p.view(&st, width, height)
 				extra := paneWithEvents(1).lines[0]
 				w := width
 				b.ReportAllocs()
@@ -46,7 +46,7 @@ func BenchmarkStatusPaneView(b *testing.B) {
 					case "stream":
 						p.add(statusLine{at: extra.at, tone: extra.tone, text: extra.text})
 					}
-					if lines := p.view(st, w, height); len(lines) != height {
+					if lines := p.view(&st, w, height); len(lines) != height {
 						b.Fatalf("%d lines, want %d", len(lines), height)
 					}
 				}

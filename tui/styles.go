@@ -216,7 +216,7 @@ var toneIcons = [toneCount]string{
 }
 
 // Badge renders an account status badge.
-func (s Styles) Badge(b Badge) string {
+func (s *Styles) Badge(b Badge) string {
 	if b < 0 || b >= badgeCount {
 		b = BadgeUnknown
 	}
@@ -224,7 +224,7 @@ func (s Styles) Badge(b Badge) string {
 }
 
 // Outcome renders an attempt's outcome banner (SUCCEEDED, FAILED, …).
-func (s Styles) Outcome(k state.OutcomeKind) string {
+func (s *Styles) Outcome(k state.OutcomeKind) string {
 	st := s.typed.outcome[state.OutcomeNone]
 	if k >= 0 && int(k) < outcomeCount {
 		st = s.typed.outcome[k]
@@ -233,7 +233,7 @@ func (s Styles) Outcome(k state.OutcomeKind) string {
 }
 
 // Tone is the style of a status line of tone t.
-func (s Styles) Tone(t state.EventTone) lipgloss.Style {
+func (s *Styles) Tone(t state.EventTone) lipgloss.Style {
 	if s.typed == nil {
 		return lipgloss.NewStyle()
 	}
