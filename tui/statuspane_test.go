@@ -81,7 +81,9 @@ func TestStatusLinesWrapAtEightyColumns(t *testing.T) {
 // moves by events over the rows the agent sees, shows how many are newer,
 // and reaching the end follows again.
 func TestStatusPaneFollowsAndScrollsWrappedLines(t *testing.T) {
-	long := func(n string) string { return "Error: E" + n + " — " + strings.Repeat("too long for one row ", 5) + "end of " + n }
+	long := func(n string) string {
+		return "Error: E" + n + " — " + strings.Repeat("too long for one row ", 5) + "end of " + n
+	}
 	p := paneOf("one", long("two"), "three", long("four"), "five")
 	st := NewStyles(true)
 	got := stripped(p.view(&st, 80, 4))
