@@ -121,3 +121,20 @@ func TestBankColumnUsesTheWidth(t *testing.T) {
 		}
 	}
 }
+
+// The status header fits at 80 columns in every golden state: the page and
+// the customer's last action take their short forms rather than being cut
+// ("last customer actio…" was all an agent saw beside a long phase).
+func TestStatusHeaderFitsAt80(t *testing.T) {
+	for _, c := range goldenCases() {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{width: 80, height: 24})
+			c.setup(t, h)
+			for _, line := range strings.Split(plain(h.m), "\n") {
+				if strings.HasPrefix(strings.TrimSpace(line), "Status ") && strings.HasSuffix(strings.TrimRight(line, " "), "…") {
+					t.Fatalf("the status header is cut: %q", line)
+				}
+			}
+		})
+	}
+}

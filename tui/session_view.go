@@ -150,25 +150,7 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 	rest := []string{"", s.tokenLine(c, now)}
 	rest = append(rest, s.pageLines(c, now, width)...)
 
-	// Status pane header.
-	header := st.Section.Render("Status") + st.Faint.Render("  "+phaseWords(ph))
-	if s.sess.PageURL() != "" {
-		switch {
-		case s.sess.PageConnected():
-			header += st.Success.Render("  ● page connected")
-		case ph.HasOutcome():
-			// Nobody waits for a page once the attempt has its outcome.
-			header += st.Faint.Render("  ○ page not open")
-		default:
-			header += st.Faint.Render("  ○ waiting for the page")
-		}
-		if t := s.sess.LastCustomerAction(); !t.IsZero() {
-			// Customer actions only: a heartbeat says the page is open,
-			// not that anyone is using it.
-			header += st.Faint.Render(fmt.Sprintf("  last customer action %s ago", ago(now.Sub(t))))
-		}
-	}
-	rest = append(rest, ansi.Truncate(header, width, "…"))
+	rest = append(rest, s.statusHeader(st, ph, now, width))
 
 	bottom := s.bottomLines(c, width)
 	// The History takes only the room the status pane can spare: one row
@@ -194,6 +176,49 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 func (s *sessionScreen) compactReason() bool {
 	ph := s.sess.Phase()
 	return ph >= state.PageOpening && ph != state.Explaining
+}
+
+// statusHeader is the status pane's header: the phase, the page, and the
+// customer's last action. At 80 columns the long words do not fit beside a
+// long phase, so the page and the action have short forms; only what even
+// those cannot fit is cut.
+func (s *sessionScreen) statusHeader(st *Styles, ph state.Phase, now time.Time, width int) string {
+	type form struct{ page, acted string }
+	forms := []form{{}}
+	if s.sess.PageURL() != "" {
+		page := [2]string{"  ○ waiting for the page", "  ○ awaiting page"}
+		pageStyle := st.Faint
+		switch {
+		case s.sess.PageConnected():
+			page, pageStyle = [2]string{"  ● page connected", "  ● page"}, st.Success
+		case ph.HasOutcome():
+			// Nobody waits for a page once the attempt has its outcome.
+			page = [2]string{"  ○ page not open", "  ○ not open"}
+		}
+		var acted [2]string
+		if t := s.sess.LastCustomerAction(); !t.IsZero() {
+			// Customer actions only: a heartbeat says the page is open,
+			// not that anyone is using it.
+			a := ago(now.Sub(t))
+			acted = [2]string{"  last customer action " + a + " ago", "  customer acted " + a + " ago"}
+		}
+		forms = []form{}
+		for _, f := range [][2]int{{0, 0}, {0, 1}, {1, 1}} {
+			f := form{page: pageStyle.Render(page[f[0]]), acted: acted[f[1]]}
+			if f.acted != "" {
+				f.acted = st.Faint.Render(f.acted)
+			}
+			forms = append(forms, f)
+		}
+	}
+	head := st.Section.Render("Status") + st.Faint.Render("  "+phaseWords(ph))
+	var header string
+	for _, f := range forms {
+		if header = head + f.page + f.acted; ansi.StringWidth(header) <= width {
+			return header
+		}
+	}
+	return ansi.Truncate(header, width, "…")
 }
 
 // historyPaneRows is the status pane a live attempt keeps before the
