@@ -53,6 +53,18 @@ func (k ReasonKind) String() string {
 	return fmt.Sprintf("ReasonKind(%d)", int(k))
 }
 
+// Label is the kind in the words the account screen shows after "Why".
+// It differs from String (the name audit records and snapshots keep) only
+// for ReasonUnknown: beside a webhook that says the account needs reauth,
+// a bare "Unknown" read as if the need itself were in doubt, when it is
+// only the cause that nothing names.
+func (k ReasonKind) Label() string {
+	if k == ReasonUnknown {
+		return "Needs reauth; the cause is unknown"
+	}
+	return k.String()
+}
+
 func (k ReasonKind) valid() bool { return k >= 0 && int(k) < len(reasonNames) }
 
 // NeedsReauth reports whether the kind is a reason to re-authorise (every

@@ -165,3 +165,21 @@ func TestEmptyPaneHintFollowsTheReason(t *testing.T) {
 		t.Fatalf("an account that needs reauth lacks the mint hint:\n%s", v)
 	}
 }
+
+// A webhook says the account needs reauth without saying why: the Why line
+// says the need and that the cause is unknown, not a bare "Unknown" that
+// reads as if the need were in doubt.
+func TestUnknownCauseStillSaysTheNeed(t *testing.T) {
+	h := newHarness(t, harnessOpts{width: 120, height: 40})
+	openWrongOTP(t, h)
+	if k := h.m.session.sess.Reason().Kind; k != state.ReasonUnknown {
+		t.Fatalf("fixture: reason %s, want Unknown", k)
+	}
+	v := plain(h.m)
+	if !strings.Contains(v, "Why  Needs reauth; the cause is unknown") || strings.Contains(v, "Why  Unknown") {
+		t.Fatalf("the Why line:\n%s", v)
+	}
+	if got := state.ReasonUnknown.String(); got != "Unknown" {
+		t.Fatalf("the audit's name for the kind changed: %q", got)
+	}
+}

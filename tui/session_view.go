@@ -100,7 +100,7 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 
 	// Reason: full before the page opens, one line after (room for events).
 	r := s.sess.Reason()
-	why := st.Label.Render("Why  ") + st.Warning.Render(r.Kind.String())
+	why := st.Label.Render("Why  ") + st.Warning.Render(r.Kind.Label())
 	if r.Overridden {
 		why += st.Faint.Render(" (set by agent)")
 	}
@@ -367,7 +367,7 @@ func (s *sessionScreen) bottomLines(c *screenCtx, width int) []string {
 			if i == s.pickIdx {
 				p = st.Cursor.Render("▌ ")
 			}
-			out = append(out, p+kind.String())
+			out = append(out, p+kind.Label())
 		}
 	default:
 		o, shown := s.sess.Outcome(), s.sess.Phase().HasOutcome()
