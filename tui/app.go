@@ -79,6 +79,10 @@ type Model struct {
 	// while the audit's store was failing to take their records: tried
 	// again every auditRetryGap until written (keepUnwritten).
 	unwritten []*auditQueue
+	// checking are attempts whose screen was left while their account was
+	// being checked after a success: kept until the check answers
+	// (background.go).
+	checking []*sessionScreen
 }
 
 // auditRetryMsg: time to try the unwritten journals again.
@@ -111,6 +115,11 @@ func (m Model) WriteUnwritten(attempt bool) int {
 	qs := m.unwritten
 	if attempt && m.session != nil {
 		qs = append(slices.Clip(qs), m.session.journal)
+	}
+	if attempt {
+		for _, s := range m.checking {
+			qs = append(slices.Clip(qs), s.journal)
+		}
 	}
 	left := 0
 	for _, q := range qs {
@@ -388,10 +397,16 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		m.spinner, cmd = m.spinner.Update(msg)
 		return m, cmd
 	case signalMsg:
-		var cmd tea.Cmd
+		var bg, cmd tea.Cmd
+		m, bg, _ = m.toChecking(msg.sig)
 		m, cmd = m.toScreens(msg.sig)
 		m.syncKeys()
-		return m, tea.Batch(cmd, waitSignal(msg.ch))
+		return m, tea.Batch(bg, cmd, waitSignal(msg.ch))
+	case verifyResultMsg:
+		if nm, cmd, ok := m.toChecking(msg); ok {
+			nm.syncKeys()
+			return nm, cmd
+		}
 	case claimNewsMsg:
 		var cmd tea.Cmd
 		m, cmd = m.toScreens(msg.sig)
@@ -478,30 +493,43 @@ func (m Model) quit() (Model, tea.Cmd) {
 }
 
 // openAccount switches to the session screen for a.
+// An attempt being checked after a success when it is left goes on being
+// checked (keepChecking); opening its account again brings it back.
 func (m *Model) openAccount(a mono.Account) tea.Cmd {
-	var closeOld, keep tea.Cmd
-	if m.session != nil {
-		closeOld = m.session.dropPage()
-		keep = m.keepUnwritten(m.session.journal)
-	}
+	closeOld := m.leaveSession()
 	m.screen = screenSession
-	c := m.screenCtx(screenSession)
-	m.session = newSessionScreen(&c, a)
 	m.search.leave()
 	m.search.forgetStranded(a.ID)
-	return tea.Batch(closeOld, keep, m.session.start(&c))
+	m.search.forgetChecked(a.ID)
+	if s := m.takeChecking(a.ID); s != nil {
+		m.session = s
+		return closeOld
+	}
+	c := m.screenCtx(screenSession)
+	m.session = newSessionScreen(&c, a)
+	return tea.Batch(closeOld, m.session.start(&c))
 }
 
 // backToSearch leaves the session screen; its page (if any) is closed.
 func (m *Model) backToSearch() tea.Cmd {
-	var closeOld, keep tea.Cmd
-	if m.session != nil {
-		closeOld = m.session.dropPage()
-		keep = m.keepUnwritten(m.session.journal)
-		m.session = nil
-	}
+	cmd := m.leaveSession()
 	m.screen = screenSearch
-	return tea.Batch(closeOld, keep, m.search.enter())
+	return tea.Batch(cmd, m.search.enter())
+}
+
+// leaveSession lets the session screen go: its page closes, its journal's
+// unwritten records are kept for retries, and an attempt being checked
+// after a success is kept until the check answers.
+func (m *Model) leaveSession() tea.Cmd {
+	s := m.session
+	if s == nil {
+		return nil
+	}
+	m.session = nil
+	if kept, cmd := m.keepChecking(s); kept {
+		return cmd
+	}
+	return tea.Batch(s.dropPage(), m.keepUnwritten(s.journal))
 }
 
 // needsReauth folds Mono's webhook marks (the signal Mono really sends) into

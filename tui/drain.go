@@ -49,6 +49,9 @@ func (m Model) onDrain(n DrainNotice) (Model, tea.Cmd) {
 // live all the same.
 func (m *Model) liveAttempt() bool {
 	s := m.session
+	if len(m.checking) > 0 {
+		return true // checks left running answer within VerifyFor too
+	}
 	if s == nil {
 		return false
 	}
@@ -120,6 +123,9 @@ func (m Model) drainLine(w int) string {
 // stops there, recorded unconfirmed with why (state.VerifyStopped). It
 // reports whether it ended a live attempt.
 func (m Model) EndLive(why string) bool {
+	// Checks left running stop unanswered: their words are their own
+	// (nobody was on their screen).
+	m.stopChecking("reauth ended while the check ran after the agent had left the account.")
 	s := m.session
 	if s == nil {
 		return false

@@ -140,7 +140,7 @@ func ResumeHandedOver(ctx, life context.Context, deps Deps, h Handoff) (Model, e
 		cmds = append(cmds, s.catchUp(&c))
 	}
 	if sess.Phase() == state.Verifying {
-		cmds = append(cmds, verifyLater(&c, sess.Generation(), s.account.ID, 0))
+		cmds = append(cmds, verifyLater(&c, s, sess.Generation(), 0))
 	}
 	cmds = append(cmds, s.flush(&c))
 	m.search.leave()

@@ -69,9 +69,14 @@ func Resume(ctx context.Context, parked Model, deps Deps, dropped time.Time) Mod
 			cmds = append(cmds, s.catchUp(&c))
 		}
 		if s.sess.Phase() == state.Verifying {
-			cmds = append(cmds, verifyLater(&c, s.sess.Generation(), s.account.ID, 0))
+			cmds = append(cmds, verifyLater(&c, s, s.sess.Generation(), 0))
 		}
 		cmds = append(cmds, s.flush(&c))
+	}
+	for _, s := range m.checking {
+		// Checks left running: their re-reads went with the old program.
+		c := m.screenCtx(screenSession)
+		cmds = append(cmds, verifyLater(&c, s, s.sess.Generation(), 0))
 	}
 	if len(m.unwritten) > 0 {
 		// Left attempts' records still waiting for the audit: their

@@ -54,6 +54,10 @@ type searchScreen struct {
 	// come back when they connected (WithStranded), said above the list
 	// until each account is opened.
 	stranded []Stranded
+	// checks are the attempts left while their account was being checked
+	// after a success, still checking; checkedNotes the answers of those
+	// that finished, newest first (background.go).
+	checks, checkedNotes []checkNote
 	// jumped is the pasted id the screen already opened, so a later result
 	// for the same query (a page loading, a refresh) does not open it again.
 	jumped string

@@ -86,8 +86,13 @@ func (s *searchScreen) view(c *screenCtx, width, height int) string {
 		b.WriteString(st.Warning.Render(s.note) + "\n")
 		rows--
 	}
-	// Stranded attempts take list lines too, leaving the list at least one.
+	// Stranded attempts and checks left running take list lines too,
+	// leaving the list at least one.
 	for _, l := range s.strandedLines(c, width, rows-1) {
+		b.WriteString(l + "\n")
+		rows--
+	}
+	for _, l := range s.checkingLines(c, width, min(rows-1, 4)) {
 		b.WriteString(l + "\n")
 		rows--
 	}

@@ -197,8 +197,8 @@ func launchBrowser(c *screenCtx, url string) tea.Cmd {
 	return func() tea.Msg { return browserResultMsg{err: open(url)} }
 }
 
-func verifyLater(c *screenCtx, gen uint64, id string, after time.Duration) tea.Cmd {
-	ctx, api := c.ctx, c.deps.Mono
+func verifyLater(c *screenCtx, s *sessionScreen, gen uint64, after time.Duration) tea.Cmd {
+	ctx, api, attempt, id := c.ctx, c.deps.Mono, s.id(), s.account.ID
 	return func() tea.Msg {
 		t := time.NewTimer(after)
 		defer t.Stop()
@@ -208,17 +208,17 @@ func verifyLater(c *screenCtx, gen uint64, id string, after time.Duration) tea.C
 			return nil
 		}
 		a, err := api.Account(ctx, id)
-		return verifyResultMsg{gen: gen, account: a, err: err}
+		return verifyResultMsg{attempt: attempt, gen: gen, account: a, err: err}
 	}
 }
 
 // rereadAccount reads the account once more while verifying (a webhook's
 // news prompts it); it schedules no follow-up.
-func rereadAccount(c *screenCtx, gen uint64, id string) tea.Cmd {
-	ctx, api := c.ctx, c.deps.Mono
+func rereadAccount(c *screenCtx, s *sessionScreen, gen uint64) tea.Cmd {
+	ctx, api, attempt, id := c.ctx, c.deps.Mono, s.id(), s.account.ID
 	return func() tea.Msg {
 		a, err := api.Account(ctx, id)
-		return verifyResultMsg{gen: gen, account: a, err: err, kicked: true}
+		return verifyResultMsg{attempt: attempt, gen: gen, account: a, err: err, kicked: true}
 	}
 }
 

@@ -81,10 +81,9 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 				return s.dropPage()
 			}
 		default:
+			// An attempt being checked after a success is not ended: the
+			// check goes on without its screen (background.go).
 			c.post(backToSearchMsg{})
-			if s.endAttempt(c, "The agent left the account.") {
-				return s.flush(c)
-			}
 			return nil
 		}
 	case key.Matches(msg, k.Mint):

@@ -130,6 +130,7 @@ type (
 		why  string // Page.EndReason
 	}
 	verifyResultMsg struct {
+		attempt string // the attempt re-read for (sessionScreen.id)
 		gen     uint64
 		account mono.Account
 		err     error
@@ -553,6 +554,9 @@ func (s *sessionScreen) update(c *screenCtx, msg tea.Msg) (tea.Cmd, bool) {
 		s.pageEnded(c, msg.gen, msg.why)
 		return tea.Batch(s.afterChange(c, before), s.flush(c)), true
 	case verifyResultMsg:
+		if msg.attempt != s.id() {
+			return nil, true // another attempt's (a check left running takes its own first)
+		}
 		return s.onVerify(c, msg), true
 	case hostedLinkMsg:
 		s.hostedBusy = false
@@ -709,7 +713,7 @@ func (s *sessionScreen) afterChange(c *screenCtx, before state.Phase) tea.Cmd {
 		cmds = append(cmds, closePage(dropped))
 	}
 	if verify {
-		cmds = append(cmds, verifyLater(c, s.sess.Generation(), s.account.ID, 0))
+		cmds = append(cmds, verifyLater(c, s, s.sess.Generation(), 0))
 	}
 	return tea.Batch(cmds...)
 }
@@ -780,7 +784,7 @@ func (s *sessionScreen) onVerify(c *screenCtx, msg verifyResultMsg) tea.Cmd {
 		s.status.add(statusLine{at: now, tone: state.ToneWarning, text: "Re-read failed, will retry: " + hint})
 	}
 	if s.sess.Phase() == state.Verifying && !msg.kicked { // kicked: the scheduled re-reads carry on by themselves
-		return tea.Batch(s.flush(c), verifyLater(c, msg.gen, s.account.ID, s.nextReread(c.deps)))
+		return tea.Batch(s.flush(c), verifyLater(c, s, msg.gen, s.nextReread(c.deps)))
 	}
 	return s.flush(c)
 }
@@ -832,7 +836,7 @@ func (s *sessionScreen) onSignal(c *screenCtx, sig AccountSignal) tea.Cmd {
 		// evidence are derived from what Mono has just said.
 		return s.readDetail(c)
 	case state.Verifying:
-		return rereadAccount(c, s.sess.Generation(), s.account.ID)
+		return rereadAccount(c, s, s.sess.Generation())
 	}
 	return nil
 }

@@ -1,0 +1,177 @@
+package tui
+
+import (
+	"slices"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/reauth/reauth/state"
+)
+
+// Checks that go on after the agent leaves.
+//
+// After a success the account is re-read until Mono's data shows a sync
+// after the reauth (VERIFIED) or Deps.VerifyFor passes ("not confirmed").
+// The agent's natural move once the customer is done is esc, to the next
+// customer; stopping the check there left most successes recorded
+// "unconfirmed". So an attempt left while it is being checked stays with
+// the model (Model.checking) until the check answers: its re-reads and
+// Mono's webhooks about its account go on reaching it, through Update as
+// for the screen on screen; its answer is written to the audit and said
+// on the list. Opening the account again brings the attempt back on screen.
+// The end of the program (EndLive) stops what is still checking, recorded
+// unconfirmed as before.
+
+// maxChecking bounds the checks kept after their screen was left: each
+// answers within VerifyFor, so more than a few at once means an agent
+// clicking through accounts; the oldest is stopped (recorded unconfirmed)
+// to make room.
+const maxChecking = 4
+
+// checkedShown is how many finished checks the list keeps saying.
+const checkedShown = 3
+
+// keepChecking keeps s, a session screen being left, when its attempt is
+// being checked after a success (it reports whether it did). Its page, if
+// any, is closed as for any screen left.
+func (m *Model) keepChecking(s *sessionScreen) (kept bool, cmd tea.Cmd) {
+	if s == nil || s.sess.Phase() != state.Verifying {
+		return false, nil
+	}
+	var cmds []tea.Cmd
+	list := slices.Clone(m.checking)
+	if len(list) >= maxChecking {
+		oldest := list[0]
+		list = list[1:]
+		cmds = append(cmds, m.stopCheck(oldest, "The agent left more accounts being checked than reauth keeps; this one stopped first."))
+	}
+	m.checking = append(list, s)
+	m.search.checksChanged(m.checking)
+	return true, tea.Batch(append(cmds, s.dropPage())...)
+}
+
+// stopCheck ends a kept check unanswered (recorded as such) and returns
+// the Cmd writing its records.
+func (m *Model) stopCheck(s *sessionScreen, why string) tea.Cmd {
+	c := m.screenCtx(screenSession)
+	c.front = false
+	s.endAttempt(&c, why)
+	return s.flush(&c)
+}
+
+// takeChecking removes and returns the kept check on account id, if any.
+func (m *Model) takeChecking(id string) *sessionScreen {
+	i := slices.IndexFunc(m.checking, func(s *sessionScreen) bool { return s.account.ID == id })
+	if i < 0 {
+		return nil
+	}
+	s := m.checking[i]
+	m.checking = slices.Delete(slices.Clone(m.checking), i, i+1)
+	m.search.checksChanged(m.checking)
+	return s
+}
+
+// toChecking hands a message to the kept checks: a re-read's answer to
+// the attempt it was made for, Mono's webhooks to the check on their
+// account. It reports whether one of them took msg (a re-read's answer is
+// never for another screen).
+func (m Model) toChecking(msg tea.Msg) (Model, tea.Cmd, bool) {
+	var s *sessionScreen
+	switch msg := msg.(type) {
+	case verifyResultMsg:
+		i := slices.IndexFunc(m.checking, func(s *sessionScreen) bool { return s.id() == msg.attempt })
+		if i < 0 {
+			return m, nil, false
+		}
+		s = m.checking[i]
+	case AccountSignal:
+		i := slices.IndexFunc(m.checking, func(s *sessionScreen) bool { return s.account.ID == msg.AccountID })
+		if i < 0 {
+			return m, nil, false
+		}
+		s = m.checking[i]
+	default:
+		return m, nil, false
+	}
+	c := m.screenCtx(screenSession)
+	c.front = false
+	cmd, _ := s.update(&c, msg)
+	if s.sess.Phase() != state.Verifying {
+		// The check has its answer (written by cmd's flush): say it on
+		// the list, where the agent is.
+		m.takeChecking(s.account.ID)
+		m.search.checked(s.account.ID, s.title(), s.sess.Phase(), s.sess.Verification())
+	}
+	m, posted := m.settle(cmd, c.posted)
+	_, isSignal := msg.(AccountSignal)
+	return m, posted, !isSignal
+}
+
+// stopChecking ends every kept check unanswered, with why, and writes
+// their records (I/O: for a program's final model, EndLive).
+func (m *Model) stopChecking(why string) {
+	for _, s := range m.checking {
+		if cmd := m.stopCheck(s, why); cmd != nil {
+			cmd()
+		}
+	}
+	m.checking = nil
+}
+
+// checkingLines are the list's lines about checks under way and those
+// that answered, newest first, each sentence wrapped to width, at most
+// maxLines in all.
+func (s *searchScreen) checkingLines(c *screenCtx, width, maxLines int) []string {
+	if maxLines < 1 || len(s.checks)+len(s.checkedNotes) == 0 {
+		return nil
+	}
+	st := c.styles
+	var out []string
+	add := func(sentence string, style func(...string) string) {
+		for l := range strings.SplitSeq(ansi.Wrap(sentence, max(1, width), ""), "\n") {
+			if len(out) < maxLines {
+				out = append(out, style(l))
+			}
+		}
+	}
+	for _, n := range s.checks {
+		add("Checking that Mono has fresh data for "+n.text+" after the reauth; the answer goes to the audit and shows here.", st.Faint.Render)
+	}
+	for _, n := range s.checkedNotes {
+		add(n.text, st.Value.Render)
+	}
+	return out
+}
+
+// checkNote is a line the list says about an account's check: the name
+// of an account being checked, or a check's answer.
+type checkNote struct {
+	account string // the account's id
+	text    string
+}
+
+// checksChanged sets the accounts being checked, as the list says them.
+func (s *searchScreen) checksChanged(list []*sessionScreen) {
+	s.checks = nil
+	for _, c := range list {
+		s.checks = append(s.checks, checkNote{account: c.account.ID, text: c.title()})
+	}
+}
+
+// checked says a kept check's answer on the list (until the account is
+// opened, or newer answers push it out).
+func (s *searchScreen) checked(id, name string, ph state.Phase, v state.Verification) {
+	note := checkNote{account: id, text: name + " (" + ph.String() + "): " + v.Headline}
+	s.checkedNotes = append([]checkNote{note}, s.checkedNotes...)
+	if len(s.checkedNotes) > checkedShown {
+		s.checkedNotes = s.checkedNotes[:checkedShown]
+	}
+}
+
+// forgetChecked drops the answers said about account id (its screen is
+// open again: it says them itself).
+func (s *searchScreen) forgetChecked(id string) {
+	s.checkedNotes = slices.DeleteFunc(slices.Clone(s.checkedNotes), func(n checkNote) bool { return n.account == id })
+}
