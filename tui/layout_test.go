@@ -138,3 +138,21 @@ func TestStatusHeaderFitsAt80(t *testing.T) {
 		})
 	}
 }
+
+// The Now and Next lines wrap at 80 columns in every golden state: the
+// error the widget reported and the end of the step the agent reads out
+// ("…then press Reopen; the link works for 9:38 more") were cut.
+func TestNowAndNextWrapAt80(t *testing.T) {
+	for _, c := range goldenCases() {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{width: 80, height: 24})
+			c.setup(t, h)
+			for _, line := range strings.Split(plain(h.m), "\n") {
+				l := strings.TrimSpace(line)
+				if (strings.HasPrefix(l, "Now ") || strings.HasPrefix(l, "Next ")) && strings.HasSuffix(l, "…") {
+					t.Fatalf("cut: %q\n%s", line, plain(h.m))
+				}
+			}
+		})
+	}
+}

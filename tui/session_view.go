@@ -403,9 +403,12 @@ func (s *sessionScreen) bottomLines(c *screenCtx, width int) []string {
 		}
 	}
 	if sit := s.sess.Situation(c.now()); sit.Where != "" && s.dialog == noDialog && !s.picking && s.refusal == nil {
-		out = append(out, ansi.Truncate(st.Label.Render("Now  ")+st.Value.Render(sit.Where), width, "…"))
+		// What the agent reads and says now: wrapped (two lines each at
+		// most), not cut at 80 columns where the error or the step's end
+		// ("…then press Reopen; the link works for 9:38 more") was lost.
+		out = append(out, labelled(st, "Now  ", sit.Where, width, 2)...)
 		if sit.Next != "" {
-			out = append(out, ansi.Truncate(st.Label.Render("Next ")+st.Value.Render(sit.Next), width, "…"))
+			out = append(out, labelled(st, "Next ", sit.Next, width, 2)...)
 		}
 	}
 	if s.notice != "" && c.now().Sub(s.noticeAt) < noticeFor {
