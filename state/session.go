@@ -175,6 +175,14 @@ func (p Phase) successCanWin() bool {
 	return p == Failed || p == Expired || p == EndedByAgent || p == TakenOver
 }
 
+// LinkEnded reports whether the attempt's page link no longer works in
+// this phase: the token expired, the agent ended the attempt, or a newer
+// attempt took the account over. (After a success or a failure the page
+// still shows the customer how it ended.)
+func (p Phase) LinkEnded() bool {
+	return p == Expired || p == EndedByAgent || p == TakenOver
+}
+
 // Succeeded reports whether the phase comes after a success.
 func (p Phase) Succeeded() bool {
 	return p == Succeeded || p == Verifying || p == Verified || p == StillSyncing

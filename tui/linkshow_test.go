@@ -124,3 +124,32 @@ type longLinkPage struct{ Page }
 func (longLinkPage) URL() string {
 	return "http://127.0.0.1:42685/s/k1s7do1o-9OtZZCk25iTxQ4n_D0ECgg#PRNrasr37kEV-q0Vb3x8bL1mWcY2nZt5uJ6oAa4rTy7s"
 }
+
+// Once the attempt's page is closed (the token expired, the agent ended
+// it, a takeover), its link is not offered: no URL or code on screen, c
+// and l off, and the header says the page is closed, not "connected" as
+// the page last said.
+func TestClosedPageOffersNoLink(t *testing.T) {
+	for _, c := range goldenCases() {
+		if c.name != "expired" {
+			continue
+		}
+		h := newHarness(t, harnessOpts{width: 120, height: 40})
+		c.setup(t, h)
+		u := h.m.session.sess.PageURL()
+		v := plain(h.m)
+		if u == "" || strings.Contains(v, maskFragment(u)) || strings.Contains(v, "Code  ") ||
+			!strings.Contains(v, "Page  closed — its link no longer works") || !strings.Contains(v, "○ page closed") || strings.Contains(v, "page connected") {
+			t.Fatalf("an expired attempt's page:\n%s", v)
+		}
+		if h.m.keys.CopyLink.Enabled() || h.m.keys.ShowLink.Enabled() {
+			t.Fatal("c or l is on for a closed page")
+		}
+		h.key("c")
+		if h.m.session.notice != "" {
+			t.Fatalf("c did something: %q", h.m.session.notice)
+		}
+		return
+	}
+	t.Fatal("fixture: no expired golden case")
+}

@@ -112,7 +112,7 @@ func (s *sessionScreen) onKey(c *screenCtx, msg tea.KeyPressMsg) tea.Cmd {
 			return launchBrowser(c, s.page.URL())
 		}
 	case key.Matches(msg, k.CopyLink):
-		if u := s.sess.PageURL(); u != "" {
+		if u := s.sess.PageURL(); u != "" && !s.sess.Phase().LinkEnded() {
 			// OSC 52 is a request the terminal may ignore (tmux does by
 			// default): say it was sent, how to check, and the way round.
 			s.setNotice(c, "Link sent to your terminal's clipboard (OSC 52): paste it to check. Nothing? Press l to show it.", true)
@@ -307,7 +307,8 @@ func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	} else {
 		k.Reveal.SetHelp("v", "reveal token")
 	}
-	k.ShowLink.SetEnabled(s.sess.PageURL() != "")
+	linkUsable := s.sess.PageURL() != "" && !s.sess.Phase().LinkEnded()
+	k.ShowLink.SetEnabled(linkUsable)
 	k.ShowQR.SetEnabled(s.qrShowable())
 	if s.showQR {
 		k.ShowQR.SetHelp("p", "hide QR code")
@@ -327,7 +328,7 @@ func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	}
 	k.CopyToken.SetEnabled(hasToken)
 	k.OpenPage.SetEnabled(ph == state.TokenReady || (s.page != nil && c.deps.OpenBrowser != nil && !ph.HasOutcome()))
-	k.CopyLink.SetEnabled(s.sess.PageURL() != "")
+	k.CopyLink.SetEnabled(linkUsable)
 	k.Hosted.SetEnabled(s.refusal == nil && !s.hostedBusy && (s.hosted != "" || !ph.HasOutcome()) && ph != state.WidgetLive && ph != state.WidgetClosed && ph != state.PageClosed)
 	if s.hosted != "" {
 		k.Hosted.SetHelp("h", "copy hosted link")

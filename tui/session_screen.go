@@ -727,7 +727,7 @@ func (s *sessionScreen) settle(c *screenCtx, before state.Phase) (dropped Page, 
 	if after == before {
 		return nil, false
 	}
-	if after == state.Expired || after == state.EndedByAgent || after == state.TakenOver {
+	if after.LinkEnded() {
 		dropped = s.page
 		s.page = nil
 	}

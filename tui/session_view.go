@@ -189,6 +189,9 @@ func (s *sessionScreen) statusHeader(st *Styles, ph state.Phase, now time.Time, 
 		page := [2]string{"  ○ waiting for the page", "  ○ awaiting page"}
 		pageStyle := st.Faint
 		switch {
+		case ph.LinkEnded():
+			// Closed with the attempt, whatever the page last said.
+			page = [2]string{"  ○ page closed", "  ○ closed"}
 		case s.sess.PageConnected():
 			page, pageStyle = [2]string{"  ● page connected", "  ● page"}, st.Success
 		case ph.HasOutcome():
@@ -298,6 +301,9 @@ func (s *sessionScreen) pageLines(c *screenCtx, now time.Time, width int) []stri
 		return []string{st.Label.Render("Page  ") + st.Error.Render(s.sess.PageError())}
 	case u == "":
 		return append([]string{st.Label.Render("Page  ") + st.Faint.Render("not opened")}, s.hostedLines(c, width)...)
+	case ph.LinkEnded():
+		// The page is closed: no link or code an agent could send on.
+		return append([]string{st.Label.Render("Page  ") + st.Faint.Render("closed — its link no longer works")}, s.hostedLines(c, width)...)
 	}
 	// OSC 8 makes the URL clickable; the visible text is the URL itself so
 	// terminals without hyperlinks still show it in full.
