@@ -100,9 +100,11 @@ func (m Model) toChecking(msg tea.Msg) (Model, tea.Cmd, bool) {
 	cmd, _ := s.update(&c, msg)
 	if s.sess.Phase() != state.Verifying {
 		// The check has its answer (written by cmd's flush): say it on
-		// the list, where the agent is.
+		// the list, where the agent is. Its journal is kept for retries
+		// should the store fail to take the answer, as for a screen left.
 		m.takeChecking(s.account.ID)
 		m.search.checked(s.account.ID, s.title(), s.sess.Phase(), s.sess.Verification())
+		cmd = tea.Batch(cmd, m.keepUnwritten(s.journal))
 	}
 	m, posted := m.settle(cmd, c.posted)
 	_, isSignal := msg.(AccountSignal)

@@ -89,3 +89,31 @@ func TestLeftCheckStopsWithTheProgram(t *testing.T) {
 		t.Fatalf("verification records %+v", verificationRecords(h))
 	}
 }
+
+// A check that answers while the audit's store is down keeps its answer
+// for the retries, as a screen left does: it is written once the store is
+// back, not lost with the check.
+func TestLeftCheckAnswerSurvivesAnOutage(t *testing.T) {
+	var au *outageAudit
+	h, sm := syncedHarness(t, time.Minute, func(d *Deps) {
+		au = &outageAudit{memAudit: d.Audit.(*memAudit)}
+		d.Audit = au
+	})
+	leaveDuringTheCheck(t, h)
+	kept := h.m.checking[0]
+	h.until("the success written", func(Model) bool { return !kept.journal.unwritten() })
+	kept.journal.mu.Lock()
+	kept.journal.retryGap = time.Millisecond
+	kept.journal.mu.Unlock()
+	au.setDown(true)
+	sm.confirm()
+	h.until("the check's answer", func(m Model) bool { return len(m.checking) == 0 })
+	if len(h.m.unwritten) != 1 || h.m.unwritten[0] != kept.journal {
+		t.Fatalf("%d journals kept for retries, want the check's", len(h.m.unwritten))
+	}
+	au.setDown(false)
+	h.until("the answer written after the outage", func(m Model) bool {
+		rec, ok := lastVerification(h)
+		return ok && rec.Outcome == state.Verified.String() && len(m.unwritten) == 0
+	})
+}
