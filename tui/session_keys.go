@@ -287,6 +287,11 @@ func (s *sessionScreen) enableKeys(c *screenCtx, k *KeyMap) {
 	k.Open.SetHelp("enter", "open")
 	ph := s.sess.Phase()
 	k.Back.SetEnabled(true)
+	if ph == state.Verifying {
+		// Leaving does not stop the check (background.go): say so, or the
+		// agent waits out the check before the next customer.
+		k.Back.SetHelp("esc", "back (the check goes on)")
+	}
 	// Mono refused a hosted link: it will not mint for the account either.
 	k.Mint.SetEnabled(s.sess.Can(state.MintRequested) && ph != state.Minting && s.refusal == nil)
 	k.CopyIDs.SetEnabled(len(s.supportIDs()) > 0)
