@@ -407,7 +407,12 @@ func (s *screen) text() string {
 
 func (s *screen) waitFor(what string, ok func(string) bool) string {
 	s.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	return s.waitForUpTo(15*time.Second, what, ok)
+}
+
+func (s *screen) waitForUpTo(d time.Duration, what string, ok func(string) bool) string {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -420,6 +425,19 @@ func (s *screen) waitFor(what string, ok func(string) bool) string {
 		}
 		<-tick.C
 	}
+}
+
+// lastRecord is the newest record of action in the app's audit (its
+// SQLite store in the state directory), read as another process would.
+func (s *screen) lastRecord(action audit.Action) audit.Record {
+	s.t.Helper()
+	var last audit.Record
+	for _, r := range readAudit(s.t, filepath.Join(s.state, "reauth", "reauth.db")) {
+		if r.Action == action {
+			last = r
+		}
+	}
+	return last
 }
 
 func (s *screen) waitText(sub string) string {
@@ -499,12 +517,7 @@ func TestTUIStoppedBySignalEndsTheLiveAttempt(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("SIGTERM did not stop reauth")
 	}
-	var ended audit.Record
-	for _, r := range readAudit(t, filepath.Join(s.state, "reauth", "reauth.db")) {
-		if r.Action == audit.ActionOutcome {
-			ended = r
-		}
-	}
+	ended := s.lastRecord(audit.ActionOutcome)
 	if ended.Outcome != "ENDED BY AGENT" || !strings.Contains(ended.Detail, "reauth was stopped before the attempt ended") {
 		t.Fatalf("the attempt's outcome after SIGTERM: %+v\nscreen:\n%s", ended, s.text())
 	}

@@ -1,8 +1,11 @@
 package tui
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -21,8 +24,10 @@ import (
 // Mono's webhooks about its account go on reaching it, through Update as
 // for the screen on screen; its answer is written to the audit and said
 // on the list. Opening the account again brings the attempt back on screen.
-// The end of the program (EndLive) stops what is still checking, recorded
-// unconfirmed as before.
+// When the program ends, a front end that can wait carries the checks
+// still going to their answers (SplitChecks, FinishChecks: reauth serve on
+// a goroutine of its own, the local TUI before it exits, saying so);
+// EndLive stops what is left, recorded unconfirmed.
 
 // maxChecking bounds the checks kept after their screen was left: each
 // answers within VerifyFor, so more than a few at once means an agent
@@ -176,4 +181,120 @@ func (s *searchScreen) checked(id, name string, ph state.Phase, v state.Verifica
 // open again: it says them itself).
 func (s *searchScreen) forgetChecked(id string) {
 	s.checkedNotes = slices.DeleteFunc(slices.Clone(s.checkedNotes), func(n checkNote) bool { return n.account == id })
+}
+
+// SplitChecks parts a program's final model into the model without its
+// checks left running (rest: EndLive, WriteUnwritten, park it) and a model
+// holding only them (checks: FinishChecks, then WriteUnwritten), so that
+// each can be let go on a goroutine of its own.
+func (m Model) SplitChecks() (rest, checks Model) {
+	rest, checks = m, m
+	rest.checking = nil
+	checks.session, checks.unwritten = nil, nil
+	return rest, checks
+}
+
+// Checking is the names of the accounts whose checks the model holds.
+func (m Model) Checking() []string {
+	names := make([]string, 0, len(m.checking))
+	for _, s := range m.checking {
+		names = append(names, s.title())
+	}
+	return names
+}
+
+// VerifyFor is how long a check after a success goes on at most.
+func (m Model) VerifyFor() time.Duration { return m.deps.VerifyFor }
+
+// CheckResult is how a check left running ended (FinishChecks).
+type CheckResult struct {
+	Name     string      // the account's name
+	Phase    state.Phase // Verified, or StillSyncing (not confirmed, or stopped)
+	Headline string      // the verification's one sentence
+}
+
+// FinishChecks carries the model's checks left running to their answers,
+// re-reading each account as the program did, until each check answers
+// (VERIFIED, or not confirmed once Deps.VerifyFor has passed since it
+// began) or ctx ends; a check still going then stops unanswered, recorded
+// with why (or, when Mono's reads hang past the bound, saying so). Each answer is written to the audit (and a verified account's
+// mark cleared) as it comes. I/O that may take VerifyFor: call it on a
+// program's final model (or SplitChecks' checks), outside any program.
+func (m Model) FinishChecks(ctx context.Context, why string) []CheckResult {
+	if len(m.checking) == 0 {
+		return nil
+	}
+	// A bound beyond VerifyFor plus one backoff, should the clock or Mono
+	// misbehave.
+	bounded, cancel := context.WithTimeout(ctx, m.deps.VerifyFor+30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range m.checking {
+		wg.Go(func() { m.finishCheck(bounded, s) })
+	}
+	wg.Wait()
+	if ctx.Err() == nil {
+		why = "Mono's re-reads did not answer in time."
+	}
+	out := make([]CheckResult, 0, len(m.checking))
+	for _, s := range m.checking {
+		if cmd := m.stopCheck(s, why); cmd != nil {
+			cmd()
+		}
+		out = append(out, CheckResult{Name: s.title(), Phase: s.sess.Phase(), Headline: s.sess.Verification().Headline})
+	}
+	return out
+}
+
+// finishCheck re-reads s's account, and follows Mono's webhooks about it
+// (account_updated with sync SUCCESSFUL is Mono's only word that the data
+// is fresh: a read never says when it synced), until its check answers or
+// ctx ends. FinishChecks runs one per check; each owns its screen.
+func (m Model) finishCheck(ctx context.Context, s *sessionScreen) {
+	var news <-chan AccountSignal
+	if m.deps.Signals != nil {
+		news = m.deps.Signals(ctx)
+	}
+	var reread *time.Timer // the next re-read; webhooks do not put it off
+	defer func() {
+		if reread != nil {
+			reread.Stop()
+		}
+	}()
+	for s.sess.Phase() == state.Verifying {
+		if reread == nil {
+			reread = time.NewTimer(s.nextReread(m.deps))
+		}
+		c := m.screenCtx(screenSession)
+		c.front = false
+		applied := false
+		select {
+		case <-ctx.Done():
+			return
+		case sig, ok := <-news:
+			if !ok {
+				news = nil
+				continue
+			}
+			at := sig.At
+			if at.IsZero() {
+				at = c.now()
+			}
+			if ev, is := sig.outcomeEvent(at); is && sig.AccountID == s.account.ID {
+				applied = s.apply(&c, ev) == nil
+			}
+		case <-reread.C:
+			reread = nil
+			a, err := c.deps.Mono.Account(ctx, s.account.ID)
+			if ctx.Err() != nil {
+				return
+			}
+			applied = s.applyReread(&c, s.sess.Generation(), a, err)
+		}
+		if applied {
+			if cmd := s.flush(&c); cmd != nil {
+				cmd()
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,103 @@ func TestLeftCheckAnswerSurvivesAnOutage(t *testing.T) {
 		rec, ok := lastVerification(h)
 		return ok && rec.Outcome == state.Verified.String() && len(m.unwritten) == 0
 	})
+}
+
+// A program's end does not cut a check left running short when its front
+// end can wait: SplitChecks hands it over and FinishChecks carries it to
+// Mono's answer, recorded; what ctx cuts short is recorded unconfirmed
+// with why.
+func TestFinishChecksCarriesALeftCheckToItsAnswer(t *testing.T) {
+	h, sm := syncedHarness(t, time.Minute, nil)
+	name := leaveDuringTheCheck(t, h)
+	rest, checks := h.m.SplitChecks()
+	if len(rest.Checking()) != 0 || len(checks.Checking()) != 1 || checks.Checking()[0] != name {
+		t.Fatalf("split: rest %v, checks %v", rest.Checking(), checks.Checking())
+	}
+	if rest.EndLive("The agent quit reauth.") {
+		t.Error("EndLive ended a live attempt; there was none")
+	}
+	if _, ok := lastVerification(h); ok {
+		t.Fatal("the rest's end recorded the check")
+	}
+	sm.confirm()
+	got := checks.FinishChecks(context.Background(), "stopped")
+	if len(got) != 1 || got[0].Name != name || got[0].Phase != state.Verified || got[0].Headline == "" {
+		t.Fatalf("results %+v", got)
+	}
+	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
+	}
+}
+
+func TestFinishChecksStopsWhenItsContextEnds(t *testing.T) {
+	h, _ := syncedHarness(t, time.Minute, nil)
+	leaveDuringTheCheck(t, h)
+	_, checks := h.m.SplitChecks()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got := checks.FinishChecks(ctx, "The server shut down.")
+	if len(got) != 1 || got[0].Phase != state.StillSyncing {
+		t.Fatalf("results %+v", got)
+	}
+	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.StillSyncing.String() || !strings.Contains(rec.Detail, "The server shut down.") {
+		t.Fatalf("verification records %+v", verificationRecords(h))
+	}
+}
+
+// Mono's reads never say when the account synced: its account_updated
+// webhook with sync SUCCESSFUL does. FinishChecks follows the webhooks, so
+// a check carried on after its program confirms fresh data from it.
+func TestFinishChecksFollowsMonosWebhook(t *testing.T) {
+	subs := make(chan chan AccountSignal, 8)
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
+		d.VerifyFor = time.Minute
+		d.Signals = func(context.Context) <-chan AccountSignal {
+			ch := make(chan AccountSignal, 4)
+			subs <- ch
+			return ch
+		}
+	}})
+	leaveDuringTheCheck(t, h)
+	id := h.m.checking[0].account.ID
+	<-subs // the program's own
+	_, checks := h.m.SplitChecks()
+	res := make(chan []CheckResult, 1)
+	go func() { res <- checks.FinishChecks(context.Background(), "stopped") }()
+	var news chan AccountSignal
+	select {
+	case news = <-subs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("FinishChecks did not follow Mono's webhooks")
+	}
+	news <- AccountSignal{AccountID: "another", Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
+	news <- AccountSignal{AccountID: id, Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
+	select {
+	case got := <-res:
+		if len(got) != 1 || got[0].Phase != state.Verified {
+			t.Fatalf("results %+v", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the webhook did not answer the check")
+	}
+	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
+	}
+}
+
+// In the program too, the check left running hears Mono's webhooks: the
+// account_updated that confirms fresh data answers it (reads never can).
+func TestLeftCheckHearsMonosWebhook(t *testing.T) {
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) { d.VerifyFor = time.Minute }})
+	name := leaveDuringTheCheck(t, h)
+	id := h.m.checking[0].account.ID
+	h.webhooks <- AccountSignal{AccountID: id, Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
+	h.until("the webhook's answer", func(m Model) bool { return len(m.checking) == 0 })
+	pollUntil(t, "the answer recorded", func() bool { _, ok := lastVerification(h); return ok })
+	if rec, _ := lastVerification(h); rec.Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
+	}
+	if v := plain(h.m); !strings.Contains(v, name+" (verified):") {
+		t.Fatalf("the list does not say the answer:\n%s", v)
+	}
 }

@@ -789,6 +789,19 @@ func (s *sessionScreen) onVerify(c *screenCtx, msg verifyResultMsg) tea.Cmd {
 	return s.flush(c)
 }
 
+// outcomeEvent is the attempt's event a webhook is, if any (at: when it
+// happened): Mono's success (account_reauthorized) or its confirmation of
+// fresh data (account_updated with sync SUCCESSFUL).
+func (sig AccountSignal) outcomeEvent(at time.Time) (state.Event, bool) {
+	switch {
+	case sig.Reauthorized:
+		return state.Event{Kind: state.MonoReauthorized, AccountID: sig.AccountID, At: at}, true
+	case strings.EqualFold(sig.SyncStatus, mono.SyncStatusSuccessful):
+		return state.Event{Kind: state.MonoSynced, AccountID: sig.AccountID, At: at}, true
+	}
+	return state.Event{}, false
+}
+
 // onSignal reacts to Mono's webhooks about this session's account. Mono's
 // success (account_reauthorized) wins like the widget's; an account_updated
 // with sync SUCCESSFUL confirms fresh data; while verifying, any other news
@@ -800,7 +813,6 @@ func (s *sessionScreen) onSignal(c *screenCtx, sig AccountSignal) tea.Cmd {
 		at = now
 	}
 	before := s.sess.Phase()
-	var ev state.Event
 	if ds := sig.DataStatus.Normal(); ds != "" && ds != s.account.DataStatus.Normal() {
 		// Mono's newest word on its cached data (account_updated's
 		// meta.data_status): the badge here and on the list follow it,
@@ -809,13 +821,7 @@ func (s *sessionScreen) onSignal(c *screenCtx, sig AccountSignal) tea.Cmd {
 		s.account.DataStatus = ds
 		c.post(accountReadMsg{account: s.account})
 	}
-	switch {
-	case sig.Reauthorized:
-		ev = state.Event{Kind: state.MonoReauthorized, AccountID: sig.AccountID, At: at}
-	case strings.EqualFold(sig.SyncStatus, mono.SyncStatusSuccessful):
-		ev = state.Event{Kind: state.MonoSynced, AccountID: sig.AccountID, At: at}
-	}
-	if ev.Kind != 0 && s.apply(c, ev) == nil {
+	if ev, ok := sig.outcomeEvent(at); ok && s.apply(c, ev) == nil {
 		return tea.Batch(s.afterChange(c, before), s.flush(c))
 	}
 	text := "Mono webhook: " + sig.Event

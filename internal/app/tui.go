@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -58,13 +59,16 @@ func RunTUI(ctx context.Context, cfg Config, out, notices io.Writer) error {
 		tea.WithFPS(tui.FrameRate))
 	final, err := p.Run()
 	if m, ok := final.(tui.Model); ok {
+		rest, checks := m.SplitChecks()
 		// An agent's quit has ended their attempt already; one still live
 		// here was stopped from outside (SIGTERM, which Bubble Tea turns
 		// into a plain quit or main's context cancels, whichever is
 		// first): it ends saying so, and its page with this process,
 		// rather than leaving no outcome in the audit.
-		m.EndLive("reauth was stopped before the attempt ended; the customer's page stopped with it.")
-		if n := m.WriteUnwritten(true); n > 0 {
+		rest.EndLive("reauth was stopped before the attempt ended; the customer's page stopped with it.")
+		n := rest.WriteUnwritten(true)
+		n += finishChecks(ctx, checks, notices)
+		if n > 0 {
 			fmt.Fprintf(notices, "reauth: %d audit records could not be written: the store did not take them, so they are not in the audit\n", n)
 		}
 	}
@@ -86,4 +90,21 @@ func RunTUI(ctx context.Context, cfg Config, out, notices io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// finishChecks waits, saying so, for the checks the agent left running
+// after a success (tui.Model.FinishChecks): their answers go to the audit.
+// ctrl+c (ctx) stops the wait; what is still checking is then recorded
+// unconfirmed. It returns how many of their records are not written.
+func finishChecks(ctx context.Context, checks tui.Model, notices io.Writer) int {
+	names := checks.Checking()
+	if len(names) == 0 {
+		return 0
+	}
+	fmt.Fprintf(notices, "reauth: waiting for Mono to confirm fresh data for %s (up to %s; ctrl+c stops the wait, and the check is recorded unconfirmed)…\n",
+		strings.Join(names, ", "), checks.VerifyFor())
+	for _, r := range checks.FinishChecks(ctx, "reauth ended while the check ran after the agent had left the account.") {
+		fmt.Fprintf(notices, "reauth: %s (%s): %s\n", r.Name, r.Phase, r.Headline)
+	}
+	return checks.WriteUnwritten(true)
 }

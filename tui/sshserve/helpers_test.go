@@ -74,6 +74,9 @@ type fixtureOpts struct {
 	resumeGrace time.Duration
 	// verifyFor is the programs' Deps.VerifyFor (0: 20s).
 	verifyFor time.Duration
+	// sandboxConfirm is how long after a reauth the sandbox confirms fresh
+	// data (its account_updated SUCCESSFUL); 0: 1 ms.
+	sandboxConfirm time.Duration
 	// auditDown, when set and true, makes the programs' audit fail every
 	// write as a store that went away does.
 	auditDown *atomic.Bool
@@ -140,7 +143,10 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	// need reauth, and why, comes from the sandbox's webhooks (its reads
 	// carry no sync_status, as Mono's do not); its account_updated
 	// SUCCESSFUL after a reauth confirms fresh data.
-	cfg := app.Config{Sandbox: true, SandboxSeed: 1, SandboxConfirm: time.Millisecond, Autoplay: o.autoplay,
+	if o.sandboxConfirm == 0 {
+		o.sandboxConfirm = time.Millisecond
+	}
+	cfg := app.Config{Sandbox: true, SandboxSeed: 1, SandboxConfirm: o.sandboxConfirm, Autoplay: o.autoplay,
 		PublicURL: o.publicURL, ReplicaID: o.replicaID,
 		Files: app.Files{AuditLog: filepath.Join(f.dir, "audit.jsonl"), LogFile: filepath.Join(f.dir, "reauth.log")},
 		Tune: app.Tune{

@@ -174,6 +174,11 @@ type Server struct {
 	drainUntil time.Time
 	emptied    chan struct{}
 	handlers   sync.WaitGroup // running session handlers
+	// finishing are the checks left running by programs that ended,
+	// carried to their answers (finish.go); stopFinishing ends them.
+	finishing     sync.WaitGroup
+	stopFinishing context.CancelFunc
+	finishCtx     context.Context
 }
 
 // New checks the configuration, loads (or creates) the host key and reads
@@ -196,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 		logger = log.New(io.Discard)
 	}
 	s := &Server{cfg: cfg, logger: logger, sessions: map[*agentSession]struct{}{}, parked: map[string]*parkedAttempt{}}
+	s.finishCtx, s.stopFinishing = context.WithCancel(context.Background())
 
 	var hostKey gossh.Signer
 	var err error
@@ -361,9 +367,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Nobody can come back for a parked attempt now.
 	s.endParked()
+	// Checks still going stop now, recorded unconfirmed (a drain has
+	// given them its time already).
+	s.stopFinishing()
 	finished := make(chan struct{})
 	go func() {
 		s.handlers.Wait()
+		s.finishing.Wait()
 		close(finished)
 	}()
 	var err error
@@ -486,6 +496,10 @@ func (s *Server) Drain(ctx context.Context, timeout time.Duration) {
 	defer t.Stop()
 	select {
 	case <-emptied:
+		if !s.waitFinishing(ctx, t.C) {
+			s.logger.Warn("drain: checks after a success still going; they stop with the shutdown")
+			return
+		}
 		s.logger.Info("drained: every session has ended")
 	case <-t.C:
 		s.logger.Warn("drain timeout: ending the sessions left", "sessions", s.Sessions())

@@ -279,6 +279,11 @@ func (as *agentSession) run() (int, string) {
 	// With ResumeGrace, a dropped connection (not a quit, idle, drain or
 	// shutdown) parks a live attempt for its agent instead.
 	if m, ok := res.m.(tui.Model); ok {
+		// Checks the agent left running after a success go on here, to
+		// their answers, whatever ended the program (finish.go).
+		var checks tui.Model
+		m, checks = m.SplitChecks()
+		s.finishChecks(checks, as.agent)
 		dropped := s.cfg.ResumeGrace > 0 && why == endNone && err != nil && as.sess.Context().Err() != nil
 		if dropped && m.Resumable() {
 			at := time.Now()
