@@ -166,26 +166,14 @@ func TestFinishChecksStopsWhenItsContextEnds(t *testing.T) {
 // a check carried on after its program confirms fresh data from it.
 func TestFinishChecksFollowsMonosWebhook(t *testing.T) {
 	subs := make(chan chan AccountSignal, 8)
-	h := newHarness(t, harnessOpts{tweak: func(d *Deps) {
-		d.VerifyFor = time.Minute
-		d.Signals = func(context.Context) <-chan AccountSignal {
-			ch := make(chan AccountSignal, 4)
-			subs <- ch
-			return ch
-		}
-	}})
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) { d.VerifyFor = time.Minute; subscriptions(subs)(d) }})
 	leaveDuringTheCheck(t, h)
 	id := h.m.checking[0].account.ID
 	<-subs // the program's own
 	_, checks := h.m.SplitChecks()
 	res := make(chan []CheckResult, 1)
 	go func() { res <- checks.FinishChecks(context.Background(), "stopped") }()
-	var news chan AccountSignal
-	select {
-	case news = <-subs:
-	case <-time.After(10 * time.Second):
-		t.Fatal("FinishChecks did not follow Mono's webhooks")
-	}
+	news := nextSubscription(t, subs)
 	news <- AccountSignal{AccountID: "another", Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
 	news <- AccountSignal{AccountID: id, Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
 	select {

@@ -267,3 +267,80 @@ func TestStoppedCheckIsRecordedUnconfirmed(t *testing.T) {
 		})
 	}
 }
+
+// subscriptions makes Deps.Signals give each subscriber a channel of its
+// own, handed to the test in order (the program's first).
+func subscriptions(subs chan chan AccountSignal) func(*Deps) {
+	return func(d *Deps) {
+		d.Signals = func(context.Context) <-chan AccountSignal {
+			ch := make(chan AccountSignal, 4)
+			subs <- ch
+			return ch
+		}
+	}
+}
+
+// nextSubscription is the next subscriber's channel (subscriptions).
+func nextSubscription(t *testing.T, subs chan chan AccountSignal) chan AccountSignal {
+	t.Helper()
+	select {
+	case ch := <-subs:
+		return ch
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing follows Mono's webhooks")
+		return nil
+	}
+}
+
+// awaitSuccessRecorded waits for a SUCCEEDED outcome in the audit.
+func awaitSuccessRecorded(t *testing.T, h *harness) {
+	t.Helper()
+	pollUntil(t, "the success recorded", func() bool {
+		for _, r := range h.audit.records() {
+			if r.Action == audit.ActionOutcome && r.Outcome == "SUCCEEDED" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Mono's reads never say when the account synced; its account_updated
+// webhook with sync SUCCESSFUL does. The parked recorder hears it: a
+// success while the agent is away is VERIFIED from Mono's word, not left
+// "not confirmed" for want of a read that can confirm.
+func TestParkedCheckHearsMonosWebhook(t *testing.T) {
+	subs := make(chan chan AccountSignal, 8)
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) { d.VerifyFor = time.Minute; subscriptions(subs)(d) }})
+	<-subs // the program's own
+	stop := parkAndSucceed(t, h)
+	defer stop()
+	news := nextSubscription(t, subs)
+	awaitSuccessRecorded(t, h)
+	news <- AccountSignal{AccountID: h.m.session.account.ID, Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
+	pollUntil(t, "VERIFIED recorded", func() bool {
+		rec, ok := lastVerification(h)
+		return ok && rec.Outcome == state.Verified.String()
+	})
+}
+
+// Mono's account_reauthorized while the agent is away is the attempt's
+// success, recorded then (success from any signal wins).
+func TestParkedAttemptHearsMonosSuccess(t *testing.T) {
+	subs := make(chan chan AccountSignal, 8)
+	h := newHarness(t, harnessOpts{tweak: subscriptions(subs)})
+	<-subs
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	m := h.m
+	go func() {
+		defer close(done)
+		m.RecordParked(ctx, h.clock.Now())
+	}()
+	defer func() { cancel(); <-done }()
+	news := nextSubscription(t, subs)
+	news <- AccountSignal{AccountID: h.m.session.account.ID, Event: "mono.events.account_reauthorized", Reauthorized: true}
+	awaitSuccessRecorded(t, h)
+}

@@ -119,14 +119,17 @@ func (m Model) parkClaim(ctx context.Context, at, now time.Time) error {
 // "away since" dropped), and an outcome is the attempt's own: a customer
 // who succeeds while the agent is away is SUCCEEDED in the audit then, not
 // whatever the end of the grace would say. After a success the account is
-// checked as the program would (re-reads until Mono's data shows a sync
-// after the reauth, or Deps.VerifyFor passes), and the result recorded and
-// the account's mark cleared if verified, so an agent who never comes back
-// leaves a verified (or "not confirmed") attempt, not a bare success. The
-// clock and Mono's webhooks wait for the program that resumes the attempt.
+// checked as the program would (re-reads, and Mono's webhooks: its
+// account_updated with sync SUCCESSFUL is the only word that the data is
+// fresh, a read never says when it synced; until that or Deps.VerifyFor),
+// and the result recorded and the account's mark cleared if verified, so
+// an agent who never comes back leaves a verified (or "not confirmed")
+// attempt, not a bare success. Mono's account_reauthorized is a success
+// here too. The clock waits for the program that resumes the attempt.
 // It returns when ctx ends, or when the attempt has no page left and is
 // not verifying.
 func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
+	news := m.webhookNews(ctx)
 	var reread *time.Timer // the next re-read while verifying
 	defer func() {
 		if reread != nil {
@@ -166,6 +169,13 @@ func (m Model) RecordParked(ctx context.Context, dropped time.Time) {
 		select {
 		case <-ctx.Done():
 			return
+		case sig, ok := <-news:
+			if !ok {
+				news = nil
+			} else {
+				m.signalParked(ctx, sig, dropped)
+			}
+			continue
 		case <-due:
 			reread = nil
 			m.verifyParked(ctx, dropped)
@@ -207,15 +217,62 @@ func (m Model) FinishCheck(ctx context.Context, dropped time.Time) {
 	// misbehave.
 	ctx, cancel := context.WithTimeout(ctx, m.deps.VerifyFor+30*time.Second)
 	defer cancel()
+	news := m.webhookNews(ctx)
+	var reread *time.Timer // webhooks do not put it off
+	defer func() {
+		if reread != nil {
+			reread.Stop()
+		}
+	}()
 	for s.sess.Phase() == state.Verifying {
-		t := time.NewTimer(s.nextReread(m.deps))
+		if reread == nil {
+			reread = time.NewTimer(s.nextReread(m.deps))
+		}
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
-		case <-t.C:
+		case sig, ok := <-news:
+			if !ok {
+				news = nil
+			} else {
+				m.signalParked(ctx, sig, dropped)
+			}
+		case <-reread.C:
+			reread = nil
+			m.verifyParked(ctx, dropped)
 		}
-		m.verifyParked(ctx, dropped)
+	}
+}
+
+// webhookNews subscribes to Mono's webhooks for a model outside any
+// program (nil without them).
+func (m Model) webhookNews(ctx context.Context) <-chan AccountSignal {
+	if m.deps.Signals == nil {
+		return nil
+	}
+	return m.deps.Signals(ctx)
+}
+
+// signalParked applies a webhook about the parked attempt's account, as
+// the program would: Mono's success, or its confirmation of fresh data
+// (AccountSignal.outcomeEvent), recorded at once.
+func (m Model) signalParked(ctx context.Context, sig AccountSignal, dropped time.Time) {
+	s := m.session
+	if s == nil || sig.AccountID != s.account.ID {
+		return
+	}
+	c := m.screenCtx(screenSession)
+	at := sig.At
+	if at.IsZero() {
+		at = c.now()
+	}
+	ev, ok := sig.outcomeEvent(at)
+	if !ok {
+		return
+	}
+	before := s.sess.Phase()
+	if s.apply(&c, ev) == nil {
+		m.settleParked(ctx, &c, before, dropped)
 	}
 }
 
