@@ -305,6 +305,25 @@ func awaitSuccessRecorded(t *testing.T, h *harness) {
 	})
 }
 
+// parkWithNews opens a page on the wrong-OTP account and parks the model
+// with RecordParked running (its program gone), returning the account's
+// id (read before the recorder owns the model), the recorder's webhook
+// subscription, and how to stop it.
+func parkWithNews(t *testing.T, h *harness, subs chan chan AccountSignal) (id string, news chan AccountSignal, stop func()) {
+	t.Helper()
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	id = h.m.session.account.ID
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	m := h.m
+	go func() {
+		defer close(done)
+		m.RecordParked(ctx, h.clock.Now())
+	}()
+	return id, nextSubscription(t, subs), func() { cancel(); <-done }
+}
+
 // Mono's reads never say when the account synced; its account_updated
 // webhook with sync SUCCESSFUL does. The parked recorder hears it: a
 // success while the agent is away is VERIFIED from Mono's word, not left
@@ -313,11 +332,11 @@ func TestParkedCheckHearsMonosWebhook(t *testing.T) {
 	subs := make(chan chan AccountSignal, 8)
 	h := newHarness(t, harnessOpts{tweak: func(d *Deps) { d.VerifyFor = time.Minute; subscriptions(subs)(d) }})
 	<-subs // the program's own
-	stop := parkAndSucceed(t, h)
+	id, news, stop := parkWithNews(t, h, subs)
 	defer stop()
-	news := nextSubscription(t, subs)
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
 	awaitSuccessRecorded(t, h)
-	news <- AccountSignal{AccountID: h.m.session.account.ID, Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
+	news <- AccountSignal{AccountID: id, Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
 	pollUntil(t, "VERIFIED recorded", func() bool {
 		rec, ok := lastVerification(h)
 		return ok && rec.Outcome == state.Verified.String()
@@ -330,17 +349,8 @@ func TestParkedAttemptHearsMonosSuccess(t *testing.T) {
 	subs := make(chan chan AccountSignal, 8)
 	h := newHarness(t, harnessOpts{tweak: subscriptions(subs)})
 	<-subs
-	openWrongOTP(t, h)
-	h.mintAndOpenPage()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	m := h.m
-	go func() {
-		defer close(done)
-		m.RecordParked(ctx, h.clock.Now())
-	}()
-	defer func() { cancel(); <-done }()
-	news := nextSubscription(t, subs)
-	news <- AccountSignal{AccountID: h.m.session.account.ID, Event: "mono.events.account_reauthorized", Reauthorized: true}
+	id, news, stop := parkWithNews(t, h, subs)
+	defer stop()
+	news <- AccountSignal{AccountID: id, Event: "mono.events.account_reauthorized", Reauthorized: true}
 	awaitSuccessRecorded(t, h)
 }
