@@ -15,8 +15,10 @@ import (
 
 // Checks that go on after the agent leaves.
 //
-// After a success the account is re-read until Mono's data shows a sync
-// after the reauth (VERIFIED) or Deps.VerifyFor passes ("not confirmed").
+// After a success the account is checked, by re-reads and by Mono's
+// webhooks (its account_updated with sync SUCCESSFUL is its one word that
+// the data is fresh), until Mono confirms (VERIFIED) or Deps.VerifyFor
+// passes ("not confirmed").
 // The agent's natural move once the customer is done is esc, to the next
 // customer; stopping the check there left most successes recorded
 // "unconfirmed". So an attempt left while it is being checked stays with
