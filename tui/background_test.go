@@ -8,6 +8,7 @@ import (
 
 	"github.com/reauth/reauth/mono"
 	"github.com/reauth/reauth/state"
+	"github.com/reauth/reauth/state/audit"
 )
 
 // leaveDuringTheCheck has the customer succeed on the open account and the
@@ -204,4 +205,56 @@ func TestLeftCheckHearsMonosWebhook(t *testing.T) {
 	if v := plain(h.m); !strings.Contains(v, name+" (verified):") {
 		t.Fatalf("the list does not say the answer:\n%s", v)
 	}
+}
+
+// At most maxChecking checks are kept: leaving a fifth stops the oldest,
+// recorded unconfirmed and saying why; the others go on.
+func TestLeftChecksAreBounded(t *testing.T) {
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) { d.VerifyFor = time.Minute }})
+	h.until("loaded", loaded)
+	var ids []string
+	for _, a := range h.m.search.accounts {
+		if len(ids) == maxChecking+1 {
+			break
+		}
+		if !h.m.needsReauth(a) {
+			continue
+		}
+		h.send(openAccountMsg{account: a})
+		h.until("details", func(m Model) bool { return m.session.detailsIn() })
+		if !h.m.session.sess.Reason().NeedsReauth() || !h.m.session.sess.Can(state.MintRequested) {
+			h.key("esc")
+			continue
+		}
+		h.key("t")
+		h.until("minted or refused", func(m Model) bool {
+			ph := m.session.sess.Phase()
+			return ph == state.TokenReady || ph.HasOutcome()
+		})
+		if h.m.session.sess.Phase() != state.TokenReady {
+			h.key("esc") // the sandbox's scenario: Mono refuses this one
+			continue
+		}
+		h.key("o")
+		h.until("page", func(m Model) bool { return m.session.sess.Phase() == state.PageOpened })
+		h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+		h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+		ids = append(ids, a.ID)
+		h.key("esc")
+		h.until("the list", func(m Model) bool { return m.session == nil })
+	}
+	if len(ids) != maxChecking+1 {
+		t.Fatalf("fixture: %d accounts to re-authorise", len(ids))
+	}
+	if len(h.m.checking) != maxChecking || h.m.checking[0].account.ID != ids[1] {
+		t.Fatalf("%d checks kept, the oldest on %s; want %d from %s", len(h.m.checking), h.m.checking[0].account.ID, maxChecking, ids[1])
+	}
+	pollUntil(t, "the oldest check stopped", func() bool {
+		for _, r := range h.audit.records() {
+			if r.Action == audit.ActionVerification && r.Account == ids[0] {
+				return r.Outcome == state.StillSyncing.String() && strings.Contains(r.Detail, "more accounts being checked than reauth keeps")
+			}
+		}
+		return false
+	})
 }
