@@ -139,6 +139,13 @@ type Signals struct {
 	Now time.Time
 }
 
+// ConfirmsSync reports whether the webhook is Mono's word that the
+// account's data is fresh: account_updated with sync_status SUCCESSFUL
+// (its only such word; a read never says when the data synced).
+func (w WebhookEvidence) ConfirmsSync() bool {
+	return strings.EqualFold(w.SyncStatus, mono.SyncStatusSuccessful)
+}
+
 // WebhookEvidence is one webhook Mono sent about the account.
 type WebhookEvidence struct {
 	// Event is Mono's event name: mono.events.reauthorisation_required,

@@ -291,7 +291,7 @@ func (m Model) finishCheck(ctx context.Context, s *sessionScreen) {
 			if ctx.Err() != nil {
 				return
 			}
-			applied = s.applyReread(&c, s.sess.Generation(), a, err)
+			applied = s.applyReread(&c, s.sess.Generation(), a, err, latestWebhook(c.deps, s.account.ID))
 		}
 		if applied {
 			if cmd := s.flush(&c); cmd != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reauth/reauth/mono"
+	"github.com/reauth/reauth/mono/webhook"
 	"github.com/reauth/reauth/state"
 	"github.com/reauth/reauth/state/audit"
 )
@@ -257,4 +258,34 @@ func TestLeftChecksAreBounded(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// Mono's confirmation whose news never reached the check (a lost
+// notification, a program that had not subscribed yet) is still found: each
+// re-read asks the webhook store too (the table is the truth, the news a
+// wake-up). Here no news is delivered at all.
+func TestCheckFindsMonosConfirmationInTheStore(t *testing.T) {
+	h := newHarness(t, harnessOpts{tweak: func(d *Deps) { d.VerifyFor = time.Minute; d.Signals = nil }})
+	leaveDuringTheCheck(t, h)
+	id := h.m.checking[0].account.ID
+	_, checks := h.m.SplitChecks()
+	body := `{"event":"mono.events.account_updated","event_id":"evt_store_confirm","timestamp":"` +
+		h.clock.Now().UTC().Format(time.RFC3339Nano) + `","data":{"account":{"_id":"` + id +
+		`"},"meta":{"data_status":"AVAILABLE","sync_status":"SUCCESSFUL","has_new_data":true}}}`
+	ev, err := webhook.Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.marks.Record(ev); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := checks.FinishChecks(ctx, "stopped")
+	if len(got) != 1 || got[0].Phase != state.Verified {
+		t.Fatalf("results %+v", got)
+	}
+	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
+	}
 }

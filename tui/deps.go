@@ -119,6 +119,12 @@ type Deps struct {
 	// I/O (it runs in a Cmd). Nil: none (the reason says what was not
 	// checked). WebhookSignals builds one from a webhook store.
 	SignalsFor func(ctx context.Context, accountID string) state.Signals
+	// LatestWebhook is the newest webhook Mono sent about the account, as
+	// the webhook store holds it (the table, where Signals is the
+	// wake-up): each re-read after a success asks it too, so a
+	// confirmation whose news was missed (a dropped notification, a
+	// program that had not subscribed yet) still counts. Nil: none.
+	LatestWebhook func(accountID string) (state.WebhookEvidence, bool)
 	// Attempts reads the account's last attempts back from the audit (when,
 	// which agent, contract, outcome, the errors seen) with the summary line
 	// `reauth audit --account` starts with, times placed in now's location;
@@ -187,6 +193,21 @@ func MarkSignals(marks *webhook.Store, history func(ctx context.Context, account
 	return WebhookSignals(marks, marks != nil, history)
 }
 
+// LatestWebhook builds Deps.LatestWebhook from a webhook store (nil: none).
+func LatestWebhook(marks *webhook.Store) func(accountID string) (state.WebhookEvidence, bool) {
+	return func(id string) (state.WebhookEvidence, bool) {
+		if marks == nil {
+			return state.WebhookEvidence{}, false
+		}
+		m, ok := marks.Latest(id)
+		if !ok || !m.FromMono() {
+			return state.WebhookEvidence{}, false
+		}
+		return state.WebhookEvidence{Event: m.Event, At: m.At, Received: !m.MonoTime,
+			SyncStatus: m.SyncStatus, JobName: m.JobName, JobStatus: m.JobStatus, DataRequestID: m.DataRequestID}, true
+	}
+}
+
 // WebhookSignals builds Deps.SignalsFor from a webhook store (Mono's
 // webhooks about each account, newest first) and, when history is set, the
 // account's past attempts (from the audit; ok false when it could not be
@@ -195,13 +216,13 @@ func MarkSignals(marks *webhook.Store, history func(ctx context.Context, account
 // runtime knows, the store does not. Only then is "no webhook about this
 // account" evidence (state.Signals.WebhooksChecked).
 func WebhookSignals(marks *webhook.Store, arrive bool, history func(ctx context.Context, accountID string) ([]state.PastAttempt, bool)) func(context.Context, string) state.Signals {
+	latest := LatestWebhook(marks)
 	return func(ctx context.Context, id string) state.Signals {
 		var sig state.Signals
 		if marks != nil {
 			sig.WebhooksChecked = arrive
-			if m, ok := marks.Latest(id); ok && m.FromMono() {
-				sig.Webhook = &state.WebhookEvidence{Event: m.Event, At: m.At, Received: !m.MonoTime,
-					SyncStatus: m.SyncStatus, JobName: m.JobName, JobStatus: m.JobStatus, DataRequestID: m.DataRequestID}
+			if w, ok := latest(id); ok {
+				sig.Webhook = &w
 			}
 		}
 		if history != nil {

@@ -171,6 +171,8 @@ type harness struct {
 	deps  Deps
 	// webhooks delivers Mono's webhooks to the program (Deps.Signals).
 	webhooks chan AccountSignal
+	// marks is the webhook store behind Deps.SignalsFor and LatestWebhook.
+	marks *webhook.Store
 }
 
 // monoSynced is Mono's account_updated with sync_status SUCCESSFUL for the
@@ -244,7 +246,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	deps := Deps{Mono: client, Pages: pages, Audit: au, Now: c.Now, Agent: "ada@support", Sandbox: true,
 		ScenarioFor: func(id string) string { return string(sandbox.ScenarioFor(id)) },
-		NeedsReauth: marks.NeedsReauth, SignalsFor: MarkSignals(marks, nil), Attempts: au.attempts,
+		NeedsReauth: marks.NeedsReauth, SignalsFor: MarkSignals(marks, nil), LatestWebhook: LatestWebhook(marks), Attempts: au.attempts,
 		Signals:     func(context.Context) <-chan AccountSignal { return webhooks },
 		VerifyEvery: time.Millisecond, VerifyFor: 40 * time.Second}
 	if o.tweak != nil {
@@ -260,7 +262,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	m.noTimers = true
 	h := &harness{t: t, m: m, msgs: make(chan tea.Msg, 256), clock: c, sb: sb, pages: pages, audit: au, cancel: cancel,
-		ready: ready, deps: deps, webhooks: webhooks}
+		ready: ready, deps: deps, webhooks: webhooks, marks: marks}
 	t.Cleanup(func() {
 		cancel()
 		_ = sb.Close()

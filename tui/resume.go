@@ -288,7 +288,7 @@ func (m Model) verifyParked(ctx context.Context, dropped time.Time) {
 		return
 	}
 	before := s.sess.Phase()
-	if s.applyReread(&c, s.sess.Generation(), a, err) {
+	if s.applyReread(&c, s.sess.Generation(), a, err, latestWebhook(c.deps, s.account.ID)) {
 		m.settleParked(ctx, &c, before, dropped)
 	}
 }

@@ -198,7 +198,7 @@ func launchBrowser(c *screenCtx, url string) tea.Cmd {
 }
 
 func verifyLater(c *screenCtx, s *sessionScreen, gen uint64, after time.Duration) tea.Cmd {
-	ctx, api, attempt, id := c.ctx, c.deps.Mono, s.id(), s.account.ID
+	ctx, api, attempt, id, deps := c.ctx, c.deps.Mono, s.id(), s.account.ID, c.deps
 	return func() tea.Msg {
 		t := time.NewTimer(after)
 		defer t.Stop()
@@ -208,17 +208,29 @@ func verifyLater(c *screenCtx, s *sessionScreen, gen uint64, after time.Duration
 			return nil
 		}
 		a, err := api.Account(ctx, id)
-		return verifyResultMsg{attempt: attempt, gen: gen, account: a, err: err}
+		return verifyResultMsg{attempt: attempt, gen: gen, account: a, err: err, webhook: latestWebhook(deps, id)}
 	}
+}
+
+// latestWebhook is the webhook store's newest word on account id (nil:
+// none, or no store). I/O for a Cmd or a goroutine, never Update.
+func latestWebhook(d Deps, id string) *state.WebhookEvidence {
+	if d.LatestWebhook == nil {
+		return nil
+	}
+	if w, ok := d.LatestWebhook(id); ok {
+		return &w
+	}
+	return nil
 }
 
 // rereadAccount reads the account once more while verifying (a webhook's
 // news prompts it); it schedules no follow-up.
 func rereadAccount(c *screenCtx, s *sessionScreen, gen uint64) tea.Cmd {
-	ctx, api, attempt, id := c.ctx, c.deps.Mono, s.id(), s.account.ID
+	ctx, api, attempt, id, deps := c.ctx, c.deps.Mono, s.id(), s.account.ID, c.deps
 	return func() tea.Msg {
 		a, err := api.Account(ctx, id)
-		return verifyResultMsg{attempt: attempt, gen: gen, account: a, err: err, kicked: true}
+		return verifyResultMsg{attempt: attempt, gen: gen, account: a, err: err, kicked: true, webhook: latestWebhook(deps, id)}
 	}
 }
 

@@ -134,7 +134,8 @@ type (
 		gen     uint64
 		account mono.Account
 		err     error
-		kicked  bool // an extra read prompted by a webhook: schedules no follow-up
+		webhook *state.WebhookEvidence // the store's newest webhook about the account, read with it
+		kicked  bool                   // an extra read prompted by a webhook: schedules no follow-up
 	}
 	browserResultMsg struct{ err error }
 	contractMsg      struct {
@@ -742,11 +743,27 @@ func (s *sessionScreen) settle(c *screenCtx, before state.Phase) (dropped Page, 
 }
 
 // applyReread applies one post-success re-read of the account (a, or the
-// error that came instead) to the attempt, giving up once VerifyFor has
+// error that came instead, and w, the webhook store's newest word on it)
+// to the attempt, giving up once VerifyFor has
 // passed since the check began, and keeps a fresh read as the account's
 // copy. It reports whether the machine took it (false: a stale answer).
 // The program (onVerify) and a parked model (verifyParked) both use it.
-func (s *sessionScreen) applyReread(c *screenCtx, gen uint64, a mono.Account, err error) bool {
+func (s *sessionScreen) applyReread(c *screenCtx, gen uint64, a mono.Account, err error, w *state.WebhookEvidence) bool {
+	if w != nil && w.ConfirmsSync() && gen == s.sess.Generation() {
+		// Mono's confirmation is in the webhook store although its news
+		// did not reach this attempt (the machine refuses one older than
+		// the attempt).
+		at := w.At
+		if at.IsZero() {
+			at = c.now()
+		}
+		if s.apply(c, state.Event{Kind: state.MonoSynced, AccountID: s.account.ID, At: at}) == nil {
+			if err == nil {
+				s.account = mergeAccount(s.account, a)
+			}
+			return true
+		}
+	}
 	ev := state.Event{Kind: state.VerifyResult, Generation: gen, Account: a, Err: err,
 		GaveUp: c.now().Sub(s.verifyAt) >= c.deps.VerifyFor}
 	if err != nil {
@@ -769,7 +786,7 @@ func (s *sessionScreen) nextReread(d Deps) time.Duration {
 
 func (s *sessionScreen) onVerify(c *screenCtx, msg verifyResultMsg) tea.Cmd {
 	now := c.now()
-	if !s.applyReread(c, msg.gen, msg.account, msg.err) {
+	if !s.applyReread(c, msg.gen, msg.account, msg.err, msg.webhook) {
 		return nil
 	}
 	if msg.err == nil {

@@ -263,8 +263,9 @@ func (rt *Runtime) Deps(agent audit.Agent) tui.Deps {
 		Claims:          rt.claims.For(agent),
 		// What Mono's webhooks said about the account (checked only when
 		// their news can reach this runtime) and its past attempts.
-		SignalsFor: tui.WebhookSignals(rt.marks, rt.arrive, rt.audit.History),
-		Attempts:   rt.audit.Attempts, // the account screen's History
+		SignalsFor:    tui.WebhookSignals(rt.marks, rt.arrive, rt.audit.History),
+		LatestWebhook: tui.LatestWebhook(rt.marks),
+		Attempts:      rt.audit.Attempts, // the account screen's History
 	}
 	if rt.replicas.joined() {
 		d.ReplicaGone = rt.replicas.gone
