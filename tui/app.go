@@ -201,7 +201,11 @@ func (m *Model) attach(deps Deps) {
 		deps.VerifyEvery = 3 * time.Second
 	}
 	if deps.VerifyFor <= 0 {
-		deps.VerifyFor = 90 * time.Second
+		// Mono's account_updated follows a reauth "roughly 0.1 seconds to
+		// a couple of minutes" later (mono-api.md); 90 s gave up before
+		// the slow end of that. The agent need not wait: the check goes on
+		// without its screen (background.go).
+		deps.VerifyFor = 3 * time.Minute
 	}
 	if deps.Catalog == nil {
 		// One program alone: its own catalogue, on the same code path.
