@@ -289,3 +289,21 @@ func TestCheckFindsMonosConfirmationInTheStore(t *testing.T) {
 		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
 	}
 }
+
+// Quitting from the account screen while it is checked keeps the check
+// for the front end (as leaving it does), rather than recording it stopped.
+func TestQuitDuringTheCheckKeepsIt(t *testing.T) {
+	h, _ := syncedHarness(t, time.Minute, nil)
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+	h.key("q")
+	h.until("the program quits", func(Model) bool { return h.quit })
+	if _, checks := h.m.SplitChecks(); len(checks.Checking()) != 1 {
+		t.Fatalf("the check was not kept for the front end: %v", checks.Checking())
+	}
+	if rec, ok := lastVerification(h); ok {
+		t.Fatalf("quitting recorded the check: %+v", rec)
+	}
+}

@@ -225,18 +225,17 @@ func TestFinishCheckRecordsTheAnswer(t *testing.T) {
 	}
 }
 
-// The check after a success stops unanswered when the agent's front end
-// lets the attempt go: quitting, or the program's end (EndLive: a dropped
-// connection, a shutdown). Each records that the fresh data is unconfirmed
-// and why, instead of leaving a bare SUCCEEDED nobody checked; the success
-// stays the attempt's outcome. (Leaving the account does not stop it:
-// background_test.go.)
+// The check after a success stops unanswered when the program's end lets
+// the attempt go (EndLive: a dropped connection that cannot be kept, a
+// shutdown). It records that the fresh data is unconfirmed and why,
+// instead of leaving a bare SUCCEEDED nobody checked; the success stays
+// the attempt's outcome. (Leaving the account or quitting does not stop
+// it: background_test.go.)
 func TestStoppedCheckIsRecordedUnconfirmed(t *testing.T) {
 	for _, tc := range []struct {
 		name, why string
 		stop      func(h *harness)
 	}{
-		{"quitting", "The agent quit reauth.", func(h *harness) { h.key("q") }},
 		{"the program's end", "The agent's connection dropped.", func(h *harness) {
 			if h.m.EndLive("The agent's connection dropped.") {
 				t.Error("EndLive says it ended a live attempt; the attempt had its outcome")

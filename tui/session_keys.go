@@ -178,6 +178,13 @@ func (s *sessionScreen) quit(c *screenCtx) tea.Cmd {
 		s.dialog = confirmQuit
 		return nil
 	}
+	if s.sess.Phase() == state.Verifying {
+		// The check after the success is not cut short: left as by esc,
+		// it is kept with the model, whose front end carries it to Mono's
+		// answer after the program (background.go).
+		c.post(backToSearchMsg{})
+		return tea.Quit
+	}
 	return s.endAndQuit(c)
 }
 
