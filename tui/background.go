@@ -205,8 +205,16 @@ func (m Model) Checking() []string {
 	return names
 }
 
-// VerifyFor is how long a check after a success goes on at most.
-func (m Model) VerifyFor() time.Duration { return m.deps.VerifyFor }
+// CheckingLeft is how long the model's checks left running may still take
+// at most (0: none): the last of them gives up VerifyFor after it began.
+func (m Model) CheckingLeft() time.Duration {
+	var left time.Duration
+	now := m.deps.now()
+	for _, s := range m.checking {
+		left = max(left, s.verifyAt.Add(m.deps.VerifyFor).Sub(now))
+	}
+	return left
+}
 
 // CheckResult is how a check left running ended (FinishChecks).
 type CheckResult struct {

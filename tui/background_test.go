@@ -132,6 +132,13 @@ func TestFinishChecksCarriesALeftCheckToItsAnswer(t *testing.T) {
 	if len(rest.Checking()) != 0 || len(checks.Checking()) != 1 || checks.Checking()[0] != name {
 		t.Fatalf("split: rest %v, checks %v", rest.Checking(), checks.Checking())
 	}
+	if left := checks.CheckingLeft(); left != time.Minute {
+		t.Fatalf("CheckingLeft %s, want VerifyFor (the clock has not moved)", left)
+	}
+	h.clock.Advance(20 * time.Second)
+	if left := checks.CheckingLeft(); left != 40*time.Second {
+		t.Fatalf("CheckingLeft %s, want 40s", left)
+	}
 	if rest.EndLive("The agent quit reauth.") {
 		t.Error("EndLive ended a live attempt; there was none")
 	}
