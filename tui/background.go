@@ -185,6 +185,22 @@ func (s *searchScreen) forgetChecked(id string) {
 	s.checkedNotes = slices.DeleteFunc(slices.Clone(s.checkedNotes), func(n checkNote) bool { return n.account == id })
 }
 
+// CheckAside is a program's final model with the account screen's check
+// after a success, if one is under way, set aside with the checks left
+// running (as leaving the screen would), for SplitChecks: for a front end
+// that lets the program go without parking it (an idle timeout, a drain's
+// end) yet can carry the check to its answer. I/O: it closes the screen's
+// page, if any.
+func (m Model) CheckAside() Model {
+	if kept, cmd := m.keepChecking(m.session); kept {
+		m.session = nil
+		if cmd != nil {
+			cmd()
+		}
+	}
+	return m
+}
+
 // SplitChecks parts a program's final model into the model without its
 // checks left running (rest: EndLive, WriteUnwritten, park it) and a model
 // holding only them (checks: FinishChecks, then WriteUnwritten), so that

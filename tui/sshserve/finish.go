@@ -25,7 +25,7 @@ func (s *Server) finishChecks(checks tui.Model, agent audit.Agent) {
 	s.finishing.Add(1)
 	go func() {
 		defer s.finishing.Done()
-		for _, r := range checks.FinishChecks(s.finishCtx, "The server shut down while the check ran after the agent had left the account.") {
+		for _, r := range checks.FinishChecks(s.finishCtx, "The server shut down while the check ran.") {
 			s.logger.Info("check after a success ended after its program", append(agentAttrs(agent), "phase", r.Phase.String())...)
 		}
 		if n := checks.WriteUnwritten(true); n > 0 {

@@ -115,3 +115,42 @@ func TestDrainWaitsForAFinishingCheck(t *testing.T) {
 		t.Fatalf("the drain ended before the check's answer: %+v", last)
 	}
 }
+
+// A session the idle timeout ends while its account is checked after a
+// success does not cut the check short: the server finishes it (it is not
+// parked: the agent did not drop, they stopped typing).
+func TestIdleTimeoutDuringTheCheckTheServerFinishesIt(t *testing.T) {
+	f := newFixture(t, fixtureOpts{agents: []string{"ada"}, autoplay: true, idle: 2 * time.Second, sandboxConfirm: 4 * time.Second})
+	ada := f.open("ada", termOpts{width: 120, height: 40})
+	u := openPage(t, ada, "okonkwo", "Adaeze Okonkwo")
+	if _, err := chromedp.Run(newBrowser(t), chromedp.Navigate(u)); err != nil {
+		t.Fatal(err)
+	}
+	ada.waitText("SUCCEEDED")
+	if code := ada.wait(); code != 1 {
+		t.Fatalf("the idle close exited %d", code)
+	}
+	fp := gossh.FingerprintSHA256(f.keys["ada"].PublicKey())
+	if rec := awaitVerification(t, f, fp); rec.Outcome != "verified" {
+		t.Fatalf("the check's record after the idle close: %+v", rec)
+	}
+}
+
+// awaitVerification waits for the agent's first verification record.
+func awaitVerification(t *testing.T, f *fixture, fp string) audit.Record {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, r := range f.auditOf(fp).records() {
+			if r.Action == audit.ActionVerification {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no verification record")
+		}
+		<-tick.C
+	}
+}

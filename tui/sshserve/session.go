@@ -279,13 +279,20 @@ func (as *agentSession) run() (int, string) {
 	// With ResumeGrace, a dropped connection (not a quit, idle, drain or
 	// shutdown) parks a live attempt for its agent instead.
 	if m, ok := res.m.(tui.Model); ok {
+		dropped := s.cfg.ResumeGrace > 0 && why == endNone && err != nil && as.sess.Context().Err() != nil
+		park := dropped && m.Resumable()
+		if !park {
+			// A check after a success on screen is not parked for the
+			// agent: it goes on here like those they left (an idle
+			// timeout, say, is no reason to stop it).
+			m = m.CheckAside()
+		}
 		// Checks the agent left running after a success go on here, to
 		// their answers, whatever ended the program (finish.go).
 		var checks tui.Model
 		m, checks = m.SplitChecks()
 		s.finishChecks(checks, as.agent)
-		dropped := s.cfg.ResumeGrace > 0 && why == endNone && err != nil && as.sess.Context().Err() != nil
-		if dropped && m.Resumable() {
+		if park {
 			at := time.Now()
 			// Colleagues opening the account see that its agent is away
 			// (said before it is parked, so a quick resume's refresh comes
