@@ -272,15 +272,26 @@ func (m Model) FinishChecks(ctx context.Context, why string) []CheckResult {
 	return out
 }
 
-// finishCheck re-reads s's account, and follows Mono's webhooks about it
-// (account_updated with sync SUCCESSFUL is Mono's only word that the data
-// is fresh: a read never says when it synced), until its check answers or
-// ctx ends. FinishChecks runs one per check; each owns its screen.
+// finishCheck carries s's check to its answer or until ctx ends, writing
+// each change's records (FinishChecks runs one per check; each owns its
+// screen).
 func (m Model) finishCheck(ctx context.Context, s *sessionScreen) {
-	var news <-chan AccountSignal
-	if m.deps.Signals != nil {
-		news = m.deps.Signals(ctx)
-	}
+	m.awaitCheck(ctx, s, func(c *screenCtx, _ state.Phase) {
+		if cmd := s.flush(c); cmd != nil {
+			cmd()
+		}
+	})
+}
+
+// awaitCheck runs s's check after a success outside any program, until it
+// answers or ctx ends: Mono's webhooks about the account as they come (its
+// account_updated with sync SUCCESSFUL is the only word that the data is
+// fresh: a read never says when it synced), and a re-read at each backoff,
+// with the webhook store's newest word. After each change it calls settle
+// (before: the phase before it), which writes what the change recorded.
+// A re-read cut short by ctx is not applied.
+func (m Model) awaitCheck(ctx context.Context, s *sessionScreen, settle func(c *screenCtx, before state.Phase)) {
+	news := m.webhookNews(ctx)
 	var reread *time.Timer // the next re-read; webhooks do not put it off
 	defer func() {
 		if reread != nil {
@@ -293,7 +304,7 @@ func (m Model) finishCheck(ctx context.Context, s *sessionScreen) {
 		}
 		c := m.screenCtx(screenSession)
 		c.front = false
-		applied := false
+		before, applied := s.sess.Phase(), false
 		select {
 		case <-ctx.Done():
 			return
@@ -302,13 +313,7 @@ func (m Model) finishCheck(ctx context.Context, s *sessionScreen) {
 				news = nil
 				continue
 			}
-			at := sig.At
-			if at.IsZero() {
-				at = c.now()
-			}
-			if ev, is := sig.outcomeEvent(at); is && sig.AccountID == s.account.ID {
-				applied = s.apply(&c, ev) == nil
-			}
+			applied = s.applyWebhook(&c, sig)
 		case <-reread.C:
 			reread = nil
 			a, err := c.deps.Mono.Account(ctx, s.account.ID)
@@ -318,9 +323,7 @@ func (m Model) finishCheck(ctx context.Context, s *sessionScreen) {
 			applied = s.applyReread(&c, s.sess.Generation(), a, err, latestWebhook(c.deps, s.account.ID))
 		}
 		if applied {
-			if cmd := s.flush(&c); cmd != nil {
-				cmd()
-			}
+			settle(&c, before)
 		}
 	}
 }

@@ -84,6 +84,16 @@ func parkAndSucceedWatch(t *testing.T, h *harness) (stop func(), finished <-chan
 	t.Helper()
 	openWrongOTP(t, h)
 	h.mintAndOpenPage()
+	stop, finished = startRecorder(t, h)
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	return stop, finished
+}
+
+// startRecorder parks the harness's model: RecordParked runs on a
+// goroutine (the program gone: no more Updates) until stop; finished is
+// closed when it returns.
+func startRecorder(t *testing.T, h *harness) (stop func(), finished <-chan struct{}) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	m := h.m
@@ -91,7 +101,6 @@ func parkAndSucceedWatch(t *testing.T, h *harness) (stop func(), finished <-chan
 		defer close(done)
 		m.RecordParked(ctx, h.clock.Now())
 	}()
-	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
 	return func() {
 		cancel()
 		select {
@@ -313,14 +322,8 @@ func parkWithNews(t *testing.T, h *harness, subs chan chan AccountSignal) (id st
 	openWrongOTP(t, h)
 	h.mintAndOpenPage()
 	id = h.m.session.account.ID
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	m := h.m
-	go func() {
-		defer close(done)
-		m.RecordParked(ctx, h.clock.Now())
-	}()
-	return id, nextSubscription(t, subs), func() { cancel(); <-done }
+	stop, _ = startRecorder(t, h)
+	return id, nextSubscription(t, subs), stop
 }
 
 // Mono's reads never say when the account synced; its account_updated

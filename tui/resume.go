@@ -217,31 +217,7 @@ func (m Model) FinishCheck(ctx context.Context, dropped time.Time) {
 	// misbehave.
 	ctx, cancel := context.WithTimeout(ctx, m.deps.VerifyFor+30*time.Second)
 	defer cancel()
-	news := m.webhookNews(ctx)
-	var reread *time.Timer // webhooks do not put it off
-	defer func() {
-		if reread != nil {
-			reread.Stop()
-		}
-	}()
-	for s.sess.Phase() == state.Verifying {
-		if reread == nil {
-			reread = time.NewTimer(s.nextReread(m.deps))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case sig, ok := <-news:
-			if !ok {
-				news = nil
-			} else {
-				m.signalParked(ctx, sig, dropped)
-			}
-		case <-reread.C:
-			reread = nil
-			m.verifyParked(ctx, dropped)
-		}
-	}
+	m.awaitCheck(ctx, s, func(c *screenCtx, before state.Phase) { m.settleParked(ctx, c, before, dropped) })
 }
 
 // webhookNews subscribes to Mono's webhooks for a model outside any
@@ -258,20 +234,12 @@ func (m Model) webhookNews(ctx context.Context) <-chan AccountSignal {
 // (AccountSignal.outcomeEvent), recorded at once.
 func (m Model) signalParked(ctx context.Context, sig AccountSignal, dropped time.Time) {
 	s := m.session
-	if s == nil || sig.AccountID != s.account.ID {
+	if s == nil {
 		return
 	}
 	c := m.screenCtx(screenSession)
-	at := sig.At
-	if at.IsZero() {
-		at = c.now()
-	}
-	ev, ok := sig.outcomeEvent(at)
-	if !ok {
-		return
-	}
 	before := s.sess.Phase()
-	if s.apply(&c, ev) == nil {
+	if s.applyWebhook(&c, sig) {
 		m.settleParked(ctx, &c, before, dropped)
 	}
 }

@@ -819,16 +819,27 @@ func (sig AccountSignal) outcomeEvent(at time.Time) (state.Event, bool) {
 	return state.Event{}, false
 }
 
+// applyWebhook applies a webhook about this screen's account that is an
+// event of the attempt (AccountSignal.outcomeEvent), reporting whether the
+// machine took it.
+func (s *sessionScreen) applyWebhook(c *screenCtx, sig AccountSignal) bool {
+	if sig.AccountID != s.account.ID {
+		return false
+	}
+	at := sig.At
+	if at.IsZero() {
+		at = c.now()
+	}
+	ev, ok := sig.outcomeEvent(at)
+	return ok && s.apply(c, ev) == nil
+}
+
 // onSignal reacts to Mono's webhooks about this session's account. Mono's
 // success (account_reauthorized) wins like the widget's; an account_updated
 // with sync SUCCESSFUL confirms fresh data; while verifying, any other news
 // prompts an immediate re-read.
 func (s *sessionScreen) onSignal(c *screenCtx, sig AccountSignal) tea.Cmd {
 	now := c.now()
-	at := sig.At
-	if at.IsZero() {
-		at = now
-	}
 	before := s.sess.Phase()
 	if ds := sig.DataStatus.Normal(); ds != "" && ds != s.account.DataStatus.Normal() {
 		// Mono's newest word on its cached data (account_updated's
@@ -838,7 +849,7 @@ func (s *sessionScreen) onSignal(c *screenCtx, sig AccountSignal) tea.Cmd {
 		s.account.DataStatus = ds
 		c.post(accountReadMsg{account: s.account})
 	}
-	if ev, ok := sig.outcomeEvent(at); ok && s.apply(c, ev) == nil {
+	if s.applyWebhook(c, sig) {
 		return tea.Batch(s.afterChange(c, before), s.flush(c))
 	}
 	text := "Mono webhook: " + sig.Event
