@@ -53,6 +53,7 @@ func (m *Model) keepChecking(s *sessionScreen) (kept bool, cmd tea.Cmd) {
 		oldest := list[0]
 		list = list[1:]
 		cmds = append(cmds, m.stopCheck(oldest, "The agent left more accounts being checked than reauth keeps; this one stopped first."))
+		m.search.checked(oldest.account.ID, oldest.title(), oldest.sess.Phase(), oldest.sess.Verification())
 	}
 	m.checking = append(list, s)
 	m.search.checksChanged(m.checking)
@@ -129,9 +130,9 @@ func (m *Model) stopChecking(why string) {
 	m.checking = nil
 }
 
-// checkingLines are the list's lines about checks under way and those
-// that answered, newest first, each sentence wrapped to width, at most
-// maxLines in all.
+// checkingLines are the list's lines about the checks that answered,
+// newest first, then those under way, each sentence wrapped to width, at
+// most maxLines in all.
 func (s *searchScreen) checkingLines(c *screenCtx, width, maxLines int) []string {
 	if maxLines < 1 || len(s.checks)+len(s.checkedNotes) == 0 {
 		return nil
@@ -145,11 +146,16 @@ func (s *searchScreen) checkingLines(c *screenCtx, width, maxLines int) []string
 			}
 		}
 	}
-	for _, n := range s.checks {
-		add("Checking that Mono has fresh data for "+n.text+" after the reauth; the answer goes to the audit and shows here.", st.Faint.Render)
-	}
+	// The answers first (news), then one sentence for the checks going on.
 	for _, n := range s.checkedNotes {
 		add(n.text, st.Value.Render)
+	}
+	if len(s.checks) > 0 {
+		names := make([]string, len(s.checks))
+		for i, n := range s.checks {
+			names[i] = n.text
+		}
+		add("Checking that Mono has fresh data for "+strings.Join(names, ", ")+" after the reauth; the answer goes to the audit and shows here.", st.Faint.Render)
 	}
 	return out
 }
@@ -172,7 +178,7 @@ func (s *searchScreen) checksChanged(list []*sessionScreen) {
 // checked says a kept check's answer on the list (until the account is
 // opened, or newer answers push it out).
 func (s *searchScreen) checked(id, name string, ph state.Phase, v state.Verification) {
-	note := checkNote{account: id, text: name + " (" + ph.String() + "): " + v.Headline}
+	note := checkNote{account: id, text: name + " (" + checkWord(ph) + "): " + v.Headline}
 	s.checkedNotes = append([]checkNote{note}, s.checkedNotes...)
 	if len(s.checkedNotes) > checkedShown {
 		s.checkedNotes = s.checkedNotes[:checkedShown]
@@ -231,6 +237,19 @@ func (m Model) CheckingLeft() time.Duration {
 	}
 	return left
 }
+
+// checkWord is a finished check's answer in one word or two: "verified",
+// or "not confirmed" (StillSyncing: whether the account is still syncing
+// nobody knows; only that Mono did not confirm fresh data).
+func checkWord(ph state.Phase) string {
+	if ph == state.Verified {
+		return "verified"
+	}
+	return "not confirmed"
+}
+
+// Word is the check's answer as the list and the local TUI say it.
+func (r CheckResult) Word() string { return checkWord(r.Phase) }
 
 // CheckResult is how a check left running ended (FinishChecks).
 type CheckResult struct {

@@ -257,6 +257,9 @@ func TestLeftChecksAreBounded(t *testing.T) {
 	if len(h.m.checking) != maxChecking || h.m.checking[0].account.ID != ids[1] {
 		t.Fatalf("%d checks kept, the oldest on %s; want %d from %s", len(h.m.checking), h.m.checking[0].account.ID, maxChecking, ids[1])
 	}
+	if v := strings.Join(strings.Fields(plain(h.m)), " "); !strings.Contains(v, "(not confirmed): Re-authorised; the check stopped") {
+		t.Fatalf("the list does not say the oldest check stopped:\n%s", plain(h.m))
+	}
 	pollUntil(t, "the oldest check stopped", func() bool {
 		for _, r := range h.audit.records() {
 			if r.Action == audit.ActionVerification && r.Account == ids[0] {

@@ -105,7 +105,7 @@ func finishChecks(ctx context.Context, checks tui.Model, notices io.Writer) int 
 	fmt.Fprintf(notices, "reauth: waiting for Mono to confirm fresh data for %s (up to %s; ctrl+c stops the wait, and the check is recorded unconfirmed)…\n",
 		strings.Join(names, ", "), checks.CheckingLeft().Round(time.Second))
 	for _, r := range checks.FinishChecks(ctx, "reauth ended while the check ran after the agent had left the account.") {
-		fmt.Fprintf(notices, "reauth: %s (%s): %s\n", r.Name, r.Phase, r.Headline)
+		fmt.Fprintf(notices, "reauth: %s (%s): %s\n", r.Name, r.Word(), r.Headline)
 	}
 	return checks.WriteUnwritten(true)
 }
