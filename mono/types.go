@@ -52,6 +52,11 @@ const SyncReauthRequired = "REAUTHORISATION_REQUIRED"
 // that fetched the bank's data: the one signal that data is current.
 const SyncStatusSuccessful = "SUCCESSFUL"
 
+// SyncSucceeded reports whether a sync_status (account_updated's
+// meta.sync_status, or an account read's, should Mono ever send one) says
+// the sync fetched the bank's data: Mono's one word that the data is fresh.
+func SyncSucceeded(status string) bool { return strings.EqualFold(status, SyncStatusSuccessful) }
+
 // Institution is the bank an account is held at.
 type Institution struct {
 	ID       string `json:"id,omitempty"`

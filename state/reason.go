@@ -143,7 +143,7 @@ type Signals struct {
 // account's data is fresh: account_updated with sync_status SUCCESSFUL
 // (its only such word; a read never says when the data synced).
 func (w WebhookEvidence) ConfirmsSync() bool {
-	return strings.EqualFold(w.SyncStatus, mono.SyncStatusSuccessful)
+	return mono.SyncSucceeded(w.SyncStatus)
 }
 
 // WebhookEvidence is one webhook Mono sent about the account.

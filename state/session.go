@@ -923,7 +923,7 @@ func (s Session) pageFailed(we mono.WidgetEvent) Session {
 // Mono sends those fields (it documents neither on account reads, so their
 // absence proves nothing).
 func (s Session) freshAfterSuccess(a mono.Account) bool {
-	if strings.EqualFold(a.SyncStatus, mono.SyncStatusSuccessful) {
+	if mono.SyncSucceeded(a.SyncStatus) {
 		return true
 	}
 	since := s.startedAt

@@ -813,7 +813,7 @@ func (sig AccountSignal) outcomeEvent(at time.Time) (state.Event, bool) {
 	switch {
 	case sig.Reauthorized:
 		return state.Event{Kind: state.MonoReauthorized, AccountID: sig.AccountID, At: at}, true
-	case strings.EqualFold(sig.SyncStatus, mono.SyncStatusSuccessful):
+	case mono.SyncSucceeded(sig.SyncStatus):
 		return state.Event{Kind: state.MonoSynced, AccountID: sig.AccountID, At: at}, true
 	}
 	return state.Event{}, false

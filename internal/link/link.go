@@ -492,7 +492,7 @@ func (r *runner) signal(sig Signal) {
 	switch {
 	case sig.Reauthorized:
 		_ = r.apply(state.Event{Kind: state.MonoReauthorized, AccountID: sig.AccountID, At: at})
-	case strings.EqualFold(sig.SyncStatus, mono.SyncStatusSuccessful):
+	case mono.SyncSucceeded(sig.SyncStatus):
 		_ = r.apply(state.Event{Kind: state.MonoSynced, AccountID: sig.AccountID, At: at})
 	}
 }

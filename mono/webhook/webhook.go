@@ -201,7 +201,7 @@ func (e Event) Marks() (MarkKind, bool) {
 // account unlinked (see Marks).
 func (e Event) Clears() bool {
 	return e.Kind == Reauthorized ||
-		(e.Kind == AccountUpdated && strings.EqualFold(e.SyncStatus, mono.SyncStatusSuccessful))
+		(e.Kind == AccountUpdated && mono.SyncSucceeded(e.SyncStatus))
 }
 
 // outcome is what applying the event leaves on its account: a MarkKind,
