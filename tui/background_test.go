@@ -17,14 +17,29 @@ import (
 // account's name.
 func leaveDuringTheCheck(t *testing.T, h *harness) string {
 	t.Helper()
-	openWrongOTP(t, h)
-	h.mintAndOpenPage()
-	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
-	h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+	succeedIntoTheCheck(t, h)
 	name := h.m.session.title()
 	h.key("esc")
 	h.until("the account list", func(m Model) bool { return m.session == nil })
 	return name
+}
+
+// succeedIntoTheCheck has the customer succeed on the wrong-OTP account's
+// page, and waits for the check after the success to begin.
+func succeedIntoTheCheck(t *testing.T, h *harness) {
+	t.Helper()
+	openWrongOTP(t, h)
+	h.mintAndOpenPage()
+	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
+	h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+}
+
+// wantVerified fails unless the newest verification record is VERIFIED.
+func wantVerified(t *testing.T, h *harness) {
+	t.Helper()
+	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.Verified.String() {
+		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
+	}
 }
 
 // The agent moves on once the customer is done: the check after the
@@ -146,13 +161,13 @@ func TestFinishChecksCarriesALeftCheckToItsAnswer(t *testing.T) {
 		t.Fatal("the rest's end recorded the check")
 	}
 	sm.confirm()
-	got := checks.FinishChecks(context.Background(), "stopped")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := checks.FinishChecks(ctx, "stopped")
 	if len(got) != 1 || got[0].Name != name || got[0].Phase != state.Verified || got[0].Headline == "" {
 		t.Fatalf("results %+v", got)
 	}
-	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.Verified.String() {
-		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
-	}
+	wantVerified(t, h)
 }
 
 func TestFinishChecksStopsWhenItsContextEnds(t *testing.T) {
@@ -193,9 +208,7 @@ func TestFinishChecksFollowsMonosWebhook(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the webhook did not answer the check")
 	}
-	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.Verified.String() {
-		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
-	}
+	wantVerified(t, h)
 }
 
 // In the program too, the check left running hears Mono's webhooks: the
@@ -207,9 +220,7 @@ func TestLeftCheckHearsMonosWebhook(t *testing.T) {
 	h.webhooks <- AccountSignal{AccountID: id, Event: "mono.events.account_updated", SyncStatus: mono.SyncStatusSuccessful}
 	h.until("the webhook's answer", func(m Model) bool { return len(m.checking) == 0 })
 	pollUntil(t, "the answer recorded", func() bool { _, ok := lastVerification(h); return ok })
-	if rec, _ := lastVerification(h); rec.Outcome != state.Verified.String() {
-		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
-	}
+	wantVerified(t, h)
 	if v := plain(h.m); !strings.Contains(v, name+" (verified):") {
 		t.Fatalf("the list does not say the answer:\n%s", v)
 	}
@@ -295,19 +306,14 @@ func TestCheckFindsMonosConfirmationInTheStore(t *testing.T) {
 	if len(got) != 1 || got[0].Phase != state.Verified {
 		t.Fatalf("results %+v", got)
 	}
-	if rec, ok := lastVerification(h); !ok || rec.Outcome != state.Verified.String() {
-		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
-	}
+	wantVerified(t, h)
 }
 
 // Quitting from the account screen while it is checked keeps the check
 // for the front end (as leaving it does), rather than recording it stopped.
 func TestQuitDuringTheCheckKeepsIt(t *testing.T) {
 	h, _ := syncedHarness(t, time.Minute, nil)
-	openWrongOTP(t, h)
-	h.mintAndOpenPage()
-	h.pages.last().events <- mono.WidgetEvent{Seq: 1, Callback: mono.CallbackSuccess}
-	h.until("verifying", func(m Model) bool { return m.session.sess.Phase() == state.Verifying })
+	succeedIntoTheCheck(t, h)
 	h.key("q")
 	h.until("the program quits", func(Model) bool { return h.quit })
 	if _, checks := h.m.SplitChecks(); len(checks.Checking()) != 1 {

@@ -149,9 +149,7 @@ func TestParkedSuccessIsVerified(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the mark was not cleared after a verified success while the agent was away")
 	}
-	if last, ok := lastVerification(h); !ok || last.Outcome != state.Verified.String() {
-		t.Fatalf("verification records %+v, want VERIFIED", verificationRecords(h))
-	}
+	wantVerified(t, h)
 }
 
 // When Mono does not confirm within VerifyFor, the parked attempt records
