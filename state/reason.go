@@ -55,12 +55,13 @@ func (k ReasonKind) String() string {
 
 // Label is the kind in the words the account screen shows after "Why".
 // It differs from String (the name audit records and snapshots keep) only
-// for ReasonUnknown: beside a webhook that says the account needs reauth,
-// a bare "Unknown" read as if the need itself were in doubt, when it is
-// only the cause that nothing names.
+// for ReasonUnknown: a bare "Unknown" read as if the need itself were in
+// doubt, when it is the cause that nothing names. It says nothing of the
+// need: an Unknown reason may rest on a mere failed sync (the Summary
+// says how strong its signal is).
 func (k ReasonKind) Label() string {
 	if k == ReasonUnknown {
-		return "Needs reauth; the cause is unknown"
+		return "Cause unknown"
 	}
 	return k.String()
 }

@@ -167,8 +167,9 @@ func TestEmptyPaneHintFollowsTheReason(t *testing.T) {
 }
 
 // A webhook says the account needs reauth without saying why: the Why line
-// says the need and that the cause is unknown, not a bare "Unknown" that
-// reads as if the need were in doubt.
+// says that in the data's own words (the reason's Summary), not a bare
+// "Unknown" that reads as if the need were in doubt, nor a need stronger
+// than the signal (an Unknown reason may rest on a failed sync alone).
 func TestUnknownCauseStillSaysTheNeed(t *testing.T) {
 	h := newHarness(t, harnessOpts{width: 120, height: 40})
 	openWrongOTP(t, h)
@@ -176,8 +177,11 @@ func TestUnknownCauseStillSaysTheNeed(t *testing.T) {
 		t.Fatalf("fixture: reason %s, want Unknown", k)
 	}
 	v := plain(h.m)
-	if !strings.Contains(v, "Why  Needs reauth; the cause is unknown") || strings.Contains(v, "Why  Unknown") {
+	if !strings.Contains(v, "Why  Mono says this account needs reauth, but not why") || strings.Contains(v, "Why  Unknown") {
 		t.Fatalf("the Why line:\n%s", v)
+	}
+	if l := state.ReasonUnknown.Label(); strings.Contains(strings.ToLower(l), "needs reauth") {
+		t.Fatalf("the kind's label claims a need on its own: %q", l)
 	}
 	if got := state.ReasonUnknown.String(); got != "Unknown" {
 		t.Fatalf("the audit's name for the kind changed: %q", got)

@@ -100,17 +100,22 @@ func (s *sessionScreen) view(c *screenCtx, width, height int) string {
 
 	// Reason: full before the page opens, one line after (room for events).
 	r := s.sess.Reason()
-	why := st.Label.Render("Why  ") + st.Warning.Render(r.Kind.Label())
-	if r.Overridden {
-		why += st.Faint.Render(" (set by agent)")
-	}
-	if ph == state.Explaining && !s.detailsIn() && !r.Overridden {
+	switch {
+	case ph == state.Explaining && !s.detailsIn() && !r.Overridden:
 		// The list's copy alone may say "no sign" of a need that a webhook
 		// shows: no conclusion (nor words for the customer) until the
 		// details are in.
-		why = st.Label.Render("Why  ") + st.Faint.Render("reading the account's details and Mono's webhooks…")
-		top = append(top, why)
-	} else {
+		top = append(top, st.Label.Render("Why  ")+st.Faint.Render("reading the account's details and Mono's webhooks…"))
+	case r.Kind == state.ReasonUnknown && !r.Overridden && r.Summary != "":
+		// No kind names the cause: the data's own conclusion says how
+		// strong the signal is ("Mono says this account needs reauth, but
+		// not why", or only "a failed sync").
+		top = append(top, labelledIn(st, st.Warning, "Why  ", r.Summary, width, 2)...)
+	default:
+		why := st.Label.Render("Why  ") + st.Warning.Render(r.Kind.Label())
+		if r.Overridden {
+			why += st.Faint.Render(" (set by agent)")
+		}
 		top = append(top, why)
 	}
 	if (ph != state.Explaining || s.detailsIn() || r.Overridden) && (!s.compactReason() || s.showWhy) {
@@ -506,6 +511,11 @@ func wrapParts(parts []string, sep string, width int) []string {
 // labelled wraps text after a five-cell label into at most maxLines lines
 // of width cells (the last one cut if it must be), the label on the first.
 func labelled(st *Styles, label, text string, width, maxLines int) []string {
+	return labelledIn(st, st.Value, label, text, width, maxLines)
+}
+
+// labelledIn is labelled with the text in style.
+func labelledIn(st *Styles, style lipgloss.Style, label, text string, width, maxLines int) []string {
 	wrapped := strings.Split(lipgloss.NewStyle().Width(max(20, width-5)).Render(text), "\n")
 	if len(wrapped) > maxLines {
 		wrapped = wrapped[:maxLines]
@@ -517,7 +527,7 @@ func labelled(st *Styles, label, text string, width, maxLines int) []string {
 		if i == 0 {
 			p = st.Label.Render(label)
 		}
-		out[i] = ansi.Truncate(p+st.Value.Render(strings.TrimRight(l, " ")), width, "…")
+		out[i] = ansi.Truncate(p+style.Render(strings.TrimRight(l, " ")), width, "…")
 	}
 	return out
 }
